@@ -1,0 +1,58 @@
+"""ganzoo: a Keras 3 model zoo of generative adversarial networks.
+
+Public API::
+
+    ganzoo.list_models("wgan*")
+    model = ganzoo.load("cgan_mnist")
+    ds = ganzoo.load_dataset("cgan_mnist")
+    model.fit(ds, epochs=5, callbacks=[ganzoo.callbacks.SampleGrid("runs/cgan/samples")])
+
+Heavy modules (TensorFlow) are imported on first use, so ``ganzoo list`` and config
+checks stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ganzoo.config import Config, ConfigError
+from ganzoo.registry import UnknownModelError, get_config, list_models
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "UnknownModelError",
+    "get_config",
+    "list_models",
+    "load",
+    "load_dataset",
+    "build_model",
+    "callbacks",
+    "losses",
+    "models",
+    "networks",
+    "data",
+    "images",
+]
+
+_LAZY_FUNCTIONS = {
+    "load": ("ganzoo.builders", "load"),
+    "build_model": ("ganzoo.builders", "build_model"),
+    "load_dataset": ("ganzoo.data", "load_dataset"),
+}
+_LAZY_MODULES = {"callbacks", "losses", "models", "networks", "data", "images", "builders", "evaluation", "cli"}
+
+
+def __getattr__(name):
+    if name in _LAZY_FUNCTIONS:
+        module, attr = _LAZY_FUNCTIONS[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"ganzoo.{name}")
+    raise AttributeError(f"module 'ganzoo' has no attribute '{name}'")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

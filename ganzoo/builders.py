@@ -1,0 +1,88 @@
+"""Config -> networks + model class -> compiled ``keras.Model``.
+
+``ganzoo.load(name)`` is the user's entry point; ``build_model`` and ``make_optimizers``
+are separate so tests, benchmarks and custom pipelines can use the pieces.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import keras
+
+from ganzoo.config import Config
+from ganzoo.models import MODEL_CLASSES
+from ganzoo.networks import build_discriminator, build_generator
+from ganzoo.registry import get_config
+
+__all__ = ["build_model", "make_optimizers", "compile_model", "load"]
+
+
+def build_model(config: Config):
+    """An uncompiled model of the entry's class with freshly initialised networks."""
+    m = config.model
+    keras.utils.set_random_seed(config.train.seed)
+    generator = build_generator(config)
+    discriminator = build_discriminator(config)
+    cls = MODEL_CLASSES[m.cls]
+    kwargs = dict(latent_dim=m.latent_dim, loss=m.loss, ema_decay=m.ema_decay, seed=config.train.seed,
+                  zoo_config=config.to_dict(), name=config.name)
+    if m.cls == "WassersteinGAN":
+        kwargs.update(n_critic=m.n_critic, clip_value=m.clip_value, gradient_penalty=m.gradient_penalty)
+    else:
+        kwargs.update(label_smoothing=m.label_smoothing, r1_gamma=m.r1_gamma)
+    if m.num_classes is not None:
+        kwargs["num_classes"] = m.num_classes
+    return cls(generator, discriminator, **kwargs)
+
+
+def _learning_rate(lr: float, config: Config):
+    t = config.train
+    if t.lr_schedule == "linear":
+        return keras.optimizers.schedules.PolynomialDecay(lr, t.decay_steps, end_learning_rate=0.0, power=1.0)
+    if t.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(lr, t.decay_steps)
+    return lr
+
+
+def make_optimizers(config: Config):
+    """(g_optimizer, d_optimizer) from the ``train`` section (Adam or RMSprop, schedules)."""
+    t = config.train
+    optimizers = []
+    for lr in (t.learning_rate, t.d_learning_rate or t.learning_rate):
+        lr = _learning_rate(lr, config)
+        if t.optimizer == "rmsprop":
+            optimizers.append(keras.optimizers.RMSprop(lr))
+        else:
+            optimizers.append(keras.optimizers.Adam(lr, beta_1=t.beta_1, beta_2=t.beta_2))
+    return tuple(optimizers)
+
+
+def compile_model(model, config: Config, jit_compile=None, steps_per_execution=None):
+    g_opt, d_opt = make_optimizers(config)
+    model.compile(g_optimizer=g_opt, d_optimizer=d_opt,
+                  jit_compile=config.train.jit_compile if jit_compile is None else jit_compile,
+                  steps_per_execution=steps_per_execution or config.train.steps_per_execution)
+    return model
+
+
+def load(name: Union[str, Config], weights: Optional[str] = None, compile: bool = True, **overrides):
+    """Build (and compile) a zoo entry: ``ganzoo.load("cgan_mnist", learning_rate=1e-4)``.
+
+    Args:
+        name: registry name (see :func:`ganzoo.list_models`), a path to a YAML file, or a Config.
+        weights: None for fresh weights, ``"pretrained"`` for the weights bundled with ganzoo,
+            or a path to a ``.keras`` / ``.weights.h5`` file of the same architecture.
+        compile: compile with the entry's optimizers so ``fit`` works at once.
+        **overrides: config overrides (``learning_rate=1e-4``, ``train={"batch_size": 32}``,
+            ``**{"data.image_size": 32}``); None values are ignored.
+    """
+    config = get_config(name, **overrides)
+    model = build_model(config)
+    if compile:
+        compile_model(model, config)
+    if weights is not None:
+        from ganzoo.weights import load_weights  # noqa: PLC0415 (optional, heavy)
+
+        load_weights(model, weights, config)
+    return model

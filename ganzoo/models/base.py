@@ -1,0 +1,316 @@
+"""What every ganzoo model shares: networks, config, compile, sampling, EMA.
+
+Each training scheme is its own subclass with its own ``train_step`` (``GAN``,
+``ConditionalGAN``, ``WassersteinGAN``); this base holds only the plumbing that all of them
+need, so that a reader finds a GAN's algorithm in one ``train_step``.
+
+Conventions (see GUIDE): discriminators return logits, real = 1, fake = 0, images are float
+in [-1, 1]; every random draw goes through the model's ``keras.random.SeedGenerator``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganzoo import losses
+
+
+def _serialize(obj):
+    return keras.saving.serialize_keras_object(obj)
+
+
+def _deserialize(obj):
+    return keras.saving.deserialize_keras_object(obj) if isinstance(obj, dict) else obj
+
+
+def resolve_jit_compile(value: Union[bool, str]) -> bool:
+    """``"auto"`` means what measured faster on this platform: XLA on GPU/TPU, plain graph
+    mode on CPU (benchmarks/train_throughput.py measured XLA slower for the small
+    MNIST/CIFAR networks on a 2-core CPU; see the README's benchmark table)."""
+    if value == "auto":
+        return bool(tf.config.list_physical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    return bool(value)
+
+
+class GANBase(keras.Model):
+    """Shared plumbing of the zoo's GAN models (not trainable by itself: no ``train_step``).
+
+    Args:
+        generator: functional ``keras.Model`` mapping ``z`` (and ``label``) to images in [-1, 1].
+        discriminator: functional ``keras.Model`` mapping images (and ``label``) to logits.
+        latent_dim: size of ``z``; read from the generator when omitted.
+        num_classes: number of classes of a conditional model, or None.
+        loss: name of the adversarial loss in :mod:`ganzoo.losses`.
+        ema_decay: keep an exponential moving average of G's weights (used by ``generate``).
+        seed: seed of the model's random stream (latents, labels, penalties).
+        zoo_config: the ganzoo config dict the model was built from (kept for provenance).
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: Optional[int] = None,
+                 num_classes: Optional[int] = None, loss: str = "non_saturating",
+                 ema_decay: Optional[float] = None, seed: Optional[int] = None,
+                 zoo_config: Optional[dict] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = _deserialize(generator)
+        self.discriminator = _deserialize(discriminator)
+        losses.get_loss(loss)  # fail early on an unknown name
+        self.loss_name = loss
+        self.latent_dim = int(latent_dim or self._generator_latent_dim())
+        self.num_classes = None if num_classes is None else int(num_classes)
+        self.ema_decay = ema_decay
+        self.seed = seed
+        self.zoo_config = zoo_config
+        self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
+        self.ema_generator = None
+        if ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(self.generator)
+            self.ema_generator.name = "ema_generator"
+            self.ema_generator.set_weights(self.generator.get_weights())
+            self.ema_generator.trainable = False
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.g_optimizer = None
+        self.d_optimizer = None
+        self._check_networks()
+        self.built = True
+
+    # ------------------------------------------------------------------ structure
+    def _generator_latent_dim(self) -> int:
+        z_input = self.generator.inputs[0]
+        return int(z_input.shape[-1])
+
+    def _check_networks(self) -> None:
+        n_inputs = 2 if self.num_classes else 1
+        for net_name, net in (("generator", self.generator), ("discriminator", self.discriminator)):
+            if len(net.inputs) != n_inputs:
+                kind = "conditional (inputs: z/image and label)" if self.num_classes else "unconditional (one input)"
+                raise ValueError(f"{type(self).__name__}: the {net_name} '{net.name}' has {len(net.inputs)} "
+                                 f"input(s) but this model is {kind}")
+        out_shape = tuple(self.generator.outputs[0].shape[1:])
+        in_shape = tuple(self.discriminator.inputs[0].shape[1:])
+        if out_shape != in_shape:
+            raise ValueError(f"the generator makes images of shape {out_shape} but the discriminator "
+                             f"expects {in_shape}")
+
+    @property
+    def image_shape(self) -> tuple:
+        return tuple(int(d) for d in self.generator.outputs[0].shape[1:])
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes is not None
+
+    def call(self, inputs, training=False):
+        """Calling the model runs the generator: ``model(z)`` or ``model([z, labels])``."""
+        return self.generator(inputs, training=training)
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "generator": _serialize(self.generator),
+            "discriminator": _serialize(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "num_classes": self.num_classes,
+            "loss": self.loss_name,
+            "ema_decay": self.ema_decay,
+            "seed": self.seed,
+            "zoo_config": self.zoo_config,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = _deserialize(config[key])
+        return cls(**config)
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile="auto", steps_per_execution=1, **kwargs):
+        """Set both optimizers (instances, names or serialized dicts; Adam(2e-4, 0.5) by
+        default). ``jit_compile="auto"`` picks XLA or graph mode by platform."""
+        self._jit_setting = jit_compile
+        super().compile(jit_compile=resolve_jit_compile(jit_compile), steps_per_execution=steps_per_execution,
+                        **kwargs)
+        self.g_optimizer = self._make_optimizer(g_optimizer)
+        self.d_optimizer = self._make_optimizer(d_optimizer)
+        # Build eagerly: optimizer variables must exist before tracing (and before
+        # keras.saving.load_model restores them).
+        self.g_optimizer.build(self.generator.trainable_variables)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    @staticmethod
+    def _make_optimizer(spec):
+        if spec is None:
+            return keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if isinstance(spec, dict):
+            return keras.optimizers.deserialize(spec)
+        return keras.optimizers.get(spec)
+
+    def get_compile_config(self):
+        if self.g_optimizer is None:
+            return None
+        return {
+            "g_optimizer": _serialize(self.g_optimizer),
+            "d_optimizer": _serialize(self.d_optimizer),
+            "jit_compile": getattr(self, "_jit_setting", "auto"),
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+    def compile_from_config(self, config):
+        if config:
+            self.compile(**config)
+
+    # ------------------------------------------------------------------ metrics
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def _metric_results(self) -> dict:
+        return {m.name: m.result() for m in self.metrics}
+
+    # ------------------------------------------------------------------ training helpers
+    @staticmethod
+    def unpack(data):
+        """Split a batch into (images, labels-or-None); accepts ``x``, ``(x,)``, ``(x, y)``
+        and ``{"image": ..., "label": ...}``."""
+        if isinstance(data, dict):
+            return data["image"], data.get("label")
+        if isinstance(data, (tuple, list)):
+            images = data[0]
+            labels = data[1] if len(data) > 1 else None
+            return images, labels
+        return data, None
+
+    def sample_latent(self, batch_size):
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def sample_labels(self, batch_size):
+        return keras.random.randint((batch_size,), 0, self.num_classes, seed=self.seed_generator, dtype="int32")
+
+    def generator_inputs(self, z, labels=None):
+        return [z, labels] if self.conditional else z
+
+    def discriminator_inputs(self, images, labels=None):
+        return [images, labels] if self.conditional else images
+
+    def _check_labels(self, labels):
+        if self.conditional and labels is None:
+            raise ValueError(f"{type(self).__name__} is conditional: the dataset must yield (images, labels) "
+                             "batches (ganzoo.load_dataset does this for conditional entries)")
+        return None if labels is None else tf.cast(tf.reshape(labels, [-1]), tf.int32)
+
+    @staticmethod
+    def scale_for_replicas(loss):
+        """Per-replica loss -> share of the global-batch mean, so summed gradients across
+        replicas equal the single-device gradient (tf.distribute convention)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+    def apply_gradients(self, optimizer, tape, loss, variables):
+        """Scale (replicas, mixed-precision loss scale), differentiate and apply."""
+        scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
+        grads = tape.gradient(scaled, variables)
+        optimizer.apply(grads, variables)
+
+    def update_ema(self):
+        """EMA of G's weights (Karras et al. 2018; Yazici et al. 2019); moving statistics are copied."""
+        if self.ema_generator is None:
+            return
+        decay = tf.constant(self.ema_decay, tf.float32)
+        for ema_w, w in zip(self.ema_generator.weights, self.generator.weights):
+            if w.trainable:
+                ema_w.assign(decay * ema_w + (1.0 - decay) * tf.cast(w, ema_w.dtype))
+            else:
+                ema_w.assign(w)
+
+    # ------------------------------------------------------------------ sampling
+    def _latent_numpy(self, n: int, seed: Optional[int], truncation: Optional[float]):
+        if truncation is None:
+            z = keras.random.normal((n, self.latent_dim), seed=seed if seed is not None else self.seed_generator)
+        else:
+            # BigGAN-style truncation: a normal truncated at 2 sigma, scaled by psi (psi=0 is
+            # the mean latent, psi=1 the truncated prior).
+            z = truncation * keras.random.truncated_normal(
+                (n, self.latent_dim), seed=seed if seed is not None else self.seed_generator)
+        return keras.ops.convert_to_numpy(z).astype("float32")
+
+    def latents(self, n: int, seed: Optional[int] = None, truncation: Optional[float] = None) -> np.ndarray:
+        """The latent vectors ``generate(n, seed=seed, truncation=...)`` uses."""
+        n = _check_count(n)
+        if truncation is not None and not 0.0 <= float(truncation) <= 2.0:
+            raise ValueError(f"truncation must be between 0 and 2 (psi; 1 = no truncation beyond 2 sigma), "
+                             f"got {truncation}")
+        if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0):
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        return self._latent_numpy(n, None if seed is None else int(seed), truncation)
+
+    def resolve_labels(self, n: int, labels) -> Optional[np.ndarray]:
+        """Validate ``labels`` for ``n`` samples: None (conditional: 0, 1, 2, ... cycling), an
+        int for all, or a sequence of n ints in [0, num_classes)."""
+        if not self.conditional:
+            if labels is not None:
+                raise ValueError(f"this model is unconditional and takes no labels; use a conditional entry "
+                                 f"(e.g. cgan_mnist) to choose classes")
+            return None
+        if labels is None:
+            return np.arange(n, dtype=np.int32) % self.num_classes
+        arr = np.asarray(labels)
+        if arr.ndim == 0:
+            arr = np.full((n,), arr)
+        if arr.dtype.kind not in "iu":
+            if arr.dtype.kind == "f" and np.all(np.mod(arr, 1) == 0):
+                arr = arr.astype(np.int64)
+            else:
+                raise ValueError(f"labels must be integers in [0, {self.num_classes}), got {labels!r}")
+        if arr.shape != (n,):
+            raise ValueError(f"got {arr.size} labels for {n} images: give one label per image or a single label")
+        bad = arr[(arr < 0) | (arr >= self.num_classes)]
+        if bad.size:
+            raise ValueError(f"label {int(bad[0])} is out of range: this model knows classes 0..{self.num_classes - 1}")
+        return arr.astype(np.int32)
+
+    def sampling_generator(self, use_ema: bool = True):
+        return self.ema_generator if use_ema and self.ema_generator is not None else self.generator
+
+    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True) -> np.ndarray:
+        """Images (float32 numpy in [-1, 1]) for given latent vectors (and labels)."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"latents must have shape (n, {self.latent_dim}), got {z.shape}")
+        labels = self.resolve_labels(len(z), labels)
+        net = self.sampling_generator(use_ema)
+        out = []
+        for start in range(0, len(z), batch_size):
+            chunk = z[start:start + batch_size]
+            inputs = chunk if labels is None else [chunk, labels[start:start + batch_size]]
+            out.append(keras.ops.convert_to_numpy(net(inputs, training=False)))
+        return np.concatenate(out, axis=0).astype(np.float32)
+
+    def generate(self, n: int, labels=None, seed: Optional[int] = None, truncation: Optional[float] = None,
+                 batch_size: int = 256, use_ema: bool = True) -> np.ndarray:
+        """Generate ``n`` images as a float32 array in [-1, 1] of shape (n, H, W, C).
+
+        The same ``seed`` gives the same images on every run (stateless draws); ``seed=None``
+        draws from the model's own random stream. ``labels`` choose classes of a
+        conditional model; ``truncation`` (psi in [0, 2]) trades variety for fidelity.
+        The EMA generator is used when the model keeps one (``use_ema=False`` for the raw G).
+        """
+        n = _check_count(n)
+        labels = self.resolve_labels(n, labels)
+        z = self.latents(n, seed=seed, truncation=truncation)
+        return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema)
+
+
+def _check_count(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"the number of images must be a positive integer, got {n!r}")
+    return int(n)
+
+
+__all__ = ["GANBase", "resolve_jit_compile"]

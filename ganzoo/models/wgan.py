@@ -1,0 +1,109 @@
+"""Wasserstein GAN (Arjovsky et al. 2017) and WGAN-GP (Gulrajani et al. 2017).
+
+One ``train_step`` is one generator iteration of the papers' Algorithm 1: the batch holds
+``n_critic`` minibatches; the critic takes one update on each (fresh z every time), with
+weight clipping (WGAN) and/or the gradient penalty on random interpolates (WGAN-GP), then
+the generator takes one update. ``ganzoo.load_dataset`` batches WGAN entries with
+``batch_size * n_critic`` images for this reason.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import tensorflow as tf
+
+from ganzoo import losses
+from ganzoo.models.base import GANBase
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class WassersteinGAN(GANBase):
+    """Critic/generator training with the Wasserstein loss.
+
+    Args (besides :class:`GANBase`'s):
+        n_critic: critic updates per generator update (5 in both papers).
+        clip_value: clip every critic weight to [-c, c] after each update (WGAN: 0.01).
+        gradient_penalty: lambda of the gradient penalty (WGAN-GP: 10).
+        drift: weight of the drift term eps * E[D(x)^2] (Karras et al. 2018); 0 = off.
+    """
+
+    def __init__(self, generator, discriminator, n_critic: int = 5, clip_value: Optional[float] = None,
+                 gradient_penalty: float = 0.0, drift: float = 0.0, loss: str = "wasserstein", **kwargs):
+        if loss != "wasserstein":
+            raise ValueError(f"WassersteinGAN trains with the 'wasserstein' loss, got '{loss}'")
+        super().__init__(generator, discriminator, loss=loss, **kwargs)
+        if int(n_critic) < 1:
+            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
+        if clip_value is None and not gradient_penalty:
+            raise ValueError("a WassersteinGAN needs clip_value (WGAN) or gradient_penalty (WGAN-GP)")
+        self.n_critic = int(n_critic)
+        self.clip_value = None if clip_value is None else float(clip_value)
+        self.gradient_penalty = float(gradient_penalty)
+        self.drift = float(drift)
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.wd_tracker = keras.metrics.Mean(name="wasserstein_distance")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"n_critic": self.n_critic, "clip_value": self.clip_value,
+                       "gradient_penalty": self.gradient_penalty, "drift": self.drift})
+        return config
+
+    @property
+    def metrics(self):
+        trackers = [self.d_loss_tracker, self.g_loss_tracker, self.wd_tracker]
+        return trackers + ([self.gp_tracker] if self.gradient_penalty else [])
+
+    def _split_batch(self, real, labels):
+        batch = real.shape[0]
+        if batch is not None and batch % self.n_critic:
+            raise ValueError(f"WassersteinGAN with n_critic={self.n_critic} takes n_critic minibatches per step, "
+                             f"but got a batch of {batch}; batch the dataset with batch_size * n_critic images "
+                             f"(ganzoo.load_dataset does this)")
+        reals = tf.split(real, self.n_critic, axis=0)
+        label_parts = tf.split(labels, self.n_critic, axis=0) if labels is not None else [None] * self.n_critic
+        return reals, label_parts
+
+    def train_step(self, data):
+        real, labels = self.unpack(data)
+        labels = self._check_labels(labels)
+        G, D = self.generator, self.discriminator
+        reals, real_labels = self._split_batch(real, labels)
+
+        # 1. n_critic critic updates, one minibatch each: maximise D(x) - D(G(z)).
+        for real_mb, labels_mb in zip(reals, real_labels):
+            batch_size = tf.shape(real_mb)[0]
+            z = self.sample_latent(batch_size)
+            fake_labels = self.sample_labels(batch_size) if self.conditional else None
+            with tf.GradientTape() as tape:
+                fake = G(self.generator_inputs(z, fake_labels), training=True)
+                real_logits = D(self.discriminator_inputs(real_mb, labels_mb), training=True)
+                fake_logits = D(self.discriminator_inputs(fake, fake_labels), training=True)
+                d_loss = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
+                if self.gradient_penalty:
+                    # Interpolates of a real and a fake of the same class: real labels for both.
+                    critic = lambda x: D(self.discriminator_inputs(x, labels_mb), training=True)  # noqa: E731
+                    gp = losses.wasserstein_gradient_penalty(critic, real_mb, fake, seed=self.seed_generator)
+                    d_loss += self.gradient_penalty * gp
+                    self.gp_tracker.update_state(gp)
+                if self.drift:
+                    d_loss += self.drift * tf.reduce_mean(tf.square(tf.cast(real_logits, tf.float32)))
+            self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+            if self.clip_value is not None:
+                losses.clip_weights(D.trainable_variables, self.clip_value)
+            self.d_loss_tracker.update_state(d_loss)
+            self.wd_tracker.update_state(tf.reduce_mean(real_logits) - tf.reduce_mean(fake_logits))
+
+        # 2. One generator update: maximise D(G(z)).
+        batch_size = tf.shape(reals[0])[0]
+        z = self.sample_latent(batch_size)
+        fake_labels = self.sample_labels(batch_size) if self.conditional else None
+        with tf.GradientTape() as tape:
+            fake = G(self.generator_inputs(z, fake_labels), training=True)
+            g_loss = losses.wasserstein_generator_loss(D(self.discriminator_inputs(fake, fake_labels), training=True))
+        self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
+        self.update_ema()
+        self.g_loss_tracker.update_state(g_loss)
+        return self._metric_results()

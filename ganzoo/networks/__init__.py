@@ -1,0 +1,61 @@
+"""Network builders: kwargs -> functional ``keras.Model``; no training logic here.
+
+Generators take ``z`` (and an int label for conditional models) and end in ``tanh``;
+discriminators take images in [-1, 1] (and a label) and return one logit per image.
+The last layer of every network runs in float32 so mixed precision keeps outputs and
+losses in full precision.
+"""
+
+from ganzoo.networks.dcgan import build_dcgan_discriminator, build_dcgan_generator, build_sngan_discriminator
+from ganzoo.networks.mlp import build_mlp_discriminator, build_mlp_generator
+
+#: arch name -> builder. Explicit so that ``grep`` finds every architecture.
+GENERATORS = {
+    "mlp": build_mlp_generator,
+    "dcgan": build_dcgan_generator,
+}
+DISCRIMINATORS = {
+    "mlp": build_mlp_discriminator,
+    "dcgan": build_dcgan_discriminator,
+    "sngan": build_sngan_discriminator,
+}
+
+
+def _common(config, net):
+    return dict(
+        image_size=config.data.image_size,
+        channels=config.data.channels,
+        num_classes=config.model.num_classes,
+        embedding_dim=net.embedding_dim,
+        norm=net.norm,
+        spectral_norm=net.spectral_norm,
+        dropout=net.dropout,
+        leaky_slope=net.leaky_slope,
+    )
+
+
+def build_generator(config):
+    """Build the generator described by a :class:`ganzoo.config.Config`."""
+    net = config.generator
+    kwargs = _common(config, net)
+    kwargs["latent_dim"] = config.model.latent_dim
+    if net.arch == "mlp":
+        kwargs["hidden"] = list(net.hidden)
+    else:
+        kwargs.update(filters=net.filters, base_size=net.base_size, kernel_size=net.kernel_size)
+    return GENERATORS[net.arch](**kwargs)
+
+
+def build_discriminator(config):
+    """Build the discriminator described by a :class:`ganzoo.config.Config`."""
+    net = config.discriminator
+    kwargs = _common(config, net)
+    kwargs["conditioning"] = net.conditioning
+    if net.arch == "mlp":
+        kwargs["hidden"] = list(net.hidden)
+    else:
+        kwargs.update(filters=net.filters, kernel_size=net.kernel_size)
+    return DISCRIMINATORS[net.arch](**kwargs)
+
+
+__all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator"]

@@ -1,0 +1,96 @@
+"""Convolutional networks: DCGAN (Radford et al. 2016) and the SNGAN "standard CNN"
+discriminator (Miyato et al. 2018, table 3).
+
+The DCGAN generator projects z to a ``base_size`` x ``base_size`` map and doubles the
+resolution with strided transposed convolutions until ``image_size`` (so image_size must be
+``base_size * 2**k``; 7 -> 28 for MNIST, 4 -> 32/64 for CIFAR-10/CelebA). Channel widths
+halve at each doubling and end at ``filters`` before the RGB/gray output.
+"""
+
+import math
+
+import keras
+from keras import layers
+
+from ganzoo.networks.layers import (activation, discriminator_inputs, generator_inputs, logit_head,
+                                    maybe_spectral, normalization, wrap_generator)
+
+
+def _upsamplings(image_size, base_size):
+    ratio = image_size // base_size
+    if base_size <= 0 or image_size % base_size or ratio < 2 or ratio & (ratio - 1):
+        raise ValueError(f"a DCGAN generator with base_size={base_size} cannot produce {image_size}x{image_size}: "
+                         f"image_size must be base_size * 2**k with k >= 1")
+    return int(math.log2(ratio))
+
+
+def _downsamplings(image_size):
+    """Stride-2 convolutions until the feature map is 4x4 or smaller."""
+    n, size = 0, image_size
+    while size > 4:
+        size = math.ceil(size / 2)
+        n += 1
+    return max(n, 1)
+
+
+def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_size=4, kernel_size=4,
+                          num_classes=None, embedding_dim=50, norm="batch", spectral_norm=False, dropout=0.0,
+                          leaky_slope=0.0, name="generator"):
+    n_up = _upsamplings(image_size, base_size)
+    inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
+    width = filters * 2 ** (n_up - 1)
+    x = maybe_spectral(layers.Dense(base_size * base_size * width, use_bias=norm == "none"), spectral_norm)(x)
+    x = layers.Reshape((base_size, base_size, width))(x)
+    for i in range(n_up):
+        norm_layer = normalization(norm)
+        if norm_layer is not None:
+            x = norm_layer(x)
+        x = activation(x, leaky_slope)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+        last = i == n_up - 1
+        out_channels = channels if last else filters * 2 ** (n_up - 2 - i)
+        x = maybe_spectral(layers.Conv2DTranspose(out_channels, kernel_size, strides=2, padding="same",
+                                                  use_bias=last or norm == "none"), spectral_norm)(x)
+    x = layers.Activation("tanh", dtype="float32", name="image")(x)
+    return wrap_generator(inputs, x, num_classes, embedding_dim, name)
+
+
+def build_dcgan_discriminator(image_size, channels, filters=64, kernel_size=4, num_classes=None,
+                              embedding_dim=50, conditioning="concat", norm="batch", spectral_norm=False,
+                              dropout=0.0, leaky_slope=0.2, name="discriminator"):
+    inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
+    for i in range(_downsamplings(image_size)):
+        x = maybe_spectral(layers.Conv2D(filters * 2 ** i, kernel_size, strides=2, padding="same"), spectral_norm)(x)
+        norm_layer = normalization(norm) if i > 0 else None  # DCGAN: no norm on D's input layer
+        if norm_layer is not None:
+            x = norm_layer(x)
+        x = activation(x, leaky_slope)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    x = layers.Flatten()(x)
+    logit = logit_head(x, label, num_classes, conditioning, spectral_norm)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)
+
+
+def build_sngan_discriminator(image_size, channels, filters=64, kernel_size=4, num_classes=None,
+                              embedding_dim=50, conditioning="projection", norm="none", spectral_norm=True,
+                              dropout=0.0, leaky_slope=0.1, name="discriminator"):
+    """3x3 stride-1 then 4x4 stride-2 convolution pairs, then a 3x3 conv at 8*filters."""
+    inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
+    n_down = _downsamplings(image_size)
+    for i in range(n_down):
+        width = filters * 2 ** i
+        for k, stride in ((3, 1), (kernel_size, 2)):
+            x = maybe_spectral(layers.Conv2D(width, k, strides=stride, padding="same"), spectral_norm)(x)
+            norm_layer = normalization(norm) if i > 0 else None
+            if norm_layer is not None:
+                x = norm_layer(x)
+            x = activation(x, leaky_slope)
+    x = maybe_spectral(layers.Conv2D(filters * 2 ** n_down, 3, padding="same"), spectral_norm)(x)
+    x = activation(x, leaky_slope)
+    if dropout:
+        x = layers.Dropout(dropout)(x)
+    x = layers.Flatten()(x)
+    logit = logit_head(x, label, num_classes, conditioning, spectral_norm)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)

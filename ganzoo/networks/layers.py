@@ -1,0 +1,77 @@
+"""Small shared pieces of the network builders."""
+
+import keras
+from keras import layers
+
+
+def maybe_spectral(layer, spectral_norm: bool):
+    """Wrap a Dense/Conv layer in spectral normalisation (Miyato et al. 2018) when asked."""
+    return layers.SpectralNormalization(layer) if spectral_norm else layer
+
+
+def normalization(norm: str, name=None):
+    """``batch`` | ``layer`` (over all feature axes, as WGAN-GP's critic) | ``none``."""
+    if norm == "batch":
+        return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    if norm == "layer":
+        return layers.LayerNormalization(axis=-1, epsilon=1e-5, name=name)
+    return None
+
+
+def activation(x, leaky_slope: float):
+    return layers.LeakyReLU(negative_slope=leaky_slope)(x) if leaky_slope > 0 else layers.ReLU()(x)
+
+
+def generator_inputs(latent_dim, num_classes, embedding_dim):
+    """Inputs of a generator's trunk and the vector fed to its first layer.
+
+    Unconditional: the trunk takes ``z``. Conditional: the trunk takes ``z`` and an
+    already-embedded label, and :func:`wrap_generator` puts the label embedding in front;
+    keeping the embedding outside the trunk lets tools feed mixed embeddings (class
+    interpolation) straight into ``generator.get_layer("trunk")``.
+    """
+    z = keras.Input(shape=(latent_dim,), name="z")
+    if num_classes is None:
+        return [z], z
+    embedded = keras.Input(shape=(embedding_dim,), name="label_embedding_in")
+    return [z, embedded], layers.Concatenate(name="z_and_label")([z, embedded])
+
+
+def wrap_generator(trunk_inputs, output, num_classes, embedding_dim, name):
+    """The generator model: the trunk itself, or label -> embedding -> trunk when conditional."""
+    if num_classes is None:
+        return keras.Model(trunk_inputs[0], output, name=name)
+    trunk = keras.Model(trunk_inputs, output, name="trunk")
+    z = keras.Input(shape=trunk_inputs[0].shape[1:], name="z")
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
+    return keras.Model([z, label], trunk([z, embedded]), name=name)
+
+
+def discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim):
+    """Inputs of a discriminator, the image tensor to process, and the label (or None).
+
+    With ``concat`` conditioning the label becomes an extra image channel through a learned
+    embedding of size H*W (conditional DCGAN); with ``projection`` the label is returned for
+    the projection head (Miyato & Koyama 2018).
+    """
+    image = keras.Input(shape=(image_size, image_size, channels), name="image")
+    if num_classes is None:
+        return [image], image, None
+    label = keras.Input(shape=(), dtype="int32", name="label")
+    if conditioning == "concat":
+        label_map = layers.Embedding(num_classes, image_size * image_size, name="label_map")(label)
+        label_map = layers.Reshape((image_size, image_size, 1))(label_map)
+        return [image, label], layers.Concatenate(name="image_and_label")([image, label_map]), label
+    return [image, label], image, label
+
+
+def logit_head(features, label, num_classes, conditioning, spectral_norm):
+    """Final logit; adds the projection term <embed(y), h> for projection discriminators."""
+    logit = maybe_spectral(layers.Dense(1, dtype="float32"), spectral_norm)(features)
+    if num_classes is not None and conditioning == "projection":
+        width = features.shape[-1]
+        embed = layers.Embedding(num_classes, width, name="projection_embedding")(label)
+        projection = layers.Dot(axes=1, dtype="float32")([embed, features])
+        logit = layers.Add(name="logit", dtype="float32")([logit, projection])
+    return logit

@@ -1,0 +1,48 @@
+"""Fully connected networks of the original GAN paper (Goodfellow et al. 2014).
+
+The paper's MNIST code used ReLU/sigmoid generators and maxout discriminators; the
+widely reproduced Keras/PyTorch recipe keeps the fully connected structure with LeakyReLU
+and dropout, which is what these builders provide (widths set by ``hidden``).
+"""
+
+import keras
+from keras import layers
+
+from ganzoo.networks.layers import (activation, discriminator_inputs, generator_inputs, logit_head,
+                                    maybe_spectral, normalization, wrap_generator)
+
+
+def build_mlp_generator(image_size, channels, latent_dim, hidden=(256, 512, 1024), num_classes=None,
+                        embedding_dim=50, norm="batch", spectral_norm=False, dropout=0.0, leaky_slope=0.2,
+                        name="generator"):
+    inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
+    for width in hidden:
+        x = maybe_spectral(layers.Dense(width), spectral_norm)(x)
+        norm_layer = normalization(norm)
+        if norm_layer is not None:
+            x = norm_layer(x)
+        x = activation(x, leaky_slope)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    x = maybe_spectral(layers.Dense(image_size * image_size * channels), spectral_norm)(x)
+    x = layers.Activation("tanh", dtype="float32")(x)
+    x = layers.Reshape((image_size, image_size, channels), dtype="float32", name="image")(x)
+    return wrap_generator(inputs, x, num_classes, embedding_dim, name)
+
+
+def build_mlp_discriminator(image_size, channels, hidden=(1024, 512, 256), num_classes=None,
+                            embedding_dim=50, conditioning="concat", norm="none", spectral_norm=False,
+                            dropout=0.3, leaky_slope=0.2, name="discriminator"):
+    inputs, image, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
+    x = layers.Flatten()(image)
+    for width in hidden:
+        x = maybe_spectral(layers.Dense(width), spectral_norm)(x)
+        norm_layer = normalization(norm)
+        if norm_layer is not None:
+            x = norm_layer(x)
+        x = activation(x, leaky_slope)
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    logit = logit_head(x, label, num_classes, conditioning, spectral_norm)
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)
+
