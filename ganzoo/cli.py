@@ -1,0 +1,60 @@
+"""The ``ganzoo`` command line.
+
+Each subcommand lives in ``ganzoo/commands/<name>.py`` with ``add_parser(subparsers)`` and
+``run(args) -> int``; ``COMMANDS`` lists them (explicit, greppable). Errors that are the
+user's to fix (bad config key, missing data, unwritable path) print one clear line and
+exit with status 2; a crash prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: subcommand -> module in ganzoo.commands
+COMMANDS = {
+    "list": "ganzoo.commands.list_cmd",
+    "train": "ganzoo.commands.train",
+    "sample": "ganzoo.commands.sample",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganzoo", description="A Keras 3 model zoo of GANs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module in COMMANDS.items():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def user_errors() -> tuple:
+    """Exceptions that mean "fix your input", printed without a traceback."""
+    from ganzoo.config import ConfigError  # noqa: PLC0415
+    from ganzoo.registry import UnknownModelError  # noqa: PLC0415
+
+    errors = [ConfigError, UnknownModelError, FileNotFoundError, PermissionError, ValueError]
+    try:
+        from ganzoo.data import DataError  # noqa: PLC0415
+
+        errors.append(DataError)
+    except ImportError:  # pragma: no cover
+        pass
+    return tuple(errors)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except user_errors() as err:
+        print(f"ganzoo {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

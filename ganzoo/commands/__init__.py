@@ -1,0 +1,1 @@
+"""Subcommands of the ``ganzoo`` CLI (see ``ganzoo.cli.COMMANDS``)."""
