@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+# TensorFlow's C++ start-up chatter hides the CLI's own output; users can still set their own level.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: subcommand -> module in ganzoo.commands
 COMMANDS = {

@@ -124,7 +124,7 @@ class DataConfig:
     path: Optional[str] = None
     split: str = "train"
     #: Output height and width in pixels.
-    image_size: int = 28
+    image_size: int = 32
     #: 1 (grayscale) or 3 (RGB).
     channels: int = 1
     #: Center-crop a square of this many pixels before resizing (CelebA: 140).

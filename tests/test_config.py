@@ -1,0 +1,144 @@
+"""Config and registry: typed loading, overrides and every error path."""
+
+import dataclasses
+
+import pytest
+
+import ganzoo
+from ganzoo.config import Config, ConfigError, apply_overrides, parse_set_option
+from ganzoo.registry import UnknownModelError, config_dir
+
+
+def test_every_entry_is_a_yaml_file_with_its_stem_as_name():
+    names = ganzoo.list_models()
+    assert names == sorted(p.stem for p in config_dir().glob("*.yaml"))
+    expected = {"gan_mnist", "dcgan_mnist", "dcgan_cifar10", "dcgan_celeba", "cgan_mnist", "cgan_cifar10",
+                "wgan_mnist", "wgan_gp_mnist", "wgan_gp_cifar10", "lsgan_cifar10", "hinge_cifar10"}
+    assert expected <= set(names)
+    for name in names:
+        config = ganzoo.get_config(name)
+        assert config.name == name
+        assert config.paper and config.source, f"{name} must name its paper and the source of its hyperparameters"
+
+
+def test_model_and_network_tables_match_config_choices():
+    from ganzoo import config as cfg
+    from ganzoo.losses import LOSSES
+    from ganzoo.models import MODEL_CLASSES
+    from ganzoo.networks import DISCRIMINATORS, GENERATORS
+
+    assert set(MODEL_CLASSES) == set(cfg.MODEL_CLASSES)
+    assert set(LOSSES) == set(cfg.LOSS_NAMES)
+    assert set(GENERATORS) == set(cfg.GENERATOR_ARCHS)
+    assert set(DISCRIMINATORS) == set(cfg.DISCRIMINATOR_ARCHS)
+
+
+def test_yaml_holds_only_differences_and_defaults_fill_the_rest():
+    c = ganzoo.get_config("wgan_gp_mnist")
+    assert c.model.gradient_penalty == 10.0 and c.model.n_critic == 5
+    assert c.train.beta_1 == 0.0 and c.train.learning_rate == pytest.approx(1e-4)
+    assert c.data.shuffle_buffer == Config().data.shuffle_buffer
+
+
+def test_wildcards():
+    assert ganzoo.list_models("wgan*") == ["wgan_gp_cifar10", "wgan_gp_mnist", "wgan_mnist"]
+    assert all(n.endswith("_mnist") for n in ganzoo.list_models("*_mnist"))
+    assert ganzoo.list_models("nothing*") == []
+
+
+def test_unknown_name_lists_closest():
+    with pytest.raises(UnknownModelError) as err:
+        ganzoo.get_config("cgan_mnsit")
+    assert "cgan_mnist" in str(err.value) and "ganzoo list" in str(err.value)
+
+
+def _write(tmp_path, text, name="mine.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_unknown_key_names_file_key_and_suggestion(tmp_path):
+    path = _write(tmp_path, "train:\n  lerning_rate: 1.0e-3\n")
+    with pytest.raises(ConfigError) as err:
+        ganzoo.get_config(path)
+    msg = str(err.value)
+    assert "mine.yaml" in msg and "train.lerning_rate" in msg and "did you mean 'learning_rate'" in msg
+
+
+def test_unknown_section(tmp_path):
+    with pytest.raises(ConfigError, match="did you mean 'train'"):
+        ganzoo.get_config(_write(tmp_path, "trian:\n  epochs: 3\n"))
+
+
+@pytest.mark.parametrize("text, key", [
+    ("train:\n  batch_size: big\n", "train.batch_size"),
+    ("train:\n  batch_size: 2.5\n", "train.batch_size"),
+    ("generator:\n  spectral_norm: 3\n", "generator.spectral_norm"),
+    ("generator:\n  hidden: 128\n", "generator.hidden"),
+    ("model: 5\n", "model"),
+])
+def test_wrong_type(tmp_path, text, key):
+    with pytest.raises(ConfigError) as err:
+        ganzoo.get_config(_write(tmp_path, text))
+    assert key in str(err.value) and "mine.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("text, key, fragment", [
+    ("train:\n  batch_size: -4\n", "train.batch_size", "> 0"),
+    ("train:\n  learning_rate: 0\n", "train.learning_rate", "> 0"),
+    ("generator:\n  base_size: 7\ndata:\n  image_size: 30\n", "data.image_size", "cannot"),
+    ("data:\n  image_size: 48\n", "data.image_size", "base_size"),
+    ("data:\n  channels: 2\n", "data.channels", "1 or 3"),
+    ("model:\n  loss: hinje\n", "model.loss", "did you mean 'hinge'"),
+    ("model:\n  cls: ConditionalGAN\n", "model.num_classes", "needs num_classes"),
+    ("model:\n  cls: WassersteinGAN\n  loss: wasserstein\n", "model.clip_value", "Lipschitz"),
+    ("model:\n  cls: WassersteinGAN\n  loss: wasserstein\n  gradient_penalty: 10\n", "discriminator.norm",
+     "batch norm"),
+    ("model:\n  loss: hinge\n  label_smoothing: 0.1\n", "model.label_smoothing", "no real target"),
+    ("train:\n  lr_schedule: linear\n", "train.decay_steps", "decay_steps"),
+    ("data:\n  source: folder\n", "data.path", "data.path"),
+])
+def test_impossible_values(tmp_path, text, key, fragment):
+    with pytest.raises(ConfigError) as err:
+        ganzoo.get_config(_write(tmp_path, text))
+    assert key in str(err.value) and fragment in str(err.value)
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    path = _write(tmp_path, "description: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        ganzoo.get_config(path)
+
+
+def test_overrides_forms_and_none_ignored():
+    base = ganzoo.get_config("dcgan_mnist")
+    c = apply_overrides(base, {"learning_rate": 1e-3, "train__batch_size": 32, "data.limit": 100,
+                               "generator": {"filters": 32}, "epochs": None})
+    assert c.train.learning_rate == 1e-3 and c.train.batch_size == 32 and c.data.limit == 100
+    assert c.generator.filters == 32 and c.train.epochs == base.train.epochs
+    with pytest.raises(ConfigError, match="ambiguous"):
+        apply_overrides(base, {"filters": 8})
+    with pytest.raises(ConfigError, match="did you mean 'batch_size'"):
+        apply_overrides(base, {"train.bach_size": 8})
+    with pytest.raises(ConfigError, match="> 0"):
+        ganzoo.get_config("dcgan_mnist", batch_size=-1)
+
+
+def test_set_option_parsing():
+    assert parse_set_option("train.learning_rate=2e-4") == ("train.learning_rate", "2e-4")
+    c = apply_overrides(ganzoo.get_config("cgan_mnist"), dict([parse_set_option("train.learning_rate=2e-4")]))
+    assert c.train.learning_rate == pytest.approx(2e-4)
+    assert parse_set_option("generator.hidden=[8, 16]") == ("generator.hidden", [8, 16])
+    with pytest.raises(ConfigError, match="key=value"):
+        parse_set_option("learning_rate")
+
+
+def test_config_round_trips_through_yaml(tmp_path):
+    c = ganzoo.get_config("cgan_cifar10")
+    path = tmp_path / "cgan_cifar10.yaml"
+    path.write_text(c.to_yaml())
+    again = Config.from_yaml(path)
+    assert dataclasses.asdict(again) == dataclasses.asdict(c)
+    assert again.hash() == c.hash()
+    assert ganzoo.get_config("cgan_cifar10", learning_rate=1e-3).hash() != c.hash()

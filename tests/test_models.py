@@ -1,0 +1,140 @@
+"""Every registered entry builds, trains on mock data, samples and survives save/load."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import ganzoo
+from ganzoo.builders import build_model, compile_model
+from tests.helpers import tiny_config
+
+
+@pytest.mark.parametrize("name", ganzoo.list_models())
+def test_entry_trains_samples_and_round_trips(name, tmp_path):
+    config = tiny_config(name)
+    with tfds.testing.mock_data(num_examples=48):
+        ds = ganzoo.load_dataset(config)
+        model = build_model(config)
+        compile_model(model, config)
+        history = model.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)
+    for key, values in history.history.items():
+        assert np.all(np.isfinite(values)), f"{name}: {key} is not finite: {values}"
+    assert {"d_loss", "g_loss"} <= set(history.history)
+    assert int(model.g_optimizer.iterations.numpy()) == 2
+    images = model.generate(5, seed=3)
+    size, channels = config.data.image_size, config.data.channels
+    assert images.shape == (5, size, size, channels)
+    assert images.dtype == np.float32
+    assert images.min() >= -1.0 and images.max() <= 1.0
+    assert images.std() > 0, "generator output is constant"
+
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert type(again) is type(model)
+    np.testing.assert_allclose(again.generate(5, seed=3), images, atol=1e-6)
+    # Trains on without compile(): the optimizers' state came back with the weights.
+    assert int(again.g_optimizer.iterations.numpy()) == 2
+    with tfds.testing.mock_data(num_examples=48):
+        again.fit(ganzoo.load_dataset(config), epochs=1, steps_per_epoch=1, verbose=0)
+    assert int(again.g_optimizer.iterations.numpy()) == 3
+
+
+def test_load_returns_compiled_model_ready_to_fit():
+    model = ganzoo.load("cgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8})
+    assert model.compiled
+    assert model.num_classes == 10 and model.latent_dim == 100
+    assert model.g_optimizer.learning_rate.numpy() == pytest.approx(2e-4)
+
+
+def test_same_seed_same_images_and_different_seed_differs():
+    model = ganzoo.load("dcgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8})
+    a = model.generate(4, seed=11)
+    b = model.generate(4, seed=11)
+    c = model.generate(4, seed=12)
+    np.testing.assert_array_equal(a, b)
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_generate_labels_are_respected_and_validated():
+    model = ganzoo.load("cgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8})
+    assert model.resolve_labels(4, 3).tolist() == [3, 3, 3, 3]
+    assert model.resolve_labels(12, None).tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1]
+    with pytest.raises(ValueError, match="out of range"):
+        model.generate(2, labels=[1, 10])
+    with pytest.raises(ValueError, match="2 images"):
+        model.generate(2, labels=[1, 2, 3])
+    with pytest.raises(ValueError, match="positive integer"):
+        model.generate(0)
+    # Different labels, same latents: different images.
+    assert np.abs(model.generate(2, labels=0, seed=1) - model.generate(2, labels=7, seed=1)).max() > 1e-4
+    unconditional = ganzoo.load("gan_mnist", **{"generator.hidden": [8], "discriminator.hidden": [8]})
+    with pytest.raises(ValueError, match="unconditional"):
+        unconditional.generate(2, labels=[1, 2])
+
+
+def test_truncation_zero_gives_one_image_for_every_seed():
+    model = ganzoo.load("dcgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8})
+    a = model.generate(2, seed=1, truncation=0.0)
+    b = model.generate(2, seed=2, truncation=0.0)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    with pytest.raises(ValueError, match="truncation"):
+        model.generate(2, truncation=5.0)
+
+
+def test_ema_generator_tracks_generator():
+    config = tiny_config("dcgan_mnist", **{"model.ema_decay": 0.5})
+    model = build_model(config)
+    compile_model(model, config)
+    before = [w.copy() for w in model.ema_generator.get_weights()]
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=1, verbose=0)
+    g, ema = model.generator.trainable_weights, model.ema_generator.trainable_weights
+    changed = any(np.abs(a - b.numpy()).max() > 0 for a, b in zip(before, model.ema_generator.weights))
+    assert changed
+    # EMA lies strictly between its start and the current weights (decay 0.5, 2 updates).
+    diff = max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(g, ema))
+    assert diff > 0
+    assert model.generate(2, seed=0, use_ema=True).shape == model.generate(2, seed=0, use_ema=False).shape
+
+
+def test_wgan_needs_n_critic_minibatches():
+    config = tiny_config("wgan_gp_mnist")
+    model = build_model(config)
+    compile_model(model, config)
+    x = np.zeros((7, 28, 28, 1), "float32")
+    with pytest.raises(ValueError, match="n_critic"):
+        model.fit(tf.data.Dataset.from_tensor_slices(x).batch(7), epochs=1, verbose=0)
+
+
+def test_wgan_weight_clipping_bounds_critic():
+    config = tiny_config("wgan_mnist", **{"train.batch_size": 2})
+    model = build_model(config)
+    compile_model(model, config)
+    x = np.random.default_rng(0).uniform(-1, 1, (10, 28, 28, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensor_slices(x).batch(10), epochs=1, verbose=0)
+    for v in model.discriminator.trainable_variables:
+        assert float(np.abs(v.numpy()).max()) <= 0.01 + 1e-7, v.path
+
+
+def test_class_interpolation_endpoints_match_labels():
+    model = ganzoo.load("cgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8})
+    frames = model.interpolate_classes(1, 5, steps=4, seed=3)
+    assert frames.shape == (4, 28, 28, 1)
+    np.testing.assert_allclose(frames[0], model.generate(1, labels=1, seed=3)[0], atol=1e-5)
+    np.testing.assert_allclose(frames[-1], model.generate(1, labels=5, seed=3)[0], atol=1e-5)
+
+
+def test_models_refuse_mismatched_networks():
+    from ganzoo.models import GAN
+
+    cond = tiny_config("cgan_mnist")
+    uncond = tiny_config("dcgan_mnist")
+    cond_model = build_model(cond)
+    with pytest.raises(ValueError, match="input"):
+        GAN(cond_model.generator, build_model(uncond).discriminator)
+    big = tiny_config("dcgan_cifar10")
+    with pytest.raises(ValueError, match="shape"):
+        GAN(build_model(uncond).generator, build_model(big).discriminator)
