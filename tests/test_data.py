@@ -194,7 +194,11 @@ def test_unknown_tfds_name_suggests_close_names(tmp_path):
 def test_network_probe_gives_up_after_timeout(monkeypatch):
     monkeypatch.delenv("GANZOO_OFFLINE")
     monkeypatch.setattr(gdata, "_PROBE_TIMEOUT", 0.2)
-    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(5))  # a hanging DNS
+    def hanging_dns(*args, **kwargs):
+        time.sleep(5)
+        raise OSError("name resolution timed out")
+
+    monkeypatch.setattr(socket, "create_connection", hanging_dns)
     start = time.monotonic()
     assert gdata._network_reachable() is False
     assert time.monotonic() - start < 2

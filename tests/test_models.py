@@ -84,20 +84,28 @@ def test_truncation_zero_gives_one_image_for_every_seed():
         model.generate(2, truncation=5.0)
 
 
-def test_ema_generator_tracks_generator():
-    config = tiny_config("dcgan_mnist", **{"model.ema_decay": 0.5})
+def test_ema_generator_is_the_moving_average_of_g():
+    config = tiny_config("dcgan_mnist", **{"model.ema_decay": 0.25})
     model = build_model(config)
     compile_model(model, config)
-    before = [w.copy() for w in model.ema_generator.get_weights()]
-    x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
-    model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=1, verbose=0)
-    g, ema = model.generator.trainable_weights, model.ema_generator.trainable_weights
-    changed = any(np.abs(a - b.numpy()).max() > 0 for a, b in zip(before, model.ema_generator.weights))
-    assert changed
-    # EMA lies strictly between its start and the current weights (decay 0.5, 2 updates).
-    diff = max(float(np.abs(a.numpy() - b.numpy()).max()) for a, b in zip(g, ema))
-    assert diff > 0
-    assert model.generate(2, seed=0, use_ema=True).shape == model.generate(2, seed=0, use_ema=False).shape
+    trainable = [i for i, w in enumerate(model.generator.weights) if w.trainable]
+    before = [w.numpy().copy() for w in model.generator.weights]
+    np.testing.assert_array_equal(model.ema_generator.weights[trainable[0]].numpy(), before[trainable[0]])
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=1, verbose=0)  # one G update
+    after = [w.numpy() for w in model.generator.weights]
+    ema = [w.numpy() for w in model.ema_generator.weights]
+    assert any(np.abs(after[i] - before[i]).max() > 0 for i in trainable)
+    for i in trainable:  # ema = 0.25 * old + 0.75 * new
+        np.testing.assert_allclose(ema[i], 0.25 * before[i] + 0.75 * after[i], rtol=1e-5, atol=1e-6)
+    for i, w in enumerate(model.generator.weights):  # BN statistics are copied
+        if not w.trainable:
+            np.testing.assert_allclose(ema[i], after[i])
+    # generate() samples from the EMA generator unless asked otherwise.
+    z = model.latents(2, seed=0)
+    np.testing.assert_allclose(model.generate(2, seed=0),
+                               model.ema_generator(z, training=False).numpy(), atol=1e-6)
+    assert np.abs(model.generate(2, seed=0) - model.generate(2, seed=0, use_ema=False)).max() > 0
 
 
 def test_wgan_needs_n_critic_minibatches():
@@ -105,7 +113,9 @@ def test_wgan_needs_n_critic_minibatches():
     model = build_model(config)
     compile_model(model, config)
     x = np.zeros((7, 28, 28, 1), "float32")
-    with pytest.raises(ValueError, match="n_critic"):
+    with pytest.raises(ValueError, match="n_critic"):  # static batch size: caught while tracing
+        model.fit(tf.data.Dataset.from_tensor_slices(x).batch(7, drop_remainder=True), epochs=1, verbose=0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="n_critic"):  # unknown batch size: at run time
         model.fit(tf.data.Dataset.from_tensor_slices(x).batch(7), epochs=1, verbose=0)
 
 

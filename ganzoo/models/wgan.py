@@ -62,6 +62,11 @@ class WassersteinGAN(GANBase):
             raise ValueError(f"WassersteinGAN with n_critic={self.n_critic} takes n_critic minibatches per step, "
                              f"but got a batch of {batch}; batch the dataset with batch_size * n_critic images "
                              f"(ganzoo.load_dataset does this)")
+        if batch is None:
+            tf.debugging.assert_equal(
+                tf.shape(real)[0] % self.n_critic, 0,
+                message=f"WassersteinGAN with n_critic={self.n_critic} takes n_critic minibatches per step: "
+                        f"batch the dataset with batch_size * n_critic images (ganzoo.load_dataset does this)")
         reals = tf.split(real, self.n_critic, axis=0)
         label_parts = tf.split(labels, self.n_critic, axis=0) if labels is not None else [None] * self.n_critic
         return reals, label_parts
