@@ -4,6 +4,11 @@ import keras
 from keras import layers
 
 
+#: Label embeddings start on the scale of z ~ N(0, 1) and of images in [-1, 1]; Keras' default
+#: U(-0.05, 0.05) makes the label a whisper that both networks first learn to ignore.
+LABEL_INIT = keras.initializers.RandomNormal(stddev=1.0)
+
+
 def maybe_spectral(layer, spectral_norm: bool):
     """Wrap a Dense/Conv layer in spectral normalisation (Miyato et al. 2018) when asked."""
     return layers.SpectralNormalization(layer) if spectral_norm else layer
@@ -44,7 +49,8 @@ def wrap_generator(trunk_inputs, output, num_classes, embedding_dim, name):
     trunk = keras.Model(trunk_inputs, output, name="trunk")
     z = keras.Input(shape=trunk_inputs[0].shape[1:], name="z")
     label = keras.Input(shape=(), dtype="int32", name="label")
-    embedded = layers.Embedding(num_classes, embedding_dim, name="label_embedding")(label)
+    embedded = layers.Embedding(num_classes, embedding_dim, embeddings_initializer=LABEL_INIT,
+                                name="label_embedding")(label)
     return keras.Model([z, label], trunk([z, embedded]), name=name)
 
 
@@ -60,7 +66,8 @@ def discriminator_inputs(image_size, channels, num_classes, conditioning, embedd
         return [image], image, None
     label = keras.Input(shape=(), dtype="int32", name="label")
     if conditioning == "concat":
-        label_map = layers.Embedding(num_classes, image_size * image_size, name="label_map")(label)
+        label_map = layers.Embedding(num_classes, image_size * image_size, embeddings_initializer=LABEL_INIT,
+                                     name="label_map")(label)
         label_map = layers.Reshape((image_size, image_size, 1))(label_map)
         return [image, label], layers.Concatenate(name="image_and_label")([image, label_map]), label
     return [image, label], image, label
