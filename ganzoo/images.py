@@ -51,14 +51,20 @@ def _pil(arr: np.ndarray):
     return Image.fromarray(arr)
 
 
-def _check_writable(path: Path) -> None:
-    parent = path.parent
+def ensure_writable_dir(folder, what: str = "output folder", option: str = "-o") -> Path:
+    """Create ``folder`` if needed and check it can be written, naming the CLI option to change."""
+    folder = Path(folder)
     try:
-        parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
-        raise OSError(f"cannot create the output folder {parent}: {err.strerror}; choose another path with -o") from None
-    if not os.access(parent, os.W_OK):
-        raise PermissionError(f"the output folder {parent} is not writable; choose another path with -o")
+        raise PermissionError(f"cannot create the {what} {folder}: {err.strerror}; choose another {option}") from None
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(f"the {what} {folder} is not writable; choose another {option}")
+    return folder
+
+
+def _check_writable(path: Path) -> None:
+    ensure_writable_dir(path.parent)
 
 
 def _metadata(metadata: Optional[dict]) -> dict:

@@ -27,14 +27,9 @@ __all__ = ["train", "prepare_run_dir"]
 
 
 def prepare_run_dir(out: Path) -> Path:
-    out = Path(out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PermissionError(f"cannot create the run folder {out}: {err.strerror}; choose another --out") from None
-    if not os.access(out, os.W_OK):
-        raise PermissionError(f"the run folder {out} is not writable; choose another --out")
-    return out
+    from ganzoo.images import ensure_writable_dir  # noqa: PLC0415
+
+    return ensure_writable_dir(out, "run folder", "--out")
 
 
 def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = None, verbose="auto",

@@ -6,19 +6,28 @@ The last layer of every network runs in float32 so mixed precision keeps outputs
 losses in full precision.
 """
 
+from ganzoo.networks.cyclegan import build_patchgan_discriminator, build_resnet_generator
 from ganzoo.networks.dcgan import build_dcgan_discriminator, build_dcgan_generator, build_sngan_discriminator
 from ganzoo.networks.mlp import build_mlp_discriminator, build_mlp_generator
+from ganzoo.networks.srresnet import build_srgan_discriminator, build_srresnet_generator
 
 #: arch name -> builder. Explicit so that ``grep`` finds every architecture.
 GENERATORS = {
     "mlp": build_mlp_generator,
     "dcgan": build_dcgan_generator,
+    "srresnet": build_srresnet_generator,
+    "resnet": build_resnet_generator,
 }
 DISCRIMINATORS = {
     "mlp": build_mlp_discriminator,
     "dcgan": build_dcgan_discriminator,
     "sngan": build_sngan_discriminator,
+    "srgan": build_srgan_discriminator,
+    "patchgan": build_patchgan_discriminator,
 }
+
+#: Image-to-image networks: arch -> the paper's default number of residual blocks.
+_RESIDUAL_BLOCKS = {"srresnet": 16, "resnet": 9}
 
 
 def _common(config, net):
@@ -34,9 +43,24 @@ def _common(config, net):
     )
 
 
+def _image_to_image_kwargs(config, net, generator: bool) -> dict:
+    kwargs = dict(channels=config.data.channels, filters=net.filters, norm=net.norm)
+    if generator:
+        kwargs["residual_blocks"] = net.residual_blocks or _RESIDUAL_BLOCKS[net.arch]
+        if net.arch == "srresnet":
+            kwargs["scale"] = config.data.scale
+    else:
+        kwargs["leaky_slope"] = net.leaky_slope
+        if net.arch == "srgan":
+            kwargs["image_size"] = config.data.image_size
+    return kwargs
+
+
 def build_generator(config):
     """Build the generator described by a :class:`ganzoo.config.Config`."""
     net = config.generator
+    if net.arch in _RESIDUAL_BLOCKS:
+        return GENERATORS[net.arch](**_image_to_image_kwargs(config, net, generator=True))
     kwargs = _common(config, net)
     kwargs["latent_dim"] = config.model.latent_dim
     if net.arch == "mlp":
@@ -49,6 +73,8 @@ def build_generator(config):
 def build_discriminator(config):
     """Build the discriminator described by a :class:`ganzoo.config.Config`."""
     net = config.discriminator
+    if net.arch in ("srgan", "patchgan"):
+        return DISCRIMINATORS[net.arch](**_image_to_image_kwargs(config, net, generator=False))
     kwargs = _common(config, net)
     kwargs["conditioning"] = net.conditioning
     if net.arch == "mlp":

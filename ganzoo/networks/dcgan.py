@@ -12,8 +12,8 @@ import math
 import keras
 from keras import layers
 
-from ganzoo.networks.layers import (activation, discriminator_inputs, generator_inputs, logit_head,
-                                    maybe_spectral, normalization, wrap_generator)
+from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
+                                    norm_act_dropout, wrap_generator)
 
 
 def _upsamplings(image_size, base_size):
@@ -42,12 +42,7 @@ def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_siz
     x = maybe_spectral(layers.Dense(base_size * base_size * width, use_bias=norm == "none"), spectral_norm)(x)
     x = layers.Reshape((base_size, base_size, width))(x)
     for i in range(n_up):
-        norm_layer = normalization(norm)
-        if norm_layer is not None:
-            x = norm_layer(x)
-        x = activation(x, leaky_slope)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
+        x = norm_act_dropout(x, norm, leaky_slope, dropout)
         last = i == n_up - 1
         out_channels = channels if last else filters * 2 ** (n_up - 2 - i)
         x = maybe_spectral(layers.Conv2DTranspose(out_channels, kernel_size, strides=2, padding="same",
@@ -62,14 +57,9 @@ def build_dcgan_discriminator(image_size, channels, filters=64, kernel_size=4, n
     inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
     for i in range(_downsamplings(image_size)):
         x = maybe_spectral(layers.Conv2D(filters * 2 ** i, kernel_size, strides=2, padding="same"), spectral_norm)(x)
-        norm_layer = normalization(norm) if i > 0 else None  # DCGAN: no norm on D's input layer
-        if norm_layer is not None:
-            x = norm_layer(x)
-        x = activation(x, leaky_slope)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
-    x = layers.Flatten()(x)
-    logit = logit_head(x, label, num_classes, conditioning, spectral_norm)
+        # DCGAN: no normalisation on D's input layer.
+        x = norm_act_dropout(x, norm if i > 0 else "none", leaky_slope, dropout)
+    logit = logit_head(layers.Flatten()(x), label, num_classes, conditioning, spectral_norm)
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)
 
 
@@ -83,14 +73,8 @@ def build_sngan_discriminator(image_size, channels, filters=64, kernel_size=4, n
         width = filters * 2 ** i
         for k, stride in ((3, 1), (kernel_size, 2)):
             x = maybe_spectral(layers.Conv2D(width, k, strides=stride, padding="same"), spectral_norm)(x)
-            norm_layer = normalization(norm) if i > 0 else None
-            if norm_layer is not None:
-                x = norm_layer(x)
-            x = activation(x, leaky_slope)
+            x = norm_act_dropout(x, norm if i > 0 else "none", leaky_slope, 0.0)
     x = maybe_spectral(layers.Conv2D(filters * 2 ** n_down, 3, padding="same"), spectral_norm)(x)
-    x = activation(x, leaky_slope)
-    if dropout:
-        x = layers.Dropout(dropout)(x)
-    x = layers.Flatten()(x)
-    logit = logit_head(x, label, num_classes, conditioning, spectral_norm)
-    return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)
+    x = layers.Flatten()(norm_act_dropout(x, "none", leaky_slope, dropout))
+    return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
+                       logit_head(x, label, num_classes, conditioning, spectral_norm), name=name)

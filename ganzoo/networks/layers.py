@@ -15,16 +15,28 @@ def maybe_spectral(layer, spectral_norm: bool):
 
 
 def normalization(norm: str, name=None):
-    """``batch`` | ``layer`` (over all feature axes, as WGAN-GP's critic) | ``none``."""
+    """``batch`` | ``layer`` (over all feature axes, as WGAN-GP's critic) | ``instance`` (per
+    image and channel, no affine terms: PyTorch's InstanceNorm2d as in CycleGAN) | ``none``."""
     if norm == "batch":
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
     if norm == "layer":
         return layers.LayerNormalization(axis=-1, epsilon=1e-5, name=name)
+    if norm == "instance":
+        return layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
     return None
 
 
 def activation(x, leaky_slope: float):
     return layers.LeakyReLU(negative_slope=leaky_slope)(x) if leaky_slope > 0 else layers.ReLU()(x)
+
+
+def norm_act_dropout(x, norm: str, leaky_slope: float, dropout: float):
+    """The post-layer sequence every builder uses: normalisation, activation, dropout."""
+    norm_layer = normalization(norm)
+    if norm_layer is not None:
+        x = norm_layer(x)
+    x = activation(x, leaky_slope)
+    return layers.Dropout(dropout)(x) if dropout else x
 
 
 def generator_inputs(latent_dim, num_classes, embedding_dim):

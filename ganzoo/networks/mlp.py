@@ -8,8 +8,8 @@ and dropout, which is what these builders provide (widths set by ``hidden``).
 import keras
 from keras import layers
 
-from ganzoo.networks.layers import (activation, discriminator_inputs, generator_inputs, logit_head,
-                                    maybe_spectral, normalization, wrap_generator)
+from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
+                                    norm_act_dropout, wrap_generator)
 
 
 def build_mlp_generator(image_size, channels, latent_dim, hidden=(256, 512, 1024), num_classes=None,
@@ -18,12 +18,7 @@ def build_mlp_generator(image_size, channels, latent_dim, hidden=(256, 512, 1024
     inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
     for width in hidden:
         x = maybe_spectral(layers.Dense(width), spectral_norm)(x)
-        norm_layer = normalization(norm)
-        if norm_layer is not None:
-            x = norm_layer(x)
-        x = activation(x, leaky_slope)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
+        x = norm_act_dropout(x, norm, leaky_slope, dropout)
     x = maybe_spectral(layers.Dense(image_size * image_size * channels), spectral_norm)(x)
     x = layers.Activation("tanh", dtype="float32")(x)
     x = layers.Reshape((image_size, image_size, channels), dtype="float32", name="image")(x)
@@ -37,12 +32,7 @@ def build_mlp_discriminator(image_size, channels, hidden=(1024, 512, 256), num_c
     x = layers.Flatten()(image)
     for width in hidden:
         x = maybe_spectral(layers.Dense(width), spectral_norm)(x)
-        norm_layer = normalization(norm)
-        if norm_layer is not None:
-            x = norm_layer(x)
-        x = activation(x, leaky_slope)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
+        x = norm_act_dropout(x, norm, leaky_slope, dropout)
     logit = logit_head(x, label, num_classes, conditioning, spectral_norm)
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)
 
