@@ -20,7 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 COMMANDS = {
     "list": "ganzoo.commands.list_cmd",
     "train": "ganzoo.commands.train",
-    "sample": "ganzoo.commands.sample",
+    "generate": "ganzoo.commands.generate",  # also registers "sample"
+    "interpolate": "ganzoo.commands.interpolate",
+    "info": "ganzoo.commands.info",
+    "eval": "ganzoo.commands.eval_cmd",
 }
 
 

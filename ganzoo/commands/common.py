@@ -53,15 +53,45 @@ def find_model_file(path: Path) -> Path:
                             f"train with `ganzoo train NAME --out {path}` first")
 
 
-def load_model_or_entry(source: str, weights: Optional[str] = None):
-    """A trained model from a run folder / .keras file, or a zoo entry by name."""
+def file_sha256(path: Path) -> str:
+    import hashlib  # noqa: PLC0415
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_source(source: str, weights: Optional[str] = None):
+    """``(model, provenance)`` for a run folder / ``.keras`` file, or a zoo entry by name
+    (with ``weights``: ``"pretrained"`` for the bundled weights, or a weights file)."""
     path = Path(source).expanduser()
     if path.exists() or source.endswith(".keras") or "/" in source:
         import keras  # noqa: PLC0415
 
         import ganzoo.models  # noqa: F401,PLC0415  (registers the classes for deserialisation)
 
-        return keras.saving.load_model(str(find_model_file(path)))
+        model_file = find_model_file(path)
+        model = keras.saving.load_model(str(model_file))
+        return model, {"model": model.name, "source": str(model_file), "weights_sha256": file_sha256(model_file)}
     from ganzoo.builders import load  # noqa: PLC0415
+    from ganzoo.weights import pretrained_path  # noqa: PLC0415
 
-    return load(source, weights=weights)
+    model = load(source, weights=weights, compile=False)
+    weights_file = pretrained_path(model.name) if weights == "pretrained" else (Path(weights) if weights else None)
+    return model, {"model": model.name, "source": f"{source} ({weights or 'untrained'} weights)",
+                   "weights_sha256": file_sha256(weights_file) if weights_file else None}
+
+
+def load_model_or_entry(source: str, weights: Optional[str] = None):
+    """A trained model from a run folder / .keras file, or a zoo entry by name."""
+    return load_source(source, weights)[0]
+
+
+def default_weights(source: str, weights: Optional[str]) -> Optional[str]:
+    """Entry names default to the bundled pretrained weights (there is nothing to see in an
+    untrained generator); say so clearly when an entry has none."""
+    if weights is not None or Path(source).expanduser().exists() or source.endswith(".keras") or "/" in source:
+        return weights
+    return "pretrained"

@@ -1,0 +1,83 @@
+"""``ganzoo eval RUN_OR_NAME [--metrics fid,kid,is,pr,fcd,cs,coverage,label_accuracy] [-n N] [--split train]``.
+
+Also ``ganzoo eval real:mnist:test`` (or ``ganzoo eval mnist --real``): real images against
+the reference split, the floor a generator can reach.
+"""
+
+from pathlib import Path
+
+
+def add_parser(sub):
+    p = sub.add_parser(
+        "eval", help="measure sample quality (FID, KID, IS, precision/recall, FCD, coverage, label accuracy)",
+        description="Evaluate a run folder, a .keras file, a zoo entry (--weights) or real data "
+                    "(real:DATASET[:SPLIT]) against the cached statistics of the dataset's reference split. "
+                    "Prints a table; writes eval.json into a run folder (or -o PATH).")
+    p.add_argument("source", help="run folder, .keras file, entry name, or real:DATASET[:SPLIT] (e.g. real:mnist:test)")
+    p.add_argument("--metrics", help="comma-separated: fid,kid,is,pr (Inception), fcd,cs,coverage,label_accuracy "
+                                     "(domain classifier). Default: fcd,coverage(,label_accuracy) for grayscale "
+                                     "data, fid,kid,is for RGB")
+    p.add_argument("-n", type=int, help="images to evaluate (default 50000 with Inception metrics, else 10000; "
+                                        "real data: at most the split)")
+    p.add_argument("--split", default="train", help="reference split of the dataset (default train)")
+    p.add_argument("--ref-samples", type=int, help="use only the first N images of the reference split (default all)")
+    p.add_argument("--real", action="store_true", help="SOURCE names a dataset or entry: evaluate its real "
+                                                       "--real-split images (same as real:SOURCE:SPLIT)")
+    p.add_argument("--real-split", default="test", help="split evaluated with --real (default test)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed (default 0): same seed, same numbers")
+    p.add_argument("--labels", help="classes to generate for conditional models: 3, 0-9 or 1,5,7 (default balanced)")
+    p.add_argument("--truncation", type=float, help="truncation psi in [0, 2]")
+    p.add_argument("--weights", help="for an entry name: 'pretrained' or a weights file")
+    p.add_argument("--config", help="entry or YAML describing the data, for models without a ganzoo config")
+    p.add_argument("--inception-weights", help="local Keras Inception-V3 ImageNet weights (.h5); "
+                                               "default: $GANZOO_INCEPTION_WEIGHTS or ~/.keras/models/")
+    p.add_argument("--batch-size", type=int, default=100, help="images per extractor batch (default 100)")
+    p.add_argument("--data-dir", help="TFDS data folder (default $TFDS_DATA_DIR)")
+    p.add_argument("--cache-dir", help="cache of reference statistics and classifiers (default $GANZOO_CACHE_DIR "
+                                       "or ~/.cache/ganzoo)")
+    p.add_argument("-o", "--output", help="JSON file to write (default: eval.json in a run folder)")
+    p.set_defaults(func=run)
+
+
+def _default_output(source: str):
+    path = Path(source).expanduser()
+    if path.is_dir():
+        return path / "eval.json"
+    if path.is_file():
+        return path.parent / ("eval.json" if path.name == "model.keras" else f"{path.stem}.eval.json")
+    return None
+
+
+def run(args) -> int:
+    from ganzoo.commands.common import load_model_or_entry, parse_labels  # noqa: PLC0415
+    from ganzoo.evaluation.evaluate import evaluate, format_table, parse_metrics, write_json  # noqa: PLC0415
+
+    if args.n is not None and args.n < 2:
+        raise ValueError(f"-n must be at least 2 images, got {args.n}")
+    metrics = parse_metrics(args.metrics)  # fail on a typo before loading anything
+    config = None
+    if args.config:
+        from ganzoo.registry import get_config  # noqa: PLC0415
+
+        config = get_config(args.config)
+    source = args.source
+    output = args.output
+    if args.real and not source.startswith("real:"):
+        source = f"real:{source}:{args.real_split}"
+    if source.startswith("real:"):
+        target = source
+    else:
+        target = load_model_or_entry(source, weights=args.weights)
+        output = output or _default_output(source)
+    labels = parse_labels(args.labels)
+    if labels is not None and not getattr(target, "conditional", False):
+        raise ValueError("--labels applies to conditional models only")
+    result = evaluate(target, metrics, args.n, config=config, ref_split=args.split, ref_samples=args.ref_samples,
+                      seed=args.seed, labels=labels, truncation=args.truncation, batch_size=args.batch_size,
+                      data_dir=args.data_dir, cache=args.cache_dir,
+                      inception_weights=args.inception_weights or "imagenet", verbose=True)
+    result["protocol"]["command"] = f"ganzoo eval {args.source}"
+    print(format_table(result))
+    if output:
+        print(f"wrote {write_json(result, output)}")
+    return 0
