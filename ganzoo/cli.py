@@ -23,6 +23,7 @@ COMMANDS = {
     "generate": "ganzoo.commands.generate",  # also registers "sample"
     "interpolate": "ganzoo.commands.interpolate",
     "info": "ganzoo.commands.info",
+    "demo": "ganzoo.commands.demo",
     "eval": "ganzoo.commands.eval_cmd",
 }
 
