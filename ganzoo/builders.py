@@ -19,12 +19,22 @@ __all__ = ["build_model", "make_optimizers", "compile_model", "load"]
 
 
 def build_model(config: Config):
-    """An uncompiled model of the entry's class with freshly initialised networks."""
+    """An uncompiled model of the entry's class with freshly initialised networks, built
+    under the dtype policy ``config.train.precision`` (see :mod:`ganzoo.precision`)."""
+    from ganzoo.precision import policy_scope  # noqa: PLC0415
+
+    with policy_scope(config.train.precision):
+        return _build_model(config)
+
+
+def _build_model(config: Config):
     m = config.model
     keras.utils.set_random_seed(config.train.seed)
+    cls = MODEL_CLASSES[m.cls]
+    if hasattr(cls, "from_zoo_config"):  # image-to-image classes build their own set of networks
+        return cls.from_zoo_config(config)
     generator = build_generator(config)
     discriminator = build_discriminator(config)
-    cls = MODEL_CLASSES[m.cls]
     kwargs = dict(latent_dim=m.latent_dim, loss=m.loss, ema_decay=m.ema_decay, seed=config.train.seed,
                   zoo_config=config.to_dict(), name=config.name)
     if m.cls == "WassersteinGAN":
@@ -38,6 +48,10 @@ def build_model(config: Config):
 
 def _learning_rate(lr: float, config: Config):
     t = config.train
+    if t.lr_schedule == "linear" and t.decay_start:
+        from ganzoo.schedules import ConstantThenLinearDecay  # noqa: PLC0415
+
+        return ConstantThenLinearDecay(lr, t.decay_start, t.decay_steps)
     if t.lr_schedule == "linear":
         return keras.optimizers.schedules.PolynomialDecay(lr, t.decay_steps, end_learning_rate=0.0, power=1.0)
     if t.lr_schedule == "cosine":

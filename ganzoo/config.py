@@ -37,16 +37,28 @@ __all__ = [
 
 #: Names accepted for each choice-valued key. The model, network and loss tables in
 #: ``ganzoo.registry`` / ``ganzoo.losses`` are checked against these in the tests.
-MODEL_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN")
+MODEL_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "SRGAN", "CycleGAN", "ProgressiveGAN", "StyleGAN")
+#: Model classes that map images to images (their data are image pairs, not single images).
+IMAGE_TO_IMAGE_CLASSES = ("SRGAN", "CycleGAN")
 LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating", "least_squares")
-GENERATOR_ARCHS = ("mlp", "dcgan")
-DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan")
-NORMS = ("batch", "layer", "none")
+GENERATOR_ARCHS = ("mlp", "dcgan", "srresnet", "resnet", "pggan", "stylegan")
+DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan", "srgan", "patchgan", "pggan", "stylegan")
+#: Model classes built from their own network families (Karras et al. 2018 / 2020): class -> arch.
+STYLE_ARCHS = {"ProgressiveGAN": "pggan", "StyleGAN": "stylegan"}
+#: The networks each image-to-image class is built from: (generator arch, discriminator arch).
+IMAGE_TO_IMAGE_ARCHS = {"SRGAN": ("srresnet", "srgan"), "CycleGAN": ("resnet", "patchgan")}
+NORMS = ("batch", "layer", "instance", "none")
+CONTENT_LOSSES = ("vgg", "pixel")
+#: Layers of keras.applications.VGG19 a content loss may compare (block5_conv4 = VGG54, block2_conv2 = VGG22).
+VGG19_LAYERS = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1))
+SR_SCALES = (2, 3, 4, 8)
 CONDITIONINGS = ("concat", "projection")
 DATA_SOURCES = ("tfds", "folder")
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear", "cosine")
+#: Keras dtype policies a run may train under (``ganzoo.precision``).
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 
 class ConfigError(ValueError):
@@ -58,13 +70,15 @@ class NetworkConfig:
     """Builder arguments of one network (generator or discriminator)."""
 
     #: ``mlp`` (fully connected, Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2016),
-    #: ``sngan`` (the "standard CNN" discriminator of Miyato et al. 2018; D only).
+    #: ``sngan`` (the "standard CNN" discriminator of Miyato et al. 2018; D only);
+    #: image-to-image: ``srresnet`` G / ``srgan`` D (Ledig et al. 2017), ``resnet`` G /
+    #: ``patchgan`` D (Zhu et al. 2017, after Johnson et al. 2016 and Isola et al. 2017).
     arch: str = "dcgan"
     #: Width of the widest convolution (dcgan/sngan); halves at each larger resolution.
     filters: int = 64
     #: Hidden layer widths of an ``mlp`` network, input side first.
     hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
-    #: Normalisation after hidden layers: ``batch``, ``layer`` or ``none``.
+    #: Normalisation after hidden layers: ``batch``, ``layer``, ``instance`` or ``none``.
     norm: str = "batch"
     #: Wrap every Dense/Conv in spectral normalisation (Miyato et al. 2018).
     spectral_norm: bool = False
@@ -79,6 +93,9 @@ class NetworkConfig:
     #: Conditional discriminator: ``concat`` (label map as an extra input channel, Mirza &
     #: Osindero 2014) or ``projection`` (Miyato & Koyama 2018).
     conditioning: str = "concat"
+    #: ``srresnet`` / ``resnet`` generators: number of residual blocks (None: the paper's,
+    #: 16 for SRResNet, 9 for the 256px CycleGAN generator).
+    residual_blocks: Optional[int] = None
 
 
 @dataclass
@@ -103,6 +120,48 @@ class ModelConfig:
     n_critic: int = 1
     #: Decay of the exponential moving average of G's weights used for sampling; None disables.
     ema_decay: Optional[float] = None
+    # --- SRGAN (Ledig et al. 2017)
+    #: ``vgg`` (MSE on VGG19 features, scaled by 1/12.75 as in the paper) or ``pixel`` (MSE on pixels).
+    content_loss: str = "vgg"
+    #: VGG19 layer whose (post-activation) features the content loss compares: block5_conv4 = VGG54.
+    vgg_layer: str = "block5_conv4"
+    #: VGG19 weights: None = the ImageNet file if it is already in ~/.keras/models (or env
+    #: GANZOO_VGG19_WEIGHTS), a path to a local ``.h5`` file, or ``random`` (untrained; tests only).
+    vgg_weights: Optional[str] = None
+    content_weight: float = 1.0
+    #: Weight of G's adversarial term (SRGAN: 1e-3).
+    adversarial_weight: float = 1e-3
+    #: Optimizer steps of pixel-MSE pre-training (SRResNet) before adversarial training starts.
+    pretrain_steps: int = 0
+    # --- CycleGAN (Zhu et al. 2017)
+    #: lambda of the cycle-consistency L1 terms.
+    cycle_weight: float = 10.0
+    #: Weight of the identity L1 terms (the paper: 0.5 * lambda = 5); 0 disables.
+    identity_weight: float = 5.0
+    #: Size of each image pool of past fakes shown to D (Shrivastava et al. 2017); 0 disables.
+    pool_size: int = 50
+    #: Names of domain A (TFDS trainA / data.path_a) and domain B, used by ``--direction a2b``.
+    domains: list[str] = field(default_factory=lambda: ["a", "b"])
+    # --- ProgressiveGAN (Karras et al. 2018)
+    #: Drift penalty epsilon * E[D(x)^2] on the critic's real scores (PGGAN: 0.001); 0 disables.
+    drift: float = 0.0
+    #: Training images over which each new resolution block fades in (PGGAN: 800k); 0 = no fade.
+    fade_images: int = 800_000
+    #: Training images per resolution phase at full strength, after its fade (PGGAN: 800k).
+    stabilize_images: int = 800_000
+    #: Resolution of the first phase (PGGAN: 4); a power of two up to data.image_size.
+    start_resolution: int = 4
+    # --- StyleGAN (Karras et al. 2019, 2020); the mapping network is latent_dim wide (z and w)
+    #: Fully connected layers of the mapping network z -> w (StyleGAN: 8).
+    mapping_layers: int = 8
+    #: Learning-rate multiplier of the mapping network (StyleGAN: 0.01).
+    mapping_lr_mul: float = 0.01
+    #: Probability that a training image mixes the styles of two latents (StyleGAN: 0.9).
+    style_mixing_prob: float = 0.9
+    #: Lazy regularisation: apply R1 every this many D steps, weighted by the interval (StyleGAN2: 16).
+    r1_interval: int = 1
+    #: Decay of the running average of w used by the truncation trick (StyleGAN: 0.995).
+    w_avg_beta: float = 0.995
 
 
 @dataclass
@@ -122,11 +181,26 @@ class DataConfig:
     name: str = "mnist"
     #: Folder of images for ``source: folder``.
     path: Optional[str] = None
+    #: CycleGAN with ``source: folder``: the folders of domain A and domain B (default:
+    #: ``path``/trainA and ``path``/trainB, the layout of the CycleGAN datasets).
+    path_a: Optional[str] = None
+    path_b: Optional[str] = None
+    #: Super-resolution: the HR crop (``image_size``) is this many times the LR input.
+    scale: int = 4
+    #: Random jitter (CycleGAN: 286): resize the short side to this, then crop ``image_size``.
+    load_size: Optional[int] = None
+    #: Random horizontal flips (image-to-image entries).
+    flip: bool = False
+    #: Super-resolution: random crops taken from each decoded image (large images decode slowly).
+    crops_per_image: int = 1
     split: str = "train"
     #: Output height and width in pixels.
     image_size: int = 32
     #: 1 (grayscale) or 3 (RGB).
     channels: int = 1
+    #: Black border in pixels added on each side after resizing to image_size - 2 * pad
+    #: (MNIST 28 -> 32 for networks that double from 4x4: image_size 32, pad 2).
+    pad: int = 0
     #: Center-crop a square of this many pixels before resizing (CelebA: 140).
     crop: Optional[int] = None
     #: Use only the first N examples of the split (small-data entries).
@@ -155,10 +229,16 @@ class TrainConfig:
     #: ``constant``, ``linear`` (to 0 over ``decay_steps``) or ``cosine``.
     lr_schedule: str = "constant"
     decay_steps: Optional[int] = None
+    #: Optimizer steps at the initial learning rate before a ``linear`` decay starts
+    #: (CycleGAN: 100 epochs constant, then 100 epochs of decay).
+    decay_start: int = 0
     #: XLA: ``auto`` (what measured faster on this platform), true or false.
     jit_compile: Union[bool, str] = "auto"
     steps_per_execution: int = 1
     seed: int = 0
+    #: ``float32``, ``mixed_float16`` (loss-scaled, GPUs) or ``mixed_bfloat16`` (TPUs, recent
+    #: CPUs/GPUs); network outputs and losses stay float32 either way.
+    precision: str = "float32"
 
 
 @dataclass
@@ -266,6 +346,7 @@ class Config:
         choice("data.source", data.source, DATA_SOURCES)
         choice("train.optimizer", t.optimizer, OPTIMIZERS)
         choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
+        choice("train.precision", t.precision, PRECISIONS)
 
         positive("model.latent_dim", m.latent_dim)
         positive("model.n_critic", m.n_critic)
@@ -305,7 +386,13 @@ class Config:
         positive("data.crop", data.crop, allow_none=True)
         positive("data.limit", data.limit, allow_none=True)
         positive("data.shuffle_buffer", data.shuffle_buffer)
-        if data.source == "folder" and not data.path:
+        if m.cls in IMAGE_TO_IMAGE_CLASSES or g.arch in _I2I_GENERATORS or d.arch in _I2I_DISCRIMINATORS:
+            _validate_image_to_image(self, fail, choice, positive)
+        if m.cls in STYLE_ARCHS or g.arch in STYLE_ARCHS.values() or d.arch in STYLE_ARCHS.values():
+            _validate_style_based(self, fail, positive)
+        if data.pad < 0 or data.image_size - 2 * data.pad < 1:
+            fail("data.pad", f"must be >= 0 and leave image content (image_size - 2 * pad > 0), got {data.pad}")
+        elif data.source == "folder" and not data.path:
             fail("data.path", "a folder source needs the folder of images: set data.path "
                  "(or pass --data-path on the command line)")
         if g.arch == "dcgan":
@@ -332,9 +419,117 @@ class Config:
                 fail(f"train.{key}", f"must be in [0, 1), got {getattr(t, key)}")
         if t.jit_compile not in (True, False, "auto"):
             fail("train.jit_compile", f"must be true, false or auto, got {t.jit_compile!r}")
+        if t.decay_start < 0:
+            fail("train.decay_start", f"must be >= 0, got {t.decay_start}")
+        if t.decay_start and t.lr_schedule != "linear":
+            fail("train.decay_start", "a delayed decay needs lr_schedule: linear")
         if t.lr_schedule != "constant" and t.decay_steps is None:
             fail("train.decay_steps", f"lr_schedule '{t.lr_schedule}' needs decay_steps (the number of "
                  "optimizer steps over which the learning rate decays)")
+
+
+_I2I_GENERATORS = {g for g, _ in IMAGE_TO_IMAGE_ARCHS.values()}
+_I2I_DISCRIMINATORS = {d for _, d in IMAGE_TO_IMAGE_ARCHS.values()}
+
+
+def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
+    """The SRGAN / CycleGAN part of :meth:`Config.validate`."""
+    m, g, d, data = config.model, config.generator, config.discriminator, config.data
+    if m.cls not in IMAGE_TO_IMAGE_ARCHS:
+        fail("generator.arch" if g.arch in _I2I_GENERATORS else "discriminator.arch",
+             f"the {g.arch}/{d.arch} networks map images to images; use model.cls "
+             f"{' or '.join(IMAGE_TO_IMAGE_ARCHS)}")
+    g_arch, d_arch = IMAGE_TO_IMAGE_ARCHS[m.cls]
+    if g.arch != g_arch:
+        fail("generator.arch", f"{m.cls} is built from a '{g_arch}' generator, got '{g.arch}'")
+    if d.arch != d_arch:
+        fail("discriminator.arch", f"{m.cls} is built from a '{d_arch}' discriminator, got '{d.arch}'")
+    if m.num_classes is not None:
+        fail("model.num_classes", f"{m.cls} is not class-conditional; remove num_classes")
+    if m.loss == "wasserstein":
+        fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
+             "non_saturating, least_squares or hinge")
+    if data.channels != 3:
+        fail("data.channels", f"{m.cls} works on RGB images: set data.channels: 3 (grayscale "
+             "inputs are converted to RGB)")
+    for net_name, net in (("generator", g), ("discriminator", d)):
+        positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
+    positive("data.crops_per_image", data.crops_per_image)
+    for key in ("content_weight", "adversarial_weight", "cycle_weight", "identity_weight"):
+        if getattr(m, key) < 0:
+            fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
+    for key in ("pretrain_steps", "pool_size"):
+        if getattr(m, key) < 0:
+            fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
+    if m.cls == "SRGAN":
+        choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
+        choice("model.vgg_layer", m.vgg_layer, VGG19_LAYERS)
+        if data.scale not in SR_SCALES:
+            fail("data.scale", f"must be one of {', '.join(map(str, SR_SCALES))} (pixel-shuffle "
+                 f"upsampling by 2s, or one 3), got {data.scale}")
+        if data.image_size % data.scale or data.image_size // data.scale < 2:
+            fail("data.image_size", f"the HR crop ({data.image_size}) must be a multiple of data.scale "
+                 f"({data.scale}) with an LR crop of at least 2 pixels (SRGAN: 96 at x4)")
+        if data.source == "folder" and not data.path:
+            fail("data.path", "a folder source needs the folder of high-resolution images: set "
+                 "data.path (or pass --data-path on the command line)")
+    else:  # CycleGAN
+        if data.image_size % 4 or data.image_size < 16:
+            fail("data.image_size", f"the CycleGAN generator downsamples twice and the PatchGAN "
+                 f"three times: use a multiple of 4 of at least 16 (paper: 256), got {data.image_size}")
+        if data.load_size is not None and data.load_size < data.image_size:
+            fail("data.load_size", f"the jitter resize ({data.load_size}) must be at least the crop "
+                 f"data.image_size ({data.image_size}); paper: 286 for 256")
+        if len(m.domains) != 2 or len(set(m.domains)) != 2 or not all(
+                n and n.replace("_", "").isalnum() and "2" not in n for n in m.domains):
+            fail("model.domains", f"must be two different names of letters (no '2', it separates "
+                 f"directions such as photo2painting), got {m.domains}")
+        if data.source == "folder" and not ((data.path_a and data.path_b) or data.path):
+            fail("data.path_a", "a CycleGAN folder source needs two folders: set data.path_a and "
+                 "data.path_b (or data.path holding trainA/ and trainB/)")
+
+
+def _validate_style_based(config: Config, fail, positive) -> None:
+    """The ProgressiveGAN / StyleGAN part of :meth:`Config.validate`."""
+    m, g, d, data = config.model, config.generator, config.discriminator, config.data
+    if m.cls not in STYLE_ARCHS:
+        arch = g.arch if g.arch in STYLE_ARCHS.values() else d.arch
+        owner = next(c for c, a in STYLE_ARCHS.items() if a == arch)
+        fail("generator.arch" if g.arch == arch else "discriminator.arch",
+             f"the '{arch}' networks grow or take styles and are trained by model.cls {owner}")
+    arch = STYLE_ARCHS[m.cls]
+    for key, net in (("generator.arch", g), ("discriminator.arch", d)):
+        if net.arch != arch:
+            fail(key, f"{m.cls} is built from '{arch}' networks, got '{net.arch}'")
+    if m.num_classes is not None:
+        fail("model.num_classes", f"{m.cls} is unconditional; remove num_classes")
+    size = data.image_size
+    if size < 4 or size & (size - 1):
+        fail("data.image_size", f"{m.cls} doubles its resolution from 4x4, so image_size must be a power of two "
+             f"(e.g. 32, 64, 128), got {size}; pad small images with data.pad (MNIST: image_size 32, pad 2)")
+    if m.cls == "ProgressiveGAN":
+        if m.loss != "wasserstein" or m.gradient_penalty <= 0:
+            fail("model.loss" if m.loss != "wasserstein" else "model.gradient_penalty",
+                 "ProgressiveGAN trains with WGAN-GP: loss: wasserstein and gradient_penalty > 0 (paper: 10)")
+        start = m.start_resolution
+        if start < 4 or start & (start - 1) or start > size:
+            fail("model.start_resolution", f"must be a power of two from 4 to data.image_size ({size}), got {start}")
+        if m.fade_images < 0:
+            fail("model.fade_images", f"must be >= 0, got {m.fade_images}")
+        positive("model.stabilize_images", m.stabilize_images)
+        if m.drift < 0:
+            fail("model.drift", f"must be >= 0, got {m.drift}")
+    else:
+        if m.loss == "wasserstein":
+            fail("model.loss", "StyleGAN has no Lipschitz constraint for a Wasserstein critic; use non_saturating "
+                 "(the papers' loss), hinge or least_squares")
+        positive("model.mapping_layers", m.mapping_layers)
+        positive("model.mapping_lr_mul", m.mapping_lr_mul)
+        positive("model.r1_interval", m.r1_interval)
+        if not 0.0 <= m.style_mixing_prob <= 1.0:
+            fail("model.style_mixing_prob", f"must be in [0, 1], got {m.style_mixing_prob}")
+        if not 0.0 <= m.w_avg_beta < 1.0:
+            fail("model.w_avg_beta", f"must be in [0, 1), got {m.w_avg_beta}")
 
 
 # ---------------------------------------------------------------------- typed building

@@ -28,6 +28,7 @@ Two sources, chosen by ``data.source``:
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import io
 import logging
@@ -42,7 +43,7 @@ from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 
-from ganzoo.config import Config
+from ganzoo.config import IMAGE_TO_IMAGE_CLASSES, Config
 
 if TYPE_CHECKING:  # TensorFlow is imported on first use, not with the module.
     import tensorflow as tf
@@ -111,6 +112,14 @@ def load_dataset(
         ``(batch, image_size, image_size, channels)``, or of ``(images, int32 labels)``.
     """
     config = _resolve_config(name_or_config)
+    if config.model.cls in IMAGE_TO_IMAGE_CLASSES:  # (LR, HR) or (A, B) pairs: ganzoo/data_image2image.py
+        from ganzoo.data_image2image import load_image_to_image_dataset  # noqa: PLC0415
+
+        if with_labels:
+            raise DataError(f"{config.model.cls} trains on image pairs and takes no class labels")
+        return load_image_to_image_dataset(config, split=split, data_dir=data_dir, batch_size=batch_size,
+                                           shuffle=shuffle, repeat=repeat, drop_remainder=drop_remainder,
+                                           seed=seed, limit=limit, download=download)
     data = config.data
     if batch_size is None:
         # A WassersteinGAN step takes n_critic minibatches (one per critic update).
@@ -132,6 +141,8 @@ def load_dataset(
                                          with_labels, seed, limit, download)
         cache = data.cache
         where = f"TFDS '{data.name}' split '{split or data.split}'"
+    if data.pad:  # a black border (e.g. MNIST 28 -> 32 for networks that double from 4x4)
+        examples = examples.map(functools.partial(_pad_example, pad=data.pad))
     if drop_remainder and not repeat and count is not None and 0 <= count < batch_size:
         raise DataError(f"{where} has only {count} examples, fewer than one batch of {batch_size}, "
                         "so every batch would be dropped; lower the batch size (train.batch_size / "
@@ -219,6 +230,13 @@ def _batch_pipeline(examples: "tf.data.Dataset", *, batch_size: int, shuffle: bo
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
+def _pad_example(image, labels=None, *, pad: int):
+    import tensorflow as tf
+
+    image = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]])
+    return image if labels is None else (image, labels)
+
+
 def _to_float(images, labels=None):
     import tensorflow as tf
 
@@ -277,7 +295,7 @@ def _tfds_examples(config: Config, split: str, data_dir: Optional[str], shuffle:
         ds = ds.take(limit)
 
     def prepare(example):
-        image = _tf_square_resize(example[data.image_key], data.image_size, data.channels, data.crop)
+        image = _tf_square_resize(example[data.image_key], data.image_size - 2 * data.pad, data.channels, data.crop)
         if not with_labels:
             return image
         return image, tf.cast(example[data.label_key], tf.int32)
@@ -450,7 +468,7 @@ def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
     import tensorflow as tf
 
     data = config.data
-    report, images, labels = _read_folder(Path(data.path), image_size=data.image_size,
+    report, images, labels = _read_folder(Path(data.path), image_size=data.image_size - 2 * data.pad,
                                           crop=data.crop, channels=data.channels,
                                           with_labels=with_labels, limit=limit)
     logger.info("folder source:\n%s", report.summary())
@@ -577,13 +595,7 @@ def _pil_to_array(img, size: int, channels: int, crop: Optional[int]) -> np.ndar
     square crop (``crop`` or the short side), Lanczos resize."""
     from PIL import Image
 
-    img = _to_8bit(img)
-    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    if has_alpha:
-        rgba = img.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    img = img.convert("RGB" if channels == 3 else "L")
+    img = _pil_convert(img, channels)
     width, height = img.size
     side = min(width, height, crop or max(width, height))
     left, top = (width - side) // 2, (height - side) // 2
@@ -592,6 +604,20 @@ def _pil_to_array(img, size: int, channels: int, crop: Optional[int]) -> np.ndar
         img = img.resize((size, size), Image.Resampling.LANCZOS)
     array = np.asarray(img, dtype=np.uint8)
     return array[..., None] if channels == 1 else array
+
+
+def _pil_convert(img, channels: int):
+    """Any PIL image (16-bit, palette, with alpha, CMYK...) -> ``RGB`` (channels 3) or ``L``
+    (channels 1); transparent pixels are composited on white."""
+    from PIL import Image
+
+    img = _to_8bit(img)
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    if has_alpha:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("RGB" if channels == 3 else "L")
 
 
 def _to_8bit(img):

@@ -48,6 +48,8 @@ __all__ = [
     "r1_penalty",
     "clip_weights",
     "feature_matching_loss",
+    "mean_squared_error",
+    "mean_absolute_error",
 ]
 
 
@@ -83,7 +85,7 @@ def _sum_non_batch(x):
     return tf.reduce_sum(x, axis=axes)
 
 
-def _input_gradients(critic, x):
+def _input_gradients(critic, x, loss_scale=None):
     """Gradient of ``sum(critic(x))`` with respect to the input ``x``.
 
     The inner ``tf.GradientTape`` records the critic's forward pass so that the
@@ -94,16 +96,24 @@ def _input_gradients(critic, x):
     summed in float32; the gradient has the dtype of ``x``. A critic whose
     output does not depend on ``x`` yields zero gradients instead of ``None``.
 
-    Kept as a small private helper so that e.g. loss scaling for mixed
-    precision can be added in one place.
+    ``loss_scale`` (mixed precision): the summed outputs are multiplied by it
+    before differentiating, so float16 intermediate gradients do not underflow,
+    and the float32 result is divided by it again. A non-finite result (the
+    scale overflowed) makes the outer gradients non-finite too, which a
+    ``LossScaleOptimizer`` answers by skipping the step and lowering the scale.
     """
     with tf.GradientTape() as tape:
         tape.watch(x)
         outputs = critic(x)
         total = tf.reduce_sum(_f32(outputs))
-    return tape.gradient(
+        if loss_scale is not None:
+            total = total * _f32(loss_scale)
+    grads = tape.gradient(
         total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
+    if loss_scale is not None:
+        grads = _f32(grads) / _f32(loss_scale)
+    return grads
 
 
 # --------------------------------------------------------------------------
@@ -264,7 +274,8 @@ def wasserstein_generator_loss(fake_logits):
 
 
 def wasserstein_gradient_penalty(
-    critic, real, fake, alpha=None, seed=None, target=1.0, epsilon=1e-10
+    critic, real, fake, alpha=None, seed=None, target=1.0, epsilon=1e-10,
+    loss_scale=None,
 ):
     """WGAN-GP two-sided gradient penalty ``mean((||grad D(x_hat)|| - 1)^2)``.
 
@@ -288,6 +299,9 @@ def wasserstein_gradient_penalty(
         target: target gradient norm (1 in the paper).
         epsilon: added **inside** the square root of the norm so its gradient
             stays finite when the input gradient is exactly zero.
+        loss_scale: mixed precision: the critic optimizer's loss scale, applied
+            to the inner (input) gradient and removed again (see
+            ``_input_gradients``); None (float32) leaves it unscaled.
 
     Returns:
         float32 scalar. Differentiable w.r.t. the critic's variables when
@@ -304,12 +318,12 @@ def wasserstein_gradient_penalty(
         alpha = keras.random.uniform(alpha_shape, seed=seed)
     alpha = tf.cast(tf.convert_to_tensor(alpha), real.dtype)
     x_hat = real + alpha * (fake - real)
-    grads = _f32(_input_gradients(critic, x_hat))
+    grads = _f32(_input_gradients(critic, x_hat, loss_scale=loss_scale))
     norm = tf.sqrt(_sum_non_batch(tf.square(grads)) + epsilon)
     return tf.reduce_mean(tf.square(norm - tf.cast(target, tf.float32)))
 
 
-def r1_penalty(critic, real):
+def r1_penalty(critic, real, loss_scale=None):
     """R1 regulariser: ``mean_batch(||grad D(real)||^2)``.
 
     Mescheder et al. 2018, "Which Training Methods for GANs do actually
@@ -317,9 +331,10 @@ def r1_penalty(critic, real):
     makes training locally convergent. Returned WITHOUT the ``gamma / 2``
     factor; the caller multiplies by it. For a conditional critic, close over
     the labels. Float32 scalar, differentiable w.r.t. the critic's variables.
+    ``loss_scale`` as in :func:`wasserstein_gradient_penalty`.
     """
     real = tf.convert_to_tensor(real)
-    grads = _f32(_input_gradients(critic, real))
+    grads = _f32(_input_gradients(critic, real, loss_scale=loss_scale))
     return tf.reduce_mean(_sum_non_batch(tf.square(grads)))
 
 
@@ -362,6 +377,29 @@ def feature_matching_loss(real_features, fake_features):
         fake_features, axis=0
     )
     return tf.reduce_mean(tf.square(diff))
+
+
+# --------------------------------------------------------------------------
+# Reconstruction terms of image-to-image GANs
+# --------------------------------------------------------------------------
+
+
+def mean_squared_error(target, prediction):
+    """``mean((target - prediction)^2)`` over every element.
+
+    SRResNet's pixel loss and, on VGG19 features, SRGAN's content loss
+    (Ledig et al. 2017, eqs. 4-5).
+    """
+    return tf.reduce_mean(tf.square(_f32(target) - _f32(prediction)))
+
+
+def mean_absolute_error(target, prediction):
+    """``mean(|target - prediction|)`` over every element.
+
+    CycleGAN's cycle-consistency ``||F(G(x)) - x||_1`` and identity
+    ``||G(y) - y||_1`` terms (Zhu et al. 2017, eq. 2 and sec. 5.2).
+    """
+    return tf.reduce_mean(tf.abs(_f32(target) - _f32(prediction)))
 
 
 # --------------------------------------------------------------------------

@@ -20,11 +20,29 @@ TINY = {
     "train.batch_size": 4,
     "train.jit_compile": False,
     "data.cache": False,
+    # ProgressiveGAN: grow every 4 images (one tiny batch), so the smoke steps cross a growth.
+    "model.fade_images": 4,
+    "model.stabilize_images": 4,
+    # StyleGAN: a 2-layer mapping network.
+    "model.mapping_layers": 2,
+}
+
+
+#: Image-to-image networks are fully convolutional, so the same algorithm runs on 16-32 px
+#: crops (TFDS mock images are 5-49 px); one residual block; SRGAN passes both of its phases
+#: (1 pre-training step, then adversarial) with the VGG22 content loss on an untrained VGG19.
+TINY_BY_CLASS = {
+    "SRGAN": {"data.image_size": 16, "generator.residual_blocks": 1, "model.pretrain_steps": 1,
+              "model.vgg_weights": "random", "model.vgg_layer": "block2_conv2", "data.crops_per_image": 2,
+              "data.shuffle_buffer": 16},
+    "CycleGAN": {"data.image_size": 32, "data.load_size": 36, "generator.residual_blocks": 1,
+                 "model.pool_size": 3, "data.shuffle_buffer": 16},
 }
 
 
 def tiny_config(name: str, **extra):
     overrides = dict(TINY)
+    overrides.update(TINY_BY_CLASS.get(ganzoo.get_config(name).model.cls, {}))
     overrides.update(extra)
     return ganzoo.get_config(name, **overrides)
 

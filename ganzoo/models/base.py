@@ -32,11 +32,111 @@ def resolve_jit_compile(value: Union[bool, str]) -> bool:
     mode on CPU (benchmarks/train_throughput.py measured XLA slower for the small
     MNIST/CIFAR networks on a 2-core CPU; see the README's benchmark table)."""
     if value == "auto":
+        if tf.distribute.has_strategy() and not isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
+            # Keras XLA-compiles the function that calls strategy.run; like Keras's own "auto",
+            # no XLA under MirroredStrategy / MultiWorkerMirroredStrategy (TPUs compile anyway).
+            return False
         return bool(tf.config.list_physical_devices("GPU") or tf.config.list_logical_devices("TPU"))
     return bool(value)
 
 
-class GANBase(keras.Model):
+class AdversarialModel(keras.Model):
+    """What every adversarial training scheme shares, latent or image-to-image: one optimizer
+    for the generator side and one for the discriminator side (``compile(g_optimizer=...,
+    d_optimizer=...)``), their serialisation (so ``keras.saving.load_model`` gives a model
+    that trains on with its optimizer state), and replica/loss-scale-aware gradient steps.
+
+    Subclasses whose "generator side" spans several networks (CycleGAN's two generators)
+    override :meth:`generator_variables` / :meth:`discriminator_variables`.
+    """
+
+    def generator_variables(self) -> list:
+        return self.generator.trainable_variables
+
+    def discriminator_variables(self) -> list:
+        return self.discriminator.trainable_variables
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile="auto", steps_per_execution=1, **kwargs):
+        """Set both optimizers (instances, names or serialized dicts; Adam(2e-4, 0.5) by
+        default). ``jit_compile="auto"`` picks XLA or graph mode by platform."""
+        self._jit_setting = jit_compile
+        super().compile(jit_compile=resolve_jit_compile(jit_compile), steps_per_execution=steps_per_execution,
+                        **kwargs)
+        self.g_optimizer = self._loss_scaled(self._make_optimizer(g_optimizer))
+        self.d_optimizer = self._loss_scaled(self._make_optimizer(d_optimizer))
+        # Build eagerly: optimizer variables must exist before tracing (and before
+        # keras.saving.load_model restores them).
+        self.g_optimizer.build(self.generator_variables())
+        self.d_optimizer.build(self.discriminator_variables())
+
+    @staticmethod
+    def _make_optimizer(spec):
+        if spec is None:
+            return keras.optimizers.Adam(2e-4, beta_1=0.5)
+        if isinstance(spec, dict):
+            return keras.optimizers.deserialize(spec)
+        return keras.optimizers.get(spec)
+
+    def _loss_scaled(self, optimizer):
+        """Under a ``mixed_float16`` policy, wrap in ``LossScaleOptimizer`` (as Keras's own
+        ``compile`` does for its single optimizer): float16 gradients underflow unscaled."""
+        if self.dtype_policy.name == "mixed_float16" and not isinstance(
+                optimizer, keras.optimizers.LossScaleOptimizer):
+            return keras.optimizers.LossScaleOptimizer(optimizer)
+        return optimizer
+
+    @staticmethod
+    def loss_scale(optimizer):
+        """The mixed-precision loss scale of ``optimizer`` (None without loss scaling). Inner
+        gradients that feed that optimizer (a gradient penalty's) must be scaled by it too."""
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return optimizer.dynamic_scale
+        return None
+
+    def get_compile_config(self):
+        if getattr(self, "g_optimizer", None) is None:
+            return None
+        return {
+            "g_optimizer": _serialize(self.g_optimizer),
+            "d_optimizer": _serialize(self.d_optimizer),
+            "jit_compile": getattr(self, "_jit_setting", "auto"),
+            "steps_per_execution": self.steps_per_execution,
+        }
+
+    def compile_from_config(self, config):
+        if config:
+            self.compile(**config)
+
+    # ------------------------------------------------------------------ gradient steps
+    @staticmethod
+    def scale_for_replicas(loss):
+        """Per-replica loss -> share of the global-batch mean, so summed gradients across
+        replicas equal the single-device gradient (tf.distribute convention)."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+    def apply_gradients(self, optimizer, tape, loss, variables):
+        """Scale (replicas, mixed-precision loss scale), differentiate and apply.
+
+        The scaling is recorded on ``tape`` (re-entered): scaling after the tape has closed is
+        invisible to it and gives ``None`` gradients under a strategy or a loss scale. Keras's
+        TF optimizer then all-reduces (sums) the per-replica gradients.
+        """
+        with tape:
+            scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
+        grads = tape.gradient(scaled, variables)
+        # Label-embedding gradients come as IndexedSlices with repeated rows (a batch repeats
+        # labels). Keras's Adam squares such slices row by row (sum of squares, not the square
+        # of the summed gradient), and under tf.distribute their size differs between replicas,
+        # which breaks the packed all-reduce. The tables are small: make them dense.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+        if _replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = _agree_on_finiteness(grads)
+        optimizer.apply(grads, variables)
+
+
+class GANBase(AdversarialModel):
     """Shared plumbing of the zoo's GAN models (not trainable by itself: no ``train_step``).
 
     Args:
@@ -130,42 +230,6 @@ class GANBase(keras.Model):
             config[key] = _deserialize(config[key])
         return cls(**config)
 
-    # ------------------------------------------------------------------ compile
-    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile="auto", steps_per_execution=1, **kwargs):
-        """Set both optimizers (instances, names or serialized dicts; Adam(2e-4, 0.5) by
-        default). ``jit_compile="auto"`` picks XLA or graph mode by platform."""
-        self._jit_setting = jit_compile
-        super().compile(jit_compile=resolve_jit_compile(jit_compile), steps_per_execution=steps_per_execution,
-                        **kwargs)
-        self.g_optimizer = self._make_optimizer(g_optimizer)
-        self.d_optimizer = self._make_optimizer(d_optimizer)
-        # Build eagerly: optimizer variables must exist before tracing (and before
-        # keras.saving.load_model restores them).
-        self.g_optimizer.build(self.generator.trainable_variables)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-
-    @staticmethod
-    def _make_optimizer(spec):
-        if spec is None:
-            return keras.optimizers.Adam(2e-4, beta_1=0.5)
-        if isinstance(spec, dict):
-            return keras.optimizers.deserialize(spec)
-        return keras.optimizers.get(spec)
-
-    def get_compile_config(self):
-        if self.g_optimizer is None:
-            return None
-        return {
-            "g_optimizer": _serialize(self.g_optimizer),
-            "d_optimizer": _serialize(self.d_optimizer),
-            "jit_compile": getattr(self, "_jit_setting", "auto"),
-            "steps_per_execution": self.steps_per_execution,
-        }
-
-    def compile_from_config(self, config):
-        if config:
-            self.compile(**config)
-
     # ------------------------------------------------------------------ metrics
     @property
     def metrics(self):
@@ -173,6 +237,45 @@ class GANBase(keras.Model):
 
     def _metric_results(self) -> dict:
         return {m.name: m.result() for m in self.metrics}
+
+    # ------------------------------------------------------------------ image-quality metrics (validation)
+    #: Set by ``compile(metrics=[...])``; kept apart from ``metrics`` (the loss trackers) so
+    #: training logs stay losses and validation logs stay quality.
+    quality_metrics = ()
+
+    def compile(self, *args, metrics=None, **kwargs):
+        """``metrics``: image-quality metrics for ``fit(validation_data=...)``/``evaluate`` (names
+        such as ``"fcd"``, ``"coverage"``, ``"label_accuracy"``, ``"fid"`` or
+        :mod:`ganzoo.evaluation.keras_metrics` objects); everything else as the base compile."""
+        super().compile(*args, **kwargs)
+        if metrics:
+            from ganzoo.evaluation.keras_metrics import get_quality_metrics  # noqa: PLC0415 (TF-heavy, optional)
+
+            self.quality_metrics = get_quality_metrics(metrics, self.zoo_config)
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        if config is not None and self.quality_metrics:
+            config["metrics"] = [_serialize(m) for m in self.quality_metrics]
+        return config
+
+    def reset_metrics(self):
+        super().reset_metrics()
+        for metric in self.quality_metrics:
+            metric.reset_state()
+
+    def test_step(self, data):
+        """Validation: one fake per real image of the batch (with the batch's labels when
+        conditional) from the sampling generator; updates and returns the quality metrics."""
+        if not self.quality_metrics:
+            return {}
+        real, labels = self.unpack(data)
+        labels = self._check_labels(labels) if self.conditional else None
+        z = self.sample_latent(tf.shape(real)[0])
+        fake = self.sampling_generator()(self.generator_inputs(z, labels), training=False)
+        for metric in self.quality_metrics:
+            metric.update_state(real, fake, labels)
+        return {m.name: m.result() for m in self.quality_metrics}
 
     # ------------------------------------------------------------------ training helpers
     @staticmethod
@@ -187,11 +290,34 @@ class GANBase(keras.Model):
             return images, labels
         return data, None
 
+    @staticmethod
+    def replica_rows(draw, batch_size):
+        """``draw(n)`` for the whole global batch, and this replica's rows of it.
+
+        Replicas share the seed-generator state, so each would otherwise draw the *same*
+        numbers. Drawing for all and keeping its slice gives replica r exactly what a
+        one-device run draws for rows r*b..(r+1)*b of the global batch, the rows
+        ``tf.distribute`` gives it (tests/test_distribute.py checks the weights match).
+        """
+        replicas = _replicas_in_sync()
+        if replicas == 1:
+            return draw(batch_size)
+        ctx = tf.distribute.get_replica_context()
+        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * tf.cast(batch_size, tf.int32)
+        return draw(batch_size * replicas)[start:start + batch_size]
+
     def sample_latent(self, batch_size):
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        return self.replica_rows(
+            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size)
 
     def sample_labels(self, batch_size):
-        return keras.random.randint((batch_size,), 0, self.num_classes, seed=self.seed_generator, dtype="int32")
+        return self.replica_rows(lambda n: keras.random.randint(
+            (n,), 0, self.num_classes, seed=self.seed_generator, dtype="int32"), batch_size)
+
+    def sample_interpolation_weights(self, batch_size, rank: int = 4):
+        """U[0, 1] of shape ``[batch, 1, ..., 1]`` (the gradient penalty's alpha)."""
+        return self.replica_rows(
+            lambda n: keras.random.uniform([n] + [1] * (rank - 1), seed=self.seed_generator), batch_size)
 
     def generator_inputs(self, z, labels=None):
         return [z, labels] if self.conditional else z
@@ -204,19 +330,6 @@ class GANBase(keras.Model):
             raise ValueError(f"{type(self).__name__} is conditional: the dataset must yield (images, labels) "
                              "batches (ganzoo.load_dataset does this for conditional entries)")
         return None if labels is None else tf.cast(tf.reshape(labels, [-1]), tf.int32)
-
-    @staticmethod
-    def scale_for_replicas(loss):
-        """Per-replica loss -> share of the global-batch mean, so summed gradients across
-        replicas equal the single-device gradient (tf.distribute convention)."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
-
-    def apply_gradients(self, optimizer, tape, loss, variables):
-        """Scale (replicas, mixed-precision loss scale), differentiate and apply."""
-        scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
-        grads = tape.gradient(scaled, variables)
-        optimizer.apply(grads, variables)
 
     def update_ema(self):
         """EMA of G's weights (Karras et al. 2018; Yazici et al. 2019); moving statistics are copied."""
@@ -307,10 +420,32 @@ class GANBase(keras.Model):
         return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema)
 
 
+def _agree_on_finiteness(grads):
+    """Make every replica see a non-finite gradient if any replica has one.
+
+    ``LossScaleOptimizer`` checks finiteness on each replica's *local* gradients (Keras 3
+    all-reduces later, inside the inner optimizer) and under MirroredStrategy acts on replica
+    0's answer alone, so an overflow on another replica would be applied (and without merge
+    calls the replicas could disagree). With one all-reduced flag all skip the step and halve
+    the loss scale together. Called in a replica context with dense gradients.
+    """
+    ctx = tf.distribute.get_replica_context()
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
+    bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
+    poison = tf.where(bad > 0, float("nan"), 0.0)
+    return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
+
+
+def _replicas_in_sync() -> int:
+    """Replicas of the enclosing replica context (1 outside tf.distribute or cross-replica)."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx.num_replicas_in_sync if ctx is not None else 1
+
+
 def _check_count(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"the number of images must be a positive integer, got {n!r}")
     return int(n)
 
 
-__all__ = ["GANBase", "resolve_jit_compile"]
+__all__ = ["AdversarialModel", "GANBase", "resolve_jit_compile"]

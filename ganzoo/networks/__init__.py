@@ -9,7 +9,9 @@ losses in full precision.
 from ganzoo.networks.cyclegan import build_patchgan_discriminator, build_resnet_generator
 from ganzoo.networks.dcgan import build_dcgan_discriminator, build_dcgan_generator, build_sngan_discriminator
 from ganzoo.networks.mlp import build_mlp_discriminator, build_mlp_generator
+from ganzoo.networks.pggan import build_pggan_discriminator, build_pggan_generator
 from ganzoo.networks.srresnet import build_srgan_discriminator, build_srresnet_generator
+from ganzoo.networks.stylegan import build_stylegan_discriminator, build_stylegan_generator
 
 #: arch name -> builder. Explicit so that ``grep`` finds every architecture.
 GENERATORS = {
@@ -17,6 +19,8 @@ GENERATORS = {
     "dcgan": build_dcgan_generator,
     "srresnet": build_srresnet_generator,
     "resnet": build_resnet_generator,
+    "pggan": build_pggan_generator,
+    "stylegan": build_stylegan_generator,
 }
 DISCRIMINATORS = {
     "mlp": build_mlp_discriminator,
@@ -24,6 +28,8 @@ DISCRIMINATORS = {
     "sngan": build_sngan_discriminator,
     "srgan": build_srgan_discriminator,
     "patchgan": build_patchgan_discriminator,
+    "pggan": build_pggan_discriminator,
+    "stylegan": build_stylegan_discriminator,
 }
 
 #: Image-to-image networks: arch -> the paper's default number of residual blocks.
@@ -56,9 +62,22 @@ def _image_to_image_kwargs(config, net, generator: bool) -> dict:
     return kwargs
 
 
+def _karras_kwargs(config, net, generator: bool) -> dict:
+    """Builder arguments of the ``pggan`` / ``stylegan`` networks (their papers' own layers:
+    no norm/dropout/spectral-norm options; ``filters`` is the widest layer)."""
+    kwargs = dict(image_size=config.data.image_size, channels=config.data.channels, filters=net.filters)
+    if generator:
+        kwargs["latent_dim"] = config.model.latent_dim
+        if net.arch == "stylegan":
+            kwargs.update(mapping_layers=config.model.mapping_layers, mapping_lr_mul=config.model.mapping_lr_mul)
+    return kwargs
+
+
 def build_generator(config):
     """Build the generator described by a :class:`ganzoo.config.Config`."""
     net = config.generator
+    if net.arch in ("pggan", "stylegan"):
+        return GENERATORS[net.arch](**_karras_kwargs(config, net, generator=True))
     if net.arch in _RESIDUAL_BLOCKS:
         return GENERATORS[net.arch](**_image_to_image_kwargs(config, net, generator=True))
     kwargs = _common(config, net)
@@ -73,6 +92,8 @@ def build_generator(config):
 def build_discriminator(config):
     """Build the discriminator described by a :class:`ganzoo.config.Config`."""
     net = config.discriminator
+    if net.arch in ("pggan", "stylegan"):
+        return DISCRIMINATORS[net.arch](**_karras_kwargs(config, net, generator=False))
     if net.arch in ("srgan", "patchgan"):
         return DISCRIMINATORS[net.arch](**_image_to_image_kwargs(config, net, generator=False))
     kwargs = _common(config, net)

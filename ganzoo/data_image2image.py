@@ -1,0 +1,277 @@
+"""Input pipelines of the image-to-image entries (``ganzoo.load_dataset`` dispatches here).
+
+* **Super-resolution** (SRGAN): batches of ``(lr, hr)`` pairs. ``hr`` is a random
+  ``image_size`` x ``image_size`` crop of a high-resolution image (TFDS ``div2k``'s ``hr``
+  feature, or any folder of photos), ``lr`` its bicubic downscale by ``data.scale``
+  (antialiased, rounded to uint8 like a real LR file), as in Ledig et al. 2017. Images smaller
+  than the crop are skipped for TFDS and refused with the file names for a folder.
+* **Unpaired translation** (CycleGAN): batches of ``(a, b)``, one image of each domain, from
+  TFDS ``cycle_gan/<name>`` (splits ``trainA``/``trainB``; ``data.split: test`` reads
+  ``testA``/``testB``) or two folders (``data.path_a``, ``data.path_b``). Each image is
+  squared (center crop) and resized to ``data.load_size``, then randomly cropped to
+  ``image_size`` and flipped (Zhu et al. 2017's jitter). An epoch is as long as the larger
+  domain; the smaller one repeats, as in the reference code.
+
+Both yield float32 images in [-1, 1] with static shapes; randomness is seeded
+(``train.seed``) and differs from epoch to epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from ganzoo.config import Config
+from ganzoo.data import (DataError, _few, _list_images, _pil_convert, _read_folder, _tf_square_resize,
+                         _tfds_load)
+
+__all__ = ["load_image_to_image_dataset", "read_image_file"]
+
+logger = logging.getLogger(__name__)
+
+
+def load_image_to_image_dataset(config: Config, split: Optional[str] = None, data_dir: Optional[str] = None,
+                                batch_size: Optional[int] = None, shuffle: bool = True, repeat: bool = False,
+                                drop_remainder: bool = True, seed: Optional[int] = None,
+                                limit: Optional[int] = None, download: Optional[bool] = None):
+    """``(lr, hr)`` batches for SRGAN, ``(a, b)`` batches for CycleGAN (arguments as in
+    :func:`ganzoo.data.load_dataset`)."""
+    import tensorflow as tf
+
+    data = config.data
+    batch_size = config.train.batch_size if batch_size is None else batch_size
+    seed = config.train.seed if seed is None else seed
+    limit = data.limit if limit is None else limit
+    split = split or data.split
+    if batch_size <= 0:
+        raise DataError(f"batch_size must be > 0, got {batch_size}")
+    if limit is not None and limit <= 0:
+        raise DataError(f"limit must be > 0 (or None for the whole split), got {limit}")
+    opts = dict(data_dir=data_dir, shuffle=shuffle, seed=seed, limit=limit, download=download)
+    if config.model.cls == "SRGAN":
+        ds, count, where = _super_resolution_pairs(config, split, repeat=repeat, **opts)
+    else:
+        ds, count, where = _unpaired_pairs(config, split, repeat=repeat, **opts)
+    if drop_remainder and not repeat and count is not None and count < batch_size:
+        raise DataError(f"{where} gives only {count} examples per epoch, fewer than one batch of {batch_size}; "
+                        "lower the batch size (train.batch_size / batch_size=) or pass drop_remainder=False")
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda x, y: (_to_float(x), _to_float(y)), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _to_float(images):
+    import tensorflow as tf
+
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def _with_seeds(ds, seed):
+    """Zip each example with a fresh stateless seed pair, different on every pass over ``ds``."""
+    import tensorflow as tf
+
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+    return tf.data.Dataset.zip((ds, seeds))
+
+
+def _random_crop_flip(image, size: int, seed, flip: bool):
+    import tensorflow as tf
+
+    crop = tf.image.stateless_random_crop(image, (size, size, 3), seed=seed)
+    if flip:
+        crop = tf.image.stateless_random_flip_left_right(crop, seed=seed[::-1])
+    return crop
+
+
+def _rgb(image):
+    """uint8 (h, w, 1 or 3) -> (h, w, 3)."""
+    import tensorflow as tf
+
+    return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
+
+
+def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, download):
+    """uint8 RGB images of a TFDS split and their number (None if unknown)."""
+    import tensorflow as tf
+
+    data = config.data
+    ds, _ = _tfds_load(data.name, split, data_dir, shuffle=shuffle and limit is None, seed=seed,
+                       download=download)
+    spec = ds.element_spec
+    features = sorted(spec) if isinstance(spec, dict) else []
+    if data.image_key not in features:
+        raise DataError(f"TFDS '{data.name}' has no image feature '{data.image_key}' (features: "
+                        f"{', '.join(features)}); set data.image_key (div2k: hr)")
+    image_spec = spec[data.image_key]
+    if image_spec.dtype != tf.uint8 or image_spec.shape.rank != 3 or image_spec.shape[-1] not in (1, 3):
+        raise DataError(f"TFDS '{data.name}' feature '{data.image_key}' is {image_spec.dtype.name} "
+                        f"{image_spec.shape}; ganzoo expects uint8 images of shape (height, width, 1 or 3)")
+    if limit is not None:
+        ds = ds.take(limit)
+    ds = ds.map(lambda ex: _rgb(ex[data.image_key]), num_parallel_calls=tf.data.AUTOTUNE)
+    count = int(ds.cardinality())
+    return ds, (count if count >= 0 else None)
+
+
+# ====================================================================== super-resolution
+
+def _super_resolution_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, download, repeat):
+    import tensorflow as tf
+
+    data = config.data
+    hr_size, scale = data.image_size, data.scale
+    if data.source == "folder":
+        images, count = _folder_full_images(Path(data.path), hr_size, limit, data.cache)
+        where = f"the folder {data.path}"
+    else:
+        images, count = _tfds_images(config, split, data_dir, shuffle, seed, limit, download)
+        # Unlike a folder (refused with file names), a TFDS split cannot be listed cheaply:
+        # too-small examples are skipped. DIV2K's are all >= 1356 px.
+        images = images.filter(lambda im: tf.reduce_min(tf.shape(im)[:2]) >= hr_size)
+        count = None
+        if data.cache:
+            images = images.cache()
+        where = f"TFDS '{data.name}' split '{split}'"
+    if shuffle:
+        images = images.shuffle(min(data.shuffle_buffer, 256), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        images = images.repeat()
+    k = data.crops_per_image
+    if k > 1:  # several crops of each decoded (large) image, mixed by a shuffle buffer
+        images = images.flat_map(lambda im: tf.data.Dataset.from_tensors(im).repeat(k))
+    lr_size = hr_size // scale
+
+    def pair(image, seed_pair):
+        hr = _random_crop_flip(image, hr_size, seed_pair, data.flip)
+        lr = tf.image.resize(tf.cast(hr, tf.float32), (lr_size, lr_size), method="bicubic", antialias=True)
+        lr = tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
+        return lr, hr
+
+    pairs = _with_seeds(images, seed).map(pair, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle and k > 1:
+        pairs = pairs.shuffle(8 * k, seed=seed, reshuffle_each_iteration=True)
+    return pairs, (None if count is None else count * k), where
+
+
+def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool):
+    """Full-size uint8 RGB images of a folder (decoded once to check them; kept in memory when
+    ``cache``, else decoded again on every pass). Unreadable files are skipped with a warning;
+    images smaller than ``min_side`` are refused."""
+    import tensorflow as tf
+
+    root = root.expanduser()
+    if not root.is_dir():
+        raise DataError(f"the image folder {root} does not exist or is not a folder; set data.path "
+                        "(or --data-path) to a folder of high-resolution images")
+    paths = _list_images(root)
+    if not paths:
+        raise DataError(f"{root} holds no image files; put images there or fix data.path")
+    if limit is not None:
+        paths = paths[:limit]
+    kept, arrays, unreadable, small = [], [], [], []
+    for path in paths:
+        try:
+            array = read_image_file(path)
+        except DataError:
+            unreadable.append(path)
+            continue
+        if min(array.shape[:2]) < min_side:
+            small.append(f"{path.relative_to(root)} ({array.shape[1]}x{array.shape[0]})")
+            continue
+        kept.append(path)
+        if cache:
+            arrays.append(array)
+    if unreadable:
+        logger.warning("skipped %d unreadable image files in %s: %s", len(unreadable), root, _few(unreadable, root))
+    if small:
+        raise DataError(f"{len(small)} of the images in {root} are smaller than the {min_side}px "
+                        f"high-resolution crop (data.image_size): {_few(small)}; remove them, or "
+                        f"lower data.image_size (a multiple of data.scale)")
+    if not kept:
+        raise DataError(f"none of the {len(paths)} image files in {root} could be read "
+                        f"(e.g. {_few(unreadable, root)}); check that they are valid images")
+
+    def generate():
+        if cache:
+            yield from arrays
+        else:
+            for path in kept:
+                yield read_image_file(path)
+
+    ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((None, None, 3), tf.uint8))
+    ds = ds.apply(tf.data.experimental.assert_cardinality(len(kept)))
+    return ds, len(kept)
+
+
+def read_image_file(path, channels: int = 3) -> np.ndarray:
+    """A user's image file -> uint8 array (h, w, channels): EXIF orientation applied,
+    transparency composited on white, grayscale/palette/CMYK/16-bit converted. Raises
+    :class:`DataError` naming the file if it is missing or cannot be decoded."""
+    from PIL import Image, ImageOps
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"the image file {path} does not exist")
+    try:
+        with Image.open(path) as img:
+            img.seek(0)
+            img.load()
+            try:
+                img = ImageOps.exif_transpose(img)
+            except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to refuse the image
+                pass
+            array = np.asarray(_pil_convert(img, channels), dtype=np.uint8)
+    except Exception as err:  # noqa: BLE001 - Pillow raises many types for bad files
+        raise DataError(f"cannot read the image {path}: {type(err).__name__}: {err}; is it a valid "
+                        "PNG/JPEG/WebP/TIFF file?") from None
+    return array[..., None] if channels == 1 else array
+
+
+# ====================================================================== unpaired translation
+
+def _unpaired_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, download, repeat):
+    import tensorflow as tf
+
+    data = config.data
+    load = data.load_size or data.image_size
+    domains = []
+    for index, letter in enumerate("AB"):
+        if data.source == "folder":
+            path = (data.path_a, data.path_b)[index] or str(Path(data.path) / f"{split}{letter}")
+            report, array, _ = _read_folder(Path(path), image_size=load, channels=3, limit=limit)
+            if report.unreadable:
+                logger.warning("skipped %d unreadable image files in %s: %s", len(report.unreadable),
+                               report.path, _few(report.unreadable, report.path))
+            if report.readable == 0:
+                raise DataError(f"none of the {report.files} image files in {report.path} could be read "
+                                f"(e.g. {_few(report.unreadable, report.path)}); check that they are valid images")
+            ds, count, cache = tf.data.Dataset.from_tensor_slices(array), len(array), False
+        else:
+            ds, count = _tfds_images(config, f"{split}{letter}", data_dir, shuffle, seed, limit, download)
+            ds = ds.map(lambda im: _tf_square_resize(im, load, 3, None), num_parallel_calls=tf.data.AUTOTUNE)
+            cache = data.cache
+            if count == 0:
+                raise DataError(f"TFDS '{data.name}' split '{split}{letter}' is empty")
+        if cache:
+            ds = ds.cache()
+        if shuffle:
+            ds = ds.shuffle(min(data.shuffle_buffer, max(count or 1, 1)), seed=seed + index,
+                            reshuffle_each_iteration=True)
+        ds = _with_seeds(ds.repeat(), seed + 7919 * (index + 1))
+        ds = ds.map(lambda im, s: _random_crop_flip(im, data.image_size, s, data.flip),
+                    num_parallel_calls=tf.data.AUTOTUNE)
+        domains.append((ds, count))
+    pairs = tf.data.Dataset.zip((domains[0][0], domains[1][0]))
+    counts = [c for _, c in domains]
+    if repeat:
+        return pairs, None, "the two domains"
+    if None in counts:
+        raise DataError(f"the sizes of the splits of TFDS '{data.name}' are unknown; pass repeat=True and "
+                        "steps_per_epoch to fit")
+    epoch = max(counts)
+    where = (f"the folders {data.path_a or data.path}, {data.path_b or data.path}" if data.source == "folder"
+             else f"TFDS '{data.name}' splits '{split}A'/'{split}B'")
+    return pairs.take(epoch), epoch, where

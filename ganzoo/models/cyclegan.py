@@ -1,0 +1,178 @@
+"""CycleGAN (Zhu et al. 2017): unpaired image-to-image translation between domains A and B.
+
+Two generators, G: A -> B (``generator_ab``) and F: B -> A (``generator_ba``), and two
+discriminators, D_A (is this a real A?) and D_B. One ``train_step`` follows the reference
+code: first both generators (one optimizer over G and F) minimise
+
+    adversarial(D_B(G(a))) + adversarial(D_A(F(b)))
+    + cycle_weight * (|F(G(a)) - a|_1 + |G(F(b)) - b|_1)
+    + identity_weight * (|G(b) - b|_1 + |F(a) - a|_1),
+
+then both discriminators (one optimizer over D_A and D_B) learn real = 1 against fakes drawn
+from an :class:`~ganzoo.models.image_pool.ImagePool` of past fakes. With the least-squares
+loss (the paper's), D minimises 0.5 * [(D(x) - 1)^2 + D(fake)^2] and G minimises
+(D(G(x)) - 1)^2.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganzoo import losses
+from ganzoo.models.image2image import ImageToImageModel
+from ganzoo.models.image_pool import ImagePool
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class CycleGAN(ImageToImageModel):
+    """Unpaired translation; ``fit`` on ``(a, b)`` batches, ``translate(images, "a2b")`` afterwards.
+
+    Args:
+        generator_ab, generator_ba: fully convolutional A -> B and B -> A networks (tanh output).
+        discriminator_a, discriminator_b: images -> logits (a PatchGAN map or one per image).
+        image_shape: shape of the training crops (the image pools store fakes of this shape).
+        loss: adversarial loss name in :mod:`ganzoo.losses` (paper: ``least_squares``).
+        cycle_weight: lambda of the cycle-consistency terms (paper: 10).
+        identity_weight: weight of the identity terms (paper: 0.5 * lambda = 5; 0 = off).
+        pool_size: images in each pool of past fakes (paper: 50; 0 = off).
+        domains: names of domain A and B; ``translate`` accepts ``"<a>2<b>"`` / ``"<b>2<a>"``.
+    """
+
+    network_keys = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
+    loss_names = ("g_loss", "d_loss", "adversarial_loss", "cycle_loss", "identity_loss")
+
+    def __init__(self, generator_ab, generator_ba, discriminator_a, discriminator_b, image_shape=(256, 256, 3),
+                 loss: str = "least_squares", cycle_weight: float = 10.0, identity_weight: float = 5.0,
+                 pool_size: int = 50, domains: Sequence[str] = ("a", "b"), **kwargs):
+        super().__init__(**kwargs)
+        self.generator_ab = generator_ab
+        self.generator_ba = generator_ba
+        self.discriminator_a = discriminator_a
+        self.discriminator_b = discriminator_b
+        losses.get_loss(loss)
+        if loss == "wasserstein":
+            raise ValueError("CycleGAN has no Lipschitz constraint for a Wasserstein critic; use least_squares")
+        self.loss_name = loss
+        self.image_shape = tuple(int(d) for d in image_shape)
+        self.cycle_weight = float(cycle_weight)
+        self.identity_weight = float(identity_weight)
+        self.pool_size = int(pool_size)
+        domains = [str(d) for d in domains]
+        if len(domains) != 2 or domains[0] == domains[1] or any("2" in d or not d for d in domains):
+            raise ValueError(f"domains must be two different names without '2', got {domains}")
+        self.domains = domains
+        seed = self.seed
+        self.pool_a = ImagePool(self.pool_size, self.image_shape, seed=seed, name="pool_a")
+        self.pool_b = ImagePool(self.pool_size, self.image_shape, seed=None if seed is None else seed + 1,
+                                name="pool_b")
+        self.built = True
+
+    @classmethod
+    def from_zoo_config(cls, config):
+        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
+
+        m, data = config.model, config.data
+        nets = [build_generator(config), build_generator(config), build_discriminator(config),
+                build_discriminator(config)]
+        return cls(*nets, image_shape=(data.image_size, data.image_size, data.channels), loss=m.loss,
+                   cycle_weight=m.cycle_weight, identity_weight=m.identity_weight, pool_size=m.pool_size,
+                   domains=list(m.domains), seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"image_shape": list(self.image_shape), "loss": self.loss_name,
+                       "cycle_weight": self.cycle_weight, "identity_weight": self.identity_weight,
+                       "pool_size": self.pool_size, "domains": list(self.domains)})
+        return config
+
+    def generator_variables(self) -> list:
+        return self.generator_ab.trainable_variables + self.generator_ba.trainable_variables
+
+    def discriminator_variables(self) -> list:
+        return self.discriminator_a.trainable_variables + self.discriminator_b.trainable_variables
+
+    def call(self, images, training=False):
+        """``model(a)`` translates a batch from A to B (no tiling; see :meth:`translate`)."""
+        return self.generator_ab(images, training=training)
+
+    # ------------------------------------------------------------------ losses
+    def adversarial_term(self, fake_logits):
+        """G's adversarial loss; the paper's least-squares G objective is (D(G(x)) - 1)^2, while
+        ``ganzoo.losses`` carries Mao et al.'s 1/2, hence the factor 2 (keeps lambda = 10 on the
+        paper's scale)."""
+        scale = 2.0 if self.loss_name == "least_squares" else 1.0
+        return scale * losses.generator_loss(self.loss_name, fake_logits)
+
+    def cycle_loss(self, real_a, real_b, training=False):
+        """|F(G(a)) - a|_1 + |G(F(b)) - b|_1 (unweighted)."""
+        G, F = self.generator_ab, self.generator_ba
+        return (losses.mean_absolute_error(real_a, F(G(real_a, training=training), training=training))
+                + losses.mean_absolute_error(real_b, G(F(real_b, training=training), training=training)))
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, data):
+        real_a, real_b = data
+        G, F = self.generator_ab, self.generator_ba
+        D_a, D_b = self.discriminator_a, self.discriminator_b
+
+        # 1. Generators: fool both discriminators, close both cycles, keep the identity.
+        with tf.GradientTape() as tape:
+            fake_b = G(real_a, training=True)
+            fake_a = F(real_b, training=True)
+            adversarial = (self.adversarial_term(D_b(fake_b, training=True))
+                           + self.adversarial_term(D_a(fake_a, training=True)))
+            cycle = (losses.mean_absolute_error(real_a, F(fake_b, training=True))
+                     + losses.mean_absolute_error(real_b, G(fake_a, training=True)))
+            g_loss = adversarial + self.cycle_weight * cycle
+            if self.identity_weight > 0:
+                identity = (losses.mean_absolute_error(real_b, G(real_b, training=True))
+                            + losses.mean_absolute_error(real_a, F(real_a, training=True)))
+                g_loss += self.identity_weight * identity
+            else:
+                identity = tf.zeros_like(cycle)
+        self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator_variables())
+
+        # 2. Discriminators: real = 1 against fakes from the pools of past fakes.
+        pooled_a = self.pool_a(tf.stop_gradient(fake_a))
+        pooled_b = self.pool_b(tf.stop_gradient(fake_b))
+        with tf.GradientTape() as tape:
+            d_loss = (losses.discriminator_loss(self.loss_name, D_a(real_a, training=True), D_a(pooled_a, training=True))
+                      + losses.discriminator_loss(self.loss_name, D_b(real_b, training=True),
+                                                  D_b(pooled_b, training=True)))
+        self.apply_gradients(self.d_optimizer, tape, d_loss, self.discriminator_variables())
+        return self.record(g_loss=g_loss, d_loss=d_loss, adversarial_loss=adversarial, cycle_loss=cycle,
+                           identity_loss=identity)
+
+    # ------------------------------------------------------------------ inference
+    @property
+    def directions(self) -> dict:
+        """Accepted ``direction`` names -> generator."""
+        a, b = self.domains
+        return {"a2b": self.generator_ab, "b2a": self.generator_ba, f"{a}2{b}": self.generator_ab,
+                f"{b}2{a}": self.generator_ba}
+
+    def generator_for(self, direction: str):
+        try:
+            return self.directions[direction]
+        except KeyError:
+            raise ValueError(f"unknown direction '{direction}' for this {self.domains[0]}/{self.domains[1]} "
+                             f"model; use one of {', '.join(self.directions)}") from None
+
+    def translate(self, images, direction: str = "a2b", tile: Optional[int] = None, overlap: int = 64,
+                  batch_size: int = 4) -> np.ndarray:
+        """Translate images of any size: float32 in [-1, 1], same shape as the input.
+
+        ``images``: uint8 or float [-1, 1], (H, W, 3) or (N, H, W, 3). Sides are reflect-padded
+        to a multiple of 4 and cropped back. By default each image runs whole (instance
+        normalisation sees the whole picture); ``tile`` bounds memory for very large images
+        (each tile then has its own normalisation statistics, blended across ``overlap``).
+        """
+        network = self.generator_for(direction)
+        return self.run_network(network, images, tile, overlap, scale=1, multiple=4, batch_size=batch_size)
+
+
+__all__ = ["CycleGAN"]

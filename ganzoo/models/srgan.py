@@ -1,0 +1,175 @@
+"""SRGAN (Ledig et al. 2017): photo-realistic single-image super-resolution.
+
+Two phases in one ``train_step``, switched by the generator optimizer's step counter (saved
+with the model, so a resumed run continues in the right phase):
+
+1. ``pretrain_steps`` steps of SRResNet training: minimise the pixel MSE between G(LR) and HR.
+2. Adversarial training: D learns real HR crops = 1, G(LR) = 0; G minimises
+   ``content_weight * content + adversarial_weight * adversarial``, the content loss being
+   the MSE between VGG19 features (VGG54, scaled by 1/12.75 as in the paper) or, with
+   ``content_loss="pixel"``, between pixels.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganzoo import losses
+from ganzoo.models.image2image import ImageToImageModel
+
+#: ImageNet mean of VGG's BGR input ("caffe" preprocessing of keras.applications.vgg19).
+VGG_MEAN_BGR = (103.939, 116.779, 123.68)
+#: Ledig et al. 2017: VGG feature maps are rescaled by 1/12.75 "to obtain VGG losses of a
+#: scale that is comparable to the MSE loss".
+VGG_FEATURE_SCALE = 1.0 / 12.75
+CONTENT_LOSSES = ("vgg", "pixel")
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class SRGAN(ImageToImageModel):
+    """Super-resolution GAN; ``fit`` on ``(lr, hr)`` batches, ``upscale(images)`` afterwards.
+
+    Args:
+        generator: fully convolutional LR -> HR network (``scale`` times larger), tanh output.
+        discriminator: HR crop -> one logit.
+        feature_extractor: VGG19 features for the ``vgg`` content loss (None for ``pixel``).
+        scale: upscaling factor of the generator.
+        loss: adversarial loss name in :mod:`ganzoo.losses` (paper: ``non_saturating``).
+        content_loss: ``vgg`` or ``pixel``.
+        content_weight, adversarial_weight: weights of G's two terms (paper: 1 and 1e-3).
+        pretrain_steps: generator steps of pixel-MSE pre-training before the adversarial phase.
+    """
+
+    network_keys = ("generator", "discriminator", "feature_extractor")
+    loss_names = ("g_loss", "d_loss", "pixel_loss", "content_loss", "adversarial_loss")
+
+    def __init__(self, generator, discriminator, feature_extractor=None, scale: int = 4,
+                 loss: str = "non_saturating", content_loss: str = "vgg", content_weight: float = 1.0,
+                 adversarial_weight: float = 1e-3, pretrain_steps: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.feature_extractor = feature_extractor
+        losses.get_loss(loss)
+        if content_loss not in CONTENT_LOSSES:
+            raise ValueError(f"content_loss must be one of {', '.join(CONTENT_LOSSES)}, got '{content_loss}'")
+        if content_loss == "vgg" and feature_extractor is None:
+            raise ValueError("the 'vgg' content loss needs a feature_extractor (ganzoo.networks.srresnet."
+                             "build_vgg19_features); or use content_loss='pixel'")
+        if int(pretrain_steps) < 0:
+            raise ValueError(f"pretrain_steps must be >= 0, got {pretrain_steps}")
+        self.scale = int(scale)
+        self.loss_name = loss
+        self.content_loss = content_loss
+        self.content_weight = float(content_weight)
+        self.adversarial_weight = float(adversarial_weight)
+        self.pretrain_steps = int(pretrain_steps)
+        self._check_scale()
+        self.built = True
+
+    @classmethod
+    def from_zoo_config(cls, config):
+        """Build the entry's networks (VGG weights are resolved first: no weights, no build)."""
+        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
+        from ganzoo.networks.srresnet import build_vgg19_features, resolve_vgg19_weights  # noqa: PLC0415
+
+        m = config.model
+        extractor = None
+        if m.content_loss == "vgg":
+            extractor = build_vgg19_features(m.vgg_layer, resolve_vgg19_weights(m.vgg_weights))
+        return cls(build_generator(config), build_discriminator(config), extractor, scale=config.data.scale,
+                   loss=m.loss, content_loss=m.content_loss, content_weight=m.content_weight,
+                   adversarial_weight=m.adversarial_weight, pretrain_steps=m.pretrain_steps,
+                   seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+
+    def _check_scale(self):
+        probe = keras.ops.convert_to_numpy(self.generator(np.zeros((1, 3, 5, self.channels), np.float32)))
+        if probe.shape[1:3] != (3 * self.scale, 5 * self.scale):
+            raise ValueError(f"the generator maps 3x5 images to {probe.shape[1]}x{probe.shape[2]}, "
+                             f"not x{self.scale}")
+
+    @property
+    def channels(self) -> int:
+        return int(self.generator.inputs[0].shape[-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"scale": self.scale, "loss": self.loss_name, "content_loss": self.content_loss,
+                       "content_weight": self.content_weight, "adversarial_weight": self.adversarial_weight,
+                       "pretrain_steps": self.pretrain_steps})
+        return config
+
+    def call(self, lr, training=False):
+        """``model(lr)`` upscales a batch (no tiling; see :meth:`upscale` for any size)."""
+        return self.generator(lr, training=training)
+
+    # ------------------------------------------------------------------ losses
+    def vgg_features(self, images):
+        """VGG19 features of images in [-1, 1], scaled by 1/12.75."""
+        x = (tf.cast(images, tf.float32) + 1.0) * 127.5
+        x = x[..., ::-1] - tf.constant(VGG_MEAN_BGR, tf.float32)
+        return self.feature_extractor(x, training=False) * VGG_FEATURE_SCALE
+
+    def content_term(self, hr, sr):
+        if self.content_loss == "pixel":
+            return losses.mean_squared_error(hr, sr)
+        return losses.mean_squared_error(self.vgg_features(hr), self.vgg_features(sr))
+
+    # ------------------------------------------------------------------ training
+    def train_step(self, data):
+        lr, hr = data
+        if self.pretrain_steps:
+            pretraining = self.g_optimizer.iterations < self.pretrain_steps
+            pixel, content, adversarial, d_loss, g_loss, adv_on = tf.cond(
+                pretraining, lambda: self._pretrain_step(lr, hr), lambda: self._adversarial_step(lr, hr))
+        else:
+            pixel, content, adversarial, d_loss, g_loss, adv_on = self._adversarial_step(lr, hr)
+        # d_loss / adversarial_loss are not measured while pre-training: weight 0.
+        return self.record(weights={"d_loss": adv_on, "adversarial_loss": adv_on},
+                           g_loss=g_loss, d_loss=d_loss, pixel_loss=pixel, content_loss=content,
+                           adversarial_loss=adversarial)
+
+    def _pretrain_step(self, lr, hr):
+        """SRResNet: G alone, pixel MSE."""
+        with tf.GradientTape() as tape:
+            sr = self.generator(lr, training=True)
+            pixel = losses.mean_squared_error(hr, sr)
+        self.apply_gradients(self.g_optimizer, tape, pixel, self.generator_variables())
+        zero = tf.zeros_like(pixel)
+        return pixel, pixel, zero, zero, pixel, zero
+
+    def _adversarial_step(self, lr, hr):
+        G, D = self.generator, self.discriminator
+        with tf.GradientTape() as g_tape:
+            sr = G(lr, training=True)
+            # 1. D: real HR crops -> 1, super-resolved -> 0 (G's forward pass is shared).
+            with g_tape.stop_recording():
+                with tf.GradientTape() as d_tape:
+                    real_logits = D(hr, training=True)
+                    fake_logits = D(tf.stop_gradient(sr), training=True)
+                    d_loss = losses.discriminator_loss(self.loss_name, real_logits, fake_logits)
+                self.apply_gradients(self.d_optimizer, d_tape, d_loss, self.discriminator_variables())
+            # 2. G: perceptual loss = content + 1e-3 * adversarial (against the updated D).
+            adversarial = losses.generator_loss(self.loss_name, D(sr, training=True))
+            content = self.content_term(hr, sr)
+            g_loss = self.content_weight * content + self.adversarial_weight * adversarial
+        self.apply_gradients(self.g_optimizer, g_tape, g_loss, self.generator_variables())
+        pixel = losses.mean_squared_error(hr, sr)
+        return pixel, content, adversarial, d_loss, g_loss, tf.ones_like(pixel)
+
+    # ------------------------------------------------------------------ inference
+    def upscale(self, images, tile: Optional[int] = 128, overlap: int = 32, batch_size: int = 4) -> np.ndarray:
+        """Upscale images of any size by ``scale``: float32 in [-1, 1], (H*s, W*s, 3) per image.
+
+        ``images``: uint8 or float [-1, 1], one (H, W, 3) or a batch (N, H, W, 3). Images larger
+        than ``tile`` LR pixels are processed in overlapping tiles blended without seams
+        (:mod:`ganzoo.tiling`); ``tile=None`` runs each image whole.
+        """
+        return self.run_network(self.generator, images, tile, overlap, scale=self.scale, batch_size=batch_size)
+
+
+__all__ = ["SRGAN"]
