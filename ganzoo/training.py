@@ -1,71 +1,300 @@
 """One function that trains an entry into a run folder (used by ``ganzoo train``, the
-pretrained-weights script and the notebooks).
+pretrained-weights script and the notebooks), resumable and fault tolerant.
 
 A run folder holds::
 
     config.yaml          the exact config used (re-loadable with ganzoo.load(path))
-    checkpoints/         epoch_0001.keras, ... (full model: networks, optimizers, counters)
-    log.csv              losses per epoch (CSVLogger)
+    checkpoints/         ckpt-00000500.keras, ... (the newest ``keep`` of them; each a full model
+                         with both optimizers, plus step/epoch counters, RNG and metric state;
+                         written atomically, see ganzoo.checkpoint)
+    log.csv              losses per epoch (CSVLogger; appended to on resume)
     tensorboard/         TensorBoard scalars
-    losses.png           the losses per epoch
+    losses.png           the losses per epoch (of the current session)
     samples/             a grid of fixed-seed samples per epoch
     model.keras          the final model (keras.saving.load_model trains on from it)
+    train_time.txt       seconds spent in fit (of the last session)
+
+**Exact resume.** Training reads one endless, deterministic stream of batches (the entry's
+pipeline, shuffled with ``train.seed`` and repeated); the step count is the position in it.
+``train(config, out, resume=True)`` loads the newest good checkpoint, restores the random
+generators, skips the stream to the saved step and finishes the interrupted epoch before
+the remaining ones, so a run killed at any point and resumed ends with the step count and,
+with ``deterministic=True`` (TensorFlow's op determinism), the weights of an uninterrupted
+run (tests/test_resume.py kills one with SIGKILL).
+
+**Distribution.** ``strategy="mirrored"|"multiworker"|"tpu"`` (see ganzoo.distribute) builds
+the model under the strategy's scope; only the chief writes the run folder, other workers
+write into a temporary folder that is deleted.
+
+**Divergence.** A NaN/Inf loss raises :class:`ganzoo.guard.TrainingDiverged` at that step;
+nothing after it is saved (``ganzoo train`` exits with status 3).
 """
 
 from __future__ import annotations
 
-import os
+import logging
 import time
 from pathlib import Path
 from typing import Optional
 
 import keras
 
+from ganzoo.checkpoint import CheckpointManager, atomic_copy, atomic_write_text, restore_metrics
 from ganzoo.config import Config
+from ganzoo.guard import DivergenceGuard, StepCallback
 
-__all__ = ["train", "prepare_run_dir"]
+__all__ = ["train", "prepare_run_dir", "CheckpointEvery", "steps_per_epoch_of"]
+
+logger = logging.getLogger(__name__)
 
 
 def prepare_run_dir(out: Path) -> Path:
-    from ganzoo.images import ensure_writable_dir  # noqa: PLC0415
+    """Create ``out`` (and parents) and check that it is writable; PermissionError otherwise."""
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PermissionError(f"cannot create the run folder {out}: {err.strerror}; choose another --out") from None
+    if not out.is_dir():
+        raise PermissionError(f"the run folder {out} is not a folder; choose another --out")
+    probe = out / f".ganzoo-write-test-{id(out)}"
+    try:  # os.access is always true for root; an actual write is the honest test
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"the run folder {out} is not writable ({err.strerror}); choose another --out") from None
+    return out
 
-    return ensure_writable_dir(out, "run folder", "--out")
+
+class CheckpointEvery(StepCallback):
+    """Save a checkpoint every ``every`` steps (None: at the end of every epoch).
+
+    On the first epoch of a resumed run it also puts back the saved running means of the
+    losses (Keras resets them when an epoch begins), so the log of the interrupted epoch
+    matches the uninterrupted run's.
+    """
+
+    def __init__(self, manager: CheckpointManager, config: Config, steps_per_epoch: int,
+                 every: Optional[int] = None, start_step: int = 0, resumed_state: Optional[dict] = None):
+        super().__init__(start_step)
+        if every is not None and every <= 0:
+            raise ValueError(f"--checkpoint-every must be a positive number of steps, got {every}")
+        self.manager, self.config, self.every = manager, config, every
+        self.steps_per_epoch = steps_per_epoch
+        self.last_saved_step = start_step if resumed_state is not None else None
+        self.last_path: Optional[Path] = None
+        self._resumed_state = resumed_state if start_step % steps_per_epoch else None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        if self._resumed_state is not None:
+            restore_metrics(self.model, self._resumed_state)
+            self._resumed_state = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        before = self.step
+        step = self._advance(batch)
+        if self.every is not None and step // self.every > before // self.every:
+            self.save()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.every is None:
+            self.save()
+
+    def save(self) -> Optional[Path]:
+        if self.last_saved_step == self.step:
+            return self.last_path
+        path = self.manager.save(self.model, self.step, self.step // self.steps_per_epoch, self.config)
+        self.last_saved_step = self.step
+        if path is not None:
+            self.last_path = path
+        return path
+
+
+def steps_per_epoch_of(dataset, config: Config) -> int:
+    """``train.steps_per_epoch``, else the number of batches in one pass over ``dataset``."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    if config.train.steps_per_epoch is not None:
+        return config.train.steps_per_epoch
+    n = int(dataset.cardinality())
+    if n == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("the dataset repeats forever: set train.steps_per_epoch (or --steps)")
+    if n == tf.data.UNKNOWN_CARDINALITY:
+        n = int(dataset.reduce(0, lambda count, _: count + 1))
+    if n <= 0:
+        raise ValueError("the dataset yields no complete batch; lower train.batch_size")
+    return n
+
+
+def _stream(config: Config, data_dir, dataset, strategy):
+    """(function step -> endless stream of batches from that step on, steps per epoch)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    from ganzoo.data import load_dataset  # noqa: PLC0415
+
+    if dataset is None:
+        dataset = load_dataset(config, data_dir=data_dir, repeat=False)
+    per_epoch = steps_per_epoch_of(dataset, config)
+    stream = dataset if int(dataset.cardinality()) == tf.data.INFINITE_CARDINALITY else dataset.repeat()
+    if _is_multi_worker(strategy):
+        options = tf.data.Options()
+        # In-memory sources have no files to shard by: every worker reads all and keeps its share.
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        stream = stream.with_options(options)
+
+    def from_step(step: int):
+        # The shuffle order is a function of the seed only, so skipping reproduces the position
+        # (it costs one pass through the skipped batches, not a re-read of decoded files).
+        return stream.skip(step) if step else stream
+
+    return from_step, per_epoch
+
+
+def _is_multi_worker(strategy) -> bool:
+    import tensorflow as tf  # noqa: PLC0415
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = None, verbose="auto",
-          samples_every: int = 1, extra_callbacks=(), dataset=None):
-    """Build, compile and ``fit`` ``config``; return ``(model, history)``.
+          samples_every: int = 1, extra_callbacks=(), dataset=None, strategy=None, resume: bool = False,
+          checkpoint_every: Optional[int] = None, keep_checkpoints: int = 3, deterministic: bool = False,
+          collapse_patience: Optional[int] = 500):
+    """Build, compile and ``fit`` ``config`` (or resume it); return ``(model, history)``.
 
-    ``config.train.epochs`` / ``steps_per_epoch`` set the length; with ``out`` every artefact
-    listed in the module docstring is written there.
+    Args:
+        config: the entry's config; on resume it must be the run's (only ``train.epochs`` may
+            differ, to extend a run).
+        out: run folder (see the module docstring); None trains without writing anything.
+        dataset: a ``tf.data.Dataset`` of batches to use instead of the entry's pipeline; it is
+            repeated, and a resumed run skips the batches already trained on.
+        strategy: None, ``"mirrored"``, ``"multiworker"``, ``"tpu"`` or a ``tf.distribute.Strategy``.
+        resume: continue from the newest good checkpoint in ``out/checkpoints``.
+        checkpoint_every: save every N steps (and at the end); None: at the end of every epoch.
+        keep_checkpoints: how many checkpoints to keep.
+        deterministic: enable TensorFlow's op determinism (bitwise-reproducible runs, slower).
+        collapse_patience: steps of d_loss < 1e-3 before a collapse warning (None: never).
+
+    Raises:
+        ganzoo.guard.TrainingDiverged: a loss became NaN/Inf (the newest checkpoint is the last good one).
+        ganzoo.checkpoint.CheckpointError: ``resume`` without a usable checkpoint, or one of another run.
+        ganzoo.checkpoint.CheckpointWriteError: a checkpoint could not be written (e.g. disk full).
+        FileExistsError: ``out`` already holds checkpoints and ``resume`` is False.
     """
+    from ganzoo import distribute  # noqa: PLC0415
+
+    strategy = distribute.get_strategy(strategy)
+    n_critic = config.model.n_critic if config.model.cls == "WassersteinGAN" else 1
+    distribute.check_global_batch(config.train.batch_size, strategy, n_critic)
+    if deterministic:
+        import tensorflow as tf  # noqa: PLC0415
+
+        tf.config.experimental.enable_op_determinism()
+    if resume and out is None:
+        raise ValueError("resume needs the run folder (out)")
+    run_dir, worker_tmp = distribute.worker_run_dir(out, strategy)
+    try:
+        return _train(config, Path(out) if out is not None else None, run_dir, worker_tmp is None, strategy,
+                      data_dir, verbose, samples_every, extra_callbacks, dataset, resume, checkpoint_every,
+                      keep_checkpoints, collapse_patience)
+    finally:
+        distribute.remove_worker_dir(worker_tmp)
+
+
+def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_every, extra_callbacks, dataset,
+           resume, checkpoint_every, keep_checkpoints, collapse_patience):
     from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
-    from ganzoo.callbacks import LossPlot, SampleGrid  # noqa: PLC0415
-    from ganzoo.data import load_dataset  # noqa: PLC0415
+    from ganzoo.callbacks import LossPlot, sample_callback  # noqa: PLC0415
 
     t = config.train
-    callbacks = list(extra_callbacks)
+    manager = CheckpointManager(out / "checkpoints", keep=keep_checkpoints, chief=chief) if out else None
     if out is not None:
-        out = prepare_run_dir(out)
-        (out / "config.yaml").write_text(config.to_yaml())
-        (out / "checkpoints").mkdir(exist_ok=True)
+        if resume and not (out / "config.yaml").is_file() and not (out / "checkpoints").is_dir():
+            raise FileNotFoundError(f"{out} is not a ganzoo run folder (no config.yaml, no checkpoints/): "
+                                    "nothing to resume")
+        if chief and not resume and manager.paths():
+            raise FileExistsError(f"{out} already holds checkpoints of a run (newest: {manager.paths()[-1].name}); "
+                                  f"resume it with `ganzoo train --resume {out}`, or choose another --out")
+        run_dir = prepare_run_dir(run_dir)
+        if chief:
+            manager.remove_stale_temporaries()
+
+    # The data stream is created after seeding so that its shuffle order is the same in a
+    # fresh and in a resumed process.
+    keras.utils.set_random_seed(t.seed)
+    ckpt = None
+    if resume:
+        model, ckpt = manager.load_latest(config, strategy=strategy)
+        logger.info("resuming %s from %s (step %d)", config.name, ckpt.path, ckpt.step)
+    start_step = ckpt.step if ckpt else 0
+    stream_from, per_epoch = _stream(config, data_dir, dataset, strategy)
+    total_steps = t.epochs * per_epoch
+    if ckpt is None:
+        with strategy.scope():
+            model = build_model(config)
+            compile_model(model, config)
+
+    callbacks = []
+    if out is not None:
+        guard = DivergenceGuard(start_step, last_checkpoint=lambda: _newest(manager),
+                                collapse_patience=collapse_patience)
+        saver = CheckpointEvery(manager, config, per_epoch, every=checkpoint_every, start_step=start_step,
+                                resumed_state=ckpt.state if ckpt else None)
+        callbacks += [guard, saver]
+    else:
+        guard = DivergenceGuard(start_step, collapse_patience=collapse_patience)
+        saver = None
+        callbacks.append(guard)
+    callbacks += list(extra_callbacks)
+    if out is not None:
+        if chief:
+            atomic_write_text(run_dir / "config.yaml", config.to_yaml())
         callbacks += [
-            keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "epoch_{epoch:04d}.keras")),
-            keras.callbacks.CSVLogger(str(out / "log.csv"), append=False),
-            keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False),
-            LossPlot(out / "losses.png"),
-            SampleGrid(out / "samples", n=64 if not config.conditional else 10 * config.model.num_classes,
-                       every=samples_every),
+            keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=resume),
+            keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
+            LossPlot(run_dir / "losses.png"),
+            sample_callback(config, run_dir / "samples", samples_every, data_dir=data_dir, dataset=dataset),
         ]
-    if dataset is None:
-        dataset = load_dataset(config, data_dir=data_dir, repeat=t.steps_per_epoch is not None)
-    model = build_model(config)
-    compile_model(model, config)
+
     start = time.time()
-    history = model.fit(dataset, epochs=t.epochs, steps_per_epoch=t.steps_per_epoch, callbacks=callbacks,
-                        verbose=verbose)
+    history = keras.callbacks.History()
+    history.history, history.epoch = {}, []
+    if start_step >= total_steps:
+        logger.info("%s is already trained for %d steps (%d epochs); nothing to do", config.name, start_step, t.epochs)
+    step = start_step
+    for first_epoch, steps, last_epoch in _segments(start_step, per_epoch, t.epochs):
+        part = model.fit(stream_from(step), initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
+                         callbacks=callbacks, verbose=verbose)
+        step += steps * (last_epoch - first_epoch)
+        history.epoch += part.epoch
+        for key, values in part.history.items():
+            history.history.setdefault(key, []).extend(values)
+    history.set_model(model)
     seconds = time.time() - start
     if out is not None:
-        model.save(str(out / "model.keras"))
-        (out / "train_time.txt").write_text(f"{seconds:.1f}\n")
+        final = saver.save()  # at the end, unless just saved
+        if chief:
+            final = final or _newest(manager)
+            if final is not None:
+                atomic_copy(Path(final), run_dir / "model.keras")
+            else:  # pragma: no cover - a save always happens above
+                model.save(str(run_dir / "model.keras"))
+            atomic_write_text(run_dir / "train_time.txt", f"{seconds:.1f}\n")
     return model, history
+
+
+def _segments(start_step: int, per_epoch: int, epochs: int):
+    """``(initial_epoch, steps_per_epoch, epochs)`` of the ``fit`` calls that continue from
+    ``start_step``: the rest of an interrupted epoch on its own, then the remaining epochs."""
+    epoch, offset = divmod(start_step, per_epoch)
+    if offset and epoch < epochs:
+        yield epoch, per_epoch - offset, epoch + 1
+        epoch += 1
+    if epoch < epochs:
+        yield epoch, per_epoch, epochs
+
+
+def _newest(manager: CheckpointManager):
+    paths = manager.paths()
+    return paths[-1] if paths else None

@@ -1,0 +1,144 @@
+"""``tf.distribute`` strategies by name, and what a worker may write.
+
+``ganzoo train ... --strategy mirrored|multiworker|tpu`` and
+``ganzoo.training.train(..., strategy=...)`` create the strategy here; a model built under
+``strategy.scope()`` then trains with plain ``fit``. What makes that correct lives in the
+model classes (``ganzoo.models.base``):
+
+* each replica's loss is its local mean divided by the number of replicas, recorded on the
+  gradient tape, and Keras's TF optimizer sums the replicas' gradients: the gradient of the
+  global-batch mean (tests/test_distribute.py: 2 replicas give the one-device weights);
+* random draws (latents, labels, the penalty's interpolation weights) are made for the whole
+  global batch and sliced per replica, so replicas do not share latents;
+* the gradient penalty is computed per replica on per-example input gradients, which is
+  exact because it is a mean over examples;
+* the per-replica loss means that ``train_step`` returns are averaged by Keras (equal
+  replica batches, which :func:`check_global_batch` enforces).
+
+BatchNorm normalises each replica's batch by its own statistics (a replica of batch b/2 is
+not the one-device batch of b); synchronised batch norm is a different layer. The
+equivalence test therefore uses networks without batch norm (the WGAN-GP critics never
+have it). XLA: ``jit_compile: auto`` means no XLA under Mirrored/MultiWorker strategies
+(as Keras's own ``auto``); TPUs compile everything with XLA anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional, Union
+
+__all__ = ["STRATEGIES", "DistributeError", "get_strategy", "is_chief", "check_global_batch",
+           "worker_run_dir"]
+
+#: Names accepted by ``--strategy`` (``none``: the default strategy, one device).
+STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
+
+
+class DistributeError(ValueError):
+    """The requested strategy cannot run here; the message says what is missing."""
+
+
+def get_strategy(name: Union[str, None, "object"] = None):
+    """A ``tf.distribute.Strategy`` from a name (or the strategy object itself).
+
+    * ``none`` / None: the default strategy (one device);
+    * ``mirrored``: ``MirroredStrategy`` over all local GPUs (or the CPU);
+    * ``multiworker``: ``MultiWorkerMirroredStrategy``; needs ``TF_CONFIG`` (the cluster and
+      this worker's task) and must be created before TensorFlow runs any op;
+    * ``tpu``: ``TPUStrategy`` on the TPU named by env ``TPU_NAME`` (or the local one).
+    """
+    import tensorflow as tf  # noqa: PLC0415
+
+    if name is not None and not isinstance(name, str):
+        return name  # already a strategy
+    if name in (None, "none", "default"):
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        _check_tf_config()
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "tpu":
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=os.environ.get("TPU_NAME", ""))
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as err:
+            raise DistributeError(f"--strategy tpu: no TPU is reachable from this machine ({_one_line(err)}). "
+                                  "Run on a TPU VM, or set TPU_NAME to your TPU's name or grpc:// address; "
+                                  "use --strategy mirrored for local GPUs") from None
+        return tf.distribute.TPUStrategy(resolver)
+    raise DistributeError(f"unknown strategy '{name}'; use one of {', '.join(STRATEGIES)}")
+
+
+def _one_line(err) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
+
+
+def _check_tf_config() -> None:
+    raw = os.environ.get("TF_CONFIG")
+    example = ('TF_CONFIG=\'{"cluster": {"worker": ["host1:port", "host2:port"]}, '
+               '"task": {"type": "worker", "index": 0}}\'')
+    if not raw:
+        raise DistributeError("--strategy multiworker needs the environment variable TF_CONFIG on every worker, "
+                              f"e.g. {example} (index 1 on the second worker)")
+    try:
+        spec = json.loads(raw)
+        workers = spec["cluster"]
+        task = spec["task"]
+        task_type, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise DistributeError(f"TF_CONFIG is not valid ({_one_line(err)}); expected {example}") from None
+    if task_type not in workers or index >= len(workers[task_type]):
+        raise DistributeError(f"TF_CONFIG: task {task_type}:{index} is not in the cluster "
+                              f"{json.dumps(workers)}")
+
+
+def is_chief(strategy) -> bool:
+    """True on the worker that writes the run folder: the only one without a cluster, the
+    ``chief`` task, or worker 0 of a cluster without a chief (the Keras/TF convention)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if resolver is None or task_type is None:
+        return True
+    if task_type == "chief":
+        return True
+    cluster = resolver.cluster_spec().as_dict()
+    return task_type == "worker" and int(resolver.task_id or 0) == 0 and "chief" not in cluster
+
+
+def replicas(strategy) -> int:
+    return int(strategy.num_replicas_in_sync)
+
+
+def check_global_batch(batch_size: int, strategy, n_critic: int = 1) -> None:
+    """The global batch must split into equal replica batches: each replica's loss is its
+    local mean divided by the number of replicas, exact only for equal shares."""
+    n = replicas(strategy)
+    if n > 1 and batch_size % n:
+        raise DistributeError(f"train.batch_size={batch_size} does not split evenly over {n} replicas; "
+                              f"use a multiple of {n} (each replica takes batch_size / {n} images"
+                              + (f" per critic minibatch" if n_critic > 1 else "") + ")")
+
+
+def worker_run_dir(out: Optional[Path], strategy):
+    """(folder this worker writes to, temporary folder to delete afterwards or None).
+
+    The chief writes ``out``. Other workers must still take part in saving (reading a
+    synchronised variable is a collective op), so they write into a temporary folder that
+    is deleted when training ends, as Keras's and TensorFlow's multi-worker guides do.
+    """
+    if out is None or is_chief(strategy):
+        return out, None
+    tmp = Path(tempfile.mkdtemp(prefix="ganzoo-worker-"))
+    return tmp, tmp
+
+
+def remove_worker_dir(tmp: Optional[Path]) -> None:
+    if tmp is not None:
+        shutil.rmtree(tmp, ignore_errors=True)
