@@ -30,7 +30,7 @@ def test_train_writes_run_folder_then_sample(tmp_path, capsys):
                      "--quiet", "--set", "train.learning_rate=3e-4", *TINY_SET])
     assert code == 0
     for name in ("config.yaml", "model.keras", "log.csv", "losses.png", "samples/epoch_0001.png",
-                 "samples/epoch_0002.png", "checkpoints/epoch_0002.keras"):
+                 "samples/epoch_0002.png", "checkpoints/ckpt-00000004.keras"):
         assert (run / name).is_file(), name
     assert (run / "tensorboard").is_dir()
     assert "learning_rate: 0.0003" in (run / "config.yaml").read_text()

@@ -236,7 +236,7 @@ class GANBase(AdversarialModel):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
     def _metric_results(self) -> dict:
-        return {m.name: m.result() for m in self.metrics}
+        return logs_for_strategy({m.name: m.result() for m in self.metrics})
 
     # ------------------------------------------------------------------ image-quality metrics (validation)
     #: Set by ``compile(metrics=[...])``; kept apart from ``metrics`` (the loss trackers) so
@@ -436,6 +436,19 @@ def _agree_on_finiteness(grads):
     return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
 
 
+def logs_for_strategy(logs: dict) -> dict:
+    """``train_step`` results in the shape ``fit`` can reduce under the current strategy.
+
+    Keras 3 (3.15) reduces step outputs under MultiWorkerMirroredStrategy with
+    ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388); as 1-element
+    vectors they reduce to the scalar mean over workers. Unchanged under other strategies.
+    """
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+    return logs
+
+
 def _replicas_in_sync() -> int:
     """Replicas of the enclosing replica context (1 outside tf.distribute or cross-replica)."""
     ctx = tf.distribute.get_replica_context()
@@ -448,4 +461,4 @@ def _check_count(n) -> int:
     return int(n)
 
 
-__all__ = ["AdversarialModel", "GANBase", "resolve_jit_compile"]
+__all__ = ["AdversarialModel", "GANBase", "logs_for_strategy", "resolve_jit_compile"]

@@ -57,7 +57,8 @@ class GAN(GANBase):
                                                label_smoothing=self.label_smoothing)
             if self.r1_gamma > 0:
                 critic = lambda x: D(self.discriminator_inputs(x, labels), training=True)  # noqa: E731
-                d_loss += 0.5 * self.r1_gamma * losses.r1_penalty(critic, real)
+                d_loss += 0.5 * self.r1_gamma * losses.r1_penalty(
+                    critic, real, loss_scale=self.loss_scale(self.d_optimizer))
         self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
 
         # 2. Generator: a fresh z, push D(G(z)) towards "real".

@@ -67,8 +67,12 @@ class WassersteinGAN(GANBase):
                 tf.shape(real)[0] % self.n_critic, 0,
                 message=f"WassersteinGAN with n_critic={self.n_critic} takes n_critic minibatches per step: "
                         f"batch the dataset with batch_size * n_critic images (ganzoo.load_dataset does this)")
-        reals = tf.split(real, self.n_critic, axis=0)
-        label_parts = tf.split(labels, self.n_critic, axis=0) if labels is not None else [None] * self.n_critic
+        # Strided, not contiguous: minibatch k is rows k, k + n_critic, ... Under tf.distribute
+        # each replica holds a contiguous block of the global batch, and this split gives every
+        # critic update the same examples as on one device (tests/test_distribute.py).
+        reals = [real[k::self.n_critic] for k in range(self.n_critic)]
+        label_parts = ([labels[k::self.n_critic] for k in range(self.n_critic)] if labels is not None
+                       else [None] * self.n_critic)
         return reals, label_parts
 
     def train_step(self, data):
@@ -90,7 +94,9 @@ class WassersteinGAN(GANBase):
                 if self.gradient_penalty:
                     # Interpolates of a real and a fake of the same class: real labels for both.
                     critic = lambda x: D(self.discriminator_inputs(x, labels_mb), training=True)  # noqa: E731
-                    gp = losses.wasserstein_gradient_penalty(critic, real_mb, fake, seed=self.seed_generator)
+                    gp = losses.wasserstein_gradient_penalty(
+                        critic, real_mb, fake, alpha=self.sample_interpolation_weights(batch_size, real_mb.shape.rank),
+                        loss_scale=self.loss_scale(self.d_optimizer))
                     d_loss += self.gradient_penalty * gp
                     self.gp_tracker.update_state(gp)
                 if self.drift:
