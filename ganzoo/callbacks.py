@@ -44,6 +44,56 @@ class SampleGrid(keras.callbacks.Callback):
         self.paths.append(path)
 
 
+class TranslationGrid(keras.callbacks.Callback):
+    """Image-to-image counterpart of :class:`SampleGrid`: every ``every`` epochs, run the model
+    on one fixed batch of its inputs and write ``epoch_NNNN.png`` with one row per image kind
+    (SRGAN: bicubic, SR, HR; CycleGAN: A, A->B, B, B->A; see ``preview_images``).
+
+    ``batch`` is an ``(inputs, targets)`` pair of arrays, or None to take the first batch of
+    the entry's own data (unshuffled) when training starts.
+    """
+
+    def __init__(self, out_dir, config=None, batch=None, every: int = 1, n: int = 4, data_dir=None):
+        super().__init__()
+        if every <= 0 or n <= 0:
+            raise ValueError("TranslationGrid needs every > 0 and n > 0")
+        self.out_dir = Path(out_dir)
+        self.config, self.batch, self.every, self.n, self.data_dir = config, batch, every, n, data_dir
+        self.paths: list[Path] = []
+
+    def on_train_begin(self, logs=None):
+        if self.batch is None:
+            from ganzoo.data import load_dataset  # noqa: PLC0415
+
+            ds = load_dataset(self.config, data_dir=self.data_dir, shuffle=False, batch_size=self.n,
+                              drop_remainder=False)
+            self.batch = tuple(x.numpy()[:self.n] for x in next(iter(ds)))
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every or self.batch is None:
+            return
+        rows = self.model.preview_images(self.batch)
+        images = [img for _, row in rows for img in row]
+        path = self.out_dir / f"epoch_{epoch + 1:04d}.png"
+        save_grid(images, path, nrow=len(rows[0][1]), metadata={
+            "model": self.model.name, "epoch": epoch + 1, "rows": [name for name, _ in rows]})
+        self.paths.append(path)
+
+
+def sample_callback(config, out_dir, every: int = 1, data_dir=None, dataset=None):
+    """The per-epoch sample writer of an entry: :class:`SampleGrid` for latent GANs,
+    :class:`TranslationGrid` (on the first batch of ``dataset`` or of the entry's data) for
+    image-to-image models."""
+    from ganzoo.config import IMAGE_TO_IMAGE_CLASSES  # noqa: PLC0415
+
+    if config.model.cls in IMAGE_TO_IMAGE_CLASSES:
+        batch = None
+        if dataset is not None:
+            batch = tuple(x.numpy()[:4] for x in next(iter(dataset)))
+        return TranslationGrid(out_dir, config=config, batch=batch, every=every, data_dir=data_dir)
+    return SampleGrid(out_dir, n=64 if not config.conditional else 10 * config.model.num_classes, every=every)
+
+
 class LossPlot(keras.callbacks.Callback):
     """Plot every logged loss per epoch into a PNG (matplotlib, headless) after each epoch."""
 

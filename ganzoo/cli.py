@@ -25,6 +25,8 @@ COMMANDS = {
     "info": "ganzoo.commands.info",
     "demo": "ganzoo.commands.demo",
     "eval": "ganzoo.commands.eval_cmd",
+    "upscale": "ganzoo.commands.upscale",
+    "stylize": "ganzoo.commands.stylize",
 }
 
 

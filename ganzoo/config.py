@@ -392,7 +392,7 @@ class Config:
             _validate_style_based(self, fail, positive)
         if data.pad < 0 or data.image_size - 2 * data.pad < 1:
             fail("data.pad", f"must be >= 0 and leave image content (image_size - 2 * pad > 0), got {data.pad}")
-        elif data.source == "folder" and not data.path:
+        elif data.source == "folder" and not data.path and m.cls not in IMAGE_TO_IMAGE_CLASSES:
             fail("data.path", "a folder source needs the folder of images: set data.path "
                  "(or pass --data-path on the command line)")
         if g.arch == "dcgan":
