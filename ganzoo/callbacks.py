@@ -9,7 +9,7 @@ import keras
 
 from ganzoo.images import save_grid
 
-__all__ = ["SampleGrid", "LossPlot"]
+__all__ = ["SampleGrid", "LossPlot", "EvaluationCallback"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -121,3 +121,53 @@ class LossPlot(keras.callbacks.Callback):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(self.path, dpi=100)
         plt.close(fig)
+
+
+class EvaluationCallback(keras.callbacks.Callback):
+    """Every ``every`` epochs, evaluate the model the way ``ganzoo eval`` does (fresh samples,
+    cached reference statistics of the train split) and put the numbers into the epoch logs
+    as ``eval_<metric>`` (so History, and CSVLogger/TensorBoard listed *after* this callback,
+    see them), into ``self.history`` and, with ``path``, into a JSON-lines file.
+
+    ``n`` defaults to 2,000 images: the numbers track progress within a run; report final
+    numbers with ``ganzoo eval`` and its full protocol (10,000 / 50,000 images).
+
+    Args:
+        metrics: names as in ``ganzoo eval --metrics`` (default: by dataset, see
+            :func:`ganzoo.evaluation.evaluate.default_metrics`).
+        every: evaluate after epochs ``every``, ``2 * every``, ...
+        n, seed: images per evaluation and their latent seed (the same each time).
+        path: JSON-lines file to append one record per evaluation to.
+        **evaluate_kwargs: passed to :func:`ganzoo.evaluation.evaluate.evaluate`
+            (``ref_split``, ``data_dir``, ``cache``, ``inception_weights``, ...).
+    """
+
+    def __init__(self, metrics=None, every: int = 1, n: int = 2000, seed: int = 0, path=None, **evaluate_kwargs):
+        super().__init__()
+        if every <= 0 or n < 2:
+            raise ValueError("EvaluationCallback needs every > 0 and n >= 2")
+        from ganzoo.evaluation.evaluate import parse_metrics  # noqa: PLC0415
+
+        self.metrics = parse_metrics(metrics)
+        self.every, self.n, self.seed = every, n, seed
+        self.path = None if path is None else Path(path)
+        self.evaluate_kwargs = evaluate_kwargs
+        self.history: list[dict] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        import json  # noqa: PLC0415
+
+        from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
+
+        result = evaluate(self.model, self.metrics, self.n, seed=self.seed, **self.evaluate_kwargs)
+        record = {"epoch": epoch + 1, **result["metrics"], **result["details"]}
+        self.history.append(record)
+        if logs is not None:
+            logs.update({f"eval_{k}": v for k, v in result["metrics"].items()})
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+

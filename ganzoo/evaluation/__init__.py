@@ -1,4 +1,19 @@
-"""Evaluation metrics for ganzoo (pure NumPy/SciPy math in ``stats``)."""
+"""Evaluation of generated images.
+
+* ``stats``: the pure NumPy/SciPy math (FD, KID, IS, precision/recall, coverage), imported here.
+* ``features``: Inception-V3 feature extraction (standard FID/IS protocol).
+* ``classifier``: domain classifiers (shipped for MNIST) for FCD, classifier score,
+  coverage and label accuracy.
+* ``reference``: cached reference statistics of a dataset split.
+* ``keras_metrics``: the metrics as ``keras.metrics.Metric`` for ``fit(validation_data=...)``.
+* ``evaluate``: ``ganzoo.evaluation.evaluate.evaluate(model_or_source, metrics, n)``, behind
+  ``ganzoo eval`` (a module, so the function is not re-exported under the same name).
+
+The TensorFlow-backed names below are imported on first use, so ``import ganzoo.evaluation``
+stays light.
+"""
+
+import importlib
 
 from ganzoo.evaluation.stats import (
     activation_statistics,
@@ -12,6 +27,15 @@ from ganzoo.evaluation.stats import (
     precision_recall,
 )
 
+_LAZY = {
+    "InceptionExtractor": "ganzoo.evaluation.features",
+    "InceptionWeightsError": "ganzoo.evaluation.features",
+    "DomainClassifier": "ganzoo.evaluation.classifier",
+    "load_classifier": "ganzoo.evaluation.classifier",
+    "train_classifier": "ganzoo.evaluation.classifier",
+    "reference_statistics": "ganzoo.evaluation.reference",
+}
+
 __all__ = [
     "activation_statistics",
     "frechet_distance",
@@ -22,4 +46,11 @@ __all__ = [
     "precision_recall",
     "class_coverage",
     "label_accuracy",
+    *_LAZY,
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ganzoo.evaluation' has no attribute '{name}'")

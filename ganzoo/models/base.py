@@ -275,7 +275,7 @@ class GANBase(AdversarialModel):
         fake = self.sampling_generator()(self.generator_inputs(z, labels), training=False)
         for metric in self.quality_metrics:
             metric.update_state(real, fake, labels)
-        return {m.name: m.result() for m in self.quality_metrics}
+        return logs_for_strategy({m.name: m.result() for m in self.quality_metrics})
 
     # ------------------------------------------------------------------ training helpers
     @staticmethod

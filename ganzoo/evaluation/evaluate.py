@@ -1,0 +1,445 @@
+"""Offline evaluation: a model (or real images) in, the standard metrics out.
+
+``evaluate(model, metrics=["fcd", "coverage", "label_accuracy"], n=10000)`` generates ``n``
+images, runs the needed feature extractors once per batch, compares with the cached
+reference statistics of the dataset's train split and returns a JSON-ready dict. The
+``ganzoo eval`` command and :class:`ganzoo.callbacks.EvaluationCallback` are thin layers
+over it.
+
+Metrics (names as in ``--metrics``):
+
+==============  ==============  ===========================================================
+name            feature space   what
+==============  ==============  ===========================================================
+fid             Inception pool3 Frechet distance to the reference split (Heusel et al. 2017)
+kid             Inception pool3 KID: unbiased MMD^2, cubic kernel, 100 subsets of 1000
+                                (Binkowski et al. 2018); reported with its std over subsets
+is              Inception probs Inception Score, 10 splits (Salimans et al. 2016)
+pr              Inception pool3 improved precision / recall, k=3 (Kynkaanniemi et al. 2019),
+                                on equal-size sets (<= 10,000 each)
+fcd             classifier      Frechet distance in the domain classifier's features
+kcd             classifier      KID's estimator in the domain classifier's features
+cs              classifier      classifier score (the IS analogue), 10 splits
+coverage        classifier      normalised entropy of the predicted-class histogram
+                                (1 = every class equally often; near 0 = mode collapse)
+label_accuracy  classifier      share of samples classified as the label asked for
+                                (conditional models; real data: its own labels)
+==============  ==============  ===========================================================
+
+Protocol defaults: 50,000 generated images when an Inception metric is asked for, else
+10,000; reference = the dataset's whole ``train`` split (``ref_split``, ``ref_samples``);
+conditional models get balanced labels (0, 1, ..., C-1 cycling); latents come from
+``model.latents(n, seed)`` so the same seed gives the same numbers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Union
+
+import numpy as np
+
+from ganzoo.config import Config
+from ganzoo.evaluation import stats
+
+__all__ = [
+    "METRICS",
+    "evaluate",
+    "default_metrics",
+    "parse_metrics",
+    "ImageSource",
+    "generated_source",
+    "real_source",
+    "format_table",
+    "write_json",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    space: str  # "inception" or "classifier"
+    needs_reference: bool
+    description: str
+
+
+#: name -> what it needs (explicit table; the order is the print order).
+METRICS = {
+    "fid": MetricInfo("inception", True, "Frechet Inception distance (pool3) to the reference split"),
+    "kid": MetricInfo("inception", True, "kernel Inception distance (x1000 in the table), mean +- std over subsets"),
+    "is": MetricInfo("inception", False, "Inception score, mean +- std over splits"),
+    "pr": MetricInfo("inception", True, "improved precision / recall (k=3) in Inception pool3"),
+    "fcd": MetricInfo("classifier", True, "Frechet distance in the domain classifier's features"),
+    "kcd": MetricInfo("classifier", True, "KID's estimator in the classifier's features (x1000 in the table)"),
+    "cs": MetricInfo("classifier", False, "classifier score (IS analogue), mean +- std over splits"),
+    "coverage": MetricInfo("classifier", False, "normalised entropy of predicted classes (1 = all equally often)"),
+    "label_accuracy": MetricInfo("classifier", False, "share classified as the label asked for"),
+}
+ALIASES = {"acc": "label_accuracy", "label_acc": "label_accuracy", "precision_recall": "pr",
+           "inception_score": "is", "classifier_score": "cs"}
+
+DEFAULT_N_INCEPTION = 50000
+DEFAULT_N_CLASSIFIER = 10000
+
+
+def parse_metrics(spec: Union[str, list, tuple, None]) -> Optional[list]:
+    """``"fid,kid"`` or a list -> validated canonical names (None stays None = defaults)."""
+    if spec is None:
+        return None
+    names = [s.strip().lower() for s in (spec.split(",") if isinstance(spec, str) else spec)]
+    out = []
+    for name in filter(None, names):
+        name = ALIASES.get(name, name)
+        if name not in METRICS:
+            import difflib  # noqa: PLC0415
+
+            close = difflib.get_close_matches(name, list(METRICS) + list(ALIASES), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unknown metric '{name}'{hint} (choose from {', '.join(METRICS)})")
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise ValueError("--metrics is empty")
+    return out
+
+
+def default_metrics(config: Config, conditional: bool) -> list:
+    """MNIST-like (grayscale) data: fcd, coverage (+ label_accuracy when conditional);
+    RGB data: fid, kid, is."""
+    if config.data.channels == 1:
+        return ["fcd", "coverage"] + (["label_accuracy"] if conditional else [])
+    return ["fid", "kid", "is"]
+
+
+# ====================================================================== image sources
+
+@dataclass
+class ImageSource:
+    """Batches of images in [-1, 1] and the labels they should show (or None)."""
+
+    kind: str  # "generated" or "real"
+    description: str
+    config: Config
+    n: int
+    batches: Callable[[int], Iterator[tuple]]
+    labelled: bool
+    conditional: bool = False
+
+
+def generated_source(model, n: int, config: Optional[Config] = None, seed: int = 0, labels=None,
+                     truncation: Optional[float] = None, description: Optional[str] = None) -> ImageSource:
+    """``n`` images of a ganzoo model; conditional models get ``labels`` (default balanced)."""
+    config = config or _model_config(model)
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"evaluation needs at least 2 images, got n={n}")
+    conditional = bool(getattr(model, "conditional", False))
+    if conditional and labels is not None and np.ndim(labels) == 1 and len(labels) != n:
+        labels = np.resize(np.asarray(labels), n)  # a pattern such as [3, 5], cycled
+    asked = model.resolve_labels(n, labels) if conditional else None
+    z = model.latents(n, seed=seed, truncation=truncation)
+
+    def batches(batch_size: int):
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            lab = None if asked is None else asked[start:stop]
+            yield model.generate_from_latents(z[start:stop], lab, batch_size=batch_size), lab
+
+    return ImageSource("generated", description or f"{model.name} (seed {seed})", config, n, batches,
+                       labelled=conditional, conditional=conditional)
+
+
+def real_source(config: Config, split: str = "test", n: Optional[int] = None,
+                data_dir: Optional[str] = None) -> ImageSource:
+    """The first ``n`` (default all) images of a real split, with their labels when the dataset has them."""
+    from ganzoo.evaluation.reference import real_batches  # noqa: PLC0415
+
+    labelled = _has_labels(config, data_dir)
+    count = _split_size(config, split, data_dir)
+    n = min(n, count) if n and count else (n or count)
+
+    def batches(batch_size: int):
+        for batch in real_batches(config, split, n, batch_size, data_dir, with_labels=labelled):
+            yield batch if labelled else (batch, None)
+
+    name = config.data.name if config.data.source == "tfds" else config.data.path
+    return ImageSource("real", f"real {name} {split}", config, n, batches, labelled=labelled)
+
+
+def parse_real_source(spec: str) -> tuple[Config, str]:
+    """``real:DATASET_OR_ENTRY[:SPLIT]`` -> (config describing the dataset, split); DATASET may be a
+    TFDS name (``mnist``: the resolution of its first zoo entry) or an entry (``dcgan_cifar10``)."""
+    from ganzoo.registry import get_config, list_models  # noqa: PLC0415
+
+    parts = spec.split(":")
+    if parts[0] != "real" or len(parts) not in (2, 3) or not parts[1]:
+        raise ValueError(f"a real-data source is real:DATASET[:SPLIT] (e.g. real:mnist:test), got '{spec}'")
+    name, split = parts[1], (parts[2] if len(parts) == 3 and parts[2] else "test")
+    if name in list_models() or name.endswith((".yaml", ".yml")):
+        return get_config(name), split
+    entries = [e for e in list_models() if get_config(e).data.name == name and get_config(e).data.source == "tfds"]
+    if not entries:
+        datasets = sorted({get_config(e).data.name for e in list_models()})
+        raise ValueError(f"real:{name}: no zoo entry uses the dataset '{name}' (datasets: {', '.join(datasets)}); "
+                         f"name an entry instead (real:ENTRY:SPLIT) to fix the resolution")
+    return get_config(entries[0]), split
+
+
+def _model_config(model) -> Config:
+    zoo = getattr(model, "zoo_config", None)
+    if not zoo:
+        raise ValueError(f"the model '{model.name}' carries no ganzoo config, so its dataset is unknown; pass "
+                         "config= (the entry it was trained as), or --config ENTRY on the command line")
+    return Config.from_dict(zoo, origin=f"the zoo_config of model '{model.name}'")
+
+
+def _tfds_info(config: Config, data_dir: Optional[str]):
+    import os  # noqa: PLC0415
+
+    import tensorflow_datasets as tfds  # noqa: PLC0415
+
+    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
+    try:
+        return tfds.builder(config.data.name, data_dir=data_dir).info
+    except Exception:  # noqa: BLE001 - unknown/unprepared: load_dataset reports it properly
+        return None
+
+
+def _has_labels(config: Config, data_dir: Optional[str]) -> bool:
+    if config.data.source == "folder":
+        from ganzoo.data import scan_folder  # noqa: PLC0415
+
+        return len(scan_folder(config.data.path).classes) > 1
+    info = _tfds_info(config, data_dir)
+    return info is not None and config.data.label_key in info.features
+
+
+def _split_size(config: Config, split: str, data_dir: Optional[str]) -> Optional[int]:
+    if config.data.source != "tfds":
+        return None
+    info = _tfds_info(config, data_dir)
+    try:
+        count = int(info.splits[split].num_examples)
+    except Exception:  # noqa: BLE001 - split expressions etc.: count while reading
+        return None
+    return min(count, config.data.limit) if config.data.limit else count
+
+
+# ====================================================================== evaluation
+
+def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[Config] = None,
+             ref_split: str = "train", ref_samples: Optional[int] = None, seed: int = 0, labels=None,
+             truncation: Optional[float] = None, batch_size: int = 100, data_dir: Optional[str] = None,
+             cache=None, inception_weights: Optional[str] = "imagenet", inception_resize: int = 299,
+             classifier=None, inception=None, kid_subsets: int = 100, kid_subset_size: int = 1000,
+             splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False) -> dict:
+    """Evaluate a ganzoo model (or an :class:`ImageSource`, or ``"real:mnist:test"``).
+
+    Args:
+        source: a ganzoo model, an :class:`ImageSource` or a ``real:DATASET[:SPLIT]`` string.
+        metrics: names (see :data:`METRICS`; default :func:`default_metrics`).
+        n: images to evaluate (default 50,000 with an Inception metric, else 10,000; for real
+            data at most the split).
+        config: the entry describing the data (default: the model's own ``zoo_config``).
+        ref_split, ref_samples: reference split and how many of its images (default all).
+        seed, labels, truncation: what to generate (see ``GANBase.generate``); ``labels`` may
+            be one class, or a list cycled over the ``n`` images.
+        classifier, inception: ready extractors (tests, benchmarks); built when None.
+        inception_weights, inception_resize: see :class:`InceptionExtractor`.
+
+    Returns:
+        JSON-ready ``{"metrics": {name: value, ...}, "details": {...}, "protocol": {...}}``; KID and
+        the scores come with ``<name>_std``, ``pr`` as ``precision``/``recall``, coverage with
+        its class histogram in ``details``.
+    """
+    start = time.time()
+    if isinstance(source, str):
+        ref_config, split = parse_real_source(source)
+        source = real_source(config or ref_config, split, n, data_dir)
+    elif not isinstance(source, ImageSource):
+        model = source
+        names = parse_metrics(metrics) or default_metrics(config or _model_config(model),
+                                                          getattr(model, "conditional", False))
+        if n is None:
+            n = DEFAULT_N_INCEPTION if any(METRICS[m].space == "inception" for m in names) else DEFAULT_N_CLASSIFIER
+        source = generated_source(model, n, config, seed=seed, labels=labels, truncation=truncation)
+    config = config or source.config
+    names = parse_metrics(metrics) or default_metrics(config, source.conditional or source.kind == "real"
+                                                       and source.labelled)
+    skipped = {}
+    if "label_accuracy" in names and not source.labelled:
+        skipped["label_accuracy"] = ("unconditional model: no label was asked for" if source.kind == "generated"
+                                     else "the dataset has no labels")
+        names = [m for m in names if m != "label_accuracy"]
+
+    spaces = {METRICS[m].space for m in names}
+    extractors = {}
+    if "classifier" in spaces:
+        if classifier is None:
+            from ganzoo.evaluation.classifier import load_classifier  # noqa: PLC0415
+
+            classifier = load_classifier(config, data_dir=data_dir, cache=cache)
+        classifier.check_images((config.data.image_size, config.data.image_size, config.data.channels))
+        extractors["classifier"] = classifier
+    if "inception" in spaces:
+        if inception is None:
+            from ganzoo.evaluation.features import InceptionExtractor  # noqa: PLC0415
+
+            inception = InceptionExtractor(weights=inception_weights, resize=inception_resize, logits="is" in names)
+        extractors["inception"] = inception
+
+    # One pass over the images: every extractor sees every batch once.
+    feats = {space: [] for space in extractors}
+    probs = {space: [] for space in extractors}
+    asked = []
+    done, last_report = 0, time.time()
+    for images, lab in source.batches(batch_size):
+        for space, extractor in extractors.items():
+            f, p = extractor.predict_batch(images)
+            feats[space].append(f)
+            if p is not None:
+                probs[space].append(p)
+        if lab is not None:
+            asked.append(np.asarray(lab))
+        done += len(images)
+        if verbose and (time.time() - last_report > 10 or done == source.n):
+            print(f"  {done}/{source.n} images", file=sys.stderr, flush=True)
+            last_report = time.time()
+    if done < 2:
+        raise ValueError(f"{source.description}: only {done} images to evaluate")
+    feats = {k: np.concatenate(v) for k, v in feats.items()}
+    probs = {k: (np.concatenate(v) if v else None) for k, v in probs.items()}
+    asked = np.concatenate(asked) if asked else None
+
+    refs = {}
+    for space in {METRICS[m].space for m in names if METRICS[m].needs_reference}:
+        from ganzoo.evaluation.reference import reference_statistics  # noqa: PLC0415
+
+        refs[space] = reference_statistics(config, extractors[space], ref_split, ref_samples,
+                                           batch_size=max(batch_size, 200), data_dir=data_dir, cache=cache)
+
+    values, details = {}, {}
+    splits_used = min(splits, done)
+    for name in names:
+        space = METRICS[name].space
+        if name in ("fid", "fcd"):
+            ref = refs[space]
+            mu, sigma = stats.activation_statistics(feats[space])
+            values[name] = stats.frechet_distance(mu, sigma, ref["mu"], ref["sigma"])
+        elif name in ("kid", "kcd"):
+            mean, std = stats.kernel_inception_distance(feats[space], refs[space]["features"],
+                                                        num_subsets=kid_subsets, subset_size=kid_subset_size,
+                                                        seed=seed)
+            values[name], values[f"{name}_std"] = mean, std
+        elif name in ("is", "cs"):
+            mean, std = stats.inception_score(probs[space], splits=splits_used)
+            values[name], values[f"{name}_std"] = mean, std
+        elif name == "pr":
+            real, fake = _equal_subsets(refs[space]["features"], feats[space], pr_samples, seed)
+            values["precision"], values["recall"] = stats.precision_recall(real, fake, k=pr_k)
+        elif name == "coverage":
+            cov = stats.class_coverage(probs[space], num_classes=extractors[space].num_classes)
+            values["coverage"] = cov["coverage"]
+            details["class_histogram"] = [int(v) for v in cov["histogram"]]
+            details["class_entropy"] = cov["entropy"]
+        elif name == "label_accuracy":
+            values["label_accuracy"] = stats.label_accuracy(probs[space], asked)
+            if "class_histogram" not in details and probs[space] is not None:
+                details["class_histogram"] = [int(v) for v in np.bincount(
+                    np.argmax(probs[space], axis=1), minlength=extractors[space].num_classes)]
+
+    protocol = {
+        "source": source.description,
+        "kind": source.kind,
+        "n": int(done),
+        "dataset": config.data.name if config.data.source == "tfds" else config.data.path,
+        "resolution": [config.data.image_size, config.data.image_size, config.data.channels],
+        "seed": seed if source.kind == "generated" else None,
+        "labels": ("balanced 0..C-1 cycling" if labels is None else "given") if source.conditional else None,
+        "truncation": truncation,
+        "metrics": names,
+        "skipped": skipped,
+        "extractors": {space: e.describe() for space, e in extractors.items()},
+        "reference": {space: {"split": ref_split, "count": r["count"], "cache": r["path"], "reused": r["cached"],
+                              "kept_features": int(len(r["features"]))} for space, r in refs.items()},
+        "kid": {"subsets": kid_subsets, "subset_size": kid_subset_size} if {"kid", "kcd"} & set(names) else None,
+        "splits": splits_used if {"is", "cs"} & set(names) else None,
+        "pr": {"k": pr_k, "samples": pr_samples} if "pr" in names else None,
+        "seconds": round(time.time() - start, 1),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    from ganzoo import __version__  # noqa: PLC0415
+
+    protocol["ganzoo"] = __version__
+    return {"metrics": {k: float(v) for k, v in values.items()}, "details": details, "protocol": protocol}
+
+
+def _equal_subsets(real: np.ndarray, fake: np.ndarray, limit: int, seed: int):
+    m = min(len(real), len(fake), limit)
+    rng = np.random.default_rng(seed)
+    pick = lambda x: x if len(x) == m else x[np.sort(rng.choice(len(x), m, replace=False))]  # noqa: E731
+    return pick(real), pick(fake)
+
+
+# ====================================================================== output
+
+def format_table(result: dict) -> str:
+    """The result as an aligned text table (one metric per row, its meaning beside it)."""
+    values, details, protocol = result["metrics"], result["details"], result["protocol"]
+    rows = []
+
+    def add(name, value, note):
+        rows.append((name, value, note))
+
+    for name in protocol["metrics"]:
+        info = METRICS[name]
+        if name in ("kid", "kcd"):
+            add(name, f"{1000 * values[name]:.3f} +- {1000 * values[name + '_std']:.3f}", info.description)
+        elif name in ("is", "cs"):
+            add(name, f"{values[name]:.3f} +- {values[name + '_std']:.3f}", info.description)
+        elif name == "pr":
+            add("precision", f"{values['precision']:.4f}", "share of samples on the real manifold (fidelity)")
+            add("recall", f"{values['recall']:.4f}", "share of real images on the samples' manifold (diversity)")
+        elif name == "coverage":
+            add("coverage", f"{values['coverage']:.4f}", info.description)
+            add("  classes", " ".join(str(v) for v in details["class_histogram"]), "predicted-class histogram")
+        else:
+            add(name, f"{values[name]:.4f}", info.description)
+    for name, why in protocol["skipped"].items():
+        add(name, "n/a", why)
+    width = [max(len(r[i]) for r in rows + [("metric", "value", "")]) for i in range(2)]
+    header = (f"{protocol['source']}: {protocol['n']} images"
+              + "".join(f"; {space} reference: {ref['split']} split ({ref['count']} images)"
+                        for space, ref in protocol["reference"].items()))
+    lines = [header, f"{'metric'.ljust(width[0])}  {'value'.ljust(width[1])}  meaning"]
+    lines += [f"{a.ljust(width[0])}  {b.ljust(width[1])}  {c}" for a, b, c in rows]
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: Union[str, Path]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2, default=_json_default) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -1,0 +1,263 @@
+"""Feature extractors: images in [-1, 1] -> (features, class probabilities).
+
+Two kinds judge generated images:
+
+* :class:`InceptionExtractor`: ``keras.applications.InceptionV3`` with the standard FID/IS
+  protocol (Heusel et al. 2017; Salimans et al. 2016): images are resized **bilinearly to
+  299x299** (no antialiasing, as ``tf.image.resize_bilinear`` in TTUR and
+  ``F.interpolate(mode="bilinear")`` in pytorch-fid), grayscale is repeated to 3 channels,
+  and the pixel range is Inception's own [-1, 1] (ganzoo's image convention, so no
+  rescaling). Features are the 2048-d global-average "pool3" output (layer ``avg_pool``);
+  IS uses the softmax of the 1000 ImageNet logits (layer ``predictions``).
+
+  The weights are Keras' ImageNet weights (``inception_v3_weights_tf_dim_ordering_tf_kernels.h5``),
+  *not* the 2015 TF graph (``pool_3:0`` of ``classify_image_graph_def.pb``) that TTUR and
+  pytorch-fid load, so ganzoo's FID/KID/IS are comparable between ganzoo runs, not with
+  numbers published from those tools.
+* :class:`ganzoo.evaluation.classifier.DomainClassifier`: a small CNN trained on the
+  dataset itself, for data where Inception is a poor judge (MNIST-like digits).
+
+An extractor is a plain Python object (not a Keras layer), so a Keras metric can hold
+one without the extractor's weights being saved into every GAN checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+import numpy as np
+
+__all__ = [
+    "FeatureExtractor",
+    "InceptionExtractor",
+    "InceptionWeightsError",
+    "resolve_inception_weights",
+    "INCEPTION_WEIGHTS_ENV",
+]
+
+#: Environment variable naming a local copy of the Inception-V3 ImageNet weights (.h5).
+INCEPTION_WEIGHTS_ENV = "GANZOO_INCEPTION_WEIGHTS"
+
+#: The files ``keras.applications.InceptionV3(weights="imagenet")`` downloads into
+#: ``~/.keras/models/`` (name, URL, md5 that Keras checks), with and without the classifier top.
+_KERAS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/inception_v3/"
+INCEPTION_FILES = {
+    True: ("inception_v3_weights_tf_dim_ordering_tf_kernels.h5", "9a0d58056eeedaa3f26cb7ebd46da564"),
+    False: ("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5", "bcbd6486424b2319ff4ef7d526e38f63"),
+}
+
+
+class InceptionWeightsError(FileNotFoundError):
+    """The Inception-V3 ImageNet weights are neither cached, nor given, nor downloadable."""
+
+
+class FeatureExtractor:
+    """Images (N, H, W, C) float in [-1, 1] -> ``(features (N, D), probs (N, K) or None)``.
+
+    Subclasses set ``self.model``: a Keras model mapping the preprocessed images to
+    ``[features, logits]`` (or ``[features]``), and implement :meth:`preprocess`.
+
+    Attributes:
+        name: identity of the extractor *and its weights*; reference statistics are cached
+            under it, so two extractors with the same name must compute the same features.
+        cacheable: False for extractors whose weights are not reproducible (random init).
+    """
+
+    name: str = "extractor"
+    cacheable: bool = True
+    model = None
+
+    # ------------------------------------------------------------ graph-mode API
+    def preprocess(self, images):
+        return images
+
+    def __call__(self, images):
+        """TF tensors ``(features, probs-or-None)``; traceable (used inside ``test_step``)."""
+        import tensorflow as tf  # noqa: PLC0415
+
+        outputs = self.model(self.preprocess(tf.cast(images, tf.float32)), training=False)
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        features = tf.cast(outputs[0], tf.float32)
+        probs = tf.nn.softmax(tf.cast(outputs[1], tf.float32), axis=-1) if len(outputs) > 1 else None
+        return features, probs
+
+    @property
+    def has_probs(self) -> bool:
+        return len(self.model.outputs) > 1
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.model.outputs[0].shape[-1])
+
+    # ------------------------------------------------------------ numpy API
+    def _compiled(self):
+        fn = getattr(self, "_predict_fn", None)
+        if fn is None:
+            import tensorflow as tf  # noqa: PLC0415
+
+            fn = tf.function(self.__call__, reduce_retracing=True)
+            self._predict_fn = fn
+        return fn
+
+    def predict_batch(self, images: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
+        """One batch as numpy: ``(features float32, probs float32 or None)``."""
+        features, probs = self._compiled()(np.asarray(images, np.float32))
+        return features.numpy(), None if probs is None else probs.numpy()
+
+    def predict(self, images: Union[np.ndarray, Iterable[np.ndarray]], batch_size: int = 100):
+        """Features (and probabilities) of an array of images, or of an iterable of batches."""
+        if isinstance(images, np.ndarray):
+            batches = (images[i:i + batch_size] for i in range(0, len(images), batch_size))
+        else:
+            batches = images
+        feats, probs = [], []
+        for batch in batches:
+            f, p = self.predict_batch(batch)
+            feats.append(f)
+            if p is not None:
+                probs.append(p)
+        if not feats:
+            raise ValueError("no images to extract features from")
+        return np.concatenate(feats), (np.concatenate(probs) if probs else None)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "feature_dim": self.feature_dim, "has_probs": self.has_probs}
+
+
+# ====================================================================== Inception
+
+def _keras_models_dirs() -> list[Path]:
+    """Where ``keras.utils.get_file(cache_subdir="models")`` keeps downloads: ``$KERAS_HOME``
+    (default ``~/.keras``), or ``/tmp/.keras`` when that is not writable."""
+    from keras.src.backend import config as keras_config  # noqa: PLC0415
+
+    home = Path(os.path.expanduser(keras_config.keras_home()))
+    return [home / "models", Path("/tmp/.keras/models")]
+
+
+def _offline() -> bool:
+    from ganzoo.data import _network_reachable  # noqa: PLC0415 (one probe, shared with TFDS)
+
+    return not _network_reachable()
+
+
+def _md5(path: Path) -> str:
+    digest = hashlib.md5()  # noqa: S324 - the checksum Keras publishes for these files
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _missing_weights_message(include_top: bool, searched: list[Path], reason: str) -> str:
+    fname, md5 = INCEPTION_FILES[include_top]
+    where = ", ".join(str(d / fname) for d in searched)
+    need = "FID, KID, precision/recall and IS" if include_top else "FID, KID and precision/recall"
+    return (
+        f"the Inception-V3 ImageNet weights that {need} need are not available: no file at {where}, "
+        f"no --inception-weights PATH and env {INCEPTION_WEIGHTS_ENV} is not set, {reason}. To provide them:\n"
+        f"  * on a machine with internet, download {_KERAS_URL}{fname} (md5 {md5}) and copy it to "
+        f"{searched[0]}/ here (where Keras looks), or\n"
+        f"  * pass its path: `ganzoo eval ... --inception-weights PATH`, or set {INCEPTION_WEIGHTS_ENV}=PATH "
+        f"(ganzoo.evaluation.InceptionExtractor(weights=PATH) in Python).\n"
+        "For MNIST-like data use --metrics fcd,coverage instead: the domain classifier ships with ganzoo."
+    )
+
+
+def resolve_inception_weights(weights: Optional[str] = "imagenet", include_top: bool = True) -> Optional[str]:
+    """What to pass to ``keras.applications.InceptionV3(weights=...)``, decided without any download
+    attempt when the weights cannot be had.
+
+    ``weights``: ``"imagenet"`` (a path in env ``GANZOO_INCEPTION_WEIGHTS``, else the file Keras
+    caches in ``~/.keras/models/``, else a Keras download if the network is reachable and
+    ``GANZOO_OFFLINE`` is not set), a path to an ``.h5`` file, or None (random weights, tests).
+    Raises :class:`InceptionWeightsError` at once, with instructions, when none is available.
+    """
+    if weights is None:
+        return None
+    if weights != "imagenet":
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise InceptionWeightsError(f"--inception-weights: '{weights}' is not a file (expected the Keras "
+                                        f"Inception-V3 ImageNet weights, {INCEPTION_FILES[True][0]})")
+        return str(path)
+    env = os.environ.get(INCEPTION_WEIGHTS_ENV, "").strip()
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise InceptionWeightsError(f"env {INCEPTION_WEIGHTS_ENV}={env} is not a file (expected the Keras "
+                                        f"Inception-V3 ImageNet weights, {INCEPTION_FILES[True][0]})")
+        return str(path)
+    searched = _keras_models_dirs()
+    for directory in searched:
+        if (directory / INCEPTION_FILES[include_top][0]).is_file():
+            return "imagenet"  # Keras finds it in its cache and does not download
+    if _offline():
+        raise InceptionWeightsError(_missing_weights_message(
+            include_top, searched, "and they cannot be downloaded (no network, or env GANZOO_OFFLINE=1)"))
+    return "imagenet"  # Keras downloads it into ~/.keras/models/ once
+
+
+class InceptionExtractor(FeatureExtractor):
+    """Inception-V3 pool3 features (2048-d) and ImageNet class probabilities.
+
+    Args:
+        weights: ``"imagenet"`` (see :func:`resolve_inception_weights`), a path to the Keras
+            ``.h5`` weights, or None (random weights: for tests and throughput benchmarks).
+        resize: side the images are resized to (299 is the protocol; >= 75 for tests).
+        logits: also compute the 1000 ImageNet logits (needed for IS). The weights without
+            the classifier top (``..._notop.h5``) suffice when False.
+    """
+
+    def __init__(self, weights: Optional[str] = "imagenet", resize: int = 299, logits: bool = True):
+        import keras  # noqa: PLC0415
+
+        if resize < 75:
+            raise ValueError(f"InceptionV3 needs images of at least 75x75, got resize={resize}")
+        self.resize = int(resize)
+        self.weights_spec = weights
+        resolved = resolve_inception_weights(weights, include_top=logits)
+        try:
+            base = keras.applications.InceptionV3(
+                include_top=logits, weights=resolved, input_shape=(self.resize, self.resize, 3),
+                pooling=None if logits else "avg", classifier_activation=None)
+        except ValueError as err:
+            if resolved in (None, "imagenet"):
+                raise
+            raise InceptionWeightsError(
+                f"{resolved} does not fit Keras' InceptionV3 {'with' if logits else 'without'} its classifier top "
+                f"({err}). IS needs {INCEPTION_FILES[True][0]}; {INCEPTION_FILES[False][0]} serves FID, KID and "
+                "precision/recall only") from None
+        if logits:
+            outputs = [base.get_layer("avg_pool").output, base.get_layer("predictions").output]
+        else:
+            outputs = [base.output]
+        self.model = keras.Model(base.inputs, outputs, name="inception_v3_features")
+        self.cacheable = resolved is not None
+        self.name = f"inception_v3-{self._weights_tag(resolved, logits)}-pool3-{self.resize}px"
+
+    @staticmethod
+    def _weights_tag(resolved: Optional[str], logits: bool) -> str:
+        if resolved is None:
+            return "random"
+        if resolved == "imagenet":
+            return "imagenet"
+        md5 = _md5(Path(resolved))
+        return "imagenet" if md5 in {h for _, h in INCEPTION_FILES.values()} else f"file{md5[:12]}"
+
+    def preprocess(self, images):
+        import tensorflow as tf  # noqa: PLC0415
+
+        images = tf.image.resize(images, (self.resize, self.resize), method="bilinear", antialias=False)
+        if images.shape[-1] == 1:
+            images = tf.repeat(images, 3, axis=-1)
+        return images
+
+    def describe(self) -> dict:
+        return {**super().describe(), "resize": f"bilinear to {self.resize}x{self.resize}",
+                "grayscale": "repeated to 3 channels", "feature_layer": "avg_pool (pool3)",
+                "logits_layer": "predictions" if self.has_probs else None}

@@ -1,0 +1,417 @@
+"""Image-quality metrics as ``keras.metrics.Metric`` objects, for ``fit(validation_data=...)``.
+
+Compile a ganzoo model with them and every validation pass reports quality::
+
+    from ganzoo.evaluation.keras_metrics import FrechetClassifierDistance, ClassCoverage, LabelAccuracy
+    model.compile(g_optimizer=..., d_optimizer=..., metrics=["fcd", "coverage", "label_accuracy"])
+    model.fit(train_ds, validation_data=ganzoo.load_dataset("cgan_mnist", split="test"), epochs=5)
+    # -> val_fcd, val_coverage, val_label_accuracy per epoch
+
+``GANBase.test_step`` generates one fake per real validation image (with the validation
+batch's labels for a conditional model) and calls ``update_state(real, fake, labels)``.
+The states are sums, so the numbers are exact over the whole validation set except where
+noted:
+
+* :class:`FrechetDistance` (``fcd`` / ``fid``): running sums of features and outer products
+  of the real and the fake stream; the result is the Frechet distance of the two Gaussians,
+  computed in float64 with ``Tr sqrt(S1 S2) = sum sqrt(eig(S1^1/2 S2 S1^1/2))`` (equal to
+  the ``scipy.linalg.sqrtm`` form of :func:`ganzoo.evaluation.stats.frechet_distance`).
+* :class:`KernelDistance` (``kid`` / ``kcd``): the unbiased MMD^2 of each validation batch, averaged
+  over batches (the keras.io GAN-ADA estimator). The offline ``ganzoo eval`` KID averages 100
+  random subsets of 1000 instead.
+* :class:`ScoreMetric` (``is`` / ``cs``): exact single-split Inception/classifier score (the
+  offline one averages 10 splits, the standard protocol).
+* :class:`ClassCoverage`, :class:`LabelAccuracy`: predicted-class histogram entropy and the
+  share of fakes classified as the label they were generated for.
+
+The reference here is the validation data, not the cached train-split statistics that
+``ganzoo eval`` uses, and the sample count is the validation set's: compare numbers within
+one setting. Classifier metrics use the domain classifier of the model's dataset
+(:func:`ganzoo.evaluation.classifier.load_classifier`); Inception metrics build
+Inception-V3 (slow on CPU: ~10 images/s per core at 299x299).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Union
+
+import keras
+import tensorflow as tf
+
+from ganzoo.evaluation.features import FeatureExtractor, InceptionExtractor
+
+__all__ = [
+    "QualityMetric",
+    "FrechetDistance",
+    "FrechetClassifierDistance",
+    "FrechetInceptionDistance",
+    "KernelDistance",
+    "KernelClassifierDistance",
+    "KernelInceptionDistance",
+    "ScoreMetric",
+    "InceptionScore",
+    "ClassifierScore",
+    "ClassCoverage",
+    "LabelAccuracy",
+    "frechet_distance_tf",
+    "get_quality_metrics",
+    "QUALITY_METRICS",
+]
+
+_INCEPTION: dict = {}
+
+
+def _inception(weights, resize: int, logits: bool) -> InceptionExtractor:
+    """One Inception-V3 per (weights, resize, logits) per process (metrics share it)."""
+    key = (weights, resize, logits)
+    if key not in _INCEPTION:
+        _INCEPTION[key] = InceptionExtractor(weights=weights, resize=resize, logits=logits)
+    return _INCEPTION[key]
+
+
+def _classifier(spec):
+    from ganzoo.evaluation.classifier import DomainClassifier, load_classifier  # noqa: PLC0415
+
+    if isinstance(spec, DomainClassifier):
+        return spec
+    return load_classifier(spec)
+
+
+def frechet_distance_tf(mu1, sigma1, mu2, sigma2):
+    """Frechet distance of two Gaussians in TF (float64, graph-safe, differentiable nowhere needed).
+
+    ``Tr sqrt(S1 S2)`` is the sum of the square roots of the eigenvalues of the symmetric PSD
+    matrix ``S1^1/2 S2 S1^1/2`` (same eigenvalues as ``S1 S2``); round-off negatives are clamped.
+    """
+    mu1, sigma1, mu2, sigma2 = (tf.cast(t, tf.float64) for t in (mu1, sigma1, mu2, sigma2))
+    e1, v1 = tf.linalg.eigh(sigma1)
+    sqrt1 = tf.matmul(v1 * tf.sqrt(tf.maximum(e1, 0.0))[None, :], v1, transpose_b=True)
+    inner = tf.matmul(tf.matmul(sqrt1, sigma2), sqrt1)
+    inner = 0.5 * (inner + tf.transpose(inner))
+    tr_covmean = tf.reduce_sum(tf.sqrt(tf.maximum(tf.linalg.eigvalsh(inner), 0.0)))
+    diff = mu1 - mu2
+    return (tf.reduce_sum(diff * diff) + tf.linalg.trace(sigma1) + tf.linalg.trace(sigma2)
+            - 2.0 * tr_covmean)
+
+
+class QualityMetric(keras.metrics.Metric):
+    """Base of the quality metrics: ``update_state(real_images, fake_images, labels=None)``.
+
+    Subclasses choose their extractor from serialisable arguments (``classifier`` spec or
+    Inception ``weights``/``resize``) so that ``get_config`` round-trips through a saved model.
+    """
+
+    #: "classifier" or "inception"
+    space = "classifier"
+
+    def __init__(self, name: str, classifier=None, inception_weights: Optional[str] = "imagenet",
+                 resize: int = 299, dtype=None, **kwargs):
+        super().__init__(name=name, dtype=dtype or "float32", **kwargs)
+        self.inception_weights = inception_weights
+        self.resize = int(resize)
+        if self.space == "classifier":
+            self.extractor: FeatureExtractor = _classifier(classifier if classifier is not None else "mnist_classifier")
+        else:
+            self.extractor = _inception(inception_weights, self.resize, logits=self._needs_probs)
+
+    _needs_probs = False
+
+    def get_config(self):
+        config = {"name": self.name}
+        if self.space == "classifier":
+            config["classifier"] = self.extractor.spec  # a shipped name or a .keras path
+        else:
+            config.update({"inception_weights": self.inception_weights, "resize": self.resize})
+        return config
+
+    def _features(self, images):
+        return self.extractor(images)
+
+    def update_state(self, real_images, fake_images, labels=None, sample_weight=None):  # pragma: no cover
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------- Frechet distance
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class FrechetDistance(QualityMetric):
+    """Frechet distance between the real and the fake feature Gaussians (streaming sums)."""
+
+    def __init__(self, name: str = "fcd", **kwargs):
+        super().__init__(name=name, **kwargs)
+        d = self.extractor.feature_dim
+        self.stream_vars = {}
+        for stream in ("real", "fake"):
+            self.stream_vars[stream] = (
+                self.add_variable(shape=(), initializer="zeros", dtype="float64", name=f"{stream}_count"),
+                self.add_variable(shape=(d,), initializer="zeros", dtype="float64", name=f"{stream}_sum"),
+                self.add_variable(shape=(d, d), initializer="zeros", dtype="float64", name=f"{stream}_outer"),
+            )
+
+    def _accumulate(self, stream: str, features):
+        count, total, outer = self.stream_vars[stream]
+        f = tf.cast(features, tf.float64)
+        count.assign_add(tf.cast(tf.shape(f)[0], tf.float64))
+        total.assign_add(tf.reduce_sum(f, axis=0))
+        outer.assign_add(tf.matmul(f, f, transpose_a=True))
+
+    def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
+        self._accumulate("real", self._features(real_images)[0])
+        self._accumulate("fake", self._features(fake_images)[0])
+
+    def _moments(self, stream: str):
+        count, total, outer = self.stream_vars[stream]
+        n = tf.maximum(count, 2.0)
+        mu = total / n
+        sigma = (outer - n * mu[:, None] * mu[None, :]) / (n - 1.0)
+        return mu, sigma
+
+    def result(self):
+        enough = tf.logical_and(self.stream_vars["real"][0] >= 2.0, self.stream_vars["fake"][0] >= 2.0)
+        fd = frechet_distance_tf(*self._moments("real"), *self._moments("fake"))
+        return tf.cast(tf.where(enough, fd, tf.constant(float("nan"), tf.float64)), self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class FrechetClassifierDistance(FrechetDistance):
+    """FCD: Frechet distance in the domain classifier's ``features`` space."""
+
+    space = "classifier"
+
+    def __init__(self, name: str = "fcd", classifier=None, **kwargs):
+        super().__init__(name=name, classifier=classifier, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class FrechetInceptionDistance(FrechetDistance):
+    """FID: Frechet distance in Inception-V3 pool3 space (299x299 bilinear)."""
+
+    space = "inception"
+
+    def __init__(self, name: str = "fid", inception_weights: Optional[str] = "imagenet", resize: int = 299, **kwargs):
+        super().__init__(name=name, inception_weights=inception_weights, resize=resize, **kwargs)
+
+
+# ---------------------------------------------------------------------- KID
+
+def _unbiased_mmd2_tf(x, y):
+    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al. 2018), float64."""
+    x, y = tf.cast(x, tf.float64), tf.cast(y, tf.float64)
+    d = tf.cast(tf.shape(x)[1], tf.float64)
+    m = tf.cast(tf.shape(x)[0], tf.float64)
+
+    def kernel(a, b):
+        return (tf.matmul(a, b, transpose_b=True) / d + 1.0) ** 3
+
+    k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
+    off_diag = lambda k: tf.reduce_sum(k) - tf.linalg.trace(k)  # noqa: E731
+    return (off_diag(k_xx) + off_diag(k_yy)) / (m * (m - 1.0)) - 2.0 * tf.reduce_sum(k_xy) / (m * m)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class KernelDistance(QualityMetric):
+    """Mean over validation batches of the unbiased MMD^2 (cubic kernel) of real vs fake features."""
+
+    space = "inception"
+
+    def __init__(self, name: str = "kid", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="total")
+        self.batches = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="batches")
+
+    def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
+        real = self._features(real_images)[0]
+        fake = self._features(fake_images)[0]
+        self.total.assign_add(_unbiased_mmd2_tf(real, fake))
+        self.batches.assign_add(tf.constant(1.0, tf.float64))
+
+    def result(self):
+        return tf.cast(self.total / tf.maximum(self.batches, 1.0), self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class KernelClassifierDistance(KernelDistance):
+    """KID's estimator in the domain classifier's ``features`` space (``kcd``)."""
+
+    space = "classifier"
+
+    def __init__(self, name: str = "kcd", classifier=None, **kwargs):
+        super().__init__(name=name, classifier=classifier, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class KernelInceptionDistance(KernelDistance):
+    """KID in Inception-V3 pool3 space (per-batch estimator; see the module docstring)."""
+
+    space = "inception"
+
+    def __init__(self, name: str = "kid", inception_weights: Optional[str] = "imagenet", resize: int = 299, **kwargs):
+        super().__init__(name=name, inception_weights=inception_weights, resize=resize, **kwargs)
+
+
+# ---------------------------------------------------------------------- class-probability metrics
+
+class _ProbabilityMetric(QualityMetric):
+    _needs_probs = True
+
+    def _probs(self, images):
+        probs = self._features(images)[1]
+        if probs is None:
+            raise ValueError(f"{self.name} needs class probabilities; the extractor {self.extractor.name} has none")
+        return tf.cast(probs, tf.float64)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class ScoreMetric(_ProbabilityMetric):
+    """``exp(E_x KL(p(y|x) || p(y)))`` of the fakes over the whole validation set (one split).
+
+    Exact from sums: ``E_x sum_y p log p - sum_y p(y) log p(y)``.
+    """
+
+    space = "classifier"
+
+    def __init__(self, name: str = "cs", **kwargs):
+        super().__init__(name=name, **kwargs)
+        k = self.extractor.num_classes if self.space == "classifier" else 1000
+        self.prob_sum = self.add_variable(shape=(k,), initializer="zeros", dtype="float64", name="prob_sum")
+        self.neg_entropy_sum = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="neg_entropy")
+        self.count = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="count")
+
+    def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
+        p = self._probs(fake_images)
+        self.prob_sum.assign_add(tf.reduce_sum(p, axis=0))
+        self.neg_entropy_sum.assign_add(tf.reduce_sum(tf.math.xlogy(p, p)))
+        self.count.assign_add(tf.cast(tf.shape(p)[0], tf.float64))
+
+    def result(self):
+        n = tf.maximum(self.count, 1.0)
+        marginal = self.prob_sum / n
+        kl = self.neg_entropy_sum / n - tf.reduce_sum(tf.math.xlogy(marginal, marginal))
+        return tf.cast(tf.exp(kl), self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class ClassifierScore(ScoreMetric):
+    """The Inception-Score analogue with the domain classifier (``cs``)."""
+
+    space = "classifier"
+
+    def __init__(self, name: str = "cs", classifier=None, **kwargs):
+        super().__init__(name=name, classifier=classifier, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class InceptionScore(ScoreMetric):
+    """Inception Score (single split over the validation set)."""
+
+    space = "inception"
+
+    def __init__(self, name: str = "is", inception_weights: Optional[str] = "imagenet", resize: int = 299, **kwargs):
+        super().__init__(name=name, inception_weights=inception_weights, resize=resize, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class ClassCoverage(_ProbabilityMetric):
+    """Normalised entropy of the histogram of the fakes' predicted classes: 1.0 when every class
+    is predicted equally often, 0.0 when all fakes fall in one class (mode collapse)."""
+
+    space = "classifier"
+
+    def __init__(self, name: str = "coverage", classifier=None, **kwargs):
+        super().__init__(name=name, classifier=classifier, **kwargs)
+        self.histogram = self.add_variable(shape=(self.extractor.num_classes,), initializer="zeros",
+                                           dtype="float64", name="histogram")
+
+    def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
+        predicted = tf.argmax(self._probs(fake_images), axis=-1)
+        self.histogram.assign_add(tf.reduce_sum(tf.one_hot(predicted, self.extractor.num_classes,
+                                                           dtype=tf.float64), axis=0))
+
+    def result(self):
+        freq = self.histogram / tf.maximum(tf.reduce_sum(self.histogram), 1.0)
+        entropy = -tf.reduce_sum(tf.math.xlogy(freq, freq))
+        return tf.cast(entropy / math.log(self.extractor.num_classes), self.dtype)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class LabelAccuracy(_ProbabilityMetric):
+    """Share of the fakes that the domain classifier assigns to the label they were generated
+    for (conditional models only)."""
+
+    space = "classifier"
+
+    def __init__(self, name: str = "label_accuracy", classifier=None, **kwargs):
+        super().__init__(name=name, classifier=classifier, **kwargs)
+        self.correct = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="total")
+
+    def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
+        if labels is None:
+            raise ValueError("label_accuracy needs the labels the fakes were generated for: use it with a "
+                             "conditional model and labelled validation data")
+        predicted = tf.argmax(self._probs(fake_images), axis=-1, output_type=tf.int32)
+        hits = tf.cast(tf.equal(predicted, tf.cast(tf.reshape(labels, [-1]), tf.int32)), tf.float64)
+        self.correct.assign_add(tf.reduce_sum(hits))
+        self.total.assign_add(tf.cast(tf.size(hits), tf.float64))
+
+    def result(self):
+        return tf.cast(self.correct / tf.maximum(self.total, 1.0), self.dtype)
+
+
+# ---------------------------------------------------------------------- by name
+
+#: metric name -> class (the names ``ganzoo eval --metrics`` uses, where they exist in streaming form).
+QUALITY_METRICS = {
+    "fcd": FrechetClassifierDistance,
+    "kcd": KernelClassifierDistance,
+    "cs": ClassifierScore,
+    "coverage": ClassCoverage,
+    "label_accuracy": LabelAccuracy,
+    "fid": FrechetInceptionDistance,
+    "kid": KernelInceptionDistance,
+    "is": InceptionScore,
+}
+
+
+def get_quality_metrics(specs, zoo_config: Optional[dict] = None) -> list:
+    """Metric instances from names (``"fcd"``), serialized dicts (a saved model's compile config)
+    or instances. Classifier metrics named by string use the domain classifier of the model's
+    dataset (``zoo_config``; MNIST when there is none)."""
+    if specs is None:
+        return []
+    if isinstance(specs, (str, dict, keras.metrics.Metric)):
+        specs = [specs]
+    out = []
+    classifier = None
+    for spec in specs:
+        if isinstance(spec, QualityMetric):
+            out.append(spec)
+        elif isinstance(spec, dict):
+            out.append(keras.saving.deserialize_keras_object(spec))
+        elif isinstance(spec, str):
+            cls = QUALITY_METRICS.get(spec)
+            if cls is None:
+                raise ValueError(f"unknown quality metric '{spec}'; choose from {', '.join(QUALITY_METRICS)} "
+                                 "(pr needs whole feature sets: use ganzoo eval / EvaluationCallback)")
+            if cls.space == "classifier":
+                if classifier is None:
+                    classifier = _classifier(_zoo_config_data(zoo_config))
+                out.append(cls(classifier=classifier))
+            else:
+                out.append(cls())
+        else:
+            raise ValueError(f"compile(metrics=...) takes ganzoo quality metrics (names such as 'fcd', or "
+                             f"QualityMetric instances), got {spec!r}; GAN losses are tracked already")
+    names = [m.name for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two quality metrics share a name: {names}")
+    return out
+
+
+def _zoo_config_data(zoo_config: Optional[dict]):
+    if not zoo_config:
+        return None
+    from ganzoo.config import Config  # noqa: PLC0415
+
+    return Config.from_dict(zoo_config, origin="the model's zoo_config")
