@@ -28,7 +28,7 @@ from ganzoo.config import Config
 from ganzoo.data import (DataError, _few, _list_images, _pil_convert, _read_folder, _tf_square_resize,
                          _tfds_load)
 
-__all__ = ["load_image_to_image_dataset", "read_image_file"]
+__all__ = ["bicubic_downscale", "load_image_to_image_dataset", "read_image_file"]
 
 logger = logging.getLogger(__name__)
 
@@ -142,18 +142,28 @@ def _super_resolution_pairs(config: Config, split, *, data_dir, shuffle, seed, l
     k = data.crops_per_image
     if k > 1:  # several crops of each decoded (large) image, mixed by a shuffle buffer
         images = images.flat_map(lambda im: tf.data.Dataset.from_tensors(im).repeat(k))
-    lr_size = hr_size // scale
 
     def pair(image, seed_pair):
         hr = _random_crop_flip(image, hr_size, seed_pair, data.flip)
-        lr = tf.image.resize(tf.cast(hr, tf.float32), (lr_size, lr_size), method="bicubic", antialias=True)
-        lr = tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
-        return lr, hr
+        return bicubic_downscale(hr, scale), hr
 
     pairs = _with_seeds(images, seed).map(pair, num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle and k > 1:
         pairs = pairs.shuffle(8 * k, seed=seed, reshuffle_each_iteration=True)
     return pairs, (None if count is None else count * k), where
+
+
+def bicubic_downscale(hr, scale: int):
+    """uint8 HR image(s) ``(..., h, w, c)`` -> uint8 LR ``(..., h // scale, w // scale, c)``: antialiased
+    bicubic, rounded like a saved LR file (the degradation of the SR training pairs and of
+    :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores`)."""
+    import tensorflow as tf
+
+    hr = tf.convert_to_tensor(hr)
+    height, width = hr.shape[-3], hr.shape[-2]
+    size = (height // scale, width // scale) if height and width else tf.shape(hr)[-3:-1] // scale
+    lr = tf.image.resize(tf.cast(hr, tf.float32), size, method="bicubic", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
 
 
 def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool):

@@ -47,8 +47,8 @@ def blend_window(size: int, fade_in: bool, fade_out: bool, overlap: int, margin:
 
 
 def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, tile: Optional[int] = 128,
-                overlap: int = 32, scale: int = 1, multiple: int = 1, margin: Optional[int] = None,
-                batch_size: int = 4) -> np.ndarray:
+                overlap: int = 32, scale: int = 1, multiple: int = 1, min_size: int = 1,
+                margin: Optional[int] = None, batch_size: int = 4) -> np.ndarray:
     """Apply ``fn`` (a batch ``(n, h, w, c)`` -> ``(n, h * scale, w * scale, c_out)``) to one
     float image ``(H, W, c)``, tile by tile, and return ``(H * scale, W * scale, c_out)``.
 
@@ -58,6 +58,7 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, tile:
         scale: output pixels per input pixel (4 for x4 super-resolution).
         multiple: the network needs sides divisible by this (4 for the CycleGAN generator):
             the image is reflect-padded up to a multiple and the output cropped back.
+        min_size: smaller images are padded (mirrored) up to this side first.
         margin: input pixels of each overlap given weight 0 (default ``overlap // 4``).
         batch_size: tiles per call of ``fn``.
     """
@@ -67,7 +68,8 @@ def tiled_apply(fn: Callable[[np.ndarray], np.ndarray], image: np.ndarray, tile:
     height, width = image.shape[:2]
     if height < 1 or width < 1:
         raise ValueError(f"the image is empty: {image.shape}")
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    pad_h = max(height, min_size) + (-max(height, min_size)) % multiple - height
+    pad_w = max(width, min_size) + (-max(width, min_size)) % multiple - width
     if pad_h or pad_w:
         mode = "reflect" if height > pad_h and width > pad_w else "symmetric"
         image = np.pad(image, ((0, pad_h), (0, pad_w), (0, 0)), mode=mode)

@@ -148,6 +148,13 @@ class CycleGAN(ImageToImageModel):
                            identity_loss=identity)
 
     # ------------------------------------------------------------------ inference
+    def preview_images(self, batch) -> list:
+        """Rows of a progress grid for an ``(a, b)`` batch: A, G(A), B, F(B)."""
+        a, b = (np.asarray(x, np.float32) for x in batch)
+        name_a, name_b = self.domains
+        return [(name_a, a), (f"{name_a}2{name_b}", keras.ops.convert_to_numpy(self.generator_ab(a, training=False))),
+                (name_b, b), (f"{name_b}2{name_a}", keras.ops.convert_to_numpy(self.generator_ba(b, training=False)))]
+
     @property
     def directions(self) -> dict:
         """Accepted ``direction`` names -> generator."""
@@ -172,7 +179,9 @@ class CycleGAN(ImageToImageModel):
         (each tile then has its own normalisation statistics, blended across ``overlap``).
         """
         network = self.generator_for(direction)
-        return self.run_network(network, images, tile, overlap, scale=1, multiple=4, batch_size=batch_size)
+        # Two stride-2 convolutions, then mirror padding of 1: sides must be multiples of 4, >= 8.
+        return self.run_network(network, images, tile, overlap, scale=1, multiple=4, min_size=8,
+                                batch_size=batch_size)
 
 
 __all__ = ["CycleGAN"]

@@ -97,7 +97,7 @@ class ImageToImageModel(AdversarialModel):
         return arr, single
 
     def run_network(self, network, images, tile: Optional[int], overlap: int, scale: int = 1,
-                    multiple: int = 1, batch_size: int = 4) -> np.ndarray:
+                    multiple: int = 1, min_size: int = 1, batch_size: int = 4) -> np.ndarray:
         """Apply ``network`` to each image, tiled when larger than ``tile`` (see
         :func:`ganzoo.tiling.tiled_apply`); float32 output in [-1, 1], same batch layout."""
         batch, single = self.as_images(images, int(network.inputs[0].shape[-1]))
@@ -106,7 +106,7 @@ class ImageToImageModel(AdversarialModel):
             return keras.ops.convert_to_numpy(network(x, training=False))
 
         out = np.stack([tiled_apply(apply, image, tile=tile, overlap=overlap, scale=scale, multiple=multiple,
-                                    batch_size=batch_size) for image in batch])
+                                    min_size=min_size, batch_size=batch_size) for image in batch])
         out = np.clip(out, -1.0, 1.0)
         return out[0] if single else out
 

@@ -162,6 +162,13 @@ class SRGAN(ImageToImageModel):
         return pixel, content, adversarial, d_loss, g_loss, tf.ones_like(pixel)
 
     # ------------------------------------------------------------------ inference
+    def preview_images(self, batch) -> list:
+        """Rows of a progress grid for an ``(lr, hr)`` batch: bicubic, SR, HR (all HR size)."""
+        lr, hr = (np.asarray(x, np.float32) for x in batch)
+        sr = keras.ops.convert_to_numpy(self.generator(lr, training=False))
+        bicubic = tf.clip_by_value(tf.image.resize(lr, sr.shape[1:3], method="bicubic"), -1.0, 1.0).numpy()
+        return [("bicubic", bicubic), ("sr", sr), ("hr", hr)]
+
     def upscale(self, images, tile: Optional[int] = 128, overlap: int = 32, batch_size: int = 4) -> np.ndarray:
         """Upscale images of any size by ``scale``: float32 in [-1, 1], (H*s, W*s, 3) per image.
 
