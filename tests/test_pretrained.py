@@ -1,0 +1,66 @@
+"""The weights bundled with ganzoo: they load offline, draw the asked digits, and are deterministic."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ganzoo
+from ganzoo.evaluation.classifier import load_classifier
+from ganzoo.evaluation.stats import class_coverage, label_accuracy
+from ganzoo.weights import PRETRAINED_DIR, available_pretrained, pretrained_path
+
+BUNDLED = ["cgan_mnist"]
+
+
+def test_bundled_entries_have_weights_and_metadata():
+    assert set(BUNDLED) <= set(available_pretrained())
+    for name in BUNDLED:
+        meta = json.loads((PRETRAINED_DIR / f"{name}.json").read_text())
+        config = ganzoo.get_config(name)
+        assert meta["entry"] == name and meta["config_hash"] == config.hash(), "weights trained by another recipe"
+        assert meta["epochs"] == config.train.epochs and meta["training_seconds"] > 0 and meta["commit"]
+        from ganzoo.commands.common import file_sha256
+
+        assert meta["weights_sha256"] == file_sha256(pretrained_path(name))
+    total = sum(p.stat().st_size for p in PRETRAINED_DIR.iterdir())
+    assert total < 30 * 2 ** 20, f"bundled files are {total / 2 ** 20:.1f} MB, over the 30 MB budget"
+
+
+def test_pretrained_cgan_mnist_draws_the_requested_digits():
+    model = ganzoo.load("cgan_mnist", weights="pretrained", compile=False)
+    labels = np.arange(500) % 10
+    images = model.generate(500, labels=labels, seed=2024)
+    _, probs = load_classifier("mnist_classifier").predict(images)
+    accuracy = label_accuracy(probs, labels)
+    coverage = class_coverage(probs, 10)["coverage"]
+    print(f"\npretrained cgan_mnist: label accuracy {accuracy:.3f}, coverage {coverage:.4f} (500 samples)")
+    assert accuracy >= 0.97
+    assert coverage >= 0.99
+
+
+def test_pretrained_weights_refuse_a_different_architecture():
+    with pytest.raises(ValueError, match="drop the overrides"):
+        ganzoo.load("cgan_mnist", weights="pretrained", **{"generator.filters": 8})
+
+
+def test_unknown_pretrained_entry_says_what_exists():
+    with pytest.raises(FileNotFoundError, match="cgan_mnist"):
+        ganzoo.load("hinge_cifar10", weights="pretrained", compile=False)
+
+
+SNIPPET = ("import ganzoo, hashlib; m = ganzoo.load('cgan_mnist', weights='pretrained', compile=False); "
+           "print(hashlib.sha256(m.generate(8, labels=[1, 2, 3, 4, 5, 6, 7, 8], seed=99).tobytes()).hexdigest())")
+
+
+def test_same_seed_same_images_in_two_processes():
+    digests = [subprocess.run([sys.executable, "-c", SNIPPET], capture_output=True, text=True, timeout=600,
+                              check=True).stdout.split()[-1] for _ in range(2)]
+    assert digests[0] == digests[1]
+    model = ganzoo.load("cgan_mnist", weights="pretrained", compile=False)
+    import hashlib
+
+    here = hashlib.sha256(model.generate(8, labels=[1, 2, 3, 4, 5, 6, 7, 8], seed=99).tobytes()).hexdigest()
+    assert here == digests[0]
