@@ -117,6 +117,7 @@ def test_vgg_content_loss_uses_vgg_preprocessing_and_paper_scale():
 def test_pixel_pretraining_then_adversarial_phase():
     model = _tiny_srgan(pretrain_steps=2)
     model.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
+    model.run_eagerly = True  # the graph path of the same switch: tests/test_models.py (pretrain_steps=1)
     rng = np.random.default_rng(0)
     hr = rng.uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
     lr = bicubic_downscale(((hr + 1) * 127.5).astype(np.uint8), 4).numpy().astype(np.float32) / 127.5 - 1
@@ -203,9 +204,10 @@ def test_tiled_upscaling_equals_untiled_away_from_seams_and_has_no_visible_seams
 def test_upscale_takes_any_size_uint8_and_batches_and_refuses_bad_images():
     model = _tiny_srgan()
     small = (np.random.default_rng(1).uniform(0, 255, (5, 3, 3))).astype(np.uint8)  # smaller than a tile
-    out = model.upscale(small, tile=4, overlap=1)
+    out = model.upscale(small, tile=8, overlap=2)
     assert out.shape == (20, 12, 3) and out.dtype == np.float32 and np.all(np.abs(out) <= 1)
-    np.testing.assert_allclose(out, model.upscale(small, tile=None), atol=1e-6)
+    np.testing.assert_allclose(out, model.upscale(small, tile=None), atol=1e-6)  # one tile: the whole image
+    assert model.upscale(small, tile=4, overlap=2).shape == (20, 12, 3)  # taller than the tile: 2 tiles
     batch = np.stack([_smooth_image(6, 7, s) for s in range(2)])
     assert model.upscale(batch).shape == (2, 24, 28, 3)
     with pytest.raises(ValueError, match="3-channel"):
