@@ -121,6 +121,8 @@ class DivergenceGuard(StepCallback):
             return
         if getattr(self.model, "loss_name", None) == "wasserstein" or "d_loss" not in (logs or {}):
             return
+        if not getattr(self.model, "discriminator_training", True):  # e.g. SRGAN's pixel pre-training
+            return
         d_loss = float(np.asarray(logs["d_loss"]))
         if d_loss >= self.collapse_threshold:
             self._low_since = None

@@ -128,9 +128,11 @@ def test_pixel_pretraining_then_adversarial_phase():
     for before, w in zip(d_before, model.discriminator.trainable_weights):
         np.testing.assert_array_equal(before, w.numpy())
     assert history.history["d_loss"] == [0.0, 0.0]  # not measured while D rests
+    assert model.discriminator_training is False  # the divergence guard's collapse check skips this phase
     np.testing.assert_allclose(history.history["content_loss"], history.history["pixel_loss"])
     history = model.fit(ds, epochs=1, steps_per_epoch=1, verbose=0)  # the first adversarial step
     assert int(model.d_optimizer.iterations.numpy()) == 1 and int(model.g_optimizer.iterations.numpy()) == 3
+    assert model.discriminator_training is True
     assert any(np.abs(b - w.numpy()).max() > 0 for b, w in zip(d_before, model.discriminator.trainable_weights))
     assert history.history["d_loss"][0] > 0 and np.isfinite(history.history["g_loss"][0])
     expected_g = history.history["content_loss"][0] + 1e-3 * history.history["adversarial_loss"][0]

@@ -93,6 +93,12 @@ class SRGAN(ImageToImageModel):
                              f"not x{self.scale}")
 
     @property
+    def discriminator_training(self) -> bool:
+        """False until D's first step: during pixel pre-training D rests and ``d_loss`` is not
+        measured (ganzoo.guard then skips its collapse check)."""
+        return self.d_optimizer is not None and int(self.d_optimizer.iterations.numpy()) > 0
+
+    @property
     def channels(self) -> int:
         return int(self.generator.inputs[0].shape[-1])
 

@@ -2,6 +2,8 @@
 
 Generators take ``z`` (and an int label for conditional models) and end in ``tanh``;
 discriminators take images in [-1, 1] (and a label) and return one logit per image.
+Image-to-image generators (``srresnet``, ``resnet``) take images of any size instead of
+``z``; the PatchGAN discriminator returns a map of logits, one per image patch.
 The last layer of every network runs in float32 so mixed precision keeps outputs and
 losses in full precision.
 """
