@@ -365,7 +365,10 @@ class CheckpointManager:
         logger.warning("%s; falling back to the previous checkpoint", message)
 
     def _quarantine(self, path: Path) -> None:
-        """Rename an unloadable checkpoint to ``*.corrupt`` (kept for inspection, out of the way)."""
+        """Rename an unloadable checkpoint to ``*.corrupt`` (kept for inspection, out of the way);
+        only the chief changes the run folder."""
+        if not self.chief:
+            return
         try:
             os.replace(path, path.with_name(path.name + ".corrupt"))
         except OSError:  # pragma: no cover

@@ -46,7 +46,11 @@ def find_model_file(path: Path) -> Path:
     final = path / "model.keras"
     if final.is_file():
         return final
-    checkpoints = sorted((path / "checkpoints").glob("*.keras"))
+    from ganzoo.checkpoint import CheckpointManager  # noqa: PLC0415
+
+    # ckpt-<step>.keras by step (never a hidden temporary of an unfinished write), else older names.
+    checkpoints = CheckpointManager(path / "checkpoints").paths() or sorted(
+        p for p in (path / "checkpoints").glob("*.keras") if not p.name.startswith("."))
     if checkpoints:
         return checkpoints[-1]
     raise FileNotFoundError(f"run folder '{path}' has no model.keras and no checkpoints/*.keras yet; "

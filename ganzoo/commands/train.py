@@ -53,9 +53,10 @@ def config_from_args(args):
 
     overrides = dict(parse_set_option(s) for s in args.set)
     jit = {"on": True, "off": False, "auto": "auto", None: None}[args.jit]
-    overrides.update({"train.epochs": args.epochs, "train.steps_per_epoch": args.steps,
-                      "train.batch_size": args.batch_size, "train.jit_compile": jit, "train.seed": args.seed,
-                      "train.precision": getattr(args, "precision", None)})
+    flags = {"train.epochs": args.epochs, "train.steps_per_epoch": args.steps, "train.batch_size": args.batch_size,
+             "train.jit_compile": jit, "train.seed": args.seed, "train.precision": getattr(args, "precision", None)}
+    # A flag given wins over --set; a flag not given must not erase the --set value.
+    overrides.update({key: value for key, value in flags.items() if value is not None})
     if args.data_path:
         overrides.update({"data.source": "folder", "data.path": args.data_path})
     return get_config(args.name, **overrides)
