@@ -107,7 +107,7 @@ def test_real_test_images_are_classified_correctly(mnist_test):
 def test_other_datasets_get_a_trained_and_cached_classifier(tmp_path, monkeypatch):
     data = DataConfig(name="fashion_mnist", image_size=28, channels=1)
     with tfds.testing.mock_data(num_examples=64):
-        clf = load_classifier(data, cache=tmp_path, verbose=0, recipe={"epochs": 1, "batch_size": 32})
+        clf = load_classifier(data, cache=tmp_path, verbose=0, recipe={"epochs": 1, "steps_per_epoch": 1, "batch_size": 16})
     path = tmp_path / "classifiers" / "tfds-fashion_mnist-28x28x1.keras"
     assert clf.path == path and path.is_file() and path.with_suffix(".json").is_file()
     assert clf.num_classes == 10 and clf.metadata["test_accuracy"] is not None

@@ -22,8 +22,8 @@ def test_eval_real_data_prints_table_writes_json_and_reuses_reference(tmp_path, 
             "--cache-dir", str(tmp_path / "cache"), "-o", str(out)]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    for row in ("fcd", "coverage", "label_accuracy", "classes"):
-        assert f"\n{row} " in text, row
+    for row in ("fcd ", "coverage ", "label_accuracy ", "  classes "):
+        assert f"\n{row}" in text, row
     result = json.loads(out.read_text())
     values = result["metrics"]
     assert set(values) == {"fcd", "coverage", "label_accuracy"}  # the grayscale defaults
@@ -46,9 +46,6 @@ def test_eval_run_folder_writes_eval_json(tmp_path, capsys):
     run = tmp_path / "run"
     run.mkdir()
     model.save(run / "model.keras")
-    assert main(["eval", str(run), "-n", "60", "--metrics", "fcd,kcd,cs,coverage,acc,pr", "--ref-samples", "300",
-                 "--cache-dir", str(tmp_path / "cache"), "--data-dir", shared_tfds_dir()]) == 2
-    assert "pr" in capsys.readouterr().err  # pr is an Inception metric: weights missing offline
     assert main(["eval", str(run), "-n", "60", "--metrics", "fcd,kcd,cs,coverage,acc", "--ref-samples", "300",
                  "--cache-dir", str(tmp_path / "cache"), "--data-dir", shared_tfds_dir(), "--labels", "3"]) == 0
     result = json.loads((run / "eval.json").read_text())
@@ -80,10 +77,10 @@ def test_evaluation_callback_every_n_epochs(tmp_path):
     x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
     callback = EvaluationCallback(metrics=["fcd", "coverage"], every=2, n=40, path=tmp_path / "eval.jsonl",
                                   ref_samples=300, data_dir=shared_tfds_dir(), cache=tmp_path / "cache")
-    history = model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=3, callbacks=[callback],
+    history = model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=2, callbacks=[callback],
                         verbose=0).history
     assert [r["epoch"] for r in callback.history] == [2]
-    assert "eval_fcd" in history and "eval_coverage" in history
+    assert len(history["eval_fcd"]) == 1 and len(history["eval_coverage"]) == 1  # epoch 2 only
     lines = (tmp_path / "eval.jsonl").read_text().splitlines()
     assert len(lines) == 1 and json.loads(lines[0])["epoch"] == 2
     assert json.loads(lines[0])["fcd"] == pytest.approx(callback.history[0]["fcd"])

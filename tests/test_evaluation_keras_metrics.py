@@ -101,14 +101,14 @@ def test_fit_reports_validation_quality_and_survives_save_load(tmp_path):
                   metrics=["fcd", "coverage", "label_accuracy"])
     x, y = _images(5, 16), (np.arange(16) % 10).astype("int32")
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
-    history = model.fit(ds, validation_data=ds, epochs=2, verbose=0).history
+    history = model.fit(ds, validation_data=ds, epochs=1, verbose=0).history
     assert set(history) == {"d_loss", "g_loss", "val_fcd", "val_coverage", "val_label_accuracy"}
     for key in ("val_fcd", "val_coverage", "val_label_accuracy"):
-        assert len(history[key]) == 2 and np.all(np.isfinite(history[key])), key
+        assert np.all(np.isfinite(history[key])), key
     assert history["val_fcd"][-1] > 0
     assert 0.0 <= history["val_coverage"][-1] <= 1.0
 
-    # Every validation pass starts from zero: after fit's two passes, evaluate() counts 16 images.
+    # Every validation pass starts from zero: after fit's pass, evaluate() counts 16 images, not 32.
     first = model.evaluate(ds, return_dict=True, verbose=0)
     assert set(first) == {"fcd", "coverage", "label_accuracy"}
     accuracy = model.quality_metrics[2]
@@ -121,7 +121,7 @@ def test_fit_reports_validation_quality_and_survives_save_load(tmp_path):
     model.save(path)
     again = keras.saving.load_model(path)
     assert [m.name for m in again.quality_metrics] == ["fcd", "coverage", "label_accuracy"]
-    assert int(again.g_optimizer.iterations.numpy()) == 4
+    assert int(again.g_optimizer.iterations.numpy()) == 2
     assert np.isfinite(again.evaluate(ds, return_dict=True, verbose=0)["fcd"])
     assert float(again.quality_metrics[2].total.numpy()) == 16
     # The classifier's weights are not copied into the GAN's file (its 256x128 features kernel).

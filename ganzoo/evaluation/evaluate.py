@@ -81,7 +81,7 @@ METRICS = {
     "kcd": MetricInfo("classifier", True, "KID's estimator in the classifier's features (x1000 in the table)"),
     "cs": MetricInfo("classifier", False, "classifier score (IS analogue), mean +- std over splits"),
     "coverage": MetricInfo("classifier", False, "normalised entropy of predicted classes (1 = all equally often)"),
-    "label_accuracy": MetricInfo("classifier", False, "share classified as the label asked for"),
+    "label_accuracy": MetricInfo("classifier", False, "share classified as the label asked for (real: its label)"),
 }
 ALIASES = {"acc": "label_accuracy", "label_acc": "label_accuracy", "precision_recall": "pr",
            "inception_score": "is", "classifier_score": "cs"}

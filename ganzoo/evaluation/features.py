@@ -94,18 +94,20 @@ class FeatureExtractor:
         return int(self.model.outputs[0].shape[-1])
 
     # ------------------------------------------------------------ numpy API
-    def _compiled(self):
-        fn = getattr(self, "_predict_fn", None)
-        if fn is None:
+    def _compiled(self, image_shape: tuple):
+        """One traced function per image shape, for any batch size (tracing costs seconds)."""
+        fns = self.__dict__.setdefault("_predict_fns", {})
+        if image_shape not in fns:
             import tensorflow as tf  # noqa: PLC0415
 
-            fn = tf.function(self.__call__, reduce_retracing=True)
-            self._predict_fn = fn
-        return fn
+            fns[image_shape] = tf.function(self.__call__,
+                                           input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
+        return fns[image_shape]
 
     def predict_batch(self, images: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """One batch as numpy: ``(features float32, probs float32 or None)``."""
-        features, probs = self._compiled()(np.asarray(images, np.float32))
+        images = np.asarray(images, np.float32)
+        features, probs = self._compiled(tuple(images.shape[1:]))(images)
         return features.numpy(), None if probs is None else probs.numpy()
 
     def predict(self, images: Union[np.ndarray, Iterable[np.ndarray]], batch_size: int = 100):
