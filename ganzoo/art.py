@@ -11,7 +11,8 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-__all__ = ["slerp", "latent_walk", "class_morph", "latent_direction", "apply_direction"]
+__all__ = ["slerp", "latent_walk", "class_morph", "latent_direction", "apply_direction", "style_mix",
+           "noise_variations", "project"]
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
@@ -104,3 +105,98 @@ def apply_direction(model, seed: int, direction: np.ndarray, strengths: Sequence
     if getattr(model, "conditional", False) and labels is None:
         labels = 0
     return model.generate_from_latents(z, labels)
+
+
+# ---------------------------------------------------------------------- StyleGAN tools
+
+def _require_stylegan(model, what: str):
+    if not all(hasattr(model, a) for a in ("seed_styles", "synthesize", "style_layers")):
+        raise ValueError(f"{what} needs a StyleGAN model (e.g. stylegan_mnist), got {type(model).__name__}")
+
+
+def style_mix(model, seeds_a: Sequence[int], seeds_b: Sequence[int], layers="coarse",
+              truncation: Optional[float] = None, noise: str = "const") -> np.ndarray:
+    """The style-mixing grid of Karras et al. 2019 (fig. 3), float32 in [-1, 1] of shape
+    ``(len(seeds_a) + 1, len(seeds_b) + 1, H, W, C)``.
+
+    Row 0 holds the B images (``generate(1, seed=b)``), column 0 the A images; cell
+    ``[i + 1, j + 1]`` is A_i with the style layers ``layers`` (``"coarse"`` 4-8 px: pose,
+    shape; ``"middle"``: features; ``"fine"``: colour, texture; ``"all"``; or a list of
+    indices into ws) copied from B_j. The top-left cell is white. ``noise`` as in
+    ``model.generate`` (the default "const" keeps noise fixed, so copying no layer
+    reproduces A exactly and copying all reproduces B).
+    """
+    _require_stylegan(model, "style mixing")
+    indices = model.style_layers(layers)
+    ws_a = model.seed_styles(seeds_a, truncation=truncation)
+    ws_b = model.seed_styles(seeds_b, truncation=truncation)
+    mixed = np.repeat(ws_a[:, None], len(ws_b), axis=1)  # (a, b, num_ws, w_dim)
+    mixed[:, :, indices] = ws_b[None, :, indices]
+    images = model.synthesize(np.concatenate([ws_a, ws_b, mixed.reshape((-1,) + ws_a.shape[1:])]), noise=noise)
+    a, b = len(ws_a), len(ws_b)
+    grid = np.ones((a + 1, b + 1) + images.shape[1:], np.float32)
+    grid[1:, 0] = images[:a]
+    grid[0, 1:] = images[a:a + b]
+    grid[1:, 1:] = images[a + b:].reshape((a, b) + images.shape[1:])
+    return grid
+
+
+def noise_variations(model, seed: int, n: int = 8, truncation: Optional[float] = None,
+                     noise_seed: int = 0):
+    """Stochastic variation (Karras et al. 2019, fig. 4): one latent's image under ``n`` fresh
+    noise draws, and the per-pixel standard deviation over them scaled to [-1, 1] (bright
+    where the noise changes the image: hair, edges; dark where the styles fix it).
+
+    Returns ``(images (n, H, W, C), std_image (H, W, C))``.
+    """
+    _require_stylegan(model, "noise resampling")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"n must be an integer >= 2 (variations to compare), got {n!r}")
+    ws = np.repeat(model.seed_styles([seed], truncation=truncation), n, axis=0)
+    images = model.synthesize(ws, noise="random", noise_seed=noise_seed)
+    std = images.std(axis=0)
+    std_image = 2.0 * std / max(float(std.max()), 1e-8) - 1.0
+    return images, std_image.astype(np.float32)
+
+
+def project(model, target, steps: int = 300, learning_rate: float = 0.05, w_plus: bool = False,
+            noise: str = "const", verbose: bool = False):
+    """Find styles that reconstruct ``target`` (one image, float in [-1, 1], shape of the
+    model's images): Adam on the pixel MSE, starting from ``w_avg`` (a simplified form of the
+    StyleGAN2 projector, sec. 5, without its perceptual loss and noise optimisation).
+
+    ``w_plus`` optimises one w per style layer (closer fits, less editable). Returns
+    ``(ws (1, num_ws, w_dim), image (H, W, C), losses per step)``.
+    """
+    import keras  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    _require_stylegan(model, "projection")
+    target = np.asarray(target, np.float32)
+    if target.shape != tuple(model.image_shape):
+        raise ValueError(f"the target must be one image of shape {tuple(model.image_shape)} in [-1, 1], got "
+                         f"{target.shape}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    synthesis = model.synthesis(model.sampling_generator())
+    noises = [tf.constant(x) for x in model.noise_inputs(1, noise)]
+    start = np.asarray(keras.ops.convert_to_numpy(model.w_avg), np.float32)[None, None]
+    w = tf.Variable(np.repeat(start, model.num_ws if w_plus else 1, axis=1))
+    optimizer = keras.optimizers.Adam(learning_rate)
+    goal = tf.constant(target[None])
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            ws = w if w_plus else tf.repeat(w, model.num_ws, axis=1)
+            loss = tf.reduce_mean(tf.square(synthesis([ws] + noises, training=False) - goal))
+        optimizer.apply([tape.gradient(loss, w)], [w])
+        return loss
+
+    history = []
+    for i in range(steps):
+        history.append(float(step()))
+        if verbose and (i % 50 == 0 or i == steps - 1):
+            print(f"projection step {i}: mse {history[-1]:.5f}")
+    ws = w.numpy() if w_plus else np.repeat(w.numpy(), model.num_ws, axis=1)
+    return ws.astype(np.float32), model.synthesize(ws, noise=noise)[0], history

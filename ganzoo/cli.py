@@ -25,6 +25,7 @@ COMMANDS = {
     "info": "ganzoo.commands.info",
     "demo": "ganzoo.commands.demo",
     "eval": "ganzoo.commands.eval_cmd",
+    "stylemix": "ganzoo.commands.stylemix",
     "upscale": "ganzoo.commands.upscale",
     "stylize": "ganzoo.commands.stylize",
 }

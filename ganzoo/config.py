@@ -37,13 +37,13 @@ __all__ = [
 
 #: Names accepted for each choice-valued key. The model, network and loss tables in
 #: ``ganzoo.registry`` / ``ganzoo.losses`` are checked against these in the tests.
-MODEL_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "SRGAN", "CycleGAN")
+MODEL_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "SRGAN", "CycleGAN", "ProgressiveGAN", "StyleGAN")
 #: Model classes that map images to images (their data are image pairs, not single images).
 IMAGE_TO_IMAGE_CLASSES = ("SRGAN", "CycleGAN")
 LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating", "least_squares")
-GENERATOR_ARCHS = ("mlp", "dcgan", "srresnet", "resnet")
-DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan", "srgan", "patchgan")
+GENERATOR_ARCHS = ("mlp", "dcgan", "srresnet", "resnet", "pggan", "stylegan")
+DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan", "srgan", "patchgan", "pggan", "stylegan")
 #: Model classes built from their own network families (Karras et al. 2018 / 2020): class -> arch.
 STYLE_ARCHS = {"ProgressiveGAN": "pggan", "StyleGAN": "stylegan"}
 #: The networks each image-to-image class is built from: (generator arch, discriminator arch).

@@ -9,7 +9,9 @@ from ganzoo.models.base import GANBase
 from ganzoo.models.cyclegan import CycleGAN
 from ganzoo.models.gan import GAN, ConditionalGAN
 from ganzoo.models.image_pool import ImagePool
+from ganzoo.models.pggan import ProgressiveGAN
 from ganzoo.models.srgan import SRGAN
+from ganzoo.models.stylegan import StyleGAN
 from ganzoo.models.wgan import WassersteinGAN
 
 MODEL_CLASSES = {
@@ -18,7 +20,9 @@ MODEL_CLASSES = {
     "WassersteinGAN": WassersteinGAN,
     "SRGAN": SRGAN,
     "CycleGAN": CycleGAN,
+    "ProgressiveGAN": ProgressiveGAN,
+    "StyleGAN": StyleGAN,
 }
 
 __all__ = ["GANBase", "GAN", "ConditionalGAN", "WassersteinGAN", "SRGAN", "CycleGAN", "ImagePool",
-           "MODEL_CLASSES"]
+           "ProgressiveGAN", "StyleGAN", "MODEL_CLASSES"]

@@ -11,7 +11,9 @@ losses in full precision.
 from ganzoo.networks.cyclegan import build_patchgan_discriminator, build_resnet_generator
 from ganzoo.networks.dcgan import build_dcgan_discriminator, build_dcgan_generator, build_sngan_discriminator
 from ganzoo.networks.mlp import build_mlp_discriminator, build_mlp_generator
+from ganzoo.networks.pggan import build_pggan_discriminator, build_pggan_generator
 from ganzoo.networks.srresnet import build_srgan_discriminator, build_srresnet_generator
+from ganzoo.networks.stylegan import build_stylegan_discriminator, build_stylegan_generator
 
 #: arch name -> builder. Explicit so that ``grep`` finds every architecture.
 GENERATORS = {
@@ -19,6 +21,8 @@ GENERATORS = {
     "dcgan": build_dcgan_generator,
     "srresnet": build_srresnet_generator,
     "resnet": build_resnet_generator,
+    "pggan": build_pggan_generator,
+    "stylegan": build_stylegan_generator,
 }
 DISCRIMINATORS = {
     "mlp": build_mlp_discriminator,
@@ -26,6 +30,8 @@ DISCRIMINATORS = {
     "sngan": build_sngan_discriminator,
     "srgan": build_srgan_discriminator,
     "patchgan": build_patchgan_discriminator,
+    "pggan": build_pggan_discriminator,
+    "stylegan": build_stylegan_discriminator,
 }
 
 #: Image-to-image networks: arch -> the paper's default number of residual blocks.

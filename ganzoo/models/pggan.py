@@ -1,0 +1,275 @@
+"""Progressive growing of GANs (Karras et al. 2018), grown inside one ``model.fit``.
+
+Training starts at a low resolution (4x4) and doubles it phase by phase. Each new phase
+first *fades in* its block (alpha 0 -> 1 over ``fade_images`` images) and then *stabilises*
+(``stabilize_images`` images at alpha = 1); the first phase only stabilises. The loss is
+WGAN-GP (lambda = 10) plus the drift term ``eps * E[D(x)^2]`` (eps = 0.001), one critic step
+per generator step, as in the paper.
+
+How growth works without rebuilding or recompiling:
+
+* every block of both networks exists from the start (``ganzoo.networks.pggan``), so the
+  optimizers are built once and ``model.weights`` is the same at every phase;
+* ``images_seen`` (int64), ``phase`` (int32) and ``alpha`` (float32) are non-trainable model
+  variables. ``train_step`` derives phase and alpha from images_seen
+  (:func:`growth_schedule`) and runs the networks' ``grow`` with them as tensors: every
+  block runs and the ones above the phase are gated to zero (the official code's "linear"
+  structure). One traced graph serves all phases, no retracing when the model grows, and it
+  compiles with XLA. The price: early phases cost as much compute as the last one (the
+  official "recursive" structure skips unused blocks with tf.cond; measured here, a
+  tf.switch_case over phases made the graph several times larger and far slower to build);
+* the dataset serves full-resolution images; ``train_step`` average-pools them to the
+  phase's resolution and, while fading in, blends them with their 2x-downsampled version by
+  the same alpha as the networks (the paper's treatment of the training set). Images travel
+  through the networks as nearest-upsampled full-resolution copies; the gradient penalty is
+  rescaled so that it equals the penalty at the phase's own resolution;
+* the three counters are model weights, so ``model.save`` / ``keras.saving.load_model`` and
+  every checkpoint carry them: a resumed run continues the schedule exactly.
+
+Variables of blocks that a phase does not use receive zero gradients; with the paper's
+Adam beta_1 = 0 they do not move. (The official code also resets Adam's moments at every
+growth; that is an implementation detail outside the paper and is not done here.)
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from ganzoo import losses
+from ganzoo.models.base import GANBase, _check_count, _replicas_in_sync
+from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
+
+__all__ = ["ProgressiveGAN", "growth_schedule"]
+
+
+def growth_schedule(images_seen, num_phases: int, fade_images: int, stabilize_images: int):
+    """``(phase, alpha)`` after ``images_seen`` training images (tensors; int32, float32).
+
+    Phase 0 lasts ``stabilize_images``; phase p >= 1 starts at
+    ``stabilize + (p - 1) * (fade + stabilize)`` and ramps alpha linearly from 0 to 1 over its
+    first ``fade_images``; the last phase then trains on for ever.
+    """
+    n = tf.cast(tf.convert_to_tensor(images_seen), tf.float64)
+    fade, stable = tf.constant(float(fade_images), tf.float64), tf.constant(float(stabilize_images), tf.float64)
+    zero, one = tf.constant(0.0, tf.float64), tf.constant(1.0, tf.float64)
+    grown = tf.floor((n - stable) / (fade + stable)) + one
+    phase = tf.clip_by_value(tf.where(n < stable, zero, grown), zero, float(num_phases - 1))
+    start = stable + (phase - one) * (fade + stable)
+    alpha = one if fade_images == 0 else tf.clip_by_value((n - start) / fade, zero, one)
+    alpha = tf.where(phase == zero, one, alpha)
+    return tf.cast(phase, tf.int32), tf.cast(alpha, tf.float32)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class ProgressiveGAN(GANBase):
+    """PGGAN: a progressive generator/critic pair trained with WGAN-GP + drift.
+
+    Args (besides :class:`GANBase`'s):
+        gradient_penalty: lambda of the WGAN-GP penalty (paper: 10).
+        drift: epsilon of the drift penalty on real scores (paper: 0.001).
+        fade_images: training images over which a new block fades in (paper: 800k).
+        stabilize_images: training images per phase at alpha = 1 (paper: 800k).
+        start_resolution: resolution of phase 0 (paper: 4); lower blocks are always on.
+    """
+
+    def __init__(self, generator, discriminator, gradient_penalty: float = 10.0, drift: float = 1e-3,
+                 fade_images: int = 800_000, stabilize_images: int = 800_000, start_resolution: int = 4,
+                 loss: str = "wasserstein", **kwargs):
+        if loss != "wasserstein":
+            raise ValueError(f"ProgressiveGAN trains with the 'wasserstein' loss (WGAN-GP), got '{loss}'")
+        super().__init__(generator, discriminator, loss=loss, **kwargs)
+        if self.conditional:
+            raise ValueError("ProgressiveGAN is unconditional; remove num_classes")
+        self.levels = resolution_levels(self.image_shape[0])
+        if start_resolution not in self.levels:
+            raise ValueError(f"start_resolution must be one of {self.levels}, got {start_resolution}")
+        if int(fade_images) < 0 or int(stabilize_images) <= 0:
+            raise ValueError(f"fade_images must be >= 0 and stabilize_images > 0, got {fade_images}, "
+                             f"{stabilize_images}")
+        self.gradient_penalty = float(gradient_penalty)
+        self.drift = float(drift)
+        self.fade_images = int(fade_images)
+        self.stabilize_images = int(stabilize_images)
+        self.start_resolution = int(start_resolution)
+        self.first_level = self.levels.index(self.start_resolution)
+        self.num_phases = len(self.levels) - self.first_level
+        # The growth state: model weights, hence saved and restored with every checkpoint.
+        self.images_seen = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+                                           name="images_seen", aggregation="only_first_replica")
+        self.phase = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False,
+                                     name="phase", aggregation="only_first_replica")
+        self.alpha = self.add_weight(shape=(), dtype="float32", initializer="ones", trainable=False,
+                                     name="alpha", aggregation="only_first_replica")
+        self.gp_tracker = keras.metrics.Mean(name="gp")
+        self.wd_tracker = keras.metrics.Mean(name="wasserstein_distance")
+
+    @classmethod
+    def from_zoo_config(cls, config):
+        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
+
+        m = config.model
+        return cls(build_generator(config), build_discriminator(config), gradient_penalty=m.gradient_penalty,
+                   drift=m.drift, fade_images=m.fade_images, stabilize_images=m.stabilize_images,
+                   start_resolution=m.start_resolution, latent_dim=m.latent_dim, ema_decay=m.ema_decay,
+                   seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"gradient_penalty": self.gradient_penalty, "drift": self.drift,
+                       "fade_images": self.fade_images, "stabilize_images": self.stabilize_images,
+                       "start_resolution": self.start_resolution})
+        return config
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker, self.wd_tracker, self.gp_tracker]
+
+    # ------------------------------------------------------------------ structure
+    @staticmethod
+    def _body(net, kind: str):
+        return net.get_layer(f"progressive_{kind}")
+
+    def phase_resolution(self, phase: int) -> int:
+        return self.levels[self.first_level + int(phase)]
+
+    def schedule(self, images_seen):
+        """``(phase, alpha)`` as Python numbers after ``images_seen`` images."""
+        phase, alpha = growth_schedule(images_seen, self.num_phases, self.fade_images, self.stabilize_images)
+        return int(phase), float(alpha)
+
+    def _fades(self, phase: int) -> bool:
+        return phase > 0 and self.fade_images > 0
+
+    def fake_images(self, net, z, phase: int, alpha=None, training=False):
+        """Images of the generator ``net`` grown to ``phase`` (static int) at its own resolution."""
+        return self._body(net, "generator")(z, level=self.first_level + phase,
+                                            alpha=alpha if self._fades(phase) else None, training=training)
+
+    def critic(self, images, phase: int, alpha=None, training=False):
+        """Critic logits for images at the resolution of ``phase`` (static int)."""
+        return self._body(self.discriminator, "discriminator")(
+            images, level=self.first_level + phase, alpha=alpha if self._fades(phase) else None, training=training)
+
+    def real_images(self, real, phase: int, alpha):
+        """Full-resolution reals -> the phase's resolution (static ``phase``); faded like the
+        networks (the paper blends each real image with its 2x-downsampled copy while a block
+        fades in)."""
+        x = downsample(real, self.image_shape[0] // self.phase_resolution(phase))
+        if self._fades(phase):
+            x = lerp(upsample2x(downsample(x, 2)), x, alpha)
+        return x
+
+    # ------------------------------------------------------------------ training
+    def _level(self, phase):
+        return self.first_level + phase
+
+    def grown_reals(self, real, phase, alpha):
+        """:meth:`real_images` for a phase tensor, upsampled back to full resolution."""
+        size = self.image_shape[0]
+        per_level = [upsample_to(downsample(real, size // res), size) for res in self.levels]
+        return blend_levels(per_level, self._level(phase), alpha)
+
+    def train_step(self, data):
+        real, _ = self.unpack(data)
+        if tuple(real.shape[1:]) != self.image_shape:
+            raise ValueError(f"ProgressiveGAN takes full-resolution images {self.image_shape} at every phase "
+                             f"(it downsamples them itself), got {tuple(real.shape[1:])}")
+        batch_size = tf.shape(real)[0]
+        phase, alpha = growth_schedule(self.images_seen, self.num_phases, self.fade_images, self.stabilize_images)
+        self.phase.assign(phase)
+        self.alpha.assign(alpha)
+        level = self._level(phase)
+        G = self._body(self.generator, "generator")
+        D = self._body(self.discriminator, "discriminator")
+        # Images travel at full resolution as upsampled copies of the phase's images; the
+        # critic's input gradient there is the phase-resolution gradient divided by the
+        # upsampling factor f, so the penalty is taken w.r.t. x / f: exactly the paper's.
+        factor = tf.cast(self.image_shape[0], tf.float32) / tf.cast(
+            tf.gather(self.levels, level), tf.float32)
+
+        def critic(x):
+            return D.grow(x, level, alpha, training=True)
+
+        # 1. Critic: maximise D(x) - D(G(z)), gradient penalty on interpolates, drift on D(x).
+        z = self.sample_latent(batch_size)
+        eps = self.sample_interpolation_weights(batch_size)
+        real = self.grown_reals(real, phase, alpha)
+        with tf.GradientTape() as tape:
+            fake = G.grow(z, level, alpha, training=True)
+            real_logits, fake_logits = critic(real), critic(fake)
+            d_loss = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
+            gp = losses.wasserstein_gradient_penalty(lambda u: critic(u * factor), real / factor, fake / factor,
+                                                     alpha=eps, loss_scale=self.loss_scale(self.d_optimizer))
+            total = d_loss + self.gradient_penalty * gp + self.drift * tf.reduce_mean(tf.square(real_logits))
+        self.apply_gradients(self.d_optimizer, tape, total, self.discriminator.trainable_variables)
+
+        # 2. Generator: a fresh z, raise D(G(z)).
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            g_loss = losses.wasserstein_generator_loss(critic(G.grow(z, level, alpha, training=True)))
+        self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables)
+        self.update_ema()
+        self.images_seen.assign_add(tf.cast(batch_size * _replicas_in_sync(), tf.int64))
+
+        self.d_loss_tracker.update_state(total)
+        self.g_loss_tracker.update_state(g_loss)
+        self.wd_tracker.update_state(-d_loss)
+        self.gp_tracker.update_state(gp)
+        return {**self._metric_results(), "phase": phase, "alpha": alpha}
+
+    def test_step(self, data):
+        """Validation at the current phase (fakes upsampled to full resolution)."""
+        if not self.quality_metrics:
+            return {}
+        real, labels = self.unpack(data)
+        z = self.sample_latent(tf.shape(real)[0])
+        fake = self._body(self.sampling_generator(), "generator").grow(z, self._level(self.phase), self.alpha)
+        for metric in self.quality_metrics:
+            metric.update_state(real, fake, labels)
+        return {m.name: m.result() for m in self.quality_metrics}
+
+    def _full_size(self, net, z, phase, alpha):
+        return upsample_to(self.fake_images(net, z, phase, alpha), self.image_shape[0])
+
+    # ------------------------------------------------------------------ sampling
+    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True,
+                              phase: Optional[int] = None, native_resolution: bool = False) -> np.ndarray:
+        """Images for latents at ``phase`` (default: the current phase with the current alpha;
+        an earlier, finished phase at alpha 1). Upsampled (nearest) to the full resolution
+        unless ``native_resolution``."""
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"latents must have shape (n, {self.latent_dim}), got {z.shape}")
+        self.resolve_labels(len(z), labels)
+        current = int(self.phase.numpy())
+        if phase is None:
+            phase, alpha = current, float(self.alpha.numpy())
+        else:
+            if isinstance(phase, bool) or not isinstance(phase, (int, np.integer)) or not 0 <= phase < self.num_phases:
+                raise ValueError(f"phase must be an integer in [0, {self.num_phases - 1}], got {phase!r}")
+            if phase > current:
+                raise ValueError(f"phase {phase} ({self.phase_resolution(phase)}x{self.phase_resolution(phase)}) "
+                                 f"has not been trained yet: the model is at phase {current} "
+                                 f"({self.phase_resolution(current)}x{self.phase_resolution(current)})")
+            phase, alpha = int(phase), 1.0 if phase < current else float(self.alpha.numpy())
+        net = self.sampling_generator(use_ema)
+        alpha = tf.constant(alpha, tf.float32)
+        make = self.fake_images if native_resolution else self._full_size
+        out = [keras.ops.convert_to_numpy(make(net, z[i:i + batch_size], phase, alpha))
+               for i in range(0, len(z), batch_size)]
+        return np.concatenate(out, axis=0).astype(np.float32)
+
+    def generate(self, n: int, labels=None, seed: Optional[int] = None, truncation: Optional[float] = None,
+                 batch_size: int = 256, use_ema: bool = True, phase: Optional[int] = None,
+                 native_resolution: bool = False) -> np.ndarray:
+        """As :meth:`GANBase.generate`, at ``phase`` (default: the current one; see
+        :meth:`generate_from_latents`)."""
+        n = _check_count(n)
+        z = self.latents(n, seed=seed, truncation=truncation)
+        return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema, phase=phase,
+                                          native_resolution=native_resolution)
+

@@ -1,0 +1,64 @@
+"""Real data (slow): pggan_mnist grows to 32x32 and covers the ten digits.
+
+Measure: the MNIST classifier that ships with ganzoo (``ganzoo/pretrained/
+mnist_classifier.keras``, 99.1% test accuracy) classifies 1,000 samples (the centre 28x28 of
+the padded 32x32 images). Coverage is the normalised entropy of the predicted-class
+histogram (1 = every digit equally often; ``ganzoo.evaluation.class_coverage``); the
+Frechet distance in the classifier's feature space to 2,000 real test digits (FCD) checks
+the samples look like digits at all, since blurry blobs can also spread over many classes.
+
+Budget: the pggan_mnist recipe with a shorter schedule (BUDGET below: 4,800 images per
+fade-in and per stabilisation instead of 60,000, so the model is fully grown after 33,600
+images) and 64 channels, 1,500 steps of 32 images = 48,000 images. Measured on the 2-core
+CPU of the development machine (heavily shared): see MEASURED. Skipped without real MNIST
+(../shared/tfds or TFDS_DATA_DIR).
+"""
+
+import numpy as np
+import pytest
+
+import ganzoo
+from ganzoo.builders import build_model, compile_model
+from tests.helpers import shared_tfds_dir
+
+pytestmark = pytest.mark.slow
+
+BUDGET = {"model.latent_dim": 64, "generator.filters": 64, "discriminator.filters": 64,
+          "model.fade_images": 4800, "model.stabilize_images": 4800, "model.ema_decay": 0.99,
+          "train.batch_size": 32}
+STEPS = 1500
+MEASURED = "filled in below after the measurement"
+
+
+def _scores(model, classifier, real_features):
+    from ganzoo.evaluation import class_coverage, frechet_distance_from_activations
+
+    samples = model.generate(1000, seed=123)[:, 2:30, 2:30, :]
+    features, probs = classifier.predict(samples)
+    return class_coverage(probs, 10)["coverage"], float(frechet_distance_from_activations(features, real_features))
+
+
+def test_pggan_mnist_grows_and_covers_the_digits():
+    data_dir = shared_tfds_dir()
+    if data_dir is None:
+        pytest.skip("real MNIST not found (../shared/tfds or TFDS_DATA_DIR)")
+    from ganzoo.evaluation.classifier import load_classifier
+
+    classifier = load_classifier("mnist_classifier")
+    real = ganzoo.load_dataset("dcgan_mnist", split="test", batch_size=2000, shuffle=False, limit=2000,
+                               data_dir=data_dir)
+    real_features, _ = classifier.predict(next(iter(real)).numpy())
+
+    config = ganzoo.get_config("pggan_mnist", **BUDGET)
+    model = build_model(config)
+    compile_model(model, config)
+    coverage0, fcd0 = _scores(model, classifier, real_features)
+    model.fit(ganzoo.load_dataset(config, data_dir=data_dir, repeat=True), epochs=1, steps_per_epoch=STEPS,
+              verbose=0)
+    coverage1, fcd1 = _scores(model, classifier, real_features)
+    print(f"\npggan_mnist: coverage {coverage0:.3f} -> {coverage1:.3f}, FCD {fcd0:.1f} -> {fcd1:.1f} after "
+          f"{int(model.images_seen.numpy())} images (phase {int(model.phase.numpy())})")
+    assert int(model.phase.numpy()) == model.num_phases - 1, "the model did not grow to 32x32"
+    assert coverage0 < 0.9, "an untrained generator should not already cover the digits"
+    assert coverage1 >= 0.9, f"coverage {coverage1:.3f} < 0.9 after {STEPS} steps"
+    assert fcd1 < 0.5 * fcd0, f"samples did not move towards real digits: FCD {fcd0:.1f} -> {fcd1:.1f}"

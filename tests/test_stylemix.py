@@ -1,0 +1,71 @@
+"""Style mixing: the grid of ganzoo.art.style_mix and the ``ganzoo stylemix`` command."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import ganzoo
+from ganzoo import art
+from ganzoo.cli import main
+from ganzoo.images import read_metadata
+
+TINY = {"generator.filters": 8, "discriminator.filters": 8, "model.latent_dim": 8, "model.mapping_layers": 2,
+        "data.image_size": 16, "data.pad": 2}
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    model = ganzoo.load("stylegan_mnist", **TINY)
+    # Untrained styles barely differ; give the affine maps (A) and noise a visible effect.
+    for layer in model.generator.get_layer("synthesis").layers:
+        if hasattr(layer, "affine") and layer.affine is not None:
+            layer.affine.kernel.assign(layer.affine.kernel.numpy() * 20)
+        if hasattr(layer, "strength"):
+            layer.strength.assign(0.5)
+    model.ema_generator.set_weights(model.generator.get_weights())
+    path = tmp_path_factory.mktemp("models") / "stylegan.keras"
+    model.save(path)
+    return model, path
+
+
+def test_grid_rows_columns_and_mixes(model_file):
+    model, _ = model_file
+    grid = art.style_mix(model, [1, 2], [3, 4, 5], layers="coarse")
+    assert grid.shape == (3, 4, 16, 16, 1)
+    np.testing.assert_array_equal(grid[0, 0], np.ones((16, 16, 1)))  # blank corner
+    for i, a in enumerate([1, 2]):
+        np.testing.assert_allclose(grid[i + 1, 0], model.generate(1, seed=a)[0], atol=1e-5)
+    for j, b in enumerate([3, 4, 5]):
+        np.testing.assert_allclose(grid[0, j + 1], model.generate(1, seed=b)[0], atol=1e-5)
+    cell = grid[1, 1]
+    assert np.abs(cell - grid[1, 0]).max() > 1e-3 and np.abs(cell - grid[0, 1]).max() > 1e-3
+
+    none_from_b = art.style_mix(model, [1, 2], [3], layers=[])
+    np.testing.assert_allclose(none_from_b[1:, 1], none_from_b[1:, 0], atol=1e-5)  # all layers from A: A
+    all_from_b = art.style_mix(model, [1, 2], [3], layers="all")
+    np.testing.assert_allclose(all_from_b[1, 1], all_from_b[0, 1], atol=1e-5)  # all layers from B: B
+    np.testing.assert_allclose(all_from_b[2, 1], all_from_b[0, 1], atol=1e-5)
+    # Fine styles change less of the image than coarse ones.
+    fine = art.style_mix(model, [1], [3], layers="fine")[1, 1]
+    assert np.abs(fine - grid[1, 0]).max() > 0
+
+
+def test_style_mix_refuses_other_models():
+    with pytest.raises(ValueError, match="StyleGAN"):
+        art.style_mix(ganzoo.load("dcgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8}), [1], [2])
+
+
+def test_stylemix_command_writes_the_grid_with_provenance(model_file, tmp_path, capsys):
+    _, path = model_file
+    out = tmp_path / "mix.png"
+    assert main(["stylemix", str(path), "--rows", "1,2,3", "--cols", "4-6", "--layers", "0-1",
+                 "--truncation", "0.7", "-o", str(out)]) == 0
+    image = Image.open(out)
+    pad = 2
+    assert image.size == (4 * (16 + pad) + pad, 4 * (16 + pad) + pad)
+    meta = read_metadata(out)
+    assert "stylegan" in meta["ganzoo:model"]
+    assert meta["ganzoo:rows"] == "[1, 2, 3]" and meta["ganzoo:style_indices"] == "[0, 1]"
+    assert "4x4" in capsys.readouterr().out
+    assert main(["stylemix", str(path), "--rows", "1", "--cols", "x", "-o", str(out)]) == 2
+    assert main(["stylemix", str(path), "--rows", "1", "--cols", "2", "--layers", "0-99", "-o", str(out)]) == 2
