@@ -57,8 +57,8 @@ CONDITIONINGS = ("concat", "projection")
 DATA_SOURCES = ("tfds", "folder")
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear", "cosine")
-#: Keras dtype policies a run may train under (``ganzoo.precision``).
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+#: Keras dtype policies a run may train under (``ganzoo.precision``); ``auto`` resolves per machine.
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
 
 class ConfigError(ValueError):
@@ -237,7 +237,8 @@ class TrainConfig:
     steps_per_execution: int = 1
     seed: int = 0
     #: ``float32``, ``mixed_float16`` (loss-scaled, GPUs) or ``mixed_bfloat16`` (TPUs, recent
-    #: CPUs/GPUs); network outputs and losses stay float32 either way.
+    #: CPUs/GPUs); network outputs and losses stay float32 either way. ``auto``: mixed_bfloat16
+    #: on a CPU-only machine whose CPU has native bfloat16 (AVX512_BF16 / AMX), else float32.
     precision: str = "float32"
 
 

@@ -9,6 +9,11 @@
   (``AdversarialModel.apply_gradients``) and also to the inner input-gradient of the gradient
   penalty and R1 (``ganzoo.losses``, ``loss_scale=``);
 * ``mixed_bfloat16``: layers compute in bfloat16 (float32's exponent range: no loss scaling).
+* ``auto`` (:func:`resolve_precision`): ``mixed_bfloat16`` on a machine without GPU whose CPU
+  computes bfloat16 natively (flags ``avx512_bf16`` or ``amx_bf16``: oneDNN then runs the
+  convolutions ~2-4x faster than float32, benchmarks/README.md), ``float32`` everywhere else
+  (CPUs without them emulate bfloat16 and are slower). Opt-in: quality checked for
+  cgan_mnist/dcgan_mnist only (``benchmarks/quality_bf16.py``).
 
 Either way the last layer of every network runs in float32 (``ganzoo.networks``) and the
 losses are computed in float32 (``ganzoo.losses``), so logits, images and losses are float32.
@@ -27,7 +32,7 @@ import keras
 
 from ganzoo.config import PRECISIONS
 
-__all__ = ["PRECISIONS", "policy_scope", "check_precision"]
+__all__ = ["PRECISIONS", "policy_scope", "check_precision", "resolve_precision", "cpu_has_native_bf16"]
 
 
 def check_precision(name: str) -> str:
@@ -36,13 +41,38 @@ def check_precision(name: str) -> str:
     return name
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this (Linux) CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(name: str) -> str:
+    """The Keras policy a precision name means here (``auto`` resolved, others unchanged)."""
+    check_precision(name)
+    if name != "auto":
+        return name
+    import tensorflow as tf  # noqa: PLC0415
+
+    if tf.config.list_physical_devices("GPU") or not cpu_has_native_bf16():
+        return "float32"
+    return "mixed_bfloat16"
+
+
 @contextlib.contextmanager
 def policy_scope(name: str):
     """Build layers under the dtype policy ``name`` (``float32``, ``mixed_float16`` or
     ``mixed_bfloat16``), then restore the previous global policy."""
-    check_precision(name)
+    policy = resolve_precision(name)
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
+    keras.config.set_dtype_policy(policy)
     try:
         yield
     finally:

@@ -1,0 +1,99 @@
+"""Does bfloat16 keep quality? Train an entry in float32 and in mixed_bfloat16, same seed and
+budget, and compare FCD / coverage / label accuracy (the shipped MNIST classifier).
+
+    TFDS_DATA_DIR=../shared/tfds python -m benchmarks.quality_bf16 cgan_mnist dcgan_mnist --epochs 2
+
+Each (entry, precision) trains in its own process (they may run at the same time); after
+every epoch the model is evaluated on ``--n`` generated images with
+``ganzoo.evaluation.evaluate.evaluate`` (the entry's default metrics). Wall time per epoch is
+recorded too, but read speed from the suite: these runs share the machine with each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def train_and_evaluate(entry: str, precision: str, epochs: int, n: int, seed: int, batch: int) -> dict:
+    import keras  # noqa: PLC0415
+
+    import ganzoo  # noqa: PLC0415
+    from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
+
+    overrides = {"train.precision": precision, "train.seed": seed, "train.batch_size": batch}
+    config = ganzoo.get_config(entry, **overrides)
+    model = ganzoo.load(config)
+    ds = ganzoo.load_dataset(config, download=False)
+    rows = []
+
+    class Eval(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.t0 = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.t0
+            result = evaluate(model, n=n, seed=1000 + epoch)
+            rows.append({"epoch": epoch + 1, "train_seconds": seconds,
+                         "losses": {k: float(v) for k, v in (logs or {}).items()},
+                         "metrics": result["metrics"]})
+            print(json.dumps({"progress": rows[-1]}), flush=True)
+
+    model.fit(ds, epochs=epochs, verbose=0, callbacks=[Eval()])
+    return {"entry": entry, "precision": precision, "seed": seed, "batch": batch, "epochs": rows,
+            "policy": model.generator.dtype_policy.name}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("entries", nargs="*", default=["cgan_mnist", "dcgan_mnist"])
+    p.add_argument("--precisions", default="float32,mixed_bfloat16")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--n", type=int, default=5000, help="generated images per evaluation")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--parallel", type=int, default=2, help="runs at the same time")
+    p.add_argument("--json", default="benchmarks/results/quality_bf16.json")
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.worker:
+        entry, precision, seed = args.worker.split(":")
+        print(json.dumps(train_and_evaluate(entry, precision, args.epochs, args.n, int(seed), args.batch_size)))
+        return 0
+    jobs = [(e, q, s) for e in args.entries for s in args.seeds.split(",") for q in args.precisions.split(",")]
+    running, results = [], []
+    while jobs or running:
+        while jobs and len(running) < args.parallel:
+            e, q, s = jobs.pop(0)
+            cmd = [sys.executable, "-m", "benchmarks.quality_bf16", "--worker", f"{e}:{q}:{s}", "--epochs",
+                   str(args.epochs), "--n", str(args.n), "--batch-size", str(args.batch_size)]
+            running.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
+                                            cwd=str(Path(__file__).resolve().parent.parent)))
+        time.sleep(5)
+        for proc in [r for r in running if r.poll() is not None]:
+            running.remove(proc)
+            lines = [ln for ln in proc.stdout.read().splitlines() if ln.startswith("{")]
+            final = json.loads(lines[-1]) if lines else None
+            if proc.returncode or not final or "entry" not in final:
+                print(f"a run failed (exit {proc.returncode})", file=sys.stderr)
+                continue
+            results.append(final)
+            last = final["epochs"][-1]
+            print(f"{final['entry']:<14}{final['precision']:<16}seed {final['seed']}  epoch {last['epoch']}: "
+                  + ", ".join(f"{k} {v:.4g}" for k, v in last["metrics"].items() if isinstance(v, (int, float))),
+                  flush=True)
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
