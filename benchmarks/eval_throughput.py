@@ -54,18 +54,20 @@ def main(argv=None) -> int:
     except InceptionWeightsError:
         inception, weights = InceptionExtractor(weights=None), "random (ImageNet weights not available)"
     for shape in ((28, 28, 1), (32, 32, 3)):
-        rows.append({"extractor": f"inception_v3 pool3 + logits, 299px, {weights}",
-                     **measure(inception, shape, args.images, 50)})
+        rows.append({"extractor": "inception_v3 pool3+logits @299", **measure(inception, shape, args.images, 50)})
 
     cpus = os.cpu_count()
-    print(f"# {platform.processor() or platform.machine()}, {cpus} CPUs visible, TensorFlow {tf.__version__}, "
-          f"GPU: {bool(tf.config.list_physical_devices('GPU'))}")
-    print(f"{'extractor':<60} {'input':>8} {'batch':>6} {'images/s':>10}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(f"# {platform.processor() or platform.machine()}, {cpus} CPUs visible, load average {load:.1f}, "
+          f"TensorFlow {tf.__version__}, GPU: {bool(tf.config.list_physical_devices('GPU'))}; "
+          f"Inception weights: {weights}")
+    print(f"{'extractor':<32} {'input':>8} {'batch':>6} {'images/s':>10}")
     for r in rows:
-        print(f"{r['extractor']:<60} {r['input']:>8} {r['batch']:>6} {r['images_per_s']:>10}")
+        print(f"{r['extractor']:<32} {r['input']:>8} {r['batch']:>6} {r['images_per_s']:>10}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"cpus": cpus, "tensorflow": tf.__version__, "rows": rows}, f, indent=2)
+            json.dump({"cpus": cpus, "load_average": load, "tensorflow": tf.__version__,
+                       "inception_weights": weights, "rows": rows}, f, indent=2)
     return 0
 
 

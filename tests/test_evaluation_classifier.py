@@ -120,3 +120,14 @@ def test_other_datasets_get_a_trained_and_cached_classifier(tmp_path, monkeypatc
     assert again.name == clf.name
     with pytest.raises(FileNotFoundError, match="no domain classifier"):
         load_classifier(DataConfig(name="kmnist", image_size=28, channels=1), cache=tmp_path, train=False)
+
+
+def test_padded_mnist_is_judged_by_the_shipped_classifier_without_its_border():
+    clf = load_classifier(DataConfig(name="mnist", image_size=32, channels=1, pad=2))
+    plain = load_classifier("cgan_mnist")
+    assert clf.image_shape == (32, 32, 1) and clf.spec == "mnist_classifier@pad2"
+    assert clf.name == plain.name + "-unpad2"
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-1.0)
+    np.testing.assert_allclose(clf.predict(padded)[0], plain.predict(x)[0], rtol=1e-5, atol=1e-6)
+    assert load_classifier(clf.spec).name == clf.name  # the spec round-trips (Keras metric configs)

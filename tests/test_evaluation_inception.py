@@ -79,6 +79,19 @@ def test_weights_found_in_keras_cache_env_or_path(no_keras_cache, tmp_path, monk
     assert resolve_inception_weights("imagenet", include_top=False) == "imagenet"
     with pytest.raises(InceptionWeightsError):
         resolve_inception_weights("imagenet", include_top=True)
+    # Only the full file: serves the features-only extractor too (it builds with the top).
+    (no_keras_cache / INCEPTION_FILES[False][0]).unlink()
+    (no_keras_cache / INCEPTION_FILES[True][0]).write_bytes(b"")
+    built = {}
+
+    def record(**kwargs):
+        built.update(kwargs)
+        raise RuntimeError("stop after the weights decision")
+
+    monkeypatch.setattr(keras.applications, "InceptionV3", record)
+    with pytest.raises(RuntimeError, match="stop after"):
+        InceptionExtractor(weights="imagenet", logits=False)
+    assert built["include_top"] is True and built["weights"] == "imagenet"
     local = tmp_path / "inception.h5"
     local.write_bytes(b"")
     assert resolve_inception_weights(str(local)) == str(local)

@@ -2,7 +2,6 @@
 dataset, split, resolution, extractor and sample count."""
 
 import numpy as np
-import pytest
 import tensorflow_datasets as tfds
 
 from ganzoo.config import DataConfig
@@ -79,6 +78,7 @@ def test_non_reproducible_extractors_are_never_cached(tmp_path):
 def test_dataset_key_names_resolution_crop_and_folder(tmp_path, monkeypatch):
     assert dataset_key(DataConfig(name="mnist", image_size=28, channels=1)) == "tfds-mnist-28x28x1"
     assert dataset_key(DataConfig(name="celeb_a", image_size=64, channels=3, crop=140)) == "tfds-celeb_a-crop140-64x64x3"
+    assert dataset_key(DataConfig(name="mnist", image_size=32, channels=1, pad=2)) == "tfds-mnist-32x32x1-pad2"
     a = dataset_key(DataConfig(source="folder", path=str(tmp_path / "a" / "faces"), image_size=32, channels=3))
     b = dataset_key(DataConfig(source="folder", path=str(tmp_path / "b" / "faces"), image_size=32, channels=3))
     assert a.startswith("folder-faces-") and a != b

@@ -8,7 +8,8 @@ coverage, label accuracy of conditional models).
 * MNIST (28x28x1): the classifier ships with ganzoo (``ganzoo/pretrained/mnist_classifier.keras``
   and its metadata ``mnist_classifier.json``: test accuracy, training recipe, sha256), so
   every user gets identical numbers offline. ``scripts/train_mnist_classifier.py``
-  regenerates it with :func:`train_classifier`.
+  regenerates it with :func:`train_classifier`. Entries that pad MNIST to 32x32
+  (``data.pad: 2``) use it too: the border is cut off first.
 * Any other labelled dataset: trained once on first use and cached under
   ``$GANZOO_CACHE_DIR/classifiers/`` (default ``~/.cache/ganzoo``), keyed by dataset and
   resolution.
@@ -19,6 +20,7 @@ The penultimate layer is named ``features``; the last layer ``logits``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -236,19 +238,34 @@ class DomainClassifier(FeatureExtractor):
     computed with one classifier are never reused with another.
     """
 
-    def __init__(self, model, metadata: Optional[dict] = None, path: Optional[Path] = None):
+    def __init__(self, model, metadata: Optional[dict] = None, path: Optional[Path] = None, pad: int = 0):
         import keras  # noqa: PLC0415
 
         self.classifier = model
         self.metadata = dict(metadata or {})
         self.path = None if path is None else Path(path)
+        self.pad = int(pad)
         logits = model.outputs[0]
         self.model = keras.Model(model.inputs, [model.get_layer("features").output, logits],
                                  name=f"{model.name}_features")
         self.num_classes = int(logits.shape[-1])
-        self.image_shape = tuple(int(d) for d in model.inputs[0].shape[1:])
+        h, w, c = (int(d) for d in model.inputs[0].shape[1:])
+        self.image_shape = (h + 2 * self.pad, w + 2 * self.pad, c)
         sha = self.metadata.get("sha256") or "unsaved"
         self.name = f"classifier-{self.metadata.get('dataset', 'custom')}-{sha[:12]}"
+        if self.pad:
+            self.name += f"-unpad{self.pad}"
+
+    def with_pad(self, pad: int) -> "DomainClassifier":
+        """The same classifier for images with a ``pad``-pixel border (``data.pad``): the border
+        is cut off before classifying, so padded MNIST is judged by the MNIST classifier."""
+        return self if pad == self.pad else DomainClassifier(self.classifier, self.metadata, self.path, pad)
+
+    def preprocess(self, images):
+        if not self.pad:
+            return images
+        p = self.pad
+        return images[:, p:-p, p:-p, :]
 
     def check_images(self, image_shape) -> None:
         if tuple(image_shape) != self.image_shape:
@@ -265,17 +282,31 @@ class DomainClassifier(FeatureExtractor):
         """What :func:`load_classifier` needs to load this classifier again (a serialisable string)."""
         if self.path is None:
             raise ValueError("this classifier was never saved: save_classifier() it first")
-        if self.path.parent == PRETRAINED_DIR:
-            return self.path.stem
-        return str(self.path)
+        spec = self.path.stem if self.path.parent == PRETRAINED_DIR else str(self.path)
+        return f"{spec}@pad{self.pad}" if self.pad else spec
+
+
+def _shipped_with_pad(config: Config) -> tuple[Optional[str], int]:
+    """(shipped classifier name, border to cut) for a dataset a shipped classifier can judge."""
+    data = config.data
+    key = dataset_key(data)
+    if key in PRETRAINED_CLASSIFIERS:
+        return PRETRAINED_CLASSIFIERS[key], 0
+    pad = getattr(data, "pad", 0)
+    if pad:
+        inner = dataclasses.replace(data, image_size=data.image_size - 2 * pad, pad=0)
+        if dataset_key(inner) in PRETRAINED_CLASSIFIERS:
+            return PRETRAINED_CLASSIFIERS[dataset_key(inner)], pad
+    return None, 0
 
 
 def classifier_path(data: Union[str, Config, DataConfig], cache: Optional[Union[str, Path]] = None) -> Path:
     """Where the classifier of a dataset lives: the shipped file, or the cache."""
-    key = dataset_key(_data_config(data))
-    if key in PRETRAINED_CLASSIFIERS:
-        return PRETRAINED_DIR / f"{PRETRAINED_CLASSIFIERS[key]}.keras"
-    return cache_dir(cache) / "classifiers" / f"{key}.keras"
+    config = _data_config(data)
+    shipped, _ = _shipped_with_pad(config)
+    if shipped:
+        return PRETRAINED_DIR / f"{shipped}.keras"
+    return cache_dir(cache) / "classifiers" / f"{dataset_key(config)}.keras"
 
 
 def _load_file(path: Path) -> DomainClassifier:
@@ -306,6 +337,10 @@ def load_classifier(data: Union[str, Config, DataConfig, None] = None, *, cache:
     """
     if data is None:
         data = "cgan_mnist"
+    pad = 0
+    if isinstance(data, str) and "@pad" in data:  # a spec written by DomainClassifier.spec
+        data, _, pad_text = data.rpartition("@pad")
+        pad = int(pad_text)
     if isinstance(data, str) and data in PRETRAINED_CLASSIFIERS.values():
         path = PRETRAINED_DIR / f"{data}.keras"
     elif isinstance(data, str) and data.endswith(".keras"):
@@ -313,6 +348,7 @@ def load_classifier(data: Union[str, Config, DataConfig, None] = None, *, cache:
         if not path.is_file():
             raise FileNotFoundError(f"classifier file '{data}' does not exist")
     else:
+        pad = _shipped_with_pad(_data_config(data))[1]
         path = classifier_path(data, cache)
     if not path.is_file():
         if path.parent == PRETRAINED_DIR:
@@ -326,4 +362,4 @@ def load_classifier(data: Union[str, Config, DataConfig, None] = None, *, cache:
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _LOADED:
         _LOADED[key] = _load_file(path)
-    return _LOADED[key]
+    return _LOADED[key].with_pad(pad)

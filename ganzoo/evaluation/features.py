@@ -222,7 +222,13 @@ class InceptionExtractor(FeatureExtractor):
             raise ValueError(f"InceptionV3 needs images of at least 75x75, got resize={resize}")
         self.resize = int(resize)
         self.weights_spec = weights
-        resolved = resolve_inception_weights(weights, include_top=logits)
+        try:
+            resolved = resolve_inception_weights(weights, include_top=logits)
+        except InceptionWeightsError:
+            if logits:
+                raise
+            # Features only, but only the full file (with the classifier top) is cached: use it.
+            resolved, logits = resolve_inception_weights(weights, include_top=True), True
         try:
             base = keras.applications.InceptionV3(
                 include_top=logits, weights=resolved, input_shape=(self.resize, self.resize, 3),

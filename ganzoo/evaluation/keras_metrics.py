@@ -34,7 +34,7 @@ Inception-V3 (slow on CPU: ~10 images/s per core at 299x299).
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from typing import Optional
 
 import keras
 import tensorflow as tf

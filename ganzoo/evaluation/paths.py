@@ -32,8 +32,9 @@ def cache_dir(override: Optional[Union[str, Path]] = None) -> Path:
 
 def dataset_key(data: Union[Config, DataConfig]) -> str:
     """A file-name-safe identity of what a dataset source yields: source, name (or folder),
-    crop and the resolution images are resized to, e.g. ``tfds-mnist-28x28x1`` or
-    ``tfds-celeb_a-crop140-64x64x3``. The split is not part of it (keys add it)."""
+    crop, the resolution images are resized to and any black border, e.g. ``tfds-mnist-28x28x1``,
+    ``tfds-mnist-32x32x1-pad2`` or ``tfds-celeb_a-crop140-64x64x3``. The split is not part of it
+    (keys add it)."""
     if isinstance(data, Config):
         data = data.data
     if data.source == "folder":
@@ -43,7 +44,8 @@ def dataset_key(data: Union[Config, DataConfig]) -> str:
         name = f"{data.source}-{safe_name(data.name)}"
     crop = f"-crop{data.crop}" if data.crop else ""
     limit = f"-first{data.limit}" if data.limit else ""
-    return f"{name}{crop}{limit}-{data.image_size}x{data.image_size}x{data.channels}"
+    pad = f"-pad{data.pad}" if getattr(data, "pad", 0) else ""
+    return f"{name}{crop}{limit}-{data.image_size}x{data.image_size}x{data.channels}{pad}"
 
 
 def safe_name(text: str) -> str:
