@@ -193,6 +193,10 @@ def train_step_flops(generator, discriminator, batch: int, n_critic: int = 1, gr
             "per_image": total / images, "g_forward_per_image": g.forward, "d_forward_per_image": d.forward}
 
 
+#: Training schemes whose step :func:`train_step_flops` composes.
+STEP_SCHEMES = ("GAN", "ConditionalGAN", "WassersteinGAN")
+
+
 def entry_flops(name: str, batch: int = 64, impl: str = "ganzoo") -> dict:
     """FLOPs of one training step of a zoo entry (``impl="baseline"``: the plain GAN)."""
     import ganzoo  # noqa: PLC0415
@@ -208,11 +212,28 @@ def entry_flops(name: str, batch: int = 64, impl: str = "ganzoo") -> dict:
         model = build_model(config)
         generator, discriminator = model.generator, model.discriminator
     m = config.model
+    if m.cls not in STEP_SCHEMES:
+        return {"entry": name, "impl": impl, "batch": batch, "total": None, "per_image": None,
+                "note": f"no step composition for {m.cls} (counted: {', '.join(STEP_SCHEMES)})"}
     wgan = m.cls == "WassersteinGAN"
     result = train_step_flops(generator, discriminator, batch, n_critic=m.n_critic if wgan else 1,
                               gradient_penalty=wgan and m.gradient_penalty > 0, r1=m.r1_gamma > 0)
     result.update(entry=name, impl=impl, batch=batch)
     return result
+
+
+def flops_table(entries, batch: int = 64, baseline_entries=("dcgan_mnist", "cgan_mnist")) -> list:
+    """:func:`entry_flops` for each entry (and the plain baseline where there is one); an entry
+    that fails to build gets a row with its error instead of stopping the table."""
+    rows = []
+    for name in entries:
+        for impl in ("ganzoo", "baseline") if name in baseline_entries else ("ganzoo",):
+            try:
+                rows.append(entry_flops(name, batch, impl))
+            except Exception as err:  # noqa: BLE001 - report and go on
+                rows.append({"entry": name, "impl": impl, "batch": batch, "total": None, "per_image": None,
+                             "note": f"{type(err).__name__}: {err}"[:300]})
+    return rows
 
 
 # ---------------------------------------------------------------------- checks against TF's own counts

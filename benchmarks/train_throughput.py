@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     jits = {"both": ["off", "on"], "on": ["on"], "off": ["off"]}[args.jit]
     for name in args.entries:
         for jit in jits:
-            cmd = [sys.executable, __file__, name, "--worker", f"{name}:{jit}", "--steps", str(args.steps),
+            cmd = [sys.executable, __file__, "--worker", f"{name}:{jit}", "--steps", str(args.steps),
                    "--repeats", str(args.repeats), "--warmup", str(args.warmup)]
             if args.batch_size:
                 cmd += ["--batch-size", str(args.batch_size)]

@@ -26,6 +26,7 @@ COMMANDS = {
     "demo": "ganzoo.commands.demo",
     "eval": "ganzoo.commands.eval_cmd",
     "stylemix": "ganzoo.commands.stylemix",
+    "export": "ganzoo.commands.export_cmd",
     "upscale": "ganzoo.commands.upscale",
     "stylize": "ganzoo.commands.stylize",
 }

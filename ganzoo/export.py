@@ -9,8 +9,9 @@ writes the *sampling* generator (the EMA generator when the model keeps one, as
   ``label`` (int32 ``[batch]``), and returns ``images``: uint8 ``[batch, H, W, C]``
   (``round((x + 1) * 127.5)``, exactly :func:`ganzoo.images.to_uint8`). TF Serving, TF.js
   converters and ``tf.saved_model.load`` read it without ganzoo or Keras.
-* ``tflite``: ``DIR/generator.tflite``, converted from that SavedModel with TFLite's
-  built-in ops only; same signature (``serving_default``: ``z`` [, ``label``] -> ``images``).
+* ``tflite``: ``DIR/generator.tflite``, converted from the same serving function with the
+  weights folded into constants, TFLite built-in ops only; same signature
+  (``serving_default``: ``z`` [, ``label``] -> ``images``).
 * ``keras``: ``DIR/generator.keras``, the generator as a plain Keras model (float images in
   [-1, 1], like ``model.generator``), for fine-tuning or embedding in another Keras model.
 
@@ -105,12 +106,12 @@ def export_generator(model, directory, fmt: str = "savedmodel") -> Path:
             name = "generator.keras"
             model.sampling_generator().save(str(work / name))
         else:
-            _write_saved_model(model, work / "saved_model")
             if fmt == "tflite":
                 name = "generator.tflite"
-                (work / name).write_bytes(_to_tflite(work / "saved_model"))
+                (work / name).write_bytes(_to_tflite(model, work / "frozen_saved_model"))
             else:
                 name = "saved_model"
+                _write_saved_model(model, work / name)
         (work / "export.json").write_text(json.dumps(_metadata(model, fmt), indent=2) + "\n")
         target = directory / name
         if target.is_dir():
@@ -122,10 +123,35 @@ def export_generator(model, directory, fmt: str = "savedmodel") -> Path:
     return target
 
 
-def _to_tflite(saved_model: Path) -> bytes:
+def _frozen_serving_module(model):
+    """The serving function with every variable folded into a constant, in a ``tf.Module``.
+
+    The TFLite converter keeps the generator's (Keras 3) variables as resource variables
+    that the interpreter never initialises (measured: the images came out as noise, and
+    without the XNNPACK delegate READ_VARIABLE fails), so it gets a graph without variables.
+    """
+    import tensorflow as tf  # noqa: PLC0415
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
+
+    serve = serving_function(model)
+    frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
+    if model.conditional:
+        def call(z, label):
+            return {"images": frozen(z=z, label=label)[0]}
+    else:
+        def call(z):
+            return {"images": frozen(z=z)[0]}
+    module = tf.Module()
+    module.serve = tf.function(call, input_signature=serve.input_signature)
+    return module
+
+
+def _to_tflite(model, work: Path) -> bytes:
     import tensorflow as tf  # noqa: PLC0415
 
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model), signature_keys=["serving_default"])
+    module = _frozen_serving_module(model)
+    tf.saved_model.save(module, str(work), signatures={"serving_default": module.serve})
+    converter = tf.lite.TFLiteConverter.from_saved_model(str(work), signature_keys=["serving_default"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     try:
         return converter.convert()

@@ -104,6 +104,7 @@ class DivergenceGuard(StepCallback):
     def on_train_batch_end(self, batch, logs=None):
         step = self._advance(batch)
         self._check(step, logs)
+        self._check_loss_scales(step, logs)
         self._watch_collapse(step, logs)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -115,6 +116,22 @@ class DivergenceGuard(StepCallback):
             name, value = bad
             self.model.stop_training = True
             raise TrainingDiverged(step, name, value, _floats(logs), self.last_checkpoint())
+
+    #: Below this, a dynamic loss scale has been halved on (nearly) every step since it started
+    #: at 2**15: the gradients are non-finite even unscaled, which is divergence.
+    min_loss_scale = 1.0
+
+    def _check_loss_scales(self, step: int, logs) -> None:
+        """Mixed float16: a LossScaleOptimizer skips steps with non-finite gradients instead of
+        applying them, so a diverged model shows up as a collapsing loss scale, not a NaN loss."""
+        for name in ("g_optimizer", "d_optimizer"):
+            optimizer = getattr(self.model, name, None)
+            if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+                scale = float(keras.ops.convert_to_numpy(optimizer.dynamic_scale))
+                if scale < self.min_loss_scale:
+                    self.model.stop_training = True
+                    raise TrainingDiverged(step, f"the loss scale of {name}", scale, _floats(logs),
+                                           self.last_checkpoint())
 
     def _watch_collapse(self, step: int, logs) -> None:
         if self.collapse_patience is None or self.collapse_warned_at is not None:

@@ -85,6 +85,31 @@ def _sum_non_batch(x):
     return tf.reduce_sum(x, axis=axes)
 
 
+def _overflow_skips_step(penalty):
+    """A loss-scaled penalty whose scaled inner gradient overflowed (inf/NaN).
+
+    With dynamic loss scaling an overflow is routine (the scale starts high and is lowered
+    on overflow): the ``LossScaleOptimizer`` skips that step. An ordinary loss stays finite
+    because only its gradients are scaled; a penalty computed *from* a scaled gradient does
+    not, and an inf value would poison the epoch's loss means (and stop training through
+    ``ganzoo.guard``). So the value of an overflowed penalty is reported as 0 for that step
+    while its gradient is NaN, which makes the optimizer skip the step and lower the scale
+    as for any overflow. A genuinely divergent critic drives the scale below 1, which
+    ``ganzoo.guard.DivergenceGuard`` reports.
+    """
+
+    @tf.custom_gradient
+    def finite_value(p):
+        finite = tf.math.is_finite(p)
+
+        def grad(upstream):
+            return tf.where(finite, upstream, tf.fill(tf.shape(upstream), float("nan")))
+
+        return tf.where(finite, p, tf.zeros_like(p)), grad
+
+    return finite_value(penalty)
+
+
 def _input_gradients(critic, x, loss_scale=None):
     """Gradient of ``sum(critic(x))`` with respect to the input ``x``.
 
@@ -320,7 +345,8 @@ def wasserstein_gradient_penalty(
     x_hat = real + alpha * (fake - real)
     grads = _f32(_input_gradients(critic, x_hat, loss_scale=loss_scale))
     norm = tf.sqrt(_sum_non_batch(tf.square(grads)) + epsilon)
-    return tf.reduce_mean(tf.square(norm - tf.cast(target, tf.float32)))
+    penalty = tf.reduce_mean(tf.square(norm - tf.cast(target, tf.float32)))
+    return penalty if loss_scale is None else _overflow_skips_step(penalty)
 
 
 def r1_penalty(critic, real, loss_scale=None):
@@ -335,7 +361,8 @@ def r1_penalty(critic, real, loss_scale=None):
     """
     real = tf.convert_to_tensor(real)
     grads = _f32(_input_gradients(critic, real, loss_scale=loss_scale))
-    return tf.reduce_mean(_sum_non_batch(tf.square(grads)))
+    penalty = tf.reduce_mean(_sum_non_batch(tf.square(grads)))
+    return penalty if loss_scale is None else _overflow_skips_step(penalty)
 
 
 def clip_weights(variables, clip_value):

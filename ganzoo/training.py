@@ -133,19 +133,32 @@ def _stream(config: Config, data_dir, dataset, strategy):
 
     from ganzoo.data import load_dataset  # noqa: PLC0415
 
-    if dataset is None:
+    def make_stream(dataset):
+        stream = dataset if int(dataset.cardinality()) == tf.data.INFINITE_CARDINALITY else dataset.repeat()
+        if _is_multi_worker(strategy):
+            options = tf.data.Options()
+            # In-memory sources have no files to shard by: every worker reads all and keeps its share.
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+            stream = stream.with_options(options)
+        return stream
+
+    own = dataset is None
+    if own:
         dataset = load_dataset(config, data_dir=data_dir, repeat=False)
     per_epoch = steps_per_epoch_of(dataset, config)
-    stream = dataset if int(dataset.cardinality()) == tf.data.INFINITE_CARDINALITY else dataset.repeat()
-    if _is_multi_worker(strategy):
-        options = tf.data.Options()
-        # In-memory sources have no files to shard by: every worker reads all and keeps its share.
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        stream = stream.with_options(options)
+    first = [make_stream(dataset)]
 
     def from_step(step: int):
-        # The shuffle order is a function of the seed only, so skipping reproduces the position
-        # (it costs one pass through the skipped batches, not a re-read of decoded files).
+        # The shuffle order of a dataset's *first* iterator is a function of the seed only, so
+        # skipping reproduces the position (one pass through the skipped batches, not a re-read
+        # of decoded files). A second iterator of the same dataset object reshuffles
+        # differently (its seed generator has moved on), so every fit after the first gets a
+        # freshly built pipeline: a resumed run then sees exactly the batches of an
+        # uninterrupted one. A caller's own dataset cannot be rebuilt; it is reused as it is.
+        if first:
+            stream = first.pop()
+        else:
+            stream = make_stream(load_dataset(config, data_dir=data_dir, repeat=False) if own else dataset)
         return stream.skip(step) if step else stream
 
     return from_step, per_epoch

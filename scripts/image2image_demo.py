@@ -105,6 +105,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", default="/tmp/ganzoo_i2i_demo")
     parser.add_argument("--seconds", type=float, default=60.0, help="training time of each model")
+    parser.add_argument("--sr-seconds", type=float, help="training time of the SRGAN (default --seconds)")
     parser.add_argument("--docs", default=str(REPO / "docs" / "images"))
     args = parser.parse_args()
     import ganzoo
@@ -120,7 +121,7 @@ def main() -> None:
     config = ganzoo.get_config("cyclegan_monet2photo", **{
         "data.source": "folder", "data.path_a": str(paintings), "data.path_b": str(photos),
         "data.image_size": 64, "data.load_size": 72, "generator.filters": 16, "discriminator.filters": 16,
-        "generator.residual_blocks": 3, "train.batch_size": 2, "train.steps_per_epoch": 20,
+        "generator.residual_blocks": 3, "train.batch_size": 1, "train.steps_per_epoch": 50,
         "train.lr_schedule": "constant", "train.decay_start": 0, "train.jit_compile": False})
     run = work / "cyclegan_run"
     trained, seconds, losses = train_for(config, run, args.seconds)
@@ -141,12 +142,12 @@ def main() -> None:
         Image.fromarray(landscape(160, 200, rng)).save(hr_dir / f"{i:03d}.png")
     config = ganzoo.get_config("srgan_div2k", **{
         "data.source": "folder", "data.path": str(hr_dir), "data.image_size": 64, "data.crops_per_image": 4,
-        "data.cache": True, "model.content_loss": "pixel", "model.pretrain_steps": 200,
+        "data.cache": True, "model.content_loss": "pixel", "model.pretrain_steps": 600,
         "generator.filters": 32, "generator.residual_blocks": 4, "discriminator.filters": 16,
-        "train.batch_size": 8, "train.steps_per_epoch": 25, "train.learning_rate": 1e-3,
+        "train.batch_size": 8, "train.steps_per_epoch": 50, "train.learning_rate": 5e-4,
         "train.jit_compile": False})
     run = work / "srgan_run"
-    trained, seconds, losses = train_for(config, run, args.seconds)
+    trained, seconds, losses = train_for(config, run, args.sr_seconds or args.seconds)
     model = __import__("keras").saving.load_model(run / "model.keras")
     test = [landscape(128, 160, np.random.default_rng(1000 + i)) for i in range(4)]  # unseen scenes
     scores = super_resolution_scores(model, test)

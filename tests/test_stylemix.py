@@ -64,8 +64,9 @@ def test_stylemix_command_writes_the_grid_with_provenance(model_file, tmp_path, 
     pad = 2
     assert image.size == (4 * (16 + pad) + pad, 4 * (16 + pad) + pad)
     meta = read_metadata(out)
-    assert "stylegan" in meta["ganzoo:model"]
-    assert meta["ganzoo:rows"] == "[1, 2, 3]" and meta["ganzoo:style_indices"] == "[0, 1]"
+    assert meta["model"] == "stylegan_mnist" and len(meta["weights_sha256"]) == 64
+    assert meta["rows"] == [1, 2, 3] and meta["cols"] == [4, 5, 6] and meta["style_indices"] == [0, 1]
+    assert meta["truncation"] == 0.7 and meta["noise"] == "const"
     assert "4x4" in capsys.readouterr().out
     assert main(["stylemix", str(path), "--rows", "1", "--cols", "x", "-o", str(out)]) == 2
     assert main(["stylemix", str(path), "--rows", "1", "--cols", "2", "--layers", "0-99", "-o", str(out)]) == 2

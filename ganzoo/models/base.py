@@ -437,15 +437,24 @@ def _agree_on_finiteness(grads):
 
 
 def logs_for_strategy(logs: dict) -> dict:
-    """``train_step`` results in the shape ``fit`` can reduce under the current strategy.
+    """Metric results of one replica -> the global values, in a shape ``fit`` can reduce.
 
-    Keras 3 (3.15) reduces step outputs under MultiWorkerMirroredStrategy with
+    Each replica's loss trackers hold the mean over *its* examples. They are averaged over
+    the replicas here (equal replica batches: the global mean), because Keras reduces step
+    outputs differently per strategy: the mean under Mirrored, replica 0's value under TPU.
+    Keras 3 (3.15) reduces them under MultiWorkerMirroredStrategy with
     ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars ("Invalid reduction
-    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388); as 1-element
-    vectors they reduce to the scalar mean over workers. Unchanged under other strategies.
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388); 1-element
+    vectors reduce to the scalar. Unchanged on one replica.
     """
+    ctx = tf.distribute.get_replica_context()
+    if not logs or ctx is None or ctx.num_replicas_in_sync == 1:
+        return logs
+    keys = list(logs)
+    values = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.cast(logs[k], tf.float32) for k in keys])
+    logs = dict(zip(keys, values))
     if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+        logs = {key: tf.reshape(value, [1]) for key, value in logs.items()}
     return logs
 
 

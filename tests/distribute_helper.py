@@ -1,0 +1,119 @@
+"""Subprocess side of tests/test_distribute.py (logical devices and TF_CONFIG must be set
+before TensorFlow initialises, so each scenario runs in a fresh interpreter).
+
+    python tests/distribute_helper.py equivalence OUT.json
+        Two logical CPU devices. For GAN, ConditionalGAN and WassersteinGAN-GP: train a tiny
+        entry N steps on one device and under MirroredStrategy over both devices, same data,
+        same global batch; write the largest weight / optimizer-slot differences as JSON.
+    python tests/distribute_helper.py worker RUN OUT.npz      (TF_CONFIG set by the caller)
+        One MultiWorkerMirroredStrategy worker training a tiny entry into RUN with
+        ganzoo.training.train; writes its final variables to OUT.npz.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+#: No batch norm: each replica would normalise its half batch by its own statistics (see
+#: ganzoo/distribute.py), which is a different computation, not an error.
+NO_BATCH_NORM = {"generator.norm": "none", "discriminator.norm": "none"}
+STEPS = 2
+
+
+def _tiny(name: str, **extra):
+    from tests.helpers import tiny_config
+
+    return tiny_config(name, **{**NO_BATCH_NORM, "train.batch_size": 4, **extra})
+
+
+def _data(config, steps: int):
+    import numpy as np
+    import tensorflow as tf
+
+    per_step = config.train.batch_size * (config.model.n_critic if config.model.cls == "WassersteinGAN" else 1)
+    rng = np.random.default_rng(0)
+    size, channels = config.data.image_size, config.data.channels
+    x = rng.uniform(-1, 1, (per_step * steps, size, size, channels)).astype("float32")
+    y = rng.integers(0, 10, (per_step * steps,)).astype("int32")
+    return tf.data.Dataset.from_tensor_slices((x, y) if config.conditional else x).batch(per_step)
+
+
+def _train(config, strategy, steps: int = STEPS):
+    from ganzoo.builders import build_model, compile_model
+
+    with strategy.scope():
+        model = build_model(config)
+        compile_model(model, config)
+    history = model.fit(_data(config, steps), epochs=1, verbose=0)
+    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+def _max_diff(a_vars, b_vars) -> float:
+    import numpy as np
+
+    assert len(a_vars) == len(b_vars)
+    return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(a_vars, b_vars))
+
+
+def equivalence(out: str) -> None:
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])  # one instance: collective keys are per strategy
+    results = {}
+    scenarios = (("dcgan_mnist", "dcgan_mnist", {}), ("cgan_mnist", "cgan_mnist", {}),
+                 ("wgan_gp_mnist", "wgan_gp_mnist", {"model.n_critic": 2}),
+                 # Loss-scaled optimizers under a strategy (their finiteness check is made global).
+                 ("dcgan_mnist@mixed_float16", "dcgan_mnist", {"train.precision": "mixed_float16"}))
+    for name, entry, extra in scenarios:
+        config = _tiny(entry, **extra)
+        one, one_logs = _train(config, tf.distribute.get_strategy())
+        two, two_logs = _train(config, mirrored)
+        slots = lambda m: [v.numpy() for v in m.g_optimizer.variables + m.d_optimizer.variables]  # noqa: E731
+        results[name] = {
+            "replicas": int(mirrored.num_replicas_in_sync),
+            "max_weight_diff": _max_diff([v.numpy() for v in one.variables], [v.numpy() for v in two.variables]),
+            "max_optimizer_diff": _max_diff(slots(one), slots(two)),
+            "logs_one_device": one_logs,
+            "logs_mirrored": two_logs,
+            "g_steps": int(two.g_optimizer.iterations.numpy()),
+        }
+    # Control: a different seed on one device moves the weights far beyond the tolerance.
+    config = _tiny("dcgan_mnist")
+    other, _ = _train(_tiny("dcgan_mnist", **{"train.seed": 1}), tf.distribute.get_strategy())
+    base, _ = _train(config, tf.distribute.get_strategy())
+    results["control_other_seed_diff"] = _max_diff([v.numpy() for v in base.generator.weights],
+                                                   [v.numpy() for v in other.generator.weights])
+    Path(out).write_text(json.dumps(results, indent=1))
+
+
+def worker(run: str, out: str) -> None:
+    from ganzoo.distribute import get_strategy
+
+    strategy = get_strategy("multiworker")  # before any other TensorFlow op
+    import numpy as np
+    import tensorflow as tf
+
+    from ganzoo.training import train
+
+    config = _tiny("dcgan_mnist", **{"train.epochs": 2})
+    x = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(4, drop_remainder=True)
+    model, history = train(config, out=run, dataset=dataset, strategy=strategy, verbose=0, checkpoint_every=3)
+    np.savez(out, *[v.numpy() for v in model.variables])
+    Path(out).with_suffix(".json").write_text(json.dumps({
+        "pid": os.getpid(), "replicas": int(strategy.num_replicas_in_sync),
+        "g_steps": int(model.g_optimizer.iterations.numpy()),
+        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()}}))
+
+
+if __name__ == "__main__":
+    mode, *args = sys.argv[1:]
+    {"equivalence": equivalence, "worker": worker}[mode](*args)

@@ -1,0 +1,169 @@
+"""tf.distribute: two replicas train exactly like one device; multi-worker training on
+127.0.0.1 keeps the workers identical and only the chief writes; clear errors otherwise.
+
+The scenarios that need logical devices or TF_CONFIG run tests/distribute_helper.py in a
+subprocess (TensorFlow fixes its devices when it initialises), bounded by a timeout.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganzoo import distribute
+from ganzoo.checkpoint import read_state
+
+HELPER = Path(__file__).with_name("distribute_helper.py")
+ROOT = HELPER.parents[1]
+
+
+def _env(**extra):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    env.update(extra)
+    return env
+
+
+def test_mirrored_two_replicas_match_one_device(tmp_path):
+    out = tmp_path / "equivalence.json"
+    proc = subprocess.run([sys.executable, str(HELPER), "equivalence", str(out)], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(out.read_text())
+    # Without the fixes this test guards, Mirrored training fails outright (None gradients,
+    # IndexedSlices all-reduce) or drifts: replicas sharing latents, contiguous WGAN minibatches.
+    assert results["control_other_seed_diff"] > 1e-3
+    # float16 sums half batches in a different order: rounding differences, far below the control.
+    for name, tol in (("dcgan_mnist", 1e-5), ("cgan_mnist", 1e-5), ("wgan_gp_mnist", 1e-5),
+                      ("dcgan_mnist@mixed_float16", 1e-3)):
+        r = results[name]
+        assert r["replicas"] == 2 and r["g_steps"] == 2, r
+        assert r["max_weight_diff"] < tol, (name, r["max_weight_diff"])
+        assert r["max_optimizer_diff"] < tol, (name, r["max_optimizer_diff"])
+        for key, values in r["logs_one_device"].items():  # metrics: global-batch means either way
+            np.testing.assert_allclose(r["logs_mirrored"][key], values, rtol=100 * tol, atol=tol, err_msg=f"{name} {key}")
+
+
+def _free_ports(n):
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.slow
+def test_multiworker_two_processes_identical_and_only_chief_writes(tmp_path):
+    run = tmp_path / "run"
+    worker_tmp = [tmp_path / "tmp0", tmp_path / "tmp1"]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    procs, logs = [], []
+    try:
+        for i in range(2):
+            worker_tmp[i].mkdir()
+            tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})
+            log = open(tmp_path / f"worker{i}.log", "w")
+            logs.append(log)
+            procs.append(subprocess.Popen(
+                [sys.executable, str(HELPER), "worker", str(run), str(tmp_path / f"w{i}.npz")], cwd=ROOT,
+                env=_env(TF_CONFIG=tf_config, TMPDIR=str(worker_tmp[i])), stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.time() + 600
+        while time.time() < deadline and any(p.poll() is None for p in procs):
+            if any(p.poll() not in (None, 0) for p in procs):
+                break  # one failed: the other would wait for it in a collective
+            time.sleep(0.5)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for log in logs:
+            log.close()
+    outputs = [(tmp_path / f"worker{i}.log").read_text()[-3000:] for i in range(2)]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+
+    w0, w1 = (np.load(tmp_path / f"w{i}.npz") for i in range(2))
+    assert len(w0.files) == len(w1.files) > 0
+    for key in w0.files:
+        np.testing.assert_array_equal(w0[key], w1[key], err_msg=key)
+    info = [json.loads((tmp_path / f"w{i}.json").read_text()) for i in range(2)]
+    assert [i["replicas"] for i in info] == [2, 2] and [i["g_steps"] for i in info] == [8, 8]
+
+    checkpoints = sorted((run / "checkpoints").glob("ckpt-*.keras"))
+    assert [c.name for c in checkpoints] == ["ckpt-00000003.keras", "ckpt-00000006.keras", "ckpt-00000008.keras"]
+    assert {read_state(c)["pid"] for c in checkpoints} == {info[0]["pid"]}  # written by the chief alone
+    assert (run / "model.keras").is_file() and (run / "log.csv").is_file()
+    assert not list((run / "checkpoints").glob(".ckpt-*"))
+    # The non-chief's temporary run folder and checkpoint files are gone.
+    assert not list(worker_tmp[1].glob("ganzoo-worker-*"))
+
+
+def test_strategy_errors_are_clear(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(distribute.DistributeError, match="needs the environment variable TF_CONFIG"):
+        distribute.get_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(distribute.DistributeError, match="TF_CONFIG is not valid"):
+        distribute.get_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["127.0.0.1:1"]},
+                                                "task": {"type": "worker", "index": 3}}))
+    with pytest.raises(distribute.DistributeError, match="not in the cluster"):
+        distribute.get_strategy("multiworker")
+    monkeypatch.delenv("TF_CONFIG")
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    start = time.time()
+    with pytest.raises(distribute.DistributeError, match="no TPU is reachable"):
+        distribute.get_strategy("tpu")
+    assert time.time() - start < 30
+    with pytest.raises(distribute.DistributeError, match="unknown strategy"):
+        distribute.get_strategy("horovod")
+
+
+def test_global_batch_must_split_evenly():
+    class TwoReplicas:
+        num_replicas_in_sync = 2
+
+    distribute.check_global_batch(8, TwoReplicas())
+    with pytest.raises(distribute.DistributeError, match="does not split evenly over 2 replicas"):
+        distribute.check_global_batch(5, TwoReplicas())
+
+
+def test_chief_rules():
+    class Resolver:
+        def __init__(self, task_type, task_id, cluster):
+            self.task_type, self.task_id, self._cluster = task_type, task_id, cluster
+
+        def cluster_spec(self):
+            class Spec:
+                def as_dict(inner):
+                    return self._cluster
+            return Spec()
+
+    class Strategy:
+        def __init__(self, resolver):
+            self.cluster_resolver = resolver
+
+    workers = {"worker": ["a:1", "b:2"]}
+    assert distribute.is_chief(Strategy(None))
+    assert distribute.is_chief(Strategy(Resolver("worker", 0, workers)))
+    assert not distribute.is_chief(Strategy(Resolver("worker", 1, workers)))
+    with_chief = {"chief": ["c:3"], **workers}
+    assert distribute.is_chief(Strategy(Resolver("chief", 0, with_chief)))
+    assert not distribute.is_chief(Strategy(Resolver("worker", 0, with_chief)))
+
+
+def test_cli_strategy_choices():
+    from ganzoo.cli import build_parser
+
+    args = build_parser().parse_args(["train", "dcgan_mnist", "--strategy", "mirrored", "--precision", "mixed_bfloat16"])
+    assert args.strategy == "mirrored" and args.precision == "mixed_bfloat16"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "dcgan_mnist", "--strategy", "horovod"])

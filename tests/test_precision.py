@@ -1,0 +1,148 @@
+"""Mixed precision: float16 and bfloat16 policies train with finite losses that follow the
+float32 run, keep images and losses in float32, loss-scale both optimizers (and the gradient
+penalty's inner gradient) and survive save/load."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ganzoo.builders import build_model, compile_model
+from ganzoo.config import ConfigError
+from tests.helpers import tiny_config
+
+STEPS = 8
+
+
+class StepLosses(keras.callbacks.Callback):
+    """Per-step losses recovered from fit's running epoch means."""
+
+    def __init__(self):
+        super().__init__()
+        self.means, self.steps = {}, {}
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, mean in logs.items():
+            previous = self.means.get(key, 0.0)
+            self.steps.setdefault(key, []).append((batch + 1) * float(mean) - batch * previous)
+            self.means[key] = float(mean)
+
+
+def _run(name, precision, **extra):
+    if name.startswith("wgan"):
+        extra.setdefault("model.n_critic", 2)  # keeps the traced step small
+    config = tiny_config(name, **{"train.precision": precision, "train.batch_size": 8, **extra})
+    per_step = config.train.batch_size * config.model.n_critic
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (per_step, 28, 28, 1)).astype("float32")
+    data = tf.data.Dataset.from_tensors(x).repeat(STEPS)  # one fixed batch: a learnable, smooth trend
+    model = build_model(config)
+    compile_model(model, config)
+    recorder = StepLosses()
+    model.fit(data, epochs=1, verbose=0, callbacks=[recorder])
+    return model, {k: np.array(v) for k, v in recorder.steps.items()}
+
+
+_RUNS = {}
+
+
+def run(name, precision):
+    """Each (entry, policy) is trained once per test session and shared by the tests."""
+    if (name, precision) not in _RUNS:
+        _RUNS[name, precision] = _run(name, precision)
+    return _RUNS[name, precision]
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("name", ["dcgan_mnist", "wgan_gp_mnist"])
+def test_mixed_policies_follow_the_float32_losses(name, precision):
+    model, losses = run(name, precision)
+    reference = run(name, "float32")[1]
+    assert keras.config.dtype_policy().name == "float32", "building must not leak the policy"
+    assert model.generator.layers[1].dtype_policy.name == precision  # the trunk computes in low precision
+    # Critic updates a LossScaleOptimizer skipped (overflow while the scale comes down from 2**15).
+    skipped = STEPS * model.n_critic - int(model.d_optimizer.iterations.numpy()) if name.startswith("wgan") else (
+        STEPS - int(model.d_optimizer.iterations.numpy()))
+    for key in ("d_loss", "g_loss"):
+        values, ref = losses[key], reference[key]
+        assert np.all(np.isfinite(values)), (key, values)
+        if skipped == 0:  # the same updates: the same losses up to low-precision rounding
+            scale = max(1.0, float(np.abs(ref).max()))
+            assert np.abs(values - ref).max() <= 0.05 * scale, (key, values, ref)
+        else:
+            # The WGAN-GP critic's scaled input gradient overflows float16 at first: those
+            # updates are skipped and the run lags a few updates behind, yet its losses move
+            # with float32's (same data each step) and the same way overall.
+            assert skipped < STEPS * model.n_critic // 2, skipped
+            later, ref_later = values[1:], ref[1:]
+            assert np.corrcoef(later, ref_later)[0, 1] > 0.7, (key, values, ref)
+            assert np.sign(later[-1] - later[0]) == np.sign(ref_later[-1] - ref_later[0]), (key, values, ref)
+    if precision == "mixed_float16" and name.startswith("wgan"):
+        assert skipped > 0 and float(model.loss_scale(model.d_optimizer)) < 2.0 ** 15  # measured: 7 skipped
+    # Images and logits are float32 whatever the policy.
+    z = model.latents(2, seed=0)
+    assert model.generator(z).dtype == "float32"
+    assert model.discriminator(model.generator(z)).dtype == "float32"
+    assert model.generate(2, seed=0).dtype == np.float32
+
+
+def test_float16_wraps_both_optimizers_in_loss_scaling_and_round_trips(tmp_path):
+    model, _ = run("wgan_gp_mnist", "mixed_float16")
+    for optimizer in (model.g_optimizer, model.d_optimizer):
+        assert isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    assert float(model.loss_scale(model.d_optimizer)) > 1.0
+    bf16, _ = run("dcgan_mnist", "mixed_bfloat16")
+    assert not isinstance(bf16.g_optimizer, keras.optimizers.LossScaleOptimizer)  # bfloat16 needs none
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = keras.saving.load_model(path)
+    assert isinstance(again.d_optimizer, keras.optimizers.LossScaleOptimizer)
+    assert float(again.loss_scale(again.d_optimizer)) == float(model.loss_scale(model.d_optimizer))
+    np.testing.assert_allclose(again.generate(3, seed=1), model.generate(3, seed=1), atol=1e-6)
+
+
+def test_gradient_penalty_inner_gradient_is_loss_scaled():
+    """A float16 intermediate gradient of 1e-8 underflows to 0 unscaled; with the optimizer's
+    loss scale it survives (and is unscaled again in float32)."""
+    from ganzoo import losses
+
+    x = tf.ones([2, 4], tf.float32)
+    half = tf.constant(0.5, tf.float16)
+    critic = lambda v: tf.reduce_sum(tf.cast(tf.cast(v, tf.float16) * half, tf.float32) * 1e-8, axis=1)  # noqa: E731
+    unscaled = losses._input_gradients(critic, x)
+    scaled = losses._input_gradients(critic, x, loss_scale=2.0 ** 15)
+    assert float(tf.reduce_max(tf.abs(unscaled))) == 0.0  # underflow
+    np.testing.assert_allclose(scaled.numpy(), np.full([2, 4], 5e-9), rtol=1e-2)
+    gp = losses.wasserstein_gradient_penalty(lambda v: tf.reduce_sum(v, axis=[1, 2, 3]), tf.zeros([2, 3, 3, 1]),
+                                             tf.ones([2, 3, 3, 1]), alpha=tf.fill([2, 1, 1, 1], 0.5), loss_scale=128.0)
+    np.testing.assert_allclose(float(gp), (3.0 - 1.0) ** 2, rtol=1e-6)  # ||grad|| = sqrt(9) = 3
+
+
+def test_an_overflowed_scaled_penalty_skips_the_step_without_poisoning_the_loss():
+    from ganzoo import losses
+
+    w = tf.Variable(2.0)
+    for factor, value, finite_grad in ((3.0, 6.0, True), (float("inf"), 0.0, False)):
+        with tf.GradientTape() as tape:
+            penalty = losses._overflow_skips_step(w * factor)
+        grad = tape.gradient(penalty, w)
+        assert float(penalty) == value and bool(np.isfinite(grad.numpy())) == finite_grad
+
+
+def test_guard_stops_when_the_loss_scale_collapses():
+    from ganzoo.guard import DivergenceGuard, TrainingDiverged
+
+    optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam())
+    optimizer.build([keras.Variable(1.0)])
+    model = type("M", (), {"d_optimizer": optimizer, "g_optimizer": None, "stop_training": False})()
+    guard = DivergenceGuard()
+    guard.set_model(model)
+    guard.on_train_batch_end(0, {"d_loss": 1.0})
+    optimizer.dynamic_scale.assign(0.5)  # halved on every step since 2**15: gradients are NaN even unscaled
+    with pytest.raises(TrainingDiverged, match="step 2: the loss scale of d_optimizer is 0.5"):
+        guard.on_train_batch_end(1, {"d_loss": 1.0})
+
+
+def test_precision_is_validated():
+    with pytest.raises(ConfigError, match="train.precision.*did you mean 'mixed_float16'"):
+        tiny_config("dcgan_mnist", **{"train.precision": "mixed_float61"})
