@@ -2,11 +2,12 @@
 
     python scripts/train_pretrained.py cgan_mnist [--data-dir ../shared/tfds] [--out runs/pretrained]
 
-Trains the registry entry with its config unchanged (``ganzoo.training.train``), then writes
-``ganzoo/pretrained/<name>.weights.h5`` (the sampling generator: EMA when the entry keeps
-one) and ``ganzoo/pretrained/<name>.json`` (config hash, epochs, training time, the commit
-that trained it, machine). Evaluation numbers are added by ``--evaluate`` (or
-``scripts/evaluate_pretrained.py``) once training is done.
+Trains the registry entry with its config unchanged (``ganzoo.training.train``; an existing
+run folder of the same recipe is resumed, so raising ``train.epochs`` extends it exactly),
+then writes ``ganzoo/pretrained/<name>.weights.h5`` (the sampling generator: EMA when the
+entry keeps one) and ``ganzoo/pretrained/<name>.json`` (config hash, epochs, training time,
+the commit that trained it, machine, and the evaluation: FCD against the real-vs-real floor,
+coverage, label accuracy). ``--evaluate-only`` re-evaluates the bundled weights.
 """
 
 from __future__ import annotations
@@ -63,32 +64,27 @@ def package(model, config, dest: Path, seconds: float, commit: str, data: str, f
     return meta
 
 
-def from_checkpoint(config, checkpoint: Path, dest: Path, commit: str) -> dict:
-    """Package the epoch checkpoint of a longer run of the same recipe. With a constant
-    learning rate, epoch N of a longer run is exactly an N-epoch run, so this is only
-    allowed when the run's config equals the entry's apart from ``train.epochs``."""
-    import keras  # noqa: PLC0415
+#: The evaluation protocol of the bundled weights (the README's "Evaluation" section).
+EVAL_SAMPLES = 10_000
 
-    import ganzoo.models  # noqa: F401,PLC0415
-    from ganzoo.config import Config  # noqa: PLC0415
 
-    model = keras.saving.load_model(str(checkpoint))
-    run_config = Config.from_dict(model.zoo_config)
-    same = dict(run_config.to_dict(), train=dict(run_config.to_dict()["train"], epochs=config.train.epochs))
-    if Config.from_dict(same).hash() != config.hash() or config.train.lr_schedule != "constant":
-        raise SystemExit(f"{checkpoint} was not trained with {config.name}'s current recipe")
-    epoch = int(checkpoint.stem.split("_")[-1])
-    if epoch != config.train.epochs:
-        raise SystemExit(f"{checkpoint} is epoch {epoch}; {config.name} trains for {config.train.epochs} epochs")
-    run = checkpoint.parent.parent
-    seconds = checkpoint.stat().st_mtime - (run / "config.yaml").stat().st_mtime
-    import csv  # noqa: PLC0415
+def evaluate_weights(model, config, data_dir: str) -> dict:
+    """FCD, coverage (and label accuracy for a conditional entry) of ``EVAL_SAMPLES`` samples
+    against the whole train split, with the shipped MNIST classifier; and the real-vs-real
+    floor (10,000 test images against the same reference) measured the same way."""
+    from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
 
-    with open(run / "log.csv") as f:
-        rows = [r for r in csv.DictReader(f) if int(r["epoch"]) == epoch - 1]
-    losses = {k: float(v) for k, v in rows[0].items() if k != "epoch" and v not in ("", "NA")} if rows else {}
-    return package(model, config, dest, seconds, commit, f"TFDS {config.data.name} {config.data.split}",
-                   final_losses=losses)
+    metrics = ["fcd", "coverage"] + (["label_accuracy"] if model.conditional else [])
+    ours = evaluate(model, metrics, n=EVAL_SAMPLES, config=config, data_dir=data_dir, seed=0)
+    floor = evaluate(f"real:{config.data.name}:test", ["fcd", "coverage"], n=EVAL_SAMPLES, config=config,
+                     data_dir=data_dir)
+    values = {k: round(float(v), 4) for k, v in ours["metrics"].items()}
+    values["fcd_floor"] = round(float(floor["metrics"]["fcd"]), 4)
+    values["fcd_over_floor"] = round(values["fcd"] / values["fcd_floor"], 2)
+    return {"metrics": values, "samples": EVAL_SAMPLES, "seed": 0,
+            "protocol": "ganzoo.evaluation.evaluate: shipped mnist_classifier features, "
+                        f"{EVAL_SAMPLES} samples vs the {config.data.name} train split; "
+                        "floor: the test split vs the train split"}
 
 
 def main(argv=None) -> int:
@@ -97,8 +93,8 @@ def main(argv=None) -> int:
     p.add_argument("--data-dir", default=os.environ.get("TFDS_DATA_DIR") or str(ROOT.parent / "shared" / "tfds"))
     p.add_argument("--out", default=str(ROOT / "runs" / "pretrained"))
     p.add_argument("--dest", default=str(ROOT / "ganzoo" / "pretrained"))
-    p.add_argument("--from-checkpoint", help="package checkpoints/epoch_NNNN.keras of a run of the same recipe")
-    p.add_argument("--commit", help="the commit the run was trained at (with --from-checkpoint)")
+    p.add_argument("--evaluate-only", action="store_true",
+                   help="only (re)evaluate the bundled weights and update their metadata")
     args = p.parse_args(argv)
 
     import ganzoo  # noqa: PLC0415
@@ -106,17 +102,31 @@ def main(argv=None) -> int:
 
     config = ganzoo.get_config(args.name)
     dest = Path(args.dest)
-    if args.from_checkpoint:
-        meta = from_checkpoint(config, Path(args.from_checkpoint), dest, args.commit or "unknown")
+    if args.evaluate_only:
+        model = ganzoo.load(args.name, weights="pretrained", compile=False)
+        meta_path = dest / f"{args.name}.json"
+        meta = json.loads(meta_path.read_text())
+        meta["evaluation"] = evaluate_weights(model, config, args.data_dir)
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         print(json.dumps(meta, indent=2))
         return 0
     commit = _commit()
     run = Path(args.out) / args.name
+    # A run folder with checkpoints of this recipe is continued (exactly: see ganzoo.training),
+    # e.g. after an interruption or when the recipe's epochs were raised.
+    resume = (run / "checkpoints").is_dir() and any((run / "checkpoints").glob("ckpt-*.keras"))
+    done = run / "train_time.txt"
+    previous = float(done.read_text()) if resume and done.is_file() else 0.0
     start = time.time()
-    model, history = train(config, out=run, data_dir=args.data_dir, verbose=2, samples_every=1)
-    meta = package(model, config, dest, time.time() - start, commit,
-                   f"TFDS {config.data.name} {config.data.split}",
-                   final_losses={k: float(v[-1]) for k, v in history.history.items()})
+    model, history = train(config, out=run, data_dir=args.data_dir, verbose=2, samples_every=1, resume=resume,
+                           keep_checkpoints=1000)
+    seconds = previous + time.time() - start
+    done.write_text(f"{seconds:.1f}\n")
+    losses = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else {}
+    meta = package(model, config, dest, seconds, commit, f"TFDS {config.data.name} {config.data.split}",
+                   final_losses=losses)
+    meta["evaluation"] = evaluate_weights(model, config, args.data_dir)
+    (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
     return 0
 
