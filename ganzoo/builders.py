@@ -6,6 +6,7 @@ are separate so tests, benchmarks and custom pipelines can use the pieces.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Union
 
 import keras
@@ -36,7 +37,8 @@ def _build_model(config: Config):
     generator = build_generator(config)
     discriminator = build_discriminator(config)
     kwargs = dict(latent_dim=m.latent_dim, loss=m.loss, ema_decay=m.ema_decay, seed=config.train.seed,
-                  zoo_config=config.to_dict(), name=config.name)
+                  zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
+                  feature_matching=m.feature_matching, name=config.name)
     if m.cls == "WassersteinGAN":
         kwargs.update(n_critic=m.n_critic, clip_value=m.clip_value, gradient_penalty=m.gradient_penalty)
     else:

@@ -9,7 +9,8 @@ import keras
 
 from ganzoo.images import save_grid
 
-__all__ = ["SampleGrid", "LossPlot", "EvaluationCallback"]
+__all__ = ["SampleGrid", "LossPlot", "EvaluationCallback", "NearestNeighbourPanel", "nearest_training_images",
+           "training_images"]
 
 
 class SampleGrid(keras.callbacks.Callback):
@@ -171,3 +172,105 @@ class EvaluationCallback(keras.callbacks.Callback):
             with open(self.path, "a") as f:
                 f.write(json.dumps(record) + "\n")
 
+
+
+# ---------------------------------------------------------------------- memorisation check
+
+def training_images(config, data_dir=None, limit: Optional[int] = None):
+    """The entry's training images as one float32 array in [-1, 1] (unshuffled, no labels):
+    what :class:`NearestNeighbourPanel` compares samples with."""
+    import numpy as np  # noqa: PLC0415
+
+    from ganzoo.data import load_dataset  # noqa: PLC0415
+
+    ds = load_dataset(config, data_dir=data_dir, shuffle=False, batch_size=256, drop_remainder=False,
+                      with_labels=False, limit=limit)
+    return np.concatenate([batch.numpy() for batch in ds], axis=0).astype("float32")
+
+
+def nearest_training_images(samples, train, exclude_self: bool = False, batch_size: int = 256):
+    """For each image in ``samples``: (index of the nearest image in ``train``, its RMS pixel
+    distance), by L2 over all pixels of the [-1, 1] images. ``exclude_self`` (``samples`` is
+    ``train``) skips each image's own row: the leave-one-out distances between training images."""
+    import numpy as np  # noqa: PLC0415
+
+    a = np.asarray(samples, np.float32).reshape(len(samples), -1)
+    b = np.asarray(train, np.float32).reshape(len(train), -1)
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"samples of {np.asarray(samples).shape[1:]} cannot be compared with training images "
+                         f"of {np.asarray(train).shape[1:]}")
+    b_sq = np.einsum("ij,ij->i", b, b)
+    index = np.empty(len(a), np.int64)
+    dist = np.empty(len(a), np.float32)
+    for start in range(0, len(a), batch_size):
+        chunk = a[start:start + batch_size]
+        d2 = np.einsum("ij,ij->i", chunk, chunk)[:, None] - 2.0 * chunk @ b.T + b_sq[None, :]
+        if exclude_self:
+            rows = np.arange(len(chunk))
+            d2[rows, start + rows] = np.inf
+        best = np.argmin(d2, axis=1)
+        index[start:start + len(chunk)] = best
+        dist[start:start + len(chunk)] = np.sqrt(np.maximum(d2[np.arange(len(chunk)), best], 0.0) / a.shape[1])
+    return index, dist
+
+
+class NearestNeighbourPanel(keras.callbacks.Callback):
+    """Does the model copy its training images? Every ``every`` epochs, write
+    ``epoch_NNNN.png``: ``n`` samples (fixed seed), each followed by its nearest training
+    image (pixel L2), ``pairs_per_row`` pairs per row, and append a line to ``nearest.jsonl``.
+
+    The number to watch is ``ratio``: the median sample-to-nearest-training-image distance
+    divided by the median distance between a training image and its nearest *other*
+    training image. Near or above 1, samples are as far from the training set as its images
+    are from each other; far below 1 (say < 0.5), samples are near-copies of training images.
+
+    Args:
+        out_dir: folder for the panels and ``nearest.jsonl``.
+        train_images: float array (N, H, W, C) in [-1, 1] (see :func:`training_images`).
+        n: samples per panel; seed: their latent seed (the same every time); every: epochs.
+        pairs_per_row: sample/neighbour pairs in each row of the panel.
+    """
+
+    def __init__(self, out_dir, train_images, n: int = 16, seed: int = 0, every: int = 1, pairs_per_row: int = 4):
+        super().__init__()
+        import numpy as np  # noqa: PLC0415
+
+        if n <= 0 or every <= 0 or pairs_per_row <= 0:
+            raise ValueError("NearestNeighbourPanel needs n > 0, every > 0 and pairs_per_row > 0")
+        self.train = np.asarray(train_images, np.float32)
+        if self.train.ndim != 4 or len(self.train) < 2:
+            raise ValueError(f"NearestNeighbourPanel needs at least 2 training images (N, H, W, C), got "
+                             f"{self.train.shape}")
+        self.out_dir = Path(out_dir)
+        self.n, self.seed, self.every, self.pairs_per_row = n, seed, every, pairs_per_row
+        _, own = nearest_training_images(self.train, self.train, exclude_self=True)
+        #: Median distance between a training image and its nearest other training image.
+        self.train_spacing = float(np.median(own))
+        self.paths: list[Path] = []
+        self.history: list[dict] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        import json  # noqa: PLC0415
+
+        import numpy as np  # noqa: PLC0415
+
+        samples = self.model.generate(self.n, seed=self.seed)
+        if samples.shape[1:] != self.train.shape[1:]:
+            raise ValueError(f"the model makes {samples.shape[1:]} images but the training images are "
+                             f"{self.train.shape[1:]}")
+        index, dist = nearest_training_images(samples, self.train)
+        pairs = np.stack([samples, self.train[index]], axis=1).reshape((-1,) + samples.shape[1:])
+        path = self.out_dir / f"epoch_{epoch + 1:04d}.png"
+        record = {"epoch": epoch + 1, "median_distance": float(np.median(dist)),
+                  "min_distance": float(dist.min()), "train_spacing": self.train_spacing,
+                  "ratio": float(np.median(dist)) / max(self.train_spacing, 1e-8),
+                  "nearest_index": index.tolist(), "distances": [round(float(d), 4) for d in dist]}
+        save_grid(pairs, path, nrow=2 * self.pairs_per_row, metadata={
+            "model": self.model.name, "epoch": epoch + 1, "seed": self.seed,
+            "layout": "sample, nearest training image (pixel L2), ...", "ratio": record["ratio"]})
+        self.paths.append(path)
+        self.history.append(record)
+        with open(self.out_dir / "nearest.jsonl", "a") as f:
+            f.write(json.dumps(record) + "\n")

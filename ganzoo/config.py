@@ -59,6 +59,10 @@ OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 #: Keras dtype policies a run may train under (``ganzoo.precision``); ``auto`` resolves per machine.
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
+#: DiffAugment ops (``augment.policy``); ``ganzoo.augment.DIFF_AUGMENT_OPS`` is checked against it.
+DIFF_AUGMENT_OPS = ("color", "translation", "cutout")
+#: Model classes whose discriminator exposes its penultimate features (``model.feature_matching``).
+FEATURE_MATCHING_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "StyleGAN")
 
 
 class ConfigError(ValueError):
@@ -120,6 +124,10 @@ class ModelConfig:
     n_critic: int = 1
     #: Decay of the exponential moving average of G's weights used for sampling; None disables.
     ema_decay: Optional[float] = None
+    #: Weight of the feature-matching term (Salimans et al. 2016) added to G's loss: the
+    #: squared distance between the batch means of D's penultimate features on real and on
+    #: generated images; 0 disables. GAN, ConditionalGAN, WassersteinGAN and StyleGAN.
+    feature_matching: float = 0.0
     # --- SRGAN (Ledig et al. 2017)
     #: ``vgg`` (MSE on VGG19 features, scaled by 1/12.75 as in the paper) or ``pixel`` (MSE on pixels).
     content_loss: str = "vgg"
@@ -166,9 +174,27 @@ class ModelConfig:
 
 @dataclass
 class AugmentConfig:
-    """Augmentation in the discriminator's path (DiffAugment / ADA); off by default."""
+    """Augmentation in the discriminator's path (``ganzoo.augment``); off by default.
 
+    Applied to every image the discriminator sees, real and fake, in both steps, and
+    differentiable, so it regularises D without leaking into generated images. For latent
+    GANs only (SRGAN/CycleGAN: rejected, they train on crops with their own jitter).
+    """
+
+    #: DiffAugment ops (Zhao et al. 2020), comma-separated: ``color``, ``translation``,
+    #: ``cutout``; the paper's choice for small data is ``color,translation,cutout``.
     policy: str = ""
+    #: Adaptive discriminator augmentation (Karras et al. 2020): the ADA pipeline with a
+    #: probability p tuned from r_t = E[sign(D(real))].
+    ada: bool = False
+    #: ADA's target for r_t (paper: 0.6).
+    ada_target: float = 0.6
+    #: Thousands of images over which p can move from 0 to 1 (paper: 500).
+    ada_kimg: float = 500.0
+    #: Discriminator minibatches between two adjustments of p (paper: 4).
+    ada_interval: int = 4
+    #: Augmentation probability at the start of training (ADA: 0).
+    initial_p: float = 0.0
 
 
 @dataclass
@@ -424,9 +450,44 @@ class Config:
             fail("train.decay_start", f"must be >= 0, got {t.decay_start}")
         if t.decay_start and t.lr_schedule != "linear":
             fail("train.decay_start", "a delayed decay needs lr_schedule: linear")
+        _validate_augment(self, fail)
+        if m.feature_matching < 0:
+            fail("model.feature_matching", f"must be >= 0, got {m.feature_matching}")
+        if m.feature_matching > 0 and m.cls not in FEATURE_MATCHING_CLASSES:
+            fail("model.feature_matching", f"feature matching needs D's penultimate features, which "
+                 f"{m.cls} does not expose; use it with {', '.join(FEATURE_MATCHING_CLASSES)} or set 0")
         if t.lr_schedule != "constant" and t.decay_steps is None:
             fail("train.decay_steps", f"lr_schedule '{t.lr_schedule}' needs decay_steps (the number of "
                  "optimizer steps over which the learning rate decays)")
+
+
+def _validate_augment(config: Config, fail) -> None:
+    """The ``augment`` part of :meth:`Config.validate`."""
+    a = config.augment
+    ops = [op.strip() for op in a.policy.split(",") if op.strip()]
+    for op in ops:
+        if op not in DIFF_AUGMENT_OPS:
+            close = difflib.get_close_matches(op, DIFF_AUGMENT_OPS, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            fail("augment.policy", f"unknown DiffAugment op '{op}'{hint}; use a comma-separated list of "
+                 f"{', '.join(DIFF_AUGMENT_OPS)} (e.g. 'color,translation,cutout') or '' for none")
+    if len(set(ops)) != len(ops):
+        fail("augment.policy", f"'{a.policy}' names an op twice")
+    if (ops or a.ada) and config.model.cls in IMAGE_TO_IMAGE_CLASSES:
+        fail("augment.ada" if a.ada else "augment.policy",
+             f"{config.model.cls} maps images to images and trains on random crops with its own jitter "
+             f"(data.flip, data.load_size); discriminator augmentation is for latent GANs trained on small "
+             f"data. Remove the augment section (set augment.policy: '' and augment.ada: false)")
+    if not 0.0 <= a.ada_target <= 1.0:
+        fail("augment.ada_target", f"must be in [0, 1] (r_t = E[sign(D(real))]; paper: 0.6), got {a.ada_target}")
+    if a.ada_kimg <= 0:
+        fail("augment.ada_kimg", f"must be > 0 (thousands of images for p to go 0 -> 1; paper: 500), got {a.ada_kimg}")
+    if a.ada_interval < 1:
+        fail("augment.ada_interval", f"must be >= 1 (paper: 4), got {a.ada_interval}")
+    if not 0.0 <= a.initial_p <= 1.0:
+        fail("augment.initial_p", f"must be in [0, 1], got {a.initial_p}")
+    if a.initial_p > 0 and not a.ada:
+        fail("augment.initial_p", "is the starting probability of ADA; set augment.ada: true or remove it")
 
 
 _I2I_GENERATORS = {g for g, _ in IMAGE_TO_IMAGE_ARCHS.values()}

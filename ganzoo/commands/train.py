@@ -43,11 +43,18 @@ def add_parser(sub):
     p.add_argument("--deterministic", action="store_true",
                    help="TensorFlow op determinism: bitwise-reproducible runs and resumes (slower)")
     p.add_argument("--samples-every", type=int, default=1, help="write a sample grid every N epochs")
+    p.add_argument("--nearest-every", type=int, default=None, metavar="N",
+                   help="folder (or data.limit) data: every N epochs write nearest/epoch_NNNN.png, each sample next to its "
+                        "nearest training image, to see whether the model copies them (default: as "
+                        "--samples-every; 0: never)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
 
 def config_from_args(args):
+    """The entry's config with the command line's overrides: ``--set`` values first, then the
+    flags that were given (``--epochs``, ``--batch-size``, ...), then ``--data-path``.
+    """
     from ganzoo.config import parse_set_option  # noqa: PLC0415
     from ganzoo.registry import get_config  # noqa: PLC0415
 
@@ -91,8 +98,73 @@ def resume_config(args):
     return config, run_dir
 
 
+#: Below this many images a collection counts as small: without discriminator augmentation
+#: the discriminator memorises it (Karras et al. 2020 see it below ~10k; MNIST 1k here).
+SMALL_COLLECTION = 5000
+
+
+def check_folder(config) -> list[str]:
+    """Scan a folder source before training: print its report (files, readable/unreadable,
+    modes, sizes, duplicates, images smaller than the training size) and return warnings.
+
+    Raises :class:`ganzoo.data.DataError` (what to do) when no image is readable or there are
+    fewer readable images than one batch.
+    """
+    from ganzoo.data import DataError, scan_folder  # noqa: PLC0415
+
+    data, augment = config.data, config.augment
+    report = scan_folder(data.path, image_size=data.image_size - 2 * data.pad, crop=data.crop)
+    print("checking the training folder:")
+    print(report.summary())
+    if report.readable == 0:
+        raise DataError(f"none of the {report.files} image files in {report.path} could be read; check that "
+                        "they are valid images (PNG, JPEG, ...)")
+    if data.limit is not None:
+        usable = min(report.readable, data.limit)
+    else:
+        usable = report.readable
+    if usable < config.train.batch_size:
+        raise DataError(f"{report.path} has {usable} usable images, fewer than one batch of "
+                        f"{config.train.batch_size}; add images or lower the batch size (--batch-size)")
+    warnings = []
+    if report.unreadable:
+        warnings.append(f"{len(report.unreadable)} file(s) cannot be read and are skipped; fix or remove them")
+    if report.duplicates:
+        extra = sum(len(g) - 1 for g in report.duplicates)
+        warnings.append(f"{extra} duplicate file(s): each copy counts as another training image (more weight, "
+                        "easier to memorise); remove the copies")
+    if report.too_small:
+        warnings.append(f"{report.too_small} image(s) are smaller than {data.image_size}px and get upscaled "
+                        "(blurry); use larger originals or a smaller data.image_size")
+    odd_modes = sorted(set(report.modes) - {"RGB", "L"})
+    if odd_modes:
+        warnings.append(f"images in mode(s) {', '.join(odd_modes)} are converted to "
+                        f"{'RGB' if data.channels == 3 else 'grayscale'} (transparency on white)")
+    if data.channels == 3 and report.modes and set(report.modes) <= {"L", "1", "I", "I;16", "F"}:
+        warnings.append("every image is grayscale: set data.channels=1 (--set data.channels=1) to train on one channel")
+    if usable < SMALL_COLLECTION and not (augment.ada or augment.policy):
+        warnings.append(f"only {usable} images: without augmentation the discriminator memorises them and the "
+                        "generator collapses; turn on ADA (--set augment.ada=true) or DiffAugment "
+                        "(--set augment.policy=color,translation,cutout)")
+    for warning in warnings:
+        print(f"  warning: {warning}")
+    return warnings
+
+
+def nearest_panel(config, out: Path, every: int, data_dir=None):
+    """The :class:`ganzoo.callbacks.NearestNeighbourPanel` of a run (samples beside their
+    nearest training images in ``out/nearest``), or None when ``every`` is 0."""
+    from ganzoo.callbacks import NearestNeighbourPanel, training_images  # noqa: PLC0415
+
+    if every <= 0:
+        return None
+    return NearestNeighbourPanel(out / "nearest", training_images(config, data_dir=data_dir), every=every,
+                                 seed=config.train.seed)
+
+
 def run(args) -> int:
     from ganzoo.checkpoint import CheckpointWriteError  # noqa: PLC0415
+    from ganzoo.config import IMAGE_TO_IMAGE_CLASSES  # noqa: PLC0415
     from ganzoo.guard import TrainingDiverged  # noqa: PLC0415
     from ganzoo.training import train  # noqa: PLC0415
 
@@ -106,11 +178,23 @@ def run(args) -> int:
         out = Path(args.out or Path("runs") / config.name)
         print(f"training {config.name} ({config.model.cls}, {config.model.loss} loss) for {config.train.epochs} "
               f"epoch(s); run folder: {out}")
+    extra_callbacks = []
+    nearest_every = args.samples_every if args.nearest_every is None else args.nearest_every
+    if nearest_every < 0 or args.samples_every <= 0:
+        raise ValueError("--samples-every must be > 0 and --nearest-every >= 0 (0: no nearest-image panels)")
+    small_data = config.data.source == "folder" or config.data.limit is not None
+    if small_data and config.model.cls not in IMAGE_TO_IMAGE_CLASSES:
+        if config.data.source == "folder" and not args.resume:
+            check_folder(config)
+        panel = nearest_panel(config, out, nearest_every, data_dir=args.data_dir)
+        if panel is not None:
+            extra_callbacks.append(panel)
+            print(f"every {nearest_every} epoch(s): samples beside their nearest training images in {out / 'nearest'}")
     try:
         train(config, out=out, data_dir=args.data_dir, verbose=2 if args.quiet else "auto",
               samples_every=args.samples_every, strategy=args.strategy, resume=bool(args.resume),
               checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-              deterministic=args.deterministic)
+              deterministic=args.deterministic, extra_callbacks=extra_callbacks)
     except TrainingDiverged as err:
         print(f"ganzoo train: {err}", file=sys.stderr)
         return EXIT_DIVERGED

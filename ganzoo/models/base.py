@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
+from ganzoo.augment import pipeline_from_config
 
 
 def _serialize(obj):
@@ -148,12 +149,19 @@ class GANBase(AdversarialModel):
         ema_decay: keep an exponential moving average of G's weights (used by ``generate``).
         seed: seed of the model's random stream (latents, labels, penalties).
         zoo_config: the ganzoo config dict the model was built from (kept for provenance).
+        augment: the config's ``augment`` section as a dict (DiffAugment policy, ADA); every
+            image the discriminator sees then passes through :class:`ganzoo.augment.AugmentPipeline`
+            (``augment_pipe``), whose ``p`` is a model weight. None or empty: no augmentation.
+        feature_matching: weight of the feature-matching term added to G's loss (Salimans et
+            al. 2016): squared distance of the batch means of D's penultimate features on real
+            and generated images; 0 = off.
     """
 
     def __init__(self, generator, discriminator, latent_dim: Optional[int] = None,
                  num_classes: Optional[int] = None, loss: str = "non_saturating",
                  ema_decay: Optional[float] = None, seed: Optional[int] = None,
-                 zoo_config: Optional[dict] = None, **kwargs):
+                 zoo_config: Optional[dict] = None, augment: Optional[dict] = None,
+                 feature_matching: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = _deserialize(generator)
         self.discriminator = _deserialize(discriminator)
@@ -176,6 +184,12 @@ class GANBase(AdversarialModel):
         self.g_optimizer = None
         self.d_optimizer = None
         self._check_networks()
+        self.augment = dict(augment) if augment else None
+        self.augment_pipe = pipeline_from_config(self.augment)
+        if float(feature_matching) < 0:
+            raise ValueError(f"feature_matching must be >= 0, got {feature_matching}")
+        self.feature_matching = float(feature_matching)
+        self.discriminator_features = self._feature_model() if self.feature_matching > 0 else None
         self.built = True
 
     # ------------------------------------------------------------------ structure
@@ -220,6 +234,8 @@ class GANBase(AdversarialModel):
             "ema_decay": self.ema_decay,
             "seed": self.seed,
             "zoo_config": self.zoo_config,
+            "augment": self.augment,
+            "feature_matching": self.feature_matching,
         })
         return config
 
@@ -236,7 +252,50 @@ class GANBase(AdversarialModel):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
     def _metric_results(self) -> dict:
-        return logs_for_strategy({m.name: m.result() for m in self.metrics})
+        logs = logs_for_strategy({m.name: m.result() for m in self.metrics})
+        if self.augment_pipe is not None:
+            logs.update(self.augment_pipe.logs())  # ADA's p and r_t, in every epoch's logs
+        return logs
+
+    # ------------------------------------------------------------------ the discriminator's view
+    def augment_images(self, images):
+        """What D sees of ``images`` (real or fake): augmented by ``augment_pipe`` when the
+        model has one (differentiable, draws from the model's seed generator), else unchanged.
+        Only train steps call this; sampling never does."""
+        if self.augment_pipe is None:
+            return images
+        return self.augment_pipe.apply(images, seed=self.seed_generator)
+
+    def observe_real_logits(self, real_logits) -> None:
+        """ADA: feed D's logits of (augmented) real images to the p controller."""
+        if self.augment_pipe is not None:
+            self.augment_pipe.observe(real_logits)
+
+    def _feature_model(self):
+        """D with two outputs, (penultimate features, logits), sharing D's layers: the input of
+        the final logit layer (of its linear part for a projection discriminator)."""
+        D = self.discriminator
+        op = D.outputs[0]._keras_history.operation
+        if isinstance(op, keras.layers.Add):  # projection head: Dense(h) + <embed(y), h>
+            op = op.input[0]._keras_history.operation
+        features = op.input
+        if isinstance(features, (list, tuple)) or len(features.shape) != 2:
+            raise ValueError(f"feature matching needs a discriminator whose logit is a Dense layer on a feature "
+                             f"vector; '{D.name}' ends in {type(op).__name__}")
+        return keras.Model(D.inputs, [features, D.outputs[0]], name="discriminator_features")
+
+    def generator_view(self, fake, fake_labels=None, real=None, real_labels=None):
+        """G's step through D: ``(fake_logits, feature_matching_loss)`` for generated images
+        (augmented as D sees them). With ``feature_matching`` > 0 the second term compares
+        D's mean penultimate features of ``real`` (constants) and of ``fake``; else it is 0."""
+        fake_in = self.discriminator_inputs(self.augment_images(fake), fake_labels)
+        if self.discriminator_features is None:
+            return self.discriminator(fake_in, training=True), tf.constant(0.0)
+        fake_features, fake_logits = self.discriminator_features(fake_in, training=True)
+        real_features, _ = self.discriminator_features(
+            self.discriminator_inputs(self.augment_images(real), real_labels), training=True)
+        fm = losses.feature_matching_loss(tf.stop_gradient(real_features), fake_features)
+        return fake_logits, fm
 
     # ------------------------------------------------------------------ image-quality metrics (validation)
     #: Set by ``compile(metrics=[...])``; kept apart from ``metrics`` (the loss trackers) so

@@ -46,28 +46,31 @@ class GAN(GANBase):
         batch_size = tf.shape(real)[0]
         G, D = self.generator, self.discriminator
 
-        # 1. Discriminator: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss).
+        # 1. Discriminator: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss). D sees
+        #    real and fake images through the same augmentation (none unless configured).
         z = self.sample_latent(batch_size)
         fake_labels = self.sample_labels(batch_size) if self.conditional else None
         with tf.GradientTape() as tape:
             fake = G(self.generator_inputs(z, fake_labels), training=True)
-            real_logits = D(self.discriminator_inputs(real, labels), training=True)
-            fake_logits = D(self.discriminator_inputs(fake, fake_labels), training=True)
+            real_logits = D(self.discriminator_inputs(self.augment_images(real), labels), training=True)
+            fake_logits = D(self.discriminator_inputs(self.augment_images(fake), fake_labels), training=True)
             d_loss = losses.discriminator_loss(self.loss_name, real_logits, fake_logits,
                                                label_smoothing=self.label_smoothing)
             if self.r1_gamma > 0:
-                critic = lambda x: D(self.discriminator_inputs(x, labels), training=True)  # noqa: E731
+                critic = lambda x: D(self.discriminator_inputs(self.augment_images(x), labels),  # noqa: E731
+                                     training=True)
                 d_loss += 0.5 * self.r1_gamma * losses.r1_penalty(
                     critic, real, loss_scale=self.loss_scale(self.d_optimizer))
         self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+        self.observe_real_logits(real_logits)
 
-        # 2. Generator: a fresh z, push D(G(z)) towards "real".
+        # 2. Generator: a fresh z, push D(G(z)) towards "real" (+ feature matching if configured).
         z = self.sample_latent(batch_size)
         fake_labels = self.sample_labels(batch_size) if self.conditional else None
         with tf.GradientTape() as tape:
             fake = G(self.generator_inputs(z, fake_labels), training=True)
-            fake_logits = D(self.discriminator_inputs(fake, fake_labels), training=True)
-            g_loss = losses.generator_loss(self.loss_name, fake_logits)
+            fake_logits, fm = self.generator_view(fake, fake_labels, real, labels)
+            g_loss = losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm
         self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
         self.update_ema()
 

@@ -33,6 +33,7 @@ growth; that is an implementation detail outside the paper and is not done here.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional
 
 import keras
@@ -115,7 +116,8 @@ class ProgressiveGAN(GANBase):
         return cls(build_generator(config), build_discriminator(config), gradient_penalty=m.gradient_penalty,
                    drift=m.drift, fade_images=m.fade_images, stabilize_images=m.stabilize_images,
                    start_resolution=m.start_resolution, latent_dim=m.latent_dim, ema_decay=m.ema_decay,
-                   seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+                   seed=config.train.seed, zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
+                   name=config.name)
 
     def get_config(self):
         config = super().get_config()
@@ -200,17 +202,22 @@ class ProgressiveGAN(GANBase):
         real = self.grown_reals(real, phase, alpha)
         with tf.GradientTape() as tape:
             fake = G.grow(z, level, alpha, training=True)
-            real_logits, fake_logits = critic(real), critic(fake)
+            # The critic's view: augmented (ADA / DiffAugment) when configured; the penalty too.
+            real_in, fake_in = self.augment_images(real), self.augment_images(fake)
+            real_logits, fake_logits = critic(real_in), critic(fake_in)
             d_loss = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
-            gp = losses.wasserstein_gradient_penalty(lambda u: critic(u * factor), real / factor, fake / factor,
-                                                     alpha=eps, loss_scale=self.loss_scale(self.d_optimizer))
+            gp = losses.wasserstein_gradient_penalty(lambda u: critic(u * factor), real_in / factor,
+                                                     fake_in / factor, alpha=eps,
+                                                     loss_scale=self.loss_scale(self.d_optimizer))
             total = d_loss + self.gradient_penalty * gp + self.drift * tf.reduce_mean(tf.square(real_logits))
         self.apply_gradients(self.d_optimizer, tape, total, self.discriminator.trainable_variables)
+        self.observe_real_logits(real_logits)
 
         # 2. Generator: a fresh z, raise D(G(z)).
         z = self.sample_latent(batch_size)
         with tf.GradientTape() as tape:
-            g_loss = losses.wasserstein_generator_loss(critic(G.grow(z, level, alpha, training=True)))
+            g_loss = losses.wasserstein_generator_loss(
+                critic(self.augment_images(G.grow(z, level, alpha, training=True))))
         self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables)
         self.update_ema()
         self.images_seen.assign_add(tf.cast(batch_size * _replicas_in_sync(), tf.int64))

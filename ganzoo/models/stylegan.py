@@ -25,6 +25,7 @@ image depends on its latent alone (psi = 0 gives w_avg's image for every seed);
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Optional, Sequence, Union
 
 import keras
@@ -83,7 +84,8 @@ class StyleGAN(GANBase):
         return cls(build_generator(config), build_discriminator(config), r1_gamma=m.r1_gamma,
                    r1_interval=m.r1_interval, style_mixing_prob=m.style_mixing_prob, w_avg_beta=m.w_avg_beta,
                    loss=m.loss, latent_dim=m.latent_dim, ema_decay=m.ema_decay, seed=config.train.seed,
-                   zoo_config=config.to_dict(), name=config.name)
+                   zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
+                   feature_matching=m.feature_matching, name=config.name)
 
     def get_config(self):
         config = super().get_config()
@@ -153,23 +155,28 @@ class StyleGAN(GANBase):
         fake = synthesis([ws] + self._random_noise(batch_size), training=True)
         regularize = tf.equal(self.d_optimizer.iterations % self.r1_interval, 0)
         with tf.GradientTape() as tape:
-            real_logits = D(real, training=True)
-            fake_logits = D(fake, training=True)
+            # D sees reals and fakes through the same augmentation (ADA / DiffAugment, if any);
+            # R1 differentiates through it to the unaugmented reals, as StyleGAN2-ADA.
+            real_logits = D(self.augment_images(real), training=True)
+            fake_logits = D(self.augment_images(fake), training=True)
             d_loss = losses.discriminator_loss(self.loss_name, real_logits, fake_logits)
             total = d_loss
             r1 = tf.constant(0.0)
             if self.r1_gamma > 0:
                 r1 = tf.cond(regularize, lambda: losses.r1_penalty(
-                    lambda x: D(x, training=True), real, loss_scale=self.loss_scale(self.d_optimizer)),
+                    lambda x: D(self.augment_images(x), training=True), real,
+                    loss_scale=self.loss_scale(self.d_optimizer)),
                     lambda: tf.constant(0.0))
                 total = d_loss + 0.5 * self.r1_gamma * self.r1_interval * r1
         self.apply_gradients(self.d_optimizer, tape, total, D.trainable_variables)
+        self.observe_real_logits(real_logits)
 
         # 2. Generator: non-saturating loss on fresh (mixed) styles and fresh noise.
         with tf.GradientTape() as tape:
             ws, w = self.mixed_styles(mapping, batch_size)
             fake = synthesis([ws] + self._random_noise(batch_size), training=True)
-            g_loss = losses.generator_loss(self.loss_name, D(fake, training=True))
+            fake_logits, fm = self.generator_view(fake, real=real)
+            g_loss = losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm
         self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables)
         w_mean = tf.reduce_mean(tf.cast(w, tf.float32), axis=0)
         self.w_avg.assign(w_mean + (self.w_avg - w_mean) * self.w_avg_beta)

@@ -88,20 +88,24 @@ class WassersteinGAN(GANBase):
             fake_labels = self.sample_labels(batch_size) if self.conditional else None
             with tf.GradientTape() as tape:
                 fake = G(self.generator_inputs(z, fake_labels), training=True)
-                real_logits = D(self.discriminator_inputs(real_mb, labels_mb), training=True)
-                fake_logits = D(self.discriminator_inputs(fake, fake_labels), training=True)
+                # What the critic sees (augmented when configured; the penalty acts there too).
+                real_in, fake_in = self.augment_images(real_mb), self.augment_images(fake)
+                real_logits = D(self.discriminator_inputs(real_in, labels_mb), training=True)
+                fake_logits = D(self.discriminator_inputs(fake_in, fake_labels), training=True)
                 d_loss = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
                 if self.gradient_penalty:
                     # Interpolates of a real and a fake of the same class: real labels for both.
                     critic = lambda x: D(self.discriminator_inputs(x, labels_mb), training=True)  # noqa: E731
                     gp = losses.wasserstein_gradient_penalty(
-                        critic, real_mb, fake, alpha=self.sample_interpolation_weights(batch_size, real_mb.shape.rank),
+                        critic, real_in, fake_in,
+                        alpha=self.sample_interpolation_weights(batch_size, real_mb.shape.rank),
                         loss_scale=self.loss_scale(self.d_optimizer))
                     d_loss += self.gradient_penalty * gp
                     self.gp_tracker.update_state(gp)
                 if self.drift:
                     d_loss += self.drift * tf.reduce_mean(tf.square(tf.cast(real_logits, tf.float32)))
             self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+            self.observe_real_logits(real_logits)
             if self.clip_value is not None:
                 losses.clip_weights(D.trainable_variables, self.clip_value)
             self.d_loss_tracker.update_state(d_loss)
@@ -113,7 +117,8 @@ class WassersteinGAN(GANBase):
         fake_labels = self.sample_labels(batch_size) if self.conditional else None
         with tf.GradientTape() as tape:
             fake = G(self.generator_inputs(z, fake_labels), training=True)
-            g_loss = losses.wasserstein_generator_loss(D(self.discriminator_inputs(fake, fake_labels), training=True))
+            fake_logits, fm = self.generator_view(fake, fake_labels, reals[0], real_labels[0])
+            g_loss = losses.wasserstein_generator_loss(fake_logits) + self.feature_matching * fm
         self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
         self.update_ema()
         self.g_loss_tracker.update_state(g_loss)

@@ -1,0 +1,398 @@
+"""Small-data training (issue 10): DiffAugment and ADA ops, the p controller, checkpoints,
+no augmentation in generated images, feature matching, the folder report and the
+nearest-training-image panel."""
+
+from __future__ import annotations
+
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import ganzoo
+from ganzoo import augment as A
+from ganzoo.builders import build_model, compile_model
+from ganzoo.config import ConfigError
+from tests.helpers import tiny_config
+
+
+def _images(n=6, size=16, channels=3, seed=0):
+    return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32"))
+
+
+OPS = {
+    "color": A.augment_color,
+    "translation": A.augment_translation,
+    "cutout": A.augment_cutout,
+    "ada_p1": lambda x, seed: A.ada_augment(x, 1.0, seed),
+    "ada_p05": lambda x, seed: A.ada_augment(x, 0.5, seed),
+}
+
+
+# ---------------------------------------------------------------------- the ops
+
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("op", sorted(OPS))
+def test_ops_are_differentiable_and_keep_shape_and_range(op, channels):
+    x = _images(channels=channels)
+    seed = keras.random.SeedGenerator(1)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = OPS[op](x, seed=seed)
+        loss = tf.reduce_sum(y * tf.random.stateless_normal(y.shape, seed=[1, 2]))
+    grad = tape.gradient(loss, x)
+    assert y.shape == x.shape and y.dtype == x.dtype
+    assert float(tf.reduce_min(y)) >= -1.0 and float(tf.reduce_max(y)) <= 1.0
+    assert grad is not None and bool(tf.reduce_all(tf.math.is_finite(grad)))
+    assert float(tf.reduce_mean(tf.abs(grad))) > 1e-3, "no gradient reaches the input"
+    assert float(tf.reduce_max(tf.abs(y - x))) > 1e-2, f"{op} left the images unchanged"
+
+
+def test_ops_run_in_a_traced_graph():
+    # (They also compile with XLA, jit_compile=True; that takes ~30 s of CPU, so not here.)
+    seed = keras.random.SeedGenerator(3)
+    fn = tf.function(lambda x: A.ada_augment(A.diff_augment(x, "color,translation,cutout", seed), 0.7, seed))
+    a, b = fn(_images()), fn(_images())
+    assert a.shape == (6, 16, 16, 3) and float(tf.reduce_max(tf.abs(a - b))) > 0, "fresh draws every call"
+
+
+def test_translation_is_an_integer_shift_with_zero_fill():
+    x = _images(n=8, size=12, channels=1, seed=4).numpy()
+    y = A.augment_translation(tf.constant(x), seed=keras.random.SeedGenerator(5)).numpy()
+    limit = int(12 * 0.125 + 0.5)
+    shifted = 0
+    for img, out in zip(x, y):
+        matches = []
+        for dy in range(-limit, limit + 1):
+            for dx in range(-limit, limit + 1):
+                padded = np.pad(img, ((limit, limit), (limit, limit), (0, 0)))
+                want = padded[limit - dy:limit - dy + 12, limit - dx:limit - dx + 12]
+                if np.allclose(out, want, atol=1e-6):
+                    matches.append((dy, dx))
+        assert matches, "the output is not an integer shift of the input"
+        shifted += matches[0] != (0, 0)
+    assert shifted > 0
+
+
+def test_cutout_zeroes_one_square_and_keeps_the_rest():
+    x = _images(n=8, size=16, channels=3, seed=6).numpy()
+    y = A.augment_cutout(tf.constant(x), seed=keras.random.SeedGenerator(7)).numpy()
+    for img, out in zip(x, y):
+        cut = np.all(out == 0, axis=-1)
+        np.testing.assert_array_equal(out[~cut], img[~cut])
+        rows, cols = np.where(cut)
+        assert 0 < cut.sum() <= 8 * 8
+        assert cut.sum() == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1), "not one rectangle"
+
+
+def test_warp_identity_and_quarter_turn_are_exact():
+    x = _images(n=2, size=9, channels=3, seed=8)
+    eye = tf.eye(3, batch_shape=[2])
+    np.testing.assert_array_equal(A.warp_images(x, eye).numpy(), x.numpy())
+    # Output (x, y) reads the input at R(90 deg) (x, y) = (-y, x), i.e. out[i, j] = in[j, -i]: np.rot90.
+    quarter = A._rotation(tf.fill([2], np.pi / 2))
+    np.testing.assert_allclose(A.warp_images(x, quarter).numpy(), np.rot90(x.numpy(), k=1, axes=(1, 2)), atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_ada_pipeline_at_p0_is_the_identity(channels):
+    x = _images(channels=channels)
+    seed = keras.random.SeedGenerator(9)
+    np.testing.assert_array_equal(A.ada_augment(x, 0.0, seed).numpy(), x.numpy())
+    graph = tf.function(lambda v: A.ada_augment(v, tf.constant(0.0), seed))
+    np.testing.assert_array_equal(graph(x).numpy(), x.numpy())
+    pipe = A.AugmentPipeline(ada=True)
+    assert float(pipe.p.numpy()) == 0.0
+    np.testing.assert_array_equal(pipe.apply(x, seed=seed).numpy(), x.numpy())
+
+
+def test_ada_share_of_changed_images_follows_p():
+    x = _images(n=400, size=8, channels=3, seed=10)
+    seed = keras.random.SeedGenerator(11)
+    for p, low, high in ((0.05, 0.3, 0.55), (0.5, 0.98, 1.0)):
+        changed = np.mean(np.abs(A.ada_augment(x, p, seed).numpy() - x.numpy()).max(axis=(1, 2, 3)) > 1e-5)
+        # 1 - (1 - p)^10 transforms (one p for the two rotation draws): p=0.05 -> 0.43.
+        assert low <= changed <= high, (p, changed)
+
+
+def test_policy_names_are_checked():
+    assert A.parse_policy("color, translation,cutout") == ["color", "translation", "cutout"]
+    assert A.parse_policy("") == []
+    with pytest.raises(ValueError, match="did you mean 'cutout'"):
+        A.parse_policy("cutuot")
+    from ganzoo.config import DIFF_AUGMENT_OPS
+
+    assert DIFF_AUGMENT_OPS == A.DIFF_AUGMENT_OPS
+
+
+# ---------------------------------------------------------------------- config
+
+@pytest.mark.parametrize("overrides, key", [
+    ({"augment.policy": "color,flip"}, "augment.policy"),
+    ({"augment.ada_target": 1.5}, "augment.ada_target"),
+    ({"augment.ada_kimg": 0}, "augment.ada_kimg"),
+    ({"augment.ada_interval": 0}, "augment.ada_interval"),
+    ({"augment.initial_p": 0.3}, "augment.initial_p"),  # without ada
+    ({"model.feature_matching": -1.0}, "model.feature_matching"),
+])
+def test_bad_augment_settings_name_the_key(overrides, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        ganzoo.get_config("dcgan_mnist", **overrides)
+
+
+@pytest.mark.parametrize("entry", ["srgan_div2k", "cyclegan_monet2photo"])
+def test_image_to_image_classes_reject_augmentation(entry):
+    for overrides in ({"augment.ada": True}, {"augment.policy": "translation"}):
+        with pytest.raises(ConfigError, match="latent GANs") as err:
+            ganzoo.get_config(entry, **overrides)
+        assert "augment" in str(err.value)
+
+
+def test_feature_matching_is_refused_where_d_has_no_feature_vector():
+    with pytest.raises(ConfigError, match="model.feature_matching"):
+        ganzoo.get_config("pggan_mnist", **{"model.feature_matching": 1.0})
+
+
+# ---------------------------------------------------------------------- the p controller
+
+def test_p_update_rule_matches_the_paper():
+    pipe = A.AugmentPipeline(ada=True, target=0.6, kimg=0.5, interval=4)  # 16 images -> step 16/500
+    for _ in range(3):
+        pipe.observe(tf.ones([4, 1]))
+    assert float(pipe.p.numpy()) == 0.0, "p must only move every `interval` minibatches"
+    pipe.observe(tf.ones([4, 1]))
+    assert float(pipe.p.numpy()) == pytest.approx(16 / 500)
+    assert float(pipe.rt.numpy()) == pytest.approx(1.0)
+    # r_t = 0.5 < 0.6: down by the same step; never below 0.
+    for logit in (1.0, -1.0, 1.0, -1.0):
+        pipe.observe(tf.fill([4, 1], logit))
+    assert float(pipe.p.numpy()) == pytest.approx(0.0, abs=1e-7)
+    assert float(pipe.rt.numpy()) == pytest.approx(0.0)
+    for _ in range(8):
+        pipe.observe(-tf.ones([4, 1]))
+    assert float(pipe.p.numpy()) == 0.0
+    assert float(A.ada_adjustment(0.9, 0.6, 64 * 4, 500)) == pytest.approx(256 / 500_000)
+    assert float(A.ada_adjustment(0.1, 0.6, 64 * 4, 500)) == pytest.approx(-256 / 500_000)
+
+
+def _ada_model(**extra):
+    config = tiny_config("dcgan_mnist", **{"augment.ada": True, "augment.ada_kimg": 0.2, "train.batch_size": 8,
+                                           **extra})
+    model = build_model(config)
+    compile_model(model, config)
+    return model, config
+
+
+def test_p_rises_when_d_overfits_a_fixed_tiny_set():
+    # D (fast) learns to tell 8 fixed images from G's (barely moving) samples: memorisation.
+    model, _ = _ada_model(**{"train.learning_rate": 1e-12, "train.d_learning_rate": 5e-3})
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    history = model.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=24, epochs=2, verbose=0)
+    assert "augment_p" in history.history and "augment_rt" in history.history
+    # r_t first exceeds the target; then p rises and the augmentation brings r_t down again.
+    assert history.history["augment_rt"][0] > 0.6, history.history
+    p = history.history["augment_p"]
+    assert p[-1] > p[0] > 0.0, p
+
+
+def test_p_falls_when_d_does_not_overfit():
+    model, _ = _ada_model(**{"augment.initial_p": 0.5, "train.d_learning_rate": 1e-12})
+    # A discriminator that calls every real image fake (r_t = -1): it has not memorised anything.
+    logit_layer = model.discriminator.layers[-1]
+    logit_layer.bias.assign(-50.0 * np.ones(logit_layer.bias.shape, "float32"))
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    history = model.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=8, epochs=1, verbose=0)
+    assert history.history["augment_rt"][-1] == pytest.approx(-1.0)
+    assert float(model.augment_pipe.p.numpy()) == pytest.approx(0.5 - 2 * 32 / 200, abs=1e-6)
+
+
+def test_checkpoints_and_saved_models_restore_p(tmp_path):
+    from ganzoo.checkpoint import CheckpointManager
+
+    model, config = _ada_model()
+    x = np.random.default_rng(1).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=4, epochs=1, verbose=0)
+    model.augment_pipe.p.assign(0.4375)
+    model.augment_pipe.sign_sum.assign(3.0)
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras")
+    assert float(again.augment_pipe.p.numpy()) == 0.4375
+    assert float(again.augment_pipe.sign_sum.numpy()) == 3.0
+    manager = CheckpointManager(tmp_path / "checkpoints")
+    manager.save(model, 4, 1, config)
+    restored, ckpt = manager.load_latest(config)
+    assert ckpt.step == 4 and float(restored.augment_pipe.p.numpy()) == 0.4375
+    assert restored.augment_pipe.ada and restored.augment_pipe.kimg == 0.2
+
+
+# ---------------------------------------------------------------------- no leaks into generated images
+
+def test_generated_images_never_pass_through_augmentation(tmp_path, monkeypatch):
+    config = tiny_config("dcgan_mnist", **{"augment.ada": True, "augment.initial_p": 1.0,
+                                           "augment.policy": "color,translation,cutout", "model.ema_decay": 0.9})
+    model = build_model(config)
+    compile_model(model, config)
+    calls = []
+    original = model.augment_pipe.apply
+    monkeypatch.setattr(model.augment_pipe, "apply", lambda images, seed=None: calls.append(1) or original(images, seed))
+    model.run_eagerly = True  # so that the spy sees every call of the train step
+    x = np.random.default_rng(2).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    model.fit(tf.data.Dataset.from_tensors(x), epochs=1, verbose=0)
+    assert len(calls) >= 3, "the train step must augment what D sees (real, fake, fake in G's step)"
+
+    calls.clear()
+    images = model.generate(6, seed=5)
+    z = model.latents(6, seed=5)
+    np.testing.assert_array_equal(images, model.ema_generator(z, training=False).numpy())
+    np.testing.assert_array_equal(model.generate(6, seed=5, use_ema=False), model.generator(z, training=False).numpy())
+    grid = ganzoo.callbacks.SampleGrid(tmp_path / "samples", n=4, seed=5)
+    grid.set_model(model)
+    grid.on_epoch_end(0)
+    from ganzoo.callbacks import NearestNeighbourPanel
+
+    panel = NearestNeighbourPanel(tmp_path / "nearest", x, n=2, seed=5)
+    panel.set_model(model)
+    panel.on_epoch_end(0)
+    assert calls == [], "sampling called the augmentation pipeline"
+    from ganzoo.images import to_uint8
+
+    from PIL import Image
+
+    written = np.asarray(Image.open(grid.paths[0]))
+    want = to_uint8(model.generate(4, seed=5))
+    assert written[2:30, 2:30].tolist() == want[0, ..., 0].tolist()
+
+
+# ---------------------------------------------------------------------- feature matching
+
+def test_feature_matching_uses_the_penultimate_features_of_a_projection_discriminator():
+    config = tiny_config("cgan_cifar10", **{"model.feature_matching": 1.0})  # SN, logit = Dense(h) + <embed(y), h>
+    model = build_model(config)
+    features = model.discriminator_features
+    dense = [l for l in model.discriminator.layers if "spectral" in l.name.lower() or isinstance(l, keras.layers.Dense)]
+    width = int(features.outputs[0].shape[-1])
+    assert width == model.discriminator.get_layer("projection_embedding").output_dim
+    images = tf.constant(np.random.default_rng(3).uniform(-1, 1, (4, 32, 32, 3)).astype("float32"))
+    labels = tf.constant([0, 1, 2, 3], tf.int32)
+    np.testing.assert_allclose(features([images, labels], training=False)[1].numpy(),
+                               model.discriminator([images, labels], training=False).numpy(), rtol=1e-5, atol=1e-6)
+    assert dense, "expected a Dense logit layer"
+
+
+def test_feature_matching_compares_d_features_and_survives_saving(tmp_path):
+    config = tiny_config("cgan_mnist", **{"model.feature_matching": 0.5})
+    model = build_model(config)
+    compile_model(model, config)
+    assert model.discriminator_features is not None
+    images = np.random.default_rng(3).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    labels = tf.constant([0, 1, 2, 3], tf.int32)
+    logits, fm = model.generator_view(tf.constant(images), labels, tf.constant(images), labels)
+    images = tf.constant(images)
+    assert float(fm) == pytest.approx(0.0, abs=1e-10)
+    np.testing.assert_allclose(logits.numpy(), model.discriminator([images, labels], training=True).numpy(),
+                               rtol=1e-5, atol=1e-5)
+    other = tf.reverse(images, axis=[0])
+    _, fm = model.generator_view(other, labels, images, labels)
+    f_real, _ = model.discriminator_features([images, labels], training=True)
+    f_fake, _ = model.discriminator_features([other, labels], training=True)
+    want = np.mean((f_real.numpy().mean(0) - f_fake.numpy().mean(0)) ** 2)
+    assert float(fm) == pytest.approx(want, rel=1e-4) and want > 0
+    history = model.fit(tf.data.Dataset.from_tensors((images, labels)), epochs=1, verbose=0)
+    assert np.isfinite(history.history["g_loss"][0])
+    model.save(tmp_path / "fm.keras")
+    again = keras.saving.load_model(tmp_path / "fm.keras")
+    assert again.feature_matching == 0.5 and again.discriminator_features is not None
+
+
+# ---------------------------------------------------------------------- the folder workflow
+
+def _png(path, size, mode="RGB", seed=0):
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+    array = rng.integers(0, 256, (size[1], size[0], channels), dtype=np.uint8)
+    Image.fromarray(array[..., 0] if channels == 1 else array, mode).save(path)
+
+
+def make_collection(folder, n=10, size=(40, 48)):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        _png(folder / f"art_{i:03d}.png", size, seed=i)
+    return folder
+
+
+def test_folder_report_counts_bad_files(tmp_path):
+    from ganzoo.data import scan_folder
+
+    folder = make_collection(tmp_path / "art", n=5)
+    _png(folder / "alpha.png", (40, 40), "RGBA", seed=50)
+    _png(folder / "grey.png", (64, 64), "L", seed=51)
+    _png(folder / "tiny.png", (12, 20), seed=52)  # short side 12 < 32: upscaled
+    (folder / "copy_of_0.png").write_bytes((folder / "art_000.png").read_bytes())
+    (folder / "sub").mkdir()
+    (folder / "sub" / "copy_again.png").write_bytes((folder / "art_000.png").read_bytes())
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.txt").write_text("not an image")
+    (folder / ".hidden.png").write_bytes(b"ignored")
+    report = scan_folder(folder, image_size=32)
+    assert report.files == 12 and report.readable == 10
+    assert sorted(p.name for p in report.unreadable) == ["broken.png", "empty.jpg"]
+    assert report.modes == {"RGB": 8, "RGBA": 1, "L": 1}
+    assert report.too_small == 1
+    assert len(report.duplicates) == 1 and len(report.duplicates[0]) == 3
+    assert report.sizes[(40, 48)] == 7
+    text = report.summary()
+    assert "2 unreadable" in text and "duplicates: 1 groups" in text and "smaller than 32px (upscaled): 1" in text
+
+
+def test_check_folder_prints_the_report_and_warns(tmp_path, capsys):
+    from ganzoo.commands.train import check_folder
+    from ganzoo.data import DataError
+
+    folder = make_collection(tmp_path / "art", n=6)
+    (folder / "dup.png").write_bytes((folder / "art_001.png").read_bytes())
+    (folder / "bad.png").write_bytes(b"junk")
+    config = ganzoo.get_config("dcgan_folder_64", **{"data.path": str(folder), "train.batch_size": 4,
+                                                     "augment.ada": False})
+    warnings = check_folder(config)
+    out = capsys.readouterr().out
+    assert "7 readable, 1 unreadable" in out and "warning:" in out
+    assert any("duplicate" in w for w in warnings) and any("cannot be read" in w for w in warnings)
+    assert any("too small" in w or "upscaled" in w for w in warnings)  # 40x48 < 64
+    assert any("augment.ada=true" in w for w in warnings)
+    with pytest.raises(DataError, match="fewer than one batch"):
+        check_folder(ganzoo.get_config("dcgan_folder_64", **{"data.path": str(folder)}))
+
+
+def test_nearest_neighbour_search_and_panel(tmp_path):
+    from ganzoo.callbacks import NearestNeighbourPanel, nearest_training_images
+
+    rng = np.random.default_rng(4)
+    train = rng.uniform(-1, 1, (20, 8, 8, 1)).astype("float32")
+    samples = train[[3, 17]] + 0.01
+    index, dist = nearest_training_images(samples, train)
+    assert index.tolist() == [3, 17] and np.allclose(dist, 0.01, atol=1e-4)
+    brute = np.sqrt(((train[:, None] - train[None]) ** 2).reshape(20, 20, -1).mean(-1))
+    np.fill_diagonal(brute, np.inf)
+    own_index, own = nearest_training_images(train, train, exclude_self=True)
+    assert own_index.tolist() == brute.argmin(1).tolist()
+    np.testing.assert_allclose(own, brute.min(1), rtol=1e-4)
+
+    class Copier:  # a "model" that returns training images: the panel must say so
+        name = "copier"
+
+        def generate(self, n, seed=None):
+            return train[:n]
+
+    panel = NearestNeighbourPanel(tmp_path, train, n=4, every=2)
+    panel.set_model(Copier())
+    panel.on_epoch_end(0)
+    assert panel.paths == []
+    panel.on_epoch_end(1)
+    assert (tmp_path / "epoch_0002.png").is_file()
+    record = json.loads((tmp_path / "nearest.jsonl").read_text().splitlines()[0])
+    assert record["nearest_index"] == [0, 1, 2, 3] and record["ratio"] < 1e-3
