@@ -1,0 +1,96 @@
+"""A new GAN for the zoo in one file: the relativistic average GAN (Jolicoeur-Martineau 2019).
+
+A standard discriminator judges each image alone ("is this real?"). A relativistic average
+discriminator judges it against the other kind ("is this more real than the average
+fake?"), so the generator's loss also pushes real images' scores down: both halves of the
+batch carry gradient to G. Any adversarial loss of ganzoo.losses gets this form by feeding it
+relativistic logits; with ``non_saturating`` it is RaSGAN, with ``hinge`` RaHingeGAN.
+
+Use it (examples/README.md, the README's "Add a new GAN")::
+
+    import relativistic_gan, ganzoo
+    relativistic_gan.register()                  # model.cls: RelativisticGAN is now known
+    model = ganzoo.load("examples/ragan_mnist.yaml")
+"""
+
+import keras
+import tensorflow as tf
+
+import ganzoo.config
+import ganzoo.models
+from ganzoo import losses
+from ganzoo.models import GAN
+
+#: Losses with a relativistic form here (a Wasserstein critic needs a Lipschitz constraint instead).
+RELATIVISTIC_LOSSES = ("minimax", "non_saturating", "least_squares", "hinge")
+
+
+def relativistic_average_logits(real_logits, fake_logits):
+    """``(C(x_r) - mean C(x_f), C(x_f) - mean C(x_r))``: how much more real each image looks
+    than the average image of the other kind (means over the replica's batch)."""
+    real_logits, fake_logits = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
+    return real_logits - tf.reduce_mean(fake_logits), fake_logits - tf.reduce_mean(real_logits)
+
+
+def relativistic_discriminator_loss(name, real_logits, fake_logits):
+    """D's loss: the loss ``name`` on relativistic logits (reals above average fakes)."""
+    real_rel, fake_rel = relativistic_average_logits(real_logits, fake_logits)
+    return losses.discriminator_loss(name, real_rel, fake_rel)
+
+
+def relativistic_generator_loss(name, real_logits, fake_logits):
+    """G's loss: D's with the roles swapped (fakes above average reals, reals below fakes)."""
+    real_rel, fake_rel = relativistic_average_logits(real_logits, fake_logits)
+    return losses.discriminator_loss(name, fake_rel, real_rel)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo_examples")
+class RelativisticGAN(GAN):
+    """Unconditional relativistic average GAN; constructor and config are :class:`GAN`'s."""
+
+    def __init__(self, generator, discriminator, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        if self.conditional:
+            raise ValueError("RelativisticGAN is unconditional: remove model.num_classes")
+        if self.loss_name not in RELATIVISTIC_LOSSES:
+            raise ValueError(f"RelativisticGAN takes model.loss in {', '.join(RELATIVISTIC_LOSSES)}, "
+                             f"got '{self.loss_name}'")
+        if self.label_smoothing or getattr(self, "augment_pipe", None) is not None:
+            raise ValueError("this example implements neither label smoothing nor augmentation")
+
+    def train_step(self, data):
+        real, _ = self.unpack(data)
+        batch_size = tf.shape(real)[0]
+        G, D = self.generator, self.discriminator
+
+        # 1. Discriminator: real images should score above the average fake, fakes below the average real.
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            real_logits = D(real, training=True)
+            fake_logits = D(G(z, training=True), training=True)
+            d_loss = relativistic_discriminator_loss(self.loss_name, real_logits, fake_logits)
+            if self.r1_gamma > 0:
+                d_loss += 0.5 * self.r1_gamma * losses.r1_penalty(
+                    lambda x: D(x, training=True), real, loss_scale=self.loss_scale(self.d_optimizer))
+        self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+
+        # 2. Generator: a fresh z; unlike a standard GAN, G's loss also sees D's scores of the reals.
+        z = self.sample_latent(batch_size)
+        with tf.GradientTape() as tape:
+            g_loss = relativistic_generator_loss(self.loss_name, D(real, training=True),
+                                                 D(G(z, training=True), training=True))
+        self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
+        self.update_ema()
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return self._metric_results()
+
+
+def register():
+    """Make ``model.cls: RelativisticGAN`` valid in configs and buildable by ``ganzoo.load``
+    (a class inside ganzoo would instead be added to the two tables in ganzoo/models/__init__.py
+    and ganzoo/config.py)."""
+    ganzoo.models.MODEL_CLASSES["RelativisticGAN"] = RelativisticGAN
+    if "RelativisticGAN" not in ganzoo.config.MODEL_CLASSES:
+        ganzoo.config.MODEL_CLASSES = ganzoo.config.MODEL_CLASSES + ("RelativisticGAN",)
