@@ -75,6 +75,9 @@ def make_optimizers(config: Config):
 
 
 def compile_model(model, config: Config, jit_compile=None, steps_per_execution=None):
+    """Compile ``model`` with the optimizers of ``config.train`` (see :func:`make_optimizers`) and its
+    XLA / steps-per-execution settings (the arguments override them); return the model.
+    """
     g_opt, d_opt = make_optimizers(config)
     model.compile(g_optimizer=g_opt, d_optimizer=d_opt,
                   jit_compile=config.train.jit_compile if jit_compile is None else jit_compile,

@@ -102,6 +102,7 @@ def seed_generators(model) -> list:
 
 
 def metric_variables(model) -> list:
+    """The state variables of every metric the model tracks (loss means, quality metrics), in a fixed order."""
     return [v for m in model.metrics for v in m.variables]
 
 
@@ -217,6 +218,7 @@ class CheckpointManager:
         return [p for _, p in sorted(found)]
 
     def stale_temporaries(self) -> list[Path]:
+        """Temporary files (``.ckpt-*.tmp*``) left in the folder by a write that never finished."""
         if not self.directory.is_dir():
             return []
         return sorted(p for p in self.directory.iterdir() if p.name.startswith(".ckpt-") and ".tmp" in p.name)
@@ -233,9 +235,11 @@ class CheckpointManager:
 
     @staticmethod
     def step_of(path: Path) -> int:
+        """The training step encoded in a checkpoint's file name (``ckpt-00000500.keras`` -> 500)."""
         return int(_NAME.match(path.name).group(1))
 
     def path_for(self, step: int) -> Path:
+        """The file name the checkpoint of ``step`` gets in this folder."""
         return self.directory / f"ckpt-{step:08d}.keras"
 
     # ------------------------------------------------------------------ saving

@@ -33,6 +33,7 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``ganzoo`` argument parser with one subcommand per entry of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(prog="ganzoo", description="A Keras 3 model zoo of GANs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -57,6 +58,9 @@ def user_errors() -> tuple:
 
 
 def main(argv=None) -> int:
+    """Run ``ganzoo`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status: the
+    subcommand's, 2 for an error that is the user's to fix (printed in one line), 130 on Ctrl-C.
+    """
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

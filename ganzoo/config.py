@@ -314,12 +314,15 @@ class Config:
         return cls.from_dict(raw, origin=str(path))
 
     def to_dict(self) -> dict:
+        """The whole config as plain nested dicts (every key, defaults included)."""
         return dataclasses.asdict(self)
 
     def to_yaml(self) -> str:
+        """The whole config as YAML, in field order (``config.yaml`` of a run folder)."""
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     def copy(self) -> "Config":
+        """A deep copy that can be changed without touching this config."""
         return copy.deepcopy(self)
 
     def hash(self) -> str:
@@ -332,6 +335,7 @@ class Config:
 
     @property
     def conditional(self) -> bool:
+        """Whether the entry is class-conditional (``model.num_classes`` is set)."""
         return self.model.num_classes is not None
 
     # ------------------------------------------------------------------ validation

@@ -113,6 +113,7 @@ def is_chief(strategy) -> bool:
 
 
 def replicas(strategy) -> int:
+    """How many replicas train in sync under ``strategy`` (1 for the default strategy)."""
     return int(strategy.num_replicas_in_sync)
 
 
@@ -140,5 +141,6 @@ def worker_run_dir(out: Optional[Path], strategy):
 
 
 def remove_worker_dir(tmp: Optional[Path]) -> None:
+    """Delete a non-chief worker's temporary run folder (from :func:`worker_run_dir`); None is a no-op."""
     if tmp is not None:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -36,6 +36,7 @@ __all__ = ["PRECISIONS", "policy_scope", "check_precision", "resolve_precision",
 
 
 def check_precision(name: str) -> str:
+    """Return ``name`` if it is one of :data:`PRECISIONS`, else raise ValueError listing them."""
     if name not in PRECISIONS:
         raise ValueError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
     return name

@@ -102,6 +102,9 @@ class CheckpointEvery(StepCallback):
             self.save()
 
     def save(self) -> Optional[Path]:
+        """Write a checkpoint of the current step and return its path (the existing file if this
+        step is already saved; None on a worker that is not the chief).
+        """
         if self.last_saved_step == self.step:
             return self.last_path
         path = self.manager.save(self.model, self.step, self.step // self.steps_per_epoch, self.config)

@@ -9,6 +9,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 
 
 def pretrained_path(name: str) -> Path:
+    """Where the bundled generator weights of entry ``name`` are (or would be): ``ganzoo/pretrained/<name>.weights.h5``."""
     return PRETRAINED_DIR / f"{name}.weights.h5"
 
 

@@ -32,6 +32,7 @@ def parse_labels(text: Optional[str]):
 
 
 def cycle_labels(labels, n: int):
+    """Labels for ``n`` images: a list is repeated cyclically to length ``n``; None or one int is returned as is."""
     if labels is None or isinstance(labels, int):
         return labels
     return [labels[i % len(labels)] for i in range(n)]
@@ -58,6 +59,7 @@ def find_model_file(path: Path) -> Path:
 
 
 def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (the provenance written into images)."""
     import hashlib  # noqa: PLC0415
 
     digest = hashlib.sha256()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_parser(sub):
+    """Register ``ganzoo demo`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("demo", help="make pictures from the bundled pretrained weights (offline)")
     p.add_argument("--out", default="ganzoo_demo", help="output folder (default ganzoo_demo)")
     p.add_argument("--entry", default="cgan_mnist", help="a conditional entry with bundled weights")
@@ -16,6 +17,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo demo`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo import art  # noqa: PLC0415
     from ganzoo.commands.common import load_source  # noqa: PLC0415
     from ganzoo.images import ensure_writable_dir, save_gif, save_grid, to_uint8  # noqa: PLC0415

@@ -8,6 +8,7 @@ from pathlib import Path
 
 
 def add_parser(sub):
+    """Register ``ganzoo eval`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "eval", help="measure sample quality (FID, KID, IS, precision/recall, FCD, coverage, label accuracy)",
         description="Evaluate a run folder, a .keras file, a zoo entry (--weights) or real data "
@@ -49,6 +50,7 @@ def _default_output(source: str):
 
 
 def run(args) -> int:
+    """Run ``ganzoo eval`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.commands.common import load_model_or_entry, parse_labels  # noqa: PLC0415
     from ganzoo.evaluation.evaluate import evaluate, format_table, parse_metrics, write_json  # noqa: PLC0415
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 
 def add_parser(sub):
+    """Register ``ganzoo export`` and its options on the subcommand parsers ``sub``."""
     from ganzoo.export import FORMATS  # noqa: PLC0415  (no TensorFlow import)
 
     p = sub.add_parser("export", help="export a trained generator (SavedModel, TFLite or .keras)",
@@ -17,6 +18,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo export`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.commands.common import find_model_file  # noqa: PLC0415
 
     path = Path(args.source).expanduser()

@@ -10,6 +10,7 @@ from ganzoo.commands.common import cycle_labels, default_weights, load_source, p
 
 
 def add_parser(sub):
+    """Register ``ganzoo generate`` and its alias ``ganzoo sample`` with their options on ``sub``."""
     for name, help_text in (("generate", "write a grid (or separate PNGs) of generated images"),
                             ("sample", "same as generate")):
         p = sub.add_parser(name, help=help_text,
@@ -28,6 +29,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo generate`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.images import save_grid, save_image  # noqa: PLC0415
 
     if args.n <= 0:

@@ -33,6 +33,7 @@ def load_image_to_image_model(source: str, weights: Optional[str], method: str, 
 
 
 def output_path(output: Optional[str], image: str, suffix: str) -> Path:
+    """The PNG to write: ``output``, or ``IMAGE_<suffix>.png`` next to the input; ValueError for other extensions."""
     path = Path(output) if output else Path(image).with_name(f"{Path(image).stem}_{suffix}.png")
     if path.suffix.lower() != ".png":
         raise ValueError(f"-o must name a .png file, got '{output}'")
@@ -40,6 +41,7 @@ def output_path(output: Optional[str], image: str, suffix: str) -> Path:
 
 
 def positive_tile(tile: Optional[int], overlap: int) -> None:
+    """Check ``--tile`` (positive or None) and ``--overlap`` (>= 0 and smaller than the tile); ValueError otherwise."""
     if tile is not None and tile <= 0:
         raise ValueError(f"--tile must be a positive number of pixels, got {tile}")
     if overlap < 0 or (tile is not None and overlap >= tile):

@@ -4,6 +4,7 @@ import json
 
 
 def add_parser(sub):
+    """Register ``ganzoo info`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("info", help="show the provenance stored in a PNG/GIF ganzoo wrote")
     p.add_argument("file")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -11,6 +12,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo info`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.images import read_metadata  # noqa: PLC0415
 
     meta = read_metadata(args.file)

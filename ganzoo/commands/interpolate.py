@@ -10,6 +10,7 @@ from ganzoo.commands.common import default_weights, load_source, parse_labels
 
 
 def add_parser(sub):
+    """Register ``ganzoo interpolate`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("interpolate", help="animate a latent walk or a class morph (GIF, or MP4 with ffmpeg)",
                        description="Spherical interpolation through the latents of several seeds, or between "
                                    "two classes of a conditional model.")
@@ -34,6 +35,7 @@ def _seeds(text: str) -> list:
 
 
 def run(args) -> int:
+    """Run ``ganzoo interpolate`` with the parsed ``args``; return the exit status (0 on success)."""
     import numpy as np  # noqa: PLC0415
 
     from ganzoo import art  # noqa: PLC0415

@@ -4,6 +4,7 @@ from ganzoo.registry import get_config, list_models
 
 
 def add_parser(sub):
+    """Register ``ganzoo list`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("list", help="list the zoo's entries", description="List registered entries.")
     p.add_argument("pattern", nargs="?", help="wildcard filter, e.g. 'wgan*'")
     p.add_argument("--names", action="store_true", help="print names only")
@@ -11,6 +12,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo list`` with the parsed ``args``; return the exit status (0 on success)."""
     names = list_models(args.pattern)
     if not names:
         print(f"no entry matches '{args.pattern}'")

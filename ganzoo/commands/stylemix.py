@@ -14,6 +14,7 @@ LAYER_HELP = ("style layers copied from the column images: coarse (4-8 px: pose,
 
 
 def add_parser(sub):
+    """Register ``ganzoo stylemix`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("stylemix", help="write a StyleGAN style-mixing grid",
                        description="Write the style-mixing grid of a StyleGAN model: top row = --cols seeds, "
                                    "left column = --rows seeds, cells = row image with the --layers styles of "
@@ -53,6 +54,7 @@ def parse_ints(text: str, option: str) -> list:
 
 
 def run(args) -> int:
+    """Run ``ganzoo stylemix`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.art import style_mix  # noqa: PLC0415
     from ganzoo.images import save_grid  # noqa: PLC0415
 

@@ -8,6 +8,7 @@ from ganzoo.commands.image2image_common import load_image_to_image_model, output
 
 
 def add_parser(sub):
+    """Register ``ganzoo stylize`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("stylize", help="translate a picture with a trained CycleGAN (photo -> painting, ...)",
                        description="Translate an image with a trained CycleGAN (a run folder or .keras file from "
                                    "`ganzoo train cyclegan_monet2photo`, or your own two folders).")
@@ -23,6 +24,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo stylize`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.data_image2image import read_image_file  # noqa: PLC0415
     from ganzoo.images import save_image  # noqa: PLC0415
 

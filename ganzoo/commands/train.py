@@ -14,6 +14,7 @@ EXIT_CHECKPOINT_WRITE = 4
 
 
 def add_parser(sub):
+    """Register ``ganzoo train`` and its options on the subcommand parsers ``sub``."""
     from ganzoo.config import PRECISIONS  # noqa: PLC0415
     from ganzoo.distribute import STRATEGIES  # noqa: PLC0415
 
@@ -163,6 +164,7 @@ def nearest_panel(config, out: Path, every: int, data_dir=None):
 
 
 def run(args) -> int:
+    """Train (or resume) as the arguments say; returns the exit status (see the module docstring)."""
     from ganzoo.checkpoint import CheckpointWriteError  # noqa: PLC0415
     from ganzoo.config import IMAGE_TO_IMAGE_CLASSES  # noqa: PLC0415
     from ganzoo.guard import TrainingDiverged  # noqa: PLC0415

@@ -8,6 +8,7 @@ from ganzoo.commands.image2image_common import load_image_to_image_model, output
 
 
 def add_parser(sub):
+    """Register ``ganzoo upscale`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser("upscale", help="upscale a picture with a trained SRGAN (any size)",
                        description="Upscale an image with a trained super-resolution model (a run folder or "
                                    ".keras file from `ganzoo train srgan_div2k`).")
@@ -21,6 +22,7 @@ def add_parser(sub):
 
 
 def run(args) -> int:
+    """Run ``ganzoo upscale`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.data_image2image import read_image_file  # noqa: PLC0415
     from ganzoo.images import save_image  # noqa: PLC0415
 

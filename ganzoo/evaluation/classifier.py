@@ -262,17 +262,20 @@ class DomainClassifier(FeatureExtractor):
         return self if pad == self.pad else DomainClassifier(self.classifier, self.metadata, self.path, pad)
 
     def preprocess(self, images):
+        """Crop the ``data.pad`` border off padded images so the classifier sees the size it was trained on."""
         if not self.pad:
             return images
         p = self.pad
         return images[:, p:-p, p:-p, :]
 
     def check_images(self, image_shape) -> None:
+        """Raise ValueError unless images of ``image_shape`` (H, W, C) fit this classifier."""
         if tuple(image_shape) != self.image_shape:
             raise ValueError(f"the domain classifier {self.name} takes images of shape {self.image_shape}, "
                              f"got {tuple(image_shape)}")
 
     def describe(self) -> dict:
+        """The extractor's description plus the classifier's provenance (accuracy, split, sha256, file), for ``eval.json``."""
         keep = ("test_accuracy", "train_split", "sha256", "file")
         return {**super().describe(), **{k: self.metadata.get(k) for k in keep},
                 "num_classes": self.num_classes, "feature_layer": "features"}

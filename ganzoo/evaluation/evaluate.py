@@ -425,6 +425,7 @@ def format_table(result: dict) -> str:
 
 
 def write_json(result: dict, path: Union[str, Path]) -> Path:
+    """Write an :func:`evaluate` result to ``path`` as JSON (atomically: temporary file, then rename); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

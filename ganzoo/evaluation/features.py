@@ -72,6 +72,7 @@ class FeatureExtractor:
 
     # ------------------------------------------------------------ graph-mode API
     def preprocess(self, images):
+        """Turn float images in [-1, 1] into the network's input (identity here; subclasses resize, crop, ...)."""
         return images
 
     def __call__(self, images):
@@ -87,10 +88,12 @@ class FeatureExtractor:
 
     @property
     def has_probs(self) -> bool:
+        """Whether the extractor also returns class probabilities (needed by IS, coverage, label accuracy)."""
         return len(self.model.outputs) > 1
 
     @property
     def feature_dim(self) -> int:
+        """Size of the feature vectors (2048 for Inception pool3, 128 for the MNIST classifier)."""
         return int(self.model.outputs[0].shape[-1])
 
     # ------------------------------------------------------------ numpy API
@@ -127,6 +130,7 @@ class FeatureExtractor:
         return np.concatenate(feats), (np.concatenate(probs) if probs else None)
 
     def describe(self) -> dict:
+        """JSON-ready description (name, feature size, probabilities) recorded in evaluation results."""
         return {"name": self.name, "feature_dim": self.feature_dim, "has_probs": self.has_probs}
 
 
@@ -258,6 +262,7 @@ class InceptionExtractor(FeatureExtractor):
         return "imagenet" if md5 in {h for _, h in INCEPTION_FILES.values()} else f"file{md5[:12]}"
 
     def preprocess(self, images):
+        """Resize bilinearly to ``resize`` x ``resize`` and repeat grayscale to three channels."""
         import tensorflow as tf  # noqa: PLC0415
 
         images = tf.image.resize(images, (self.resize, self.resize), method="bilinear", antialias=False)
@@ -266,6 +271,7 @@ class InceptionExtractor(FeatureExtractor):
         return images
 
     def describe(self) -> dict:
+        """The base description plus the Inception protocol (resize, grayscale handling, layers used)."""
         return {**super().describe(), "resize": f"bilinear to {self.resize}x{self.resize}",
                 "grayscale": "repeated to 3 channels", "feature_layer": "avg_pool (pool3)",
                 "logits_layer": "predictions" if self.has_probs else None}

@@ -54,6 +54,7 @@ def safe_name(text: str) -> str:
 
 
 def sha256_file(path: Union[str, Path], chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (identifies weights files in cache keys and metadata)."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(chunk), b""):

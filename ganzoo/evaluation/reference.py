@@ -38,6 +38,9 @@ DEFAULT_KEEP = 10000
 
 def reference_path(config: Config, split: str, extractor: FeatureExtractor, n: Optional[int] = None,
                    cache: Optional[Union[str, Path]] = None) -> Path:
+    """The cache file of the reference statistics of ``config``'s ``split`` under ``extractor``
+    (keyed by dataset, split, extractor and image count).
+    """
     key = f"{dataset_key(config)}-{safe_name(split)}-{safe_name(extractor.name)}-n{n if n else 'all'}"
     return cache_dir(cache) / "reference" / f"{key}.npz"
 

@@ -52,9 +52,11 @@ class AdversarialModel(keras.Model):
     """
 
     def generator_variables(self) -> list:
+        """The trainable variables the generator optimizer updates."""
         return self.generator.trainable_variables
 
     def discriminator_variables(self) -> list:
+        """The trainable variables the discriminator optimizer updates."""
         return self.discriminator.trainable_variables
 
     # ------------------------------------------------------------------ compile
@@ -212,10 +214,12 @@ class GANBase(AdversarialModel):
 
     @property
     def image_shape(self) -> tuple:
+        """``(height, width, channels)`` of the generated images."""
         return tuple(int(d) for d in self.generator.outputs[0].shape[1:])
 
     @property
     def conditional(self) -> bool:
+        """Whether the model is class-conditional (``num_classes`` is set)."""
         return self.num_classes is not None
 
     def call(self, inputs, training=False):
@@ -319,6 +323,7 @@ class GANBase(AdversarialModel):
         return config
 
     def reset_metrics(self):
+        """Reset the loss trackers and the image-quality metrics (Keras calls it at each epoch start)."""
         super().reset_metrics()
         for metric in self.quality_metrics:
             metric.reset_state()
@@ -366,10 +371,12 @@ class GANBase(AdversarialModel):
         return draw(batch_size * replicas)[start:start + batch_size]
 
     def sample_latent(self, batch_size):
+        """A batch of latents z ~ N(0, I) from the model's seed generator (this replica's rows under a strategy)."""
         return self.replica_rows(
             lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size)
 
     def sample_labels(self, batch_size):
+        """A batch of class labels drawn uniformly from the model's seed generator (this replica's rows)."""
         return self.replica_rows(lambda n: keras.random.randint(
             (n,), 0, self.num_classes, seed=self.seed_generator, dtype="int32"), batch_size)
 
@@ -379,9 +386,11 @@ class GANBase(AdversarialModel):
             lambda n: keras.random.uniform([n] + [1] * (rank - 1), seed=self.seed_generator), batch_size)
 
     def generator_inputs(self, z, labels=None):
+        """What the generator takes: ``z``, or ``[z, labels]`` for a conditional model."""
         return [z, labels] if self.conditional else z
 
     def discriminator_inputs(self, images, labels=None):
+        """What the discriminator takes: ``images``, or ``[images, labels]`` for a conditional model."""
         return [images, labels] if self.conditional else images
 
     def _check_labels(self, labels):
@@ -448,6 +457,7 @@ class GANBase(AdversarialModel):
         return arr.astype(np.int32)
 
     def sampling_generator(self, use_ema: bool = True):
+        """The generator ``generate`` uses: the EMA generator when the model keeps one and ``use_ema``, else G."""
         return self.ema_generator if use_ema and self.ema_generator is not None else self.generator
 
     def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True) -> np.ndarray:

@@ -73,6 +73,7 @@ class CycleGAN(ImageToImageModel):
 
     @classmethod
     def from_zoo_config(cls, config):
+        """Build both generators and both discriminators of a zoo config and the model around them."""
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
         m, data = config.model, config.data
@@ -163,6 +164,7 @@ class CycleGAN(ImageToImageModel):
                 f"{b}2{a}": self.generator_ba}
 
     def generator_for(self, direction: str):
+        """The generator of a direction name (``a2b``, ``photo2painting``, ...); ValueError listing the valid ones."""
         try:
             return self.directions[direction]
         except KeyError:

@@ -110,6 +110,7 @@ class ProgressiveGAN(GANBase):
 
     @classmethod
     def from_zoo_config(cls, config):
+        """Build the growing networks of a zoo config and the model around them."""
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
         m = config.model
@@ -136,6 +137,7 @@ class ProgressiveGAN(GANBase):
         return net.get_layer(f"progressive_{kind}")
 
     def phase_resolution(self, phase: int) -> int:
+        """Image side (pixels) of growth phase ``phase`` (0 = ``start_resolution``)."""
         return self.levels[self.first_level + int(phase)]
 
     def schedule(self, images_seen):

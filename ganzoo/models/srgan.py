@@ -100,6 +100,7 @@ class SRGAN(ImageToImageModel):
 
     @property
     def channels(self) -> int:
+        """Channels of the images the generator takes and returns (3 for RGB)."""
         return int(self.generator.inputs[0].shape[-1])
 
     def get_config(self):
@@ -121,6 +122,9 @@ class SRGAN(ImageToImageModel):
         return self.feature_extractor(x, training=False) * VGG_FEATURE_SCALE
 
     def content_term(self, hr, sr):
+        """The content loss between HR and SR images: pixel MSE, or MSE of the VGG19 features
+        (``vgg_features``, the paper's VGG54 by default).
+        """
         if self.content_loss == "pixel":
             return losses.mean_squared_error(hr, sr)
         return losses.mean_squared_error(self.vgg_features(hr), self.vgg_features(sr))

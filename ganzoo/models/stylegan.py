@@ -78,6 +78,7 @@ class StyleGAN(GANBase):
 
     @classmethod
     def from_zoo_config(cls, config):
+        """Build the mapping/synthesis generator and residual discriminator of a zoo config and the model around them."""
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
         m = config.model
@@ -110,10 +111,12 @@ class StyleGAN(GANBase):
 
     @staticmethod
     def mapping(net):
+        """The mapping network (z -> w) inside a StyleGAN generator ``net``."""
         return net.get_layer("mapping")
 
     @staticmethod
     def synthesis(net):
+        """The synthesis network (ws and noise -> images) inside a StyleGAN generator ``net``."""
         return net.get_layer("synthesis")
 
     def call(self, inputs, training=False):

@@ -36,6 +36,9 @@ def _downsamplings(image_size):
 def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_size=4, kernel_size=4,
                           num_classes=None, embedding_dim=50, norm="batch", spectral_norm=False, dropout=0.0,
                           leaky_slope=0.0, name="generator"):
+    """DCGAN generator: z (and an embedded label) -> Dense projection to ``base_size`` x ``base_size``,
+    then stride-2 transposed convolutions doubling to ``image_size``, tanh output in [-1, 1].
+    """
     n_up = _upsamplings(image_size, base_size)
     inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
     width = filters * 2 ** (n_up - 1)
@@ -54,6 +57,9 @@ def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_siz
 def build_dcgan_discriminator(image_size, channels, filters=64, kernel_size=4, num_classes=None,
                               embedding_dim=50, conditioning="concat", norm="batch", spectral_norm=False,
                               dropout=0.0, leaky_slope=0.2, name="discriminator"):
+    """DCGAN discriminator: stride-2 convolutions (no normalisation on the input layer) down to 4x4,
+    then one logit; conditional by a label channel (``concat``) or a projection head.
+    """
     inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
     for i in range(_downsamplings(image_size)):
         x = maybe_spectral(layers.Conv2D(filters * 2 ** i, kernel_size, strides=2, padding="same"), spectral_norm)(x)

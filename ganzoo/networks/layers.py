@@ -27,6 +27,7 @@ def normalization(norm: str, name=None):
 
 
 def activation(x, leaky_slope: float):
+    """LeakyReLU with ``leaky_slope``, or ReLU when the slope is 0."""
     return layers.LeakyReLU(negative_slope=leaky_slope)(x) if leaky_slope > 0 else layers.ReLU()(x)
 
 

@@ -15,6 +15,9 @@ from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logi
 def build_mlp_generator(image_size, channels, latent_dim, hidden=(256, 512, 1024), num_classes=None,
                         embedding_dim=50, norm="batch", spectral_norm=False, dropout=0.0, leaky_slope=0.2,
                         name="generator"):
+    """Fully connected generator (Goodfellow et al. 2014): z (and an embedded label) through ``hidden``
+    layers to a tanh image of ``image_size`` x ``image_size`` x ``channels``.
+    """
     inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
     for width in hidden:
         x = maybe_spectral(layers.Dense(width), spectral_norm)(x)
@@ -28,6 +31,7 @@ def build_mlp_generator(image_size, channels, latent_dim, hidden=(256, 512, 1024
 def build_mlp_discriminator(image_size, channels, hidden=(1024, 512, 256), num_classes=None,
                             embedding_dim=50, conditioning="concat", norm="none", spectral_norm=False,
                             dropout=0.3, leaky_slope=0.2, name="discriminator"):
+    """Fully connected discriminator: the flattened image (and label) through ``hidden`` layers to one logit."""
     inputs, image, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
     x = layers.Flatten()(image)
     for width in hidden:

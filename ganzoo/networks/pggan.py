@@ -71,6 +71,7 @@ def downsample(x, factor: int):
 
 
 def lerp(a, b, t):
+    """Linear interpolation ``a + (b - a) * t`` (the fade-in of a new resolution block)."""
     return a + (b - a) * tf.cast(t, a.dtype)
 
 
