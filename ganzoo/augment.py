@@ -322,7 +322,8 @@ def ada_augment(images, p, seed=None):
 def ada_adjustment(sign_mean, target: float, batch_images: int, kimg: float):
     """ADA's step of ``p``: ``sign(r_t - target) * batch_images / (kimg * 1000)``, where
     ``batch_images`` is the number of real images over which ``r_t`` was measured."""
-    return tf.sign(tf.cast(sign_mean, tf.float32) - target) * (float(batch_images) / (kimg * 1000.0))
+    images = tf.cast(batch_images, tf.float32)
+    return tf.sign(tf.cast(sign_mean, tf.float32) - target) * images / (float(kimg) * 1000.0)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -411,7 +412,7 @@ class AugmentPipeline(keras.layers.Layer):
 
         def adjust():
             rt = self.sign_sum / tf.maximum(self.sign_count, 1.0)
-            step = tf.sign(rt - self.target) * self.sign_count / (self.kimg * 1000.0)
+            step = ada_adjustment(rt, self.target, self.sign_count, self.kimg)
             self.p.assign(tf.clip_by_value(self.p + step, 0.0, 1.0))
             self.rt.assign(rt)
             self.sign_sum.assign(0.0)

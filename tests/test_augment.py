@@ -396,3 +396,31 @@ def test_nearest_neighbour_search_and_panel(tmp_path):
     assert (tmp_path / "epoch_0002.png").is_file()
     record = json.loads((tmp_path / "nearest.jsonl").read_text().splitlines()[0])
     assert record["nearest_index"] == [0, 1, 2, 3] and record["ratio"] < 1e-3
+
+
+@pytest.mark.slow  # ~35 s of CPU (two 64x64 networks traced and trained, panels, checkpoints)
+def test_a_folder_trains_end_to_end_from_the_cli(tmp_path, capsys):
+    """`ganzoo train dcgan_folder_64 --data-path DIR --out RUN`: folder report, ADA's p in the
+    log, sample grids and nearest-training-image panels, a model that loads with its p."""
+    from ganzoo.cli import main
+
+    folder = make_collection(tmp_path / "my_paintings", n=10, size=(72, 80))
+    (folder / "again.png").write_bytes((folder / "art_002.png").read_bytes())
+    run = tmp_path / "runs" / "mine"
+    args = ["train", "dcgan_folder_64", "--data-path", str(folder), "--out", str(run), "--epochs", "2",
+            "--steps", "2", "--batch-size", "4", "--quiet", "--set", "generator.filters=8", "--set",
+            "discriminator.filters=8", "--set", "model.latent_dim=8", "--set", "augment.ada_kimg=0.01"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "checking the training folder:" in out and "11 image files, 11 readable, 0 unreadable" in out
+    assert "1 duplicate file(s)" in out
+    assert (run / "samples" / "epoch_0002.png").is_file()
+    assert (run / "nearest" / "epoch_0001.png").is_file() and (run / "nearest" / "epoch_0002.png").is_file()
+    records = [json.loads(line) for line in (run / "nearest" / "nearest.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [1, 2] and all(len(r["nearest_index"]) == 16 for r in records)
+    header, *rows = (run / "log.csv").read_text().splitlines()
+    assert "augment_p" in header.split(",") and len(rows) == 2
+    p_logged = float(rows[-1].split(",")[header.split(",").index("augment_p")])
+    model = keras.saving.load_model(run / "model.keras")
+    assert float(model.augment_pipe.p.numpy()) == pytest.approx(p_logged, abs=1e-6)
+    assert model.generate(2, seed=0).shape == (2, 64, 64, 3)
