@@ -708,13 +708,26 @@ def _leaf_paths() -> dict[str, list[str]]:
     return paths
 
 
+class _Null:
+    """The value ``null`` in an override: unlike ``None`` (ignored), it sets the key to None."""
+
+    def __repr__(self):
+        return "NULL"
+
+
+#: Pass this to set an optional key to None (``--set model.ema_decay=null`` on the CLI);
+#: a plain ``None`` override is ignored.
+NULL = _Null()
+
+
 def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") -> Config:
     """Return a new config with ``overrides`` applied and validated.
 
     Keys may be dotted paths (``"train.learning_rate"``), section names with a dict value
     (``train={"learning_rate": 1e-4}``), a double-underscore path (``train__learning_rate``)
     or a leaf name that is unique across sections (``learning_rate``). ``None`` values are
-    ignored, as in ``timm.create_model``, so callers can pass optional CLI flags through.
+    ignored, as in ``timm.create_model``, so callers can pass optional CLI flags through;
+    :data:`NULL` sets a key to None (e.g. ``{"model.ema_decay": NULL}`` turns EMA off).
     """
     raw = config.to_dict()
     leaves = _leaf_paths()
@@ -723,10 +736,12 @@ def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") 
     for key, value in overrides.items():
         if value is None:
             continue
+        if value is NULL:
+            value = None
         key = key.replace("__", ".")
         if "." not in key and key in sections and isinstance(value, dict):
             for sub_key, sub_value in value.items():
-                _set_path(raw, f"{key}.{sub_key}", sub_value)
+                _set_path(raw, f"{key}.{sub_key}", None if sub_value is NULL else sub_value)
             continue
         if "." not in key and key not in raw:
             paths = leaves.get(key)
@@ -739,7 +754,8 @@ def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") 
 
 
 def parse_set_option(text: str) -> tuple[str, Any]:
-    """Parse a CLI ``--set key=value``; the value is read as a YAML scalar (``2e-4``, ``true``, ``[1, 2]``)."""
+    """Parse a CLI ``--set key=value``; the value is read as a YAML scalar (``2e-4``, ``true``,
+    ``[1, 2]``); ``null`` (or ``none``/``~``) gives :data:`NULL`, which sets the key to None."""
     if "=" not in text:
         raise ConfigError(f"--set expects key=value (e.g. --set train.learning_rate=2e-4), got '{text}'")
     key, value = text.split("=", 1)
@@ -750,4 +766,6 @@ def parse_set_option(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
+    if parsed is None or (isinstance(parsed, str) and parsed.strip().lower() == "none"):
+        parsed = NULL
     return key, parsed

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 
 import ganzoo
-from ganzoo.config import Config, ConfigError, apply_overrides, parse_set_option
+from ganzoo.config import NULL, Config, ConfigError, apply_overrides, parse_set_option
 from ganzoo.registry import UnknownModelError, config_dir
 
 
@@ -132,6 +132,15 @@ def test_set_option_parsing():
     assert parse_set_option("generator.hidden=[8, 16]") == ("generator.hidden", [8, 16])
     with pytest.raises(ConfigError, match="key=value"):
         parse_set_option("learning_rate")
+    # null switches an optional setting off (a plain None override is "not given").
+    base = ganzoo.get_config("cgan_mnist")
+    assert base.model.ema_decay == 0.999
+    for text in ("model.ema_decay=null", "model.ema_decay=None", "model.ema_decay=~"):
+        assert apply_overrides(base, dict([parse_set_option(text)])).model.ema_decay is None
+    assert apply_overrides(base, {"model.ema_decay": None}).model.ema_decay == 0.999
+    assert apply_overrides(base, {"model": {"ema_decay": NULL}}).model.ema_decay is None
+    with pytest.raises(ConfigError, match="train.batch_size"):
+        apply_overrides(base, dict([parse_set_option("train.batch_size=null")]))
 
 
 def test_config_round_trips_through_yaml(tmp_path):
