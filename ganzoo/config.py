@@ -61,6 +61,8 @@ LR_SCHEDULES = ("constant", "linear", "cosine")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 #: DiffAugment ops (``augment.policy``); ``ganzoo.augment.DIFF_AUGMENT_OPS`` is checked against it.
 DIFF_AUGMENT_OPS = ("color", "translation", "cutout")
+#: Losses whose logits say real (> 0) or fake (< 0), as ADA's r_t = E[sign(D(real))] assumes.
+ADA_LOSSES = ("non_saturating", "minimax", "hinge")
 #: Model classes whose discriminator exposes its penultimate features (``model.feature_matching``).
 FEATURE_MATCHING_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "StyleGAN")
 
@@ -482,6 +484,10 @@ def _validate_augment(config: Config, fail) -> None:
              f"{config.model.cls} maps images to images and trains on random crops with its own jitter "
              f"(data.flip, data.load_size); discriminator augmentation is for latent GANs trained on small "
              f"data. Remove the augment section (set augment.policy: '' and augment.ada: false)")
+    if a.ada and config.model.loss not in ADA_LOSSES:
+        fail("augment.ada", f"ADA reads overfitting from r_t = E[sign(D(real))], which needs logits whose sign "
+             f"means real/fake ({', '.join(ADA_LOSSES)} losses); the '{config.model.loss}' critic has no such "
+             f"threshold. Use DiffAugment (augment.policy: color,translation,cutout) instead")
     if not 0.0 <= a.ada_target <= 1.0:
         fail("augment.ada_target", f"must be in [0, 1] (r_t = E[sign(D(real))]; paper: 0.6), got {a.ada_target}")
     if a.ada_kimg <= 0:

@@ -150,6 +150,13 @@ def test_image_to_image_classes_reject_augmentation(entry):
         assert "augment" in str(err.value)
 
 
+@pytest.mark.parametrize("entry", ["wgan_gp_mnist", "pggan_mnist", "lsgan_cifar10"])
+def test_ada_needs_logits_whose_sign_means_real(entry):
+    with pytest.raises(ConfigError, match="augment.ada.*DiffAugment"):
+        ganzoo.get_config(entry, **{"augment.ada": True})
+    assert ganzoo.get_config(entry, **{"augment.policy": "translation,cutout"}).augment.policy
+
+
 def test_feature_matching_is_refused_where_d_has_no_feature_vector():
     with pytest.raises(ConfigError, match="model.feature_matching"):
         ganzoo.get_config("pggan_mnist", **{"model.feature_matching": 1.0})
