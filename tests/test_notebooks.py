@@ -115,7 +115,8 @@ def test_notebook_runs_top_to_bottom_in_smoke_mode(name, tmp_path, monkeypatch):
     monkeypatch.setenv("GANZOO_OFFLINE", "1")
     monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))  # nothing reused from earlier runs
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter"))  # connection files
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # history database
     nb = nbformat.read(str(NOTEBOOK_DIR / name), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
     client = NotebookClient(nb, km=_kernel_manager(tmp_path / "kernels"), timeout=CELL_TIMEOUT,
