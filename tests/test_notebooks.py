@@ -90,6 +90,20 @@ def test_first_code_cell_installs_ganzoo_only_when_missing(name):
     assert "GANZOO_SMOKE" in "".join(c.source for c in nb.cells), f"{name}: no smoke mode"
 
 
+@pytest.mark.parametrize("name", EXPECTED)
+def test_notebook_uses_only_public_names(name):
+    """Notebooks show the public API: no ``ganzoo...._private`` name, no ``from ganzoo... import _x``
+    (dunder names such as ``__version__`` are public)."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(str(NOTEBOOK_DIR / name), as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    private = re.findall(r"ganzoo(?:\.\w+)*\._(?!_)\w+|from ganzoo[\w.]* import .*\b_(?!_)\w+", code)
+    assert not private, f"{name} uses private names: {private}"
+
+
 def _kernel_manager(spec_dir: Path):
     """A kernel manager whose only kernel is this interpreter (e.g. CI's .venv python)."""
     from jupyter_client.kernelspec import KernelSpecManager
