@@ -38,6 +38,10 @@ EXPECTED = [
 #: 1.5 minutes of an idle 2-core CPU). A notebook that forgets to shrink in smoke mode fails.
 SMOKE_CPU_SECONDS = 60
 CELL_TIMEOUT = 600
+#: Pictures (PNG outputs) each notebook shows in smoke mode. Fewer means plots silently
+#: stopped appearing (as when a library call switches matplotlib's backend mid-session).
+PICTURES = {"01_quickstart.ipynb": 4, "02_train_on_your_art.ipynb": 5, "03_evaluate.ipynb": 3,
+            "04_photo_to_painting.ipynb": 3, "05_distributed_and_tpu.ipynb": 0}
 #: Appended to the executed copy (never to the file): the kernel reports its own CPU time.
 CPU_PROBE = ("import resource as _r\n_u = _r.getrusage(_r.RUSAGE_SELF)\n"
              "print('KERNEL_CPU_SECONDS', _u.ru_utime + _u.ru_stime)")
@@ -141,6 +145,9 @@ def test_notebook_runs_top_to_bottom_in_smoke_mode(name, tmp_path, monkeypatch):
     errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
               if out.output_type == "error"]
     assert not errors
+    pictures = sum(1 for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
+                   if out.output_type in ("display_data", "execute_result") and "image/png" in out.get("data", {}))
+    assert pictures >= PICTURES[name], f"{name} showed {pictures} pictures, expected {PICTURES[name]}"
     probe = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
     cpu = float(probe.split("KERNEL_CPU_SECONDS")[1].split()[0])
     print(f"\n{name}: {seconds:.1f} s wall, {cpu:.1f} s kernel CPU in smoke mode")
