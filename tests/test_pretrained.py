@@ -12,7 +12,8 @@ from ganzoo.evaluation.classifier import load_classifier
 from ganzoo.evaluation.stats import class_coverage, label_accuracy
 from ganzoo.weights import PRETRAINED_DIR, available_pretrained, pretrained_path
 
-BUNDLED = ["cgan_mnist"]
+BUNDLED = ["cgan_mnist", "gan_mnist"]
+UNCONDITIONAL = [name for name in BUNDLED if name != "cgan_mnist"]
 
 
 def test_bundled_entries_have_weights_and_metadata():
@@ -39,6 +40,26 @@ def test_pretrained_cgan_mnist_draws_the_requested_digits():
     print(f"\npretrained cgan_mnist: label accuracy {accuracy:.3f}, coverage {coverage:.4f} (500 samples)")
     assert accuracy >= 0.97
     assert coverage >= 0.99
+
+
+@pytest.mark.parametrize("name", UNCONDITIONAL)
+def test_pretrained_unconditional_entries_cover_the_digits(name):
+    model = ganzoo.load(name, weights="pretrained", compile=False)
+    _, probs = load_classifier("mnist_classifier").predict(model.generate(500, seed=2024))
+    coverage = class_coverage(probs, 10)["coverage"]
+    print(f"\npretrained {name}: coverage {coverage:.4f} (500 samples)")
+    assert coverage >= 0.97
+
+
+def test_bundled_metadata_records_the_evaluation():
+    for name in BUNDLED:
+        evaluation = json.loads((PRETRAINED_DIR / f"{name}.json").read_text())["evaluation"]
+        metrics = evaluation["metrics"]
+        assert evaluation["samples"] == 10000 and 0 < metrics["fcd_floor"] < metrics["fcd"]
+        assert metrics["coverage"] >= 0.97
+        if name == "cgan_mnist":
+            assert metrics["label_accuracy"] >= 0.97 and metrics["coverage"] >= 0.99
+            assert metrics["fcd"] <= 3 * metrics["fcd_floor"], "FCD not within 3x of the real-vs-real floor"
 
 
 def test_pretrained_weights_refuse_a_different_architecture():
