@@ -106,12 +106,14 @@ class LossPlot(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, []).append(float(value))
-        import matplotlib  # noqa: PLC0415
+        # A bare Figure with its own Agg canvas: no pyplot, so the user's backend (a notebook's
+        # inline plots, a GUI window) is left as it was.
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+        from matplotlib.figure import Figure  # noqa: PLC0415
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-
-        fig, ax = plt.subplots(figsize=(6, 4))
+        fig = Figure(figsize=(6, 4))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
         for key, values in self.history.items():
             ax.plot(range(1, len(values) + 1), values, marker="o", label=key)
         ax.set_xlabel("epoch")
@@ -121,7 +123,6 @@ class LossPlot(keras.callbacks.Callback):
         fig.tight_layout()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(self.path, dpi=100)
-        plt.close(fig)
 
 
 class EvaluationCallback(keras.callbacks.Callback):

@@ -83,3 +83,20 @@ def test_console_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "ganzoo", "list", "--names"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and "dcgan_mnist" in out.stdout.split()
+
+
+def test_loss_plot_leaves_the_matplotlib_backend_alone(tmp_path):
+    import matplotlib
+
+    from ganzoo.callbacks import LossPlot
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands in for a notebook's inline backend; training must not switch it
+    try:
+        plot = LossPlot(tmp_path / "losses.png")
+        plot.on_epoch_end(0, {"d_loss": 1.0, "g_loss": 2.0})
+        plot.on_epoch_end(1, {"d_loss": 0.5, "g_loss": 1.5})
+        assert (tmp_path / "losses.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
