@@ -761,7 +761,7 @@ def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") 
 
 def parse_set_option(text: str) -> tuple[str, Any]:
     """Parse a CLI ``--set key=value``; the value is read as a YAML scalar (``2e-4``, ``true``,
-    ``[1, 2]``); ``null`` (or ``none``/``~``) gives :data:`NULL`, which sets the key to None."""
+    ``[1, 2]``); ``null`` (or ``~``) gives :data:`NULL`, which sets the key to None."""
     if "=" not in text:
         raise ConfigError(f"--set expects key=value (e.g. --set train.learning_rate=2e-4), got '{text}'")
     key, value = text.split("=", 1)
@@ -772,6 +772,6 @@ def parse_set_option(text: str) -> tuple[str, Any]:
         parsed = yaml.safe_load(value) if value.strip() else ""
     except yaml.YAMLError:
         parsed = value
-    if parsed is None or (isinstance(parsed, str) and parsed.strip().lower() == "none"):
+    if parsed is None:  # YAML null: `null`, `Null`, `~` ("none" stays a string: norm=none is a value)
         parsed = NULL
     return key, parsed

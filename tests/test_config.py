@@ -135,7 +135,8 @@ def test_set_option_parsing():
     # null switches an optional setting off (a plain None override is "not given").
     base = ganzoo.get_config("cgan_mnist")
     assert base.model.ema_decay == 0.999
-    for text in ("model.ema_decay=null", "model.ema_decay=None", "model.ema_decay=~"):
+    assert parse_set_option("generator.norm=none") == ("generator.norm", "none")  # a value, not null
+    for text in ("model.ema_decay=null", "model.ema_decay=~"):
         assert apply_overrides(base, dict([parse_set_option(text)])).model.ema_decay is None
     assert apply_overrides(base, {"model.ema_decay": None}).model.ema_decay == 0.999
     assert apply_overrides(base, {"model": {"ema_decay": NULL}}).model.ema_decay is None
