@@ -150,3 +150,31 @@ def test_train_cyclegan_on_two_folders_then_stylize(tmp_path):
     assert (run / "model.keras").is_file() and (run / "samples" / "epoch_0001.png").is_file()
     assert main(["stylize", str(run), str(_photo(tmp_path / "p.jpg")), "-o", str(tmp_path / "out.png")]) == 0
     assert Image.open(tmp_path / "out.png").size == (61, 45)
+
+
+def test_eval_reports_psnr_ssim_of_a_super_resolution_model_against_bicubic(sr_model_file, tmp_path, capsys):
+    import json
+
+    from ganzoo.evaluation.sr_metrics import super_resolution_scores
+
+    folder = tmp_path / "hr"
+    folder.mkdir()
+    for i, size in enumerate([(64, 48), (52, 60)]):
+        _photo(folder / f"{i}.png", size=size)
+    out = tmp_path / "sr_eval.json"
+    # A model trained on a folder of photos: its held-out HR images are that folder's.
+    model = keras.saving.load_model(sr_model_file)
+    model.zoo_config = ganzoo.get_config("srgan_div2k", **{"data.source": "folder", "data.path": str(folder)}).to_dict()
+    model_file = tmp_path / "sr_folder.keras"
+    model.save(model_file)
+    assert main(["eval", str(model_file), "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 HR images of" in printed and "bicubic" in printed
+    result = json.loads(out.read_text())
+    images = [np.asarray(Image.open(folder / f"{i}.png").convert("RGB")) for i in range(2)]
+    expected = super_resolution_scores(keras.saving.load_model(model_file), images)
+    for key in ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim"):
+        assert result["metrics"][key] == pytest.approx(expected[key], rel=1e-6)
+    assert result["metrics"]["bicubic_psnr"] > 20  # bicubic of a smooth picture is close
+    assert main(["eval", str(model_file), "--metrics", "fid"]) == 2  # clear one-line error
+    assert "psnr,ssim" in capsys.readouterr().err

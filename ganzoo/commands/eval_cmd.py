@@ -1,7 +1,9 @@
 """``ganzoo eval RUN_OR_NAME [--metrics fid,kid,is,pr,fcd,cs,coverage,label_accuracy] [-n N] [--split train]``.
 
 Also ``ganzoo eval real:mnist:test`` (or ``ganzoo eval mnist --real``): real images against
-the reference split, the floor a generator can reach.
+the reference split, the floor a generator can reach. For a super-resolution model (SRGAN)
+it reports PSNR/SSIM (Y channel, the scale shaved off each border) of the model and of
+bicubic upscaling on the HR images of the entry's held-out split (div2k: validation) or folder.
 """
 
 from pathlib import Path
@@ -20,7 +22,8 @@ def add_parser(sub):
                                      "data, fid,kid,is for RGB")
     p.add_argument("-n", type=int, help="images to evaluate (default 50000 with Inception metrics, else 10000; "
                                         "real data: at most the split)")
-    p.add_argument("--split", default="train", help="reference split of the dataset (default train)")
+    p.add_argument("--split", help="reference split of the dataset (default train; for a super-resolution "
+                                    "model: the split of HR test images, default validation)")
     p.add_argument("--ref-samples", type=int, help="use only the first N images of the reference split (default all)")
     p.add_argument("--real", action="store_true", help="SOURCE names a dataset or entry: evaluate its real "
                                                        "--real-split images (same as real:SOURCE:SPLIT)")
@@ -56,6 +59,10 @@ def run(args) -> int:
 
     if args.n is not None and args.n < 2:
         raise ValueError(f"-n must be at least 2 images, got {args.n}")
+    if not args.source.startswith("real:") and not args.real:
+        target = load_model_or_entry(args.source, weights=args.weights)
+        if hasattr(target, "upscale"):
+            return _run_super_resolution(target, args)
     metrics = parse_metrics(args.metrics)  # fail on a typo before loading anything
     config = None
     if args.config:
@@ -69,17 +76,58 @@ def run(args) -> int:
     if source.startswith("real:"):
         target = source
     else:
-        target = load_model_or_entry(source, weights=args.weights)
         output = output or _default_output(source)
     labels = parse_labels(args.labels)
     if labels is not None and not getattr(target, "conditional", False):
         raise ValueError("--labels applies to conditional models only")
-    result = evaluate(target, metrics, args.n, config=config, ref_split=args.split, ref_samples=args.ref_samples,
+    result = evaluate(target, metrics, args.n, config=config, ref_split=args.split or "train", ref_samples=args.ref_samples,
                       seed=args.seed, labels=labels, truncation=args.truncation, batch_size=args.batch_size,
                       data_dir=args.data_dir, cache=args.cache_dir,
                       inception_weights=args.inception_weights or "imagenet", verbose=True)
     result["protocol"]["command"] = f"ganzoo eval {args.source}"
     print(format_table(result))
+    if output:
+        print(f"wrote {write_json(result, output)}")
+    return 0
+
+
+#: HR images ``ganzoo eval`` compares on by default for a super-resolution model.
+SR_DEFAULT_IMAGES = 10
+
+
+def _run_super_resolution(model, args) -> int:
+    """PSNR/SSIM of ``model.upscale`` and of bicubic on the entry's held-out HR images."""
+    import time  # noqa: PLC0415
+
+    from ganzoo.config import Config  # noqa: PLC0415
+    from ganzoo.evaluation.evaluate import write_json  # noqa: PLC0415
+    from ganzoo.evaluation.sr_metrics import hr_evaluation_images, super_resolution_scores  # noqa: PLC0415
+
+    if args.metrics and {m.strip() for m in args.metrics.split(",") if m.strip()} - {"psnr", "ssim"}:
+        raise ValueError(f"a super-resolution model is evaluated with psnr,ssim (against bicubic), "
+                         f"not --metrics {args.metrics}")
+    if args.labels or args.truncation is not None or args.real:
+        raise ValueError("--labels, --truncation and --real do not apply to a super-resolution model")
+    if args.config:
+        from ganzoo.registry import get_config  # noqa: PLC0415
+
+        config = get_config(args.config)
+    else:
+        config = Config.from_dict(model.zoo_config)
+    split = args.split or "validation"
+    start = time.time()
+    images = hr_evaluation_images(config, split=split, limit=args.n or SR_DEFAULT_IMAGES, data_dir=args.data_dir)
+    scores = super_resolution_scores(model, images)
+    where = config.data.path if config.data.source == "folder" else f"TFDS {config.data.name} {split}"
+    print(f"{config.name} x{int(model.scale)}: {scores['images']} HR images of {where}; PSNR/SSIM on luma, "
+          f"{int(model.scale)}px border shaved")
+    print(f"{'':10}{'PSNR dB':>10}{'SSIM':>8}")
+    print(f"{'model':10}{scores['psnr']:10.2f}{scores['ssim']:8.4f}")
+    print(f"{'bicubic':10}{scores['bicubic_psnr']:10.2f}{scores['bicubic_ssim']:8.4f}")
+    result = {"metrics": scores, "protocol": {"command": f"ganzoo eval {args.source}", "images": where,
+                                               "y_channel": True, "border": int(model.scale),
+                                               "seconds": round(time.time() - start, 1)}}
+    output = args.output or _default_output(args.source)
     if output:
         print(f"wrote {write_json(result, output)}")
     return 0
