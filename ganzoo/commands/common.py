@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Optional
 
 
-def parse_labels(text: Optional[str]):
-    """``"3"`` -> 3 (all images), ``"0-9"`` / ``"1,5,7"`` / ``"0-4,9"`` -> a list cycled over the images."""
-    if text is None:
-        return None
+def parse_int_ranges(text: str, option: str, examples: str) -> list:
+    """``"1,2,3"``, ``"0-3"`` or ``"0-2,7"`` -> a list of ints (empty parts skipped; may be empty).
+
+    A part that is not an integer or an ascending ``lo-hi`` range raises ``ValueError`` naming
+    ``option`` and ``examples`` (e.g. ``"3, 0-9 or 1,5,7"``).
+    """
     values = []
     for part in text.split(","):
         part = part.strip()
@@ -25,7 +27,15 @@ def parse_labels(text: Optional[str]):
             else:
                 values.append(int(part))
         except ValueError:
-            raise ValueError(f"--labels takes integers, ranges and commas such as 3, 0-9 or 1,5,7; got '{text}'") from None
+            raise ValueError(f"{option} takes integers, ranges and commas such as {examples}; got '{text}'") from None
+    return values
+
+
+def parse_labels(text: Optional[str]):
+    """``"3"`` -> 3 (all images), ``"0-9"`` / ``"1,5,7"`` / ``"0-4,9"`` -> a list cycled over the images."""
+    if text is None:
+        return None
+    values = parse_int_ranges(text, "--labels", "3, 0-9 or 1,5,7")
     if not values:
         raise ValueError(f"--labels is empty: '{text}'")
     return values[0] if len(values) == 1 else values

@@ -7,7 +7,7 @@ with the ``--layers`` styles taken from the column image.
 
 from pathlib import Path
 
-from ganzoo.commands.common import default_weights, load_source
+from ganzoo.commands.common import default_weights, load_source, parse_int_ranges
 
 LAYER_HELP = ("style layers copied from the column images: coarse (4-8 px: pose, shape), middle, fine "
               "(colour, texture), all, or indices into ws such as 0-3 or 0,2,4 (default coarse)")
@@ -33,21 +33,7 @@ def add_parser(sub):
 
 def parse_ints(text: str, option: str) -> list:
     """``"1,2,3"``, ``"0-3"`` or ``"0-2,7"`` -> a list of non-negative ints."""
-    values = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part[1:]:
-                lo, hi = (int(v) for v in part.split("-", 1))
-                if hi < lo:
-                    raise ValueError
-                values.extend(range(lo, hi + 1))
-            else:
-                values.append(int(part))
-        except ValueError:
-            raise ValueError(f"{option} takes integers, ranges and commas such as 1,2,3 or 0-3; got '{text}'") from None
+    values = parse_int_ranges(text, option, "1,2,3 or 0-3")
     if not values or min(values) < 0:
         raise ValueError(f"{option} needs at least one non-negative integer, got '{text}'")
     return values
