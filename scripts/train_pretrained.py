@@ -7,7 +7,9 @@ run folder of the same recipe is resumed, so raising ``train.epochs`` extends it
 then writes ``ganzoo/pretrained/<name>.weights.h5`` (the sampling generator: EMA when the
 entry keeps one) and ``ganzoo/pretrained/<name>.json`` (config hash, epochs, training time,
 the commit that trained it, machine, and the evaluation: FCD against the real-vs-real floor,
-coverage, label accuracy). ``--evaluate-only`` re-evaluates the bundled weights.
+coverage, label accuracy) and ``docs/images/pretrained/<name>.png``, the sample grid the README
+shows (``ganzoo generate``, seed 7; a conditional entry one digit per column).
+``--evaluate-only`` re-evaluates the bundled weights, ``--grid-only`` redraws the grid.
 """
 
 from __future__ import annotations
@@ -87,7 +89,24 @@ def evaluate_weights(model, config, data_dir: str) -> dict:
                         "floor: the test split vs the train split"}
 
 
+GRIDS = ROOT / "docs" / "images" / "pretrained"
+
+
+def write_grid(name: str, conditional: bool, grids: Path = GRIDS) -> Path:
+    """Draw the README's sample grid of the bundled weights with ``ganzoo generate`` (so the PNG
+    carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column."""
+    from ganzoo.cli import main as cli  # noqa: PLC0415
+
+    grids.mkdir(parents=True, exist_ok=True)
+    path = grids / f"{name}.png"
+    extra = ["-n", "100", "--labels", "0-9"] if conditional else ["-n", "64"]
+    if cli(["generate", name, *extra, "--seed", "7", "-o", str(path)]) != 0:
+        raise SystemExit(f"ganzoo generate {name} failed")
+    return path
+
+
 def main(argv=None) -> int:
+    """Train (or resume) the entry, package its generator, evaluate it and draw its grid."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("name")
     p.add_argument("--data-dir", default=os.environ.get("TFDS_DATA_DIR") or str(ROOT.parent / "shared" / "tfds"))
@@ -95,6 +114,8 @@ def main(argv=None) -> int:
     p.add_argument("--dest", default=str(ROOT / "ganzoo" / "pretrained"))
     p.add_argument("--evaluate-only", action="store_true",
                    help="only (re)evaluate the bundled weights and update their metadata")
+    p.add_argument("--grid-only", action="store_true",
+                   help="only redraw docs/images/pretrained/NAME.png from the bundled weights")
     args = p.parse_args(argv)
 
     import ganzoo  # noqa: PLC0415
@@ -102,6 +123,9 @@ def main(argv=None) -> int:
 
     config = ganzoo.get_config(args.name)
     dest = Path(args.dest)
+    if args.grid_only:
+        print(f"wrote {write_grid(args.name, config.model.cls == 'ConditionalGAN')}")
+        return 0
     if args.evaluate_only:
         model = ganzoo.load(args.name, weights="pretrained", compile=False)
         meta_path = dest / f"{args.name}.json"
@@ -128,6 +152,8 @@ def main(argv=None) -> int:
     meta["evaluation"] = evaluate_weights(model, config, args.data_dir)
     (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
+    if Path(args.dest).resolve() == (ROOT / "ganzoo" / "pretrained").resolve():
+        print(f"wrote {write_grid(config.name, model.conditional)}")
     return 0
 
 

@@ -35,6 +35,23 @@ def test_readme_zoo_table_is_generated_from_the_registry():
         "README.md's zoo table is stale: run `python docs/zoo_table.py --write`")
 
 
+def test_readme_pretrained_table_is_generated_with_a_grid_per_entry():
+    zoo_table = _zoo_table_module()
+    start, end = README.find(zoo_table.RESULTS_START), README.find(zoo_table.RESULTS_END)
+    assert 0 <= start < end, "README.md lost its pretrained-table markers"
+    assert README[start:end + len(zoo_table.RESULTS_END)] == zoo_table.results_block(), (
+        "README.md's pretrained table is stale: run `python docs/zoo_table.py --write`")
+    from ganzoo.weights import available_pretrained
+
+    rows = {row[0].strip("`"): row for row in zoo_table.results_rows()}
+    assert sorted(rows) == sorted(available_pretrained())
+    for name, row in rows.items():
+        assert (REPO / zoo_table.GRIDS / f"{name}.png").is_file(), (
+            f"no sample grid for {name}: run `python scripts/train_pretrained.py {name} --grid-only`")
+        assert row[-1].startswith("!["), row
+        assert row[3] != "-" and row[4] != "-", f"{name} has no measured FCD/coverage"
+
+
 def test_zoo_table_rows_carry_pretrained_status_and_papers():
     import ganzoo
 
