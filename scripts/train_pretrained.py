@@ -15,7 +15,6 @@ shows (``ganzoo generate``, seed 7; a conditional entry one digit per column).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -38,12 +37,10 @@ def _commit() -> str:
         return "unknown"
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def package(model, config, dest: Path, seconds: float, commit: str, data: str, final_losses: dict) -> dict:
     """Write the sampling generator's weights and the metadata JSON into ``dest``."""
+    from ganzoo.evaluation.paths import sha256_file  # noqa: PLC0415
+
     dest.mkdir(parents=True, exist_ok=True)
     weights = dest / f"{config.name}.weights.h5"
     model.sampling_generator().save_weights(str(weights))
@@ -58,7 +55,7 @@ def package(model, config, dest: Path, seconds: float, commit: str, data: str, f
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
         "data": data,
         "weights": weights.name,
-        "weights_sha256": sha256(weights),
+        "weights_sha256": sha256_file(weights),
         "final_losses": final_losses,
         "evaluation": None,
     }

@@ -23,9 +23,9 @@ def test_bundled_entries_have_weights_and_metadata():
         config = ganzoo.get_config(name)
         assert meta["entry"] == name and meta["config_hash"] == config.hash(), "weights trained by another recipe"
         assert meta["epochs"] == config.train.epochs and meta["training_seconds"] > 0 and meta["commit"]
-        from ganzoo.commands.common import file_sha256
+        from ganzoo.evaluation.paths import sha256_file
 
-        assert meta["weights_sha256"] == file_sha256(pretrained_path(name))
+        assert meta["weights_sha256"] == sha256_file(pretrained_path(name))
     total = sum(p.stat().st_size for p in PRETRAINED_DIR.iterdir())
     assert total < 30 * 2 ** 20, f"bundled files are {total / 2 ** 20:.1f} MB, over the 30 MB budget"
 

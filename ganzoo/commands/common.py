@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from ganzoo.evaluation.paths import sha256_file
+
 
 def parse_int_ranges(text: str, option: str, examples: str) -> list:
     """``"1,2,3"``, ``"0-3"`` or ``"0-2,7"`` -> a list of ints (empty parts skipped; may be empty).
@@ -68,17 +70,6 @@ def find_model_file(path: Path) -> Path:
                             f"train with `ganzoo train NAME --out {path}` first")
 
 
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks (the provenance written into images)."""
-    import hashlib  # noqa: PLC0415
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def load_source(source: str, weights: Optional[str] = None):
     """``(model, provenance)`` for a run folder / ``.keras`` file, or a zoo entry by name
     (with ``weights``: ``"pretrained"`` for the bundled weights, or a weights file)."""
@@ -90,14 +81,14 @@ def load_source(source: str, weights: Optional[str] = None):
 
         model_file = find_model_file(path)
         model = keras.saving.load_model(str(model_file))
-        return model, {"model": model.name, "source": str(model_file), "weights_sha256": file_sha256(model_file)}
+        return model, {"model": model.name, "source": str(model_file), "weights_sha256": sha256_file(model_file)}
     from ganzoo.builders import load  # noqa: PLC0415
     from ganzoo.weights import pretrained_path  # noqa: PLC0415
 
     model = load(source, weights=weights, compile=False)
     weights_file = pretrained_path(model.name) if weights == "pretrained" else (Path(weights) if weights else None)
     return model, {"model": model.name, "source": f"{source} ({weights or 'untrained'} weights)",
-                   "weights_sha256": file_sha256(weights_file) if weights_file else None}
+                   "weights_sha256": sha256_file(weights_file) if weights_file else None}
 
 
 def load_model_or_entry(source: str, weights: Optional[str] = None):
