@@ -11,9 +11,10 @@
 * ``mixed_bfloat16``: layers compute in bfloat16 (float32's exponent range: no loss scaling).
 * ``auto`` (:func:`resolve_precision`): ``mixed_bfloat16`` on a machine without GPU whose CPU
   computes bfloat16 natively (flags ``avx512_bf16`` or ``amx_bf16``: oneDNN then runs the
-  convolutions ~2-4x faster than float32, benchmarks/README.md), ``float32`` everywhere else
-  (CPUs without them emulate bfloat16 and are slower). Opt-in: quality checked for
-  cgan_mnist/dcgan_mnist only (``benchmarks/quality_bf16.py``).
+  wider convolutions and dense layers 1.5-2x faster, and a whole cgan_mnist/dcgan_mnist step
+  1.4-1.5x, README "Performance"), ``float32`` everywhere else (CPUs without them emulate
+  bfloat16 and are slower). Opt-in; ``benchmarks/quality_bf16.py`` compares its quality with
+  float32's.
 
 Either way the last layer of every network runs in float32 (``ganzoo.networks``) and the
 losses are computed in float32 (``ganzoo.losses``), so logits, images and losses are float32.

@@ -20,6 +20,13 @@ samples of each run side by side, same latents)::
 
     TFDS_DATA_DIR=/work/shared/tfds python scripts/small_data_benchmark.py
     python scripts/small_data_benchmark.py --steps 300 --variants none,ada   # a quick look
+
+The variants can also run in parallel processes, each into its own ``--out`` folder, and be
+merged afterwards (the JSON's runs in the given order, the grids side by side)::
+
+    python scripts/small_data_benchmark.py --variants none --out runs/small/none &
+    python scripts/small_data_benchmark.py --variants diffaugment --out runs/small/diffaugment &
+    wait; python scripts/small_data_benchmark.py --merge runs/small/none runs/small/diffaugment
 """
 
 from __future__ import annotations
@@ -59,6 +66,8 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra config override for every variant (repeatable)")
+    p.add_argument("--merge", nargs="+", metavar="DIR", default=None,
+                   help="merge the results of earlier runs (their --out folders) into --out, train nothing")
     args = p.parse_args(argv)
     unknown = [v for v in args.variants.split(",") if v not in VARIANTS]
     if unknown:
@@ -202,9 +211,62 @@ def write_grid(samples_by_variant, path: Path, records):
     return np.asarray(canvas).shape
 
 
+def merge(folders, out: Path) -> dict:
+    """Combine the JSON and grids of runs written into separate ``--out`` folders: the runs in
+    the order given (each variant once), the grids pasted side by side (same latents)."""
+    from PIL import Image  # noqa: PLC0415
+
+    results, grids, seen = [], [], set()
+    for folder in map(Path, folders):
+        json_path, grid_path = folder / "small_data_benchmark.json", folder / "small_data_grid.png"
+        if not json_path.is_file() or not grid_path.is_file():
+            raise SystemExit(f"{folder} has no small_data_benchmark.json and small_data_grid.png: "
+                             "give the --out folders of finished runs")
+        result = json.loads(json_path.read_text())
+        variants = [r["variant"] for r in result["runs"]]
+        if seen & set(variants):
+            raise SystemExit(f"variant(s) {', '.join(sorted(seen & set(variants)))} appear in more than one folder")
+        seen |= set(variants)
+        results.append(result)
+        grids.append(Image.open(grid_path).convert("RGB"))
+    first = results[0]
+    for other in results[1:]:
+        for key in ("entry", "protocol"):
+            if other[key] != first[key]:
+                raise SystemExit(f"cannot merge runs with different {key}: {first[key]!r} vs {other[key]!r}")
+        steps = {r["steps"] for r in first["runs"] + other["runs"]}
+        if len(steps) > 1:
+            raise SystemExit(f"cannot merge runs of different step budgets: {sorted(steps)}")
+    merged = dict(first, runs=[run for r in results for run in r["runs"]],
+                  command=" ; ".join(r["command"] for r in results))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "small_data_benchmark.json").write_text(json.dumps(merged, indent=2) + "\n")
+    canvas = Image.new("RGB", (sum(g.width for g in grids), max(g.height for g in grids)), "white")
+    x = 0
+    for grid in grids:
+        canvas.paste(grid, (x, 0))
+        x += grid.width
+    canvas.save(out / "small_data_grid.png")
+    return merged
+
+
+def print_table(records) -> None:
+    """The results as a markdown table."""
+    print("\n| images | steps | augmentation | FCD | coverage | D sign train / held-out | wall-clock |")
+    print("|---|---|---|---|---|---|---|")
+    for r in records:
+        print(f"| {r['images']:,} | {r['steps']:,} | {r['variant']} | {r['fcd']:.2f} | {r['coverage']:.4f} | "
+              f"{r['d_sign_train']:+.2f} / {r['d_sign_heldout']:+.2f} | {r['wall_clock_seconds'] / 60:.1f} min |")
+
+
 def main(argv=None) -> int:
     """Run the variants and write the JSON and the grid; prints the table."""
     args = parse_args(argv)
+    if args.merge:
+        merged = merge(args.merge, Path(args.out))
+        print_table(merged["runs"])
+        print(f"\nwrote {Path(args.out) / 'small_data_benchmark.json'} and {Path(args.out) / 'small_data_grid.png'}")
+        return 0
     if args.data_dir:
         os.environ["TFDS_DATA_DIR"] = args.data_dir
     import ganzoo  # noqa: PLC0415
@@ -238,11 +300,7 @@ def main(argv=None) -> int:
     }
     (out / "small_data_benchmark.json").write_text(json.dumps(result, indent=2) + "\n")
     write_grid(samples, out / "small_data_grid.png", records)
-    print("\n| images | steps | augmentation | FCD | coverage | D sign train / held-out | wall-clock |")
-    print("|---|---|---|---|---|---|---|")
-    for r in records.values():
-        print(f"| {r['images']:,} | {r['steps']:,} | {r['variant']} | {r['fcd']:.2f} | {r['coverage']:.4f} | "
-              f"{r['d_sign_train']:+.2f} / {r['d_sign_heldout']:+.2f} | {r['wall_clock_seconds'] / 60:.1f} min |")
+    print_table(records.values())
     print(f"\nwrote {out / 'small_data_benchmark.json'} and {out / 'small_data_grid.png'}")
     return 0
 
