@@ -89,6 +89,20 @@ def evaluate_weights(model, config, data_dir: str) -> dict:
 GRIDS = ROOT / "docs" / "images" / "pretrained"
 
 
+def last_logged_losses(run: Path) -> dict:
+    """The last epoch's losses from the run's log.csv (when this call trained nothing: the run
+    had already reached its epochs, e.g. extended with `ganzoo train --resume`)."""
+    import csv  # noqa: PLC0415
+
+    log = run / "log.csv"
+    if not log.is_file():
+        return {}
+    rows = list(csv.DictReader(log.open()))
+    if not rows:
+        return {}
+    return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "NA")}
+
+
 def write_grid(name: str, conditional: bool, grids: Path = GRIDS) -> Path:
     """Draw the README's sample grid of the bundled weights with ``ganzoo generate`` (so the PNG
     carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column."""
@@ -143,7 +157,7 @@ def main(argv=None) -> int:
                            keep_checkpoints=1000)
     seconds = previous + time.time() - start
     done.write_text(f"{seconds:.1f}\n")
-    losses = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else {}
+    losses = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else last_logged_losses(run)
     meta = package(model, config, dest, seconds, commit, f"TFDS {config.data.name} {config.data.split}",
                    final_losses=losses)
     meta["evaluation"] = evaluate_weights(model, config, args.data_dir)

@@ -12,7 +12,7 @@ from ganzoo.evaluation.classifier import load_classifier
 from ganzoo.evaluation.stats import class_coverage, label_accuracy
 from ganzoo.weights import PRETRAINED_DIR, available_pretrained, pretrained_path
 
-BUNDLED = ["cgan_mnist", "gan_mnist", "dcgan_mnist"]
+BUNDLED = ["cgan_mnist", "gan_mnist", "dcgan_mnist", "wgan_gp_mnist"]
 UNCONDITIONAL = [name for name in BUNDLED if name != "cgan_mnist"]
 
 
