@@ -65,6 +65,17 @@ def test_eval_user_errors(argv, fragment, capsys):
     assert fragment in capsys.readouterr().err
 
 
+def test_eval_metric_typo_fails_before_loading_the_model(monkeypatch, capsys):
+    import ganzoo.commands.common as common
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("the model was loaded before the metric names were checked")
+
+    monkeypatch.setattr(common, "load_model_or_entry", no_loading)
+    assert main(["eval", "cgan_mnist", "--metrics", "fdi"]) == 2
+    assert "did you mean 'fid'" in capsys.readouterr().err
+
+
 def test_parse_metrics_aliases_and_order():
     assert parse_metrics("FCD, acc,coverage,fcd") == ["fcd", "label_accuracy", "coverage"]
     assert parse_metrics(None) is None

@@ -52,6 +52,12 @@ def _default_output(source: str):
     return None
 
 
+#: HR images ``ganzoo eval`` compares on by default for a super-resolution model.
+SR_DEFAULT_IMAGES = 10
+#: The metrics of a super-resolution model (each against bicubic upscaling).
+SR_METRICS = frozenset({"psnr", "ssim"})
+
+
 def run(args) -> int:
     """Run ``ganzoo eval`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.commands.common import load_model_or_entry, parse_labels  # noqa: PLC0415
@@ -59,11 +65,16 @@ def run(args) -> int:
 
     if args.n is not None and args.n < 2:
         raise ValueError(f"-n must be at least 2 images, got {args.n}")
+    asked = {m.strip() for m in (args.metrics or "").split(",") if m.strip()}
+    # Fail on a typo before loading anything (psnr,ssim are a super-resolution model's metrics,
+    # checked once the model is known).
+    metrics = None if asked and asked <= SR_METRICS else parse_metrics(args.metrics)
     if not args.source.startswith("real:") and not args.real:
         target = load_model_or_entry(args.source, weights=args.weights)
         if hasattr(target, "upscale"):
             return _run_super_resolution(target, args)
-    metrics = parse_metrics(args.metrics)  # fail on a typo before loading anything
+    if metrics is None:
+        metrics = parse_metrics(args.metrics)  # psnr/ssim asked of a model that does not upscale
     config = None
     if args.config:
         from ganzoo.registry import get_config  # noqa: PLC0415
@@ -91,8 +102,6 @@ def run(args) -> int:
     return 0
 
 
-#: HR images ``ganzoo eval`` compares on by default for a super-resolution model.
-SR_DEFAULT_IMAGES = 10
 
 
 def _run_super_resolution(model, args) -> int:
@@ -103,7 +112,7 @@ def _run_super_resolution(model, args) -> int:
     from ganzoo.evaluation.evaluate import write_json  # noqa: PLC0415
     from ganzoo.evaluation.sr_metrics import hr_evaluation_images, super_resolution_scores  # noqa: PLC0415
 
-    if args.metrics and {m.strip() for m in args.metrics.split(",") if m.strip()} - {"psnr", "ssim"}:
+    if args.metrics and {m.strip() for m in args.metrics.split(",") if m.strip()} - SR_METRICS:
         raise ValueError(f"a super-resolution model is evaluated with psnr,ssim (against bicubic), "
                          f"not --metrics {args.metrics}")
     if args.labels or args.truncation is not None or args.real:
