@@ -114,17 +114,25 @@ def _quality(meta: dict) -> str:
     return ", ".join(parts)
 
 
+def _bundled_metadata(name: str):
+    """The metadata JSON of ``name``'s bundled weights, or None when it has none (both files needed)."""
+    from ganzoo.weights import PRETRAINED_DIR
+
+    meta_path = PRETRAINED_DIR / f"{name}.json"
+    if (PRETRAINED_DIR / f"{name}.weights.h5").is_file() and meta_path.is_file():
+        return json.loads(meta_path.read_text())
+    return None
+
+
 def rows() -> list[list[str]]:
     """One list of cells per registered entry."""
     import ganzoo
-    from ganzoo.weights import PRETRAINED_DIR
 
     out = []
     for name in ganzoo.list_models():
         config = ganzoo.get_config(name)
-        meta_path = PRETRAINED_DIR / f"{name}.json"
-        if (PRETRAINED_DIR / f"{name}.weights.h5").is_file() and meta_path.is_file():
-            meta = json.loads(meta_path.read_text())
+        meta = _bundled_metadata(name)
+        if meta is not None:
             pretrained = f"yes ({meta['epochs']} epochs)" if meta.get("epochs") else "yes"
             quality = _quality(meta)
         else:
@@ -146,14 +154,8 @@ def table() -> str:
 def _bundled() -> list[tuple[str, dict]]:
     """(entry, metadata) of every entry with bundled weights, in registry order."""
     import ganzoo
-    from ganzoo.weights import PRETRAINED_DIR
 
-    out = []
-    for name in ganzoo.list_models():
-        meta_path = PRETRAINED_DIR / f"{name}.json"
-        if (PRETRAINED_DIR / f"{name}.weights.h5").is_file() and meta_path.is_file():
-            out.append((name, json.loads(meta_path.read_text())))
-    return out
+    return [(name, meta) for name in ganzoo.list_models() if (meta := _bundled_metadata(name)) is not None]
 
 
 def _minutes(seconds) -> str:

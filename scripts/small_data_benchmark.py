@@ -77,25 +77,16 @@ def parse_args(argv=None):
     return args
 
 
-def held_out_images(config, data_dir, n: int):
-    """The first ``n`` test-split images (never trained on), float in [-1, 1]."""
-    import numpy as np  # noqa: PLC0415
-
-    from ganzoo.data import load_dataset  # noqa: PLC0415
-
-    ds = load_dataset(config, split="test", data_dir=data_dir, shuffle=False, batch_size=500,
-                      drop_remainder=False, limit=n, with_labels=False)
-    return np.concatenate([b.numpy() for b in ds], axis=0)
-
-
-def training_images(config, data_dir):
-    """The training images of the entry (its ``data.limit`` first images), float in [-1, 1]."""
+def dataset_images(config, data_dir, **kwargs):
+    """All images of ``ganzoo.load_dataset(config, ...)`` in order, float in [-1, 1]: the entry's
+    training images (its ``data.limit`` first ones) by default; ``split="test", limit=n`` gives
+    the first ``n`` held-out test images (never trained on)."""
     import numpy as np  # noqa: PLC0415
 
     from ganzoo.data import load_dataset  # noqa: PLC0415
 
     ds = load_dataset(config, data_dir=data_dir, shuffle=False, batch_size=500, drop_remainder=False,
-                      with_labels=False)
+                      with_labels=False, **kwargs)
     return np.concatenate([b.numpy() for b in ds], axis=0)
 
 
@@ -173,8 +164,9 @@ def run_variant(name, args, classifier, eval_config, train_x, test_x):
         "eval_samples": args.eval_samples,
         "final_p": float(model.augment_pipe.p.numpy()) if getattr(model, "augment_pipe", None) is not None
         and config.augment.ada else None,
-        "d_sign_train": sign_mean(model, train_x, batch),
-        "d_sign_heldout": sign_mean(model, test_x, batch),
+        # The last progress row was taken at the final step (steps is a multiple of per_epoch).
+        "d_sign_train": progress[-1]["d_sign_train"],
+        "d_sign_heldout": progress[-1]["d_sign_heldout"],
         "wall_clock_seconds": round(time.time() - start, 1),
         "train_seconds_incl_progress_evals": round(train_seconds, 1),
         "progress": progress,
@@ -278,8 +270,8 @@ def main(argv=None) -> int:
     eval_config = config.copy()
     eval_config.data.limit = None
     classifier = load_classifier(eval_config, data_dir=args.data_dir, train=False)
-    train_x = training_images(config, args.data_dir)
-    test_x = held_out_images(config, args.data_dir, len(train_x))
+    train_x = dataset_images(config, args.data_dir)
+    test_x = dataset_images(config, args.data_dir, split="test", limit=len(train_x))
     print(f"{args.entry}: {len(train_x)} training images, {len(test_x)} held-out test images")
     records, samples = {}, {}
     for name in args.variants.split(","):

@@ -135,7 +135,7 @@ def main(argv=None) -> int:
     config = ganzoo.get_config(args.name)
     dest = Path(args.dest)
     if args.grid_only:
-        print(f"wrote {write_grid(args.name, config.model.cls == 'ConditionalGAN')}")
+        print(f"wrote {write_grid(args.name, config.conditional)}")
         return 0
     if args.evaluate_only:
         model = ganzoo.load(args.name, weights="pretrained", compile=False)
@@ -164,7 +164,7 @@ def main(argv=None) -> int:
     (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
     if Path(args.dest).resolve() == (ROOT / "ganzoo" / "pretrained").resolve():
-        print(f"wrote {write_grid(config.name, model.conditional)}")
+        print(f"wrote {write_grid(config.name, config.conditional)}")
     return 0
 
 
