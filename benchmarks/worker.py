@@ -256,6 +256,10 @@ def main(argv=None) -> int:
     if threads:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
+    if spec.get("intra_op"):
+        tf.config.threading.set_intra_op_parallelism_threads(spec["intra_op"])
+    if spec.get("inter_op"):
+        tf.config.threading.set_inter_op_parallelism_threads(spec["inter_op"])
     try:
         if spec["kind"] == "train":
             run_train(spec)

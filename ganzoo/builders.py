@@ -21,9 +21,11 @@ __all__ = ["build_model", "make_optimizers", "compile_model", "load"]
 
 def build_model(config: Config):
     """An uncompiled model of the entry's class with freshly initialised networks, built
-    under the dtype policy ``config.train.precision`` (see :mod:`ganzoo.precision`)."""
-    from ganzoo.precision import policy_scope  # noqa: PLC0415
+    under the dtype policy ``config.train.precision`` (see :mod:`ganzoo.precision`), after
+    applying ``config.train.cpu_threads`` if TensorFlow has not run anything yet."""
+    from ganzoo.precision import configure_cpu_threads, policy_scope  # noqa: PLC0415
 
+    configure_cpu_threads(config.train.cpu_threads, config.train.precision)
     with policy_scope(config.train.precision):
         return _build_model(config)
 

@@ -268,6 +268,26 @@ class TrainConfig:
     #: CPUs/GPUs); network outputs and losses stay float32 either way. ``auto``: mixed_bfloat16
     #: on a CPU-only machine whose CPU has native bfloat16 (AVX512_BF16 / AMX), else float32.
     precision: str = "float32"
+    #: TensorFlow's CPU thread layout: ``auto`` (bfloat16 on a CPU: half the cores per op, two
+    #: ops at a time; else TensorFlow's default), ``tensorflow`` (its default) or ``[intra_op,
+    #: inter_op]``. Speed only (not in the config hash); see ``ganzoo.precision``.
+    cpu_threads: Union[str, list[int]] = "auto"
+
+
+CPU_THREADS_HELP = "must be auto, tensorflow or [intra_op, inter_op] (two positive integers)"
+
+
+def valid_cpu_threads(value) -> bool:
+    """Whether ``value`` is a valid ``train.cpu_threads`` setting."""
+    if isinstance(value, (list, tuple)):
+        return len(value) == 2 and all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+    return value in ("auto", "tensorflow")
+
+
+#: Keys that change how fast an entry trains, not what it learns: left out of :meth:`Config.hash`
+#: (added after weights were published; the older speed keys jit_compile and steps_per_execution
+#: stay hashed so that published hashes keep matching).
+UNHASHED_KEYS = (("train", "cpu_threads"),)
 
 
 @dataclass
@@ -332,6 +352,8 @@ class Config:
         d = self.to_dict()
         for key in ("name", "description", "paper", "source"):
             d.pop(key, None)
+        for section, key in UNHASHED_KEYS:
+            d[section].pop(key, None)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -452,6 +474,8 @@ class Config:
                 fail(f"train.{key}", f"must be in [0, 1), got {getattr(t, key)}")
         if t.jit_compile not in (True, False, "auto"):
             fail("train.jit_compile", f"must be true, false or auto, got {t.jit_compile!r}")
+        if not valid_cpu_threads(t.cpu_threads):
+            fail("train.cpu_threads", f"{CPU_THREADS_HELP}, got {t.cpu_threads!r}")
         if t.decay_start < 0:
             fail("train.decay_start", f"must be >= 0, got {t.decay_start}")
         if t.decay_start and t.lr_schedule != "linear":

@@ -199,7 +199,11 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
         FileExistsError: ``out`` already holds checkpoints and ``resume`` is False.
     """
     from ganzoo import distribute  # noqa: PLC0415
+    from ganzoo.precision import configure_cpu_threads  # noqa: PLC0415
 
+    # First, while TensorFlow's thread pools can still be sized (the data pipeline and the
+    # strategy start them).
+    configure_cpu_threads(config.train.cpu_threads, config.train.precision)
     strategy = distribute.get_strategy(strategy)
     n_critic = config.model.n_critic if config.model.cls == "WassersteinGAN" else 1
     distribute.check_global_batch(config.train.batch_size, strategy, n_critic)

@@ -146,3 +146,97 @@ def test_guard_stops_when_the_loss_scale_collapses():
 def test_precision_is_validated():
     with pytest.raises(ConfigError, match="train.precision.*did you mean 'mixed_float16'"):
         tiny_config("dcgan_mnist", **{"train.precision": "mixed_float61"})
+
+
+# ---------------------------------------------------------------------- CPU thread layout
+
+def test_auto_thread_layout_is_only_for_native_bfloat16_on_a_cpu(monkeypatch):
+    from ganzoo import precision
+
+    monkeypatch.setattr(precision, "_cpu_count", lambda: 8)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16") == (4, 2)
+    assert precision.cpu_thread_layout("auto", "auto") == (4, 2)
+    assert precision.cpu_thread_layout("auto", "float32") is None  # float32 measured faster with the default
+    assert precision.cpu_thread_layout("tensorflow", "mixed_bfloat16") is None
+    assert precision.cpu_thread_layout([3, 1], "float32") == (3, 1)
+    monkeypatch.setattr(precision, "_cpu_count", lambda: 1)
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16") == (1, 2)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: False)  # emulated bfloat16: not measured
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16") is None
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: ["GPU:0"] if kind == "GPU" else [])
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16") is None
+
+
+@pytest.mark.parametrize("bad", ["fast", [0, 2], [1], [1, 2, 3], [True, 2], 4])
+def test_cpu_threads_is_validated(bad):
+    from ganzoo import precision
+
+    # wrong types fail in the typed reader ("expected str or list of int"), wrong values in validate
+    with pytest.raises(ConfigError, match=r"train.cpu_threads: (must be auto, tensorflow or \[intra_op, "
+                                          r"inter_op\]|expected str or list of int)"):
+        tiny_config("dcgan_mnist", **{"train.cpu_threads": bad})
+    with pytest.raises(ValueError, match="cpu_threads must be auto"):
+        precision.configure_cpu_threads(bad)
+
+
+def test_cpu_threads_do_not_change_the_config_hash():
+    base = tiny_config("dcgan_mnist")
+    assert tiny_config("dcgan_mnist", **{"train.cpu_threads": [1, 2]}).hash() == base.hash()
+    assert tiny_config("dcgan_mnist", **{"train.cpu_threads": "tensorflow"}).hash() == base.hash()
+    assert tiny_config("dcgan_mnist", **{"train.learning_rate": 1e-3}).hash() != base.hash()
+
+
+_THREADS_SCRIPT = r"""
+import json, sys, warnings
+import tensorflow as tf
+import ganzoo
+from ganzoo import precision
+case = sys.argv[1]
+threads = lambda: [tf.config.threading.get_intra_op_parallelism_threads(),
+                   tf.config.threading.get_inter_op_parallelism_threads()]
+out = {}
+if case == "build":
+    cfg = ganzoo.get_config("dcgan_mnist", **{"train.precision": "mixed_bfloat16", "train.cpu_threads": [1, 2]})
+    ganzoo.build_model(cfg)
+    out["after_build"] = threads()
+elif case == "auto":
+    out["expected"] = precision.cpu_thread_layout("auto", "mixed_bfloat16")
+    ganzoo.build_model(ganzoo.get_config("dcgan_mnist", **{"train.precision": "mixed_bfloat16"}))
+    out["after_build"] = threads()
+elif case == "user_set":
+    tf.config.threading.set_intra_op_parallelism_threads(2)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    out["applied"] = precision.configure_cpu_threads("auto", "mixed_bfloat16")
+    out["after"] = threads()
+elif case == "too_late":
+    tf.constant(1.0) + 1.0  # TensorFlow has run an op: its pools are fixed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out["applied"] = precision.configure_cpu_threads([1, 2])
+    out["warnings"] = [str(w.message) for w in caught]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("case", ["build", "auto", "user_set", "too_late"])
+def test_thread_layout_is_applied_before_tensorflow_starts(case):
+    """Thread pools are per process and fixed at TensorFlow's first op: a fresh interpreter each."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _THREADS_SCRIPT, case], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    if case == "build":
+        assert out["after_build"] == [1, 2]
+    elif case == "auto":  # what auto means on this machine (1 intra / 2 inter on a 2-core bfloat16 CPU)
+        assert out["after_build"] == (out["expected"] or [0, 0])
+    elif case == "user_set":  # auto never overrides thread counts the user chose
+        assert out["applied"] is None and out["after"] == [2, 1]
+    else:
+        assert out["applied"] is None
+        assert len(out["warnings"]) == 1 and "before anything else uses TensorFlow" in out["warnings"][0]
