@@ -40,22 +40,42 @@ PIECES = ("d_grads", "g_grads", "optimizer", "train_step", "fit_memory", "fit_pi
 
 
 def _op_breakdown(fn, calls: int = 3) -> dict:
-    """ms per call by op type, from TensorFlow's step stats (both cores' threads summed)."""
-    from tensorflow.python.eager import context  # noqa: PLC0415
+    """ms per call by op type, from a TensorFlow profiler trace of ``calls`` calls.
 
-    context.enable_run_metadata()
+    Each op's duration on TensorFlow's executor threads (``tf_Compute``, where an op runs and
+    waits for the intra-op threads it fans out to), summed: ops that run side by side each
+    count, so the total can exceed the wall time of a step.
+    """
+    import glob  # noqa: PLC0415
+    import shutil  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    import tensorflow as tf  # noqa: PLC0415
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2  # noqa: PLC0415
+
+    logdir = tempfile.mkdtemp(prefix="ganzoo-profile-")
     try:
-        for _ in range(calls):
-            fn()
-        metadata = context.export_run_metadata()
+        tf.profiler.experimental.start(logdir)
+        try:
+            for _ in range(calls):
+                fn()
+        finally:
+            tf.profiler.experimental.stop()
+        space = xplane_pb2.XSpace()
+        for path in glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True):
+            space.ParseFromString(open(path, "rb").read())
     finally:
-        context.disable_run_metadata()
+        shutil.rmtree(logdir, ignore_errors=True)
     per_type: collections.Counter = collections.Counter()
-    for dev in metadata.step_stats.dev_stats:
-        for node in dev.node_stats:
-            label = node.timeline_label
-            kind = label.split(" = ", 1)[1].split("(", 1)[0] if " = " in label else node.node_name.split(":")[0]
-            per_type[kind] += (node.op_end_rel_micros - node.op_start_rel_micros) / 1000.0 / calls
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                name = plane.event_metadata[event.metadata_id].name
+                if "::" in name or ":" not in name:  # executor bookkeeping, not an op
+                    continue
+                per_type[name.rsplit(":", 1)[1]] += event.duration_ps / 1e9 / calls
     return dict(per_type.most_common())
 
 
@@ -70,7 +90,7 @@ def op_groups(per_type: dict) -> dict:
             groups["matmul"] += ms
         elif "applyadam" in k or "resourceapply" in k or "assign" in k:
             groups["optimizer/variables"] += ms
-        elif k in ("cast", "_mklnativecast"):
+        elif k in ("cast", "_mklcast", "_mklnativecast"):
             groups["dtype casts"] += ms
         else:
             groups["elementwise/bn/other"] += ms
@@ -80,10 +100,11 @@ def op_groups(per_type: dict) -> dict:
 def profile(name: str, batch: int = 64, precision: str = "float32", rounds: int = 5, calls: int = 5,
             fit_steps: int = 10) -> dict:
     import keras  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
     import ganzoo  # noqa: PLC0415
-    from benchmarks.worker import ganzoo_dataset  # noqa: PLC0415
+    from benchmarks.worker import _threads, ganzoo_dataset  # noqa: PLC0415
     from ganzoo import losses  # noqa: PLC0415
     from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
 
@@ -136,17 +157,20 @@ def profile(name: str, batch: int = 64, precision: str = "float32", rounds: int 
     step_fn = tf.function(lambda: model.train_step(data))
 
     def fit_timed(ds):
-        """ms per step of fit, excluding the first step (iterator creation, shuffle buffer)."""
-        out = {}
+        """ms per step of fit between the ends of its first and last steps (iterator creation,
+        the shuffle buffer's fill and fit's own start and end are outside)."""
+        marks = {}
 
-        class First(keras.callbacks.Callback):
+        class Marks(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
-                if batch == 0:
-                    out["t"], out["c"] = time.perf_counter(), time.process_time()
+                if batch in (0, fit_steps):
+                    keras.tree.map_structure(np.asarray, logs)  # wait for the step's results
+                    marks[batch] = time.perf_counter(), time.process_time()
 
         def run():
-            model.fit(ds, epochs=1, steps_per_epoch=fit_steps + 1, verbose=0, callbacks=[First()])
-            return (time.perf_counter() - out["t"]) / fit_steps, (time.process_time() - out["c"]) / fit_steps
+            model.fit(ds, epochs=1, steps_per_epoch=fit_steps + 1, verbose=0, callbacks=[Marks()])
+            (t0, c0), (t1, c1) = marks[0], marks[fit_steps]
+            return (t1 - t0) / fit_steps, (c1 - c0) / fit_steps
         return run
 
     data_iter = iter(pipeline)
@@ -189,6 +213,7 @@ def profile(name: str, batch: int = 64, precision: str = "float32", rounds: int 
     ops = _op_breakdown(step_fn)
     return {
         "entry": name, "batch": batch, "precision": precision, "data": source, "rounds": rounds,
+        "threads": _threads(),
         "wall_ms": {k: {"median": med[k], "min": min(wall[k]), "max": max(wall[k])} for k in PIECES},
         "cpu_ms": {k: {"median": med_cpu[k], "min": min(cpu[k]), "max": max(cpu[k])} for k in PIECES},
         "breakdown_cpu_ms": breakdown(med_cpu),
@@ -222,7 +247,10 @@ def format_profile(p: dict) -> str:
         lines.append(f"  {k:<46}{v:>9.1f}{share:>8}{p['breakdown_wall_ms'][k]:>10.1f}")
     lines.append(f"  data pipeline alone: {p['cpu_ms']['data_only']['median']:.2f} CPU ms per batch")
     groups = ", ".join(f"{k} {v:.0f}" for k, v in p["op_groups_ms"].items())
-    lines.append(f"  train_step by op type (ms summed over threads): {groups}")
+    lines.append(f"  train_step by op group (ms per step, ops side by side each count): {groups}")
+    top = ", ".join(f"{k} {v:.1f}" for k, v in list(p["op_types_ms"].items())[:10])
+    lines.append(f"  top op types: {top}")
+    lines.append(f"  TensorFlow threads (intra/inter): {p.get('threads', '?')}")
     return "\n".join(lines)
 
 

@@ -79,6 +79,8 @@ def label(spec: dict) -> str:
              f"b{spec['batch']}", jit, spec.get("precision", "float32")]
     if spec.get("threads"):
         parts.append(f"t{spec['threads']}")
+    if spec.get("cpu_threads"):
+        parts.append(f"{spec['cpu_threads']}-threads")
     if spec.get("intra_op") or spec.get("inter_op"):
         parts.append(f"intra{spec.get('intra_op', '-')}inter{spec.get('inter_op', '-')}")
     if spec.get("steps_per_execution", 1) != 1:

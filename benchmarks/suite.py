@@ -94,6 +94,11 @@ def train_specs(entry: str, precisions, jits, batch: int, baseline: bool, common
     if baseline:
         specs += [dict(kind="train", impl="baseline", entry=entry, batch=batch, jit=j, precision=p, **common)
                   for p in precisions if p != "mixed_float16" for j in jits]
+        # The baseline under ganzoo's CPU thread layout for bfloat16 (train.cpu_threads: auto),
+        # to separate what the layout gives from what ganzoo's step does with it.
+        specs += [dict(kind="train", impl="baseline", entry=entry, batch=batch, jit=False, precision=p,
+                       cpu_threads="ganzoo", **common)
+                  for p in precisions if p == "mixed_bfloat16" and False in jits]
     return specs
 
 
@@ -280,14 +285,18 @@ def _baseline_ratios(entry, results, precisions, jits) -> list:
     """ganzoo / baseline per round: like for like, and ganzoo's recommended setting vs the
     baseline's default (float32, Keras's jit_compile="auto" = graph mode on CPU)."""
     rows = []
-    base_default = _find(results, impl="baseline", precision="float32", jit=False)
+    base_default = _find(results, impl="baseline", precision="float32", jit=False, cpu_threads=None)
     for q in precisions:
         for j in jits:
             mine = _find(results, impl="ganzoo", precision=q, jit=j)
-            like = _find(results, impl="baseline", precision=q, jit=j)
+            like = _find(results, impl="baseline", precision=q, jit=j, cpu_threads=None)
             if mine and like:
                 rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": like["label"],
                              "kind": "like for like", **ratio(mine, like)})
+            same_threads = _find(results, impl="baseline", precision=q, jit=j, cpu_threads="ganzoo")
+            if mine and same_threads:
+                rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": same_threads["label"],
+                             "kind": "like for like, same threads", **ratio(mine, same_threads)})
             if mine and base_default and (q, j) != ("float32", False):
                 rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": base_default["label"],
                              "kind": "vs baseline default", **ratio(mine, base_default)})
@@ -335,12 +344,13 @@ def _rows(report: dict) -> dict:
         rows = []
         for r in report["train"]:
             s = r["spec"]
-            rows.append([s["entry"], s.get("impl", "ganzoo"), "on" if s["jit"] else "off", s["precision"],
+            impl = s.get("impl", "ganzoo") + (" (ganzoo threads)" if s.get("cpu_threads") == "ganzoo" else "")
+            rows.append([s["entry"], impl, "on" if s["jit"] else "off", s["precision"], r.get("threads", ""),
                          _fmt_rate(r), f"{r.get('gflops', float('nan')):.1f}",
                          f"{100 * r.get('fraction_of_peak', float('nan')):.1f}%", f"{r['peak_rss_mb']:.0f}",
                          r.get("data", "")])
         tables["training images/s (median (min-max) of interleaved repeats)"] = (
-            ["entry", "impl", "XLA", "precision", "images/s", "GFLOP/s", "of peak", "peak RSS MB", "data"], rows)
+            ["entry", "impl", "XLA", "precision", "threads", "images/s", "GFLOP/s", "of peak", "peak RSS MB", "data"], rows)
     if report.get("ratios"):
         rows = [[r["entry"], r["ganzoo"].split("/", 3)[-1], r["baseline"].split("/", 3)[-1], r["kind"],
                  f"{r['median']:.2f}x ({r['min']:.2f}-{r['max']:.2f})"] for r in report["ratios"]]
@@ -361,8 +371,9 @@ def _rows(report: dict) -> dict:
             ["kind", "entry", "mode", "precision", "images/s", "peak RSS MB"], rows)
     if report.get("scaling"):
         rows = [[r["spec"]["entry"], r["spec"]["precision"], str(r["spec"]["batch"]), str(r["spec"]["threads"]),
-                 _fmt_rate(r), f"{r['peak_rss_mb']:.0f}"] for r in report["scaling"]]
-        tables["scaling (graph mode)"] = (["entry", "precision", "batch", "cores", "images/s", "peak RSS MB"], rows)
+                 r.get("threads", ""), _fmt_rate(r), f"{r['peak_rss_mb']:.0f}"] for r in report["scaling"]]
+        tables["scaling (graph mode)"] = (["entry", "precision", "batch", "cores", "threads", "images/s",
+                                           "peak RSS MB"], rows)
     if report.get("profile"):
         rows = []
         for prof in report["profile"]:

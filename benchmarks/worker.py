@@ -58,6 +58,15 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _threads() -> str:
+    """TensorFlow's intra-op / inter-op thread counts in this process ("default" when unset)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    counts = (tf.config.threading.get_intra_op_parallelism_threads(),
+              tf.config.threading.get_inter_op_parallelism_threads())
+    return "default" if counts == (0, 0) else f"{counts[0]}/{counts[1]}"
+
+
 def _images_per_step(config) -> int:
     return config.train.batch_size * (config.model.n_critic if config.model.cls == "WassersteinGAN" else 1)
 
@@ -159,6 +168,7 @@ def run_train(spec) -> None:
                 step_s = (now - self.t0) / self.steps
                 self.target = max(spe, int(round(repeat_s / step_s / spe)) * spe)
                 _emit("ready", steps_per_repeat=self.target, images_per_step=per_step, data=source,
+                      threads=_threads(),
                       first_step_s=self.first_step_s, warmup_step_s=step_s,
                       jit_compile=bool(getattr(self.model, "jit_compile", False)))
             elif self.steps < self.target:
@@ -253,13 +263,19 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf  # noqa: PLC0415
 
-    if threads:
+    from ganzoo.precision import configure_cpu_threads, cpu_thread_layout  # noqa: PLC0415
+
+    precision = spec.get("precision", "float32")
+    if spec.get("intra_op") or spec.get("inter_op"):
+        tf.config.threading.set_intra_op_parallelism_threads(spec.get("intra_op", 0))
+        tf.config.threading.set_inter_op_parallelism_threads(spec.get("inter_op", 0))
+    elif spec.get("cpu_threads") == "ganzoo":  # the baseline under ganzoo's thread layout
+        configure_cpu_threads("auto", precision)
+    elif threads and not (spec.get("impl", "ganzoo") == "ganzoo" and cpu_thread_layout("auto", precision)):
+        # TensorFlow's default for this many cores; ganzoo's own layout (bfloat16) is sized by
+        # build_model from the cores this process may use.
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
-    if spec.get("intra_op"):
-        tf.config.threading.set_intra_op_parallelism_threads(spec["intra_op"])
-    if spec.get("inter_op"):
-        tf.config.threading.set_inter_op_parallelism_threads(spec["inter_op"])
     try:
         if spec["kind"] == "train":
             run_train(spec)

@@ -100,6 +100,41 @@ def test_interleaved_ratios_are_per_round():
                   "precision": "float32"}) == "baseline/cgan_mnist/b64/graph/float32"
 
 
+def test_op_breakdown_times_the_ops_of_a_function():
+    """The profile's op-type table comes from a profiler trace (it was once silently empty)."""
+    import tensorflow as tf
+
+    from benchmarks.profile_step import _op_breakdown, op_groups
+
+    x = tf.random.normal([8, 16, 16, 4])
+    w = tf.random.normal([3, 3, 4, 8])
+    fn = tf.function(lambda: tf.reduce_sum(tf.nn.relu(tf.nn.conv2d(x, w, 1, "SAME"))))
+    fn()
+    ops = _op_breakdown(fn)
+    assert any("conv" in k.lower() for k in ops), ops
+    assert all(v >= 0 for v in ops.values())
+    assert op_groups(ops)["convolution"] > 0
+
+
+def test_baseline_ratios_include_the_same_thread_layout():
+    from benchmarks.suite import _baseline_ratios
+
+    def res(impl, precision, rates, **extra):
+        spec = dict(kind="train", impl=impl, entry="dcgan_mnist", batch=64, jit=False, precision=precision, **extra)
+        return {"spec": spec, "label": label(spec), "rates": rates}
+
+    results = [res("ganzoo", "float32", [10.0, 10.0]), res("ganzoo", "mixed_bfloat16", [16.0, 18.0]),
+               res("baseline", "float32", [10.0, 12.0]), res("baseline", "mixed_bfloat16", [14.0, 15.0]),
+               res("baseline", "mixed_bfloat16", [15.0, 16.0], cpu_threads="ganzoo")]
+    rows = {(r["ganzoo"], r["kind"]): r for r in _baseline_ratios("dcgan_mnist", results,
+                                                                   ["float32", "mixed_bfloat16"], [False])}
+    bf16 = "ganzoo/dcgan_mnist/b64/graph/mixed_bfloat16"
+    assert rows[(bf16, "vs baseline default")]["values"] == [1.6, 1.5]
+    assert rows[(bf16, "like for like")]["values"] == [16 / 14, 18 / 15]
+    assert rows[(bf16, "like for like, same threads")]["values"] == [16 / 15, 18 / 16]
+    assert rows[(bf16, "like for like, same threads")]["baseline"].endswith("ganzoo-threads")
+
+
 @pytest.mark.slow
 def test_suite_tiny_run_writes_the_expected_json(tmp_path):
     out = tmp_path / "suite.json"
@@ -111,7 +146,7 @@ def test_suite_tiny_run_writes_the_expected_json(tmp_path):
     assert {"machine", "limit", "flops", "train", "ratios"} <= set(report)
     assert set(report["limit"]["peak"]) == {"float32", "bfloat16"}
     (row,) = [r for r in report["train"] if r["spec"]["impl"] == "ganzoo"]
-    for key in ("median", "min", "max", "rates", "peak_rss_mb", "gflops", "fraction_of_peak", "data"):
+    for key in ("median", "min", "max", "rates", "peak_rss_mb", "gflops", "fraction_of_peak", "data", "threads"):
         assert key in row
     assert len(row["rates"]) == report["repeats"]
     assert any(r["spec"]["impl"] == "baseline" for r in report["train"])
