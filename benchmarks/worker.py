@@ -121,6 +121,8 @@ def entry_config(spec):
     import ganzoo  # noqa: PLC0415
 
     overrides = {"train.batch_size": spec["batch"], "train.precision": spec.get("precision", "float32")}
+    if isinstance(spec.get("jit"), bool):
+        overrides["train.jit_compile"] = spec["jit"]
     return ganzoo.get_config(spec["entry"], **overrides)
 
 
@@ -270,8 +272,9 @@ def main(argv=None) -> int:
         tf.config.threading.set_intra_op_parallelism_threads(spec.get("intra_op", 0))
         tf.config.threading.set_inter_op_parallelism_threads(spec.get("inter_op", 0))
     elif spec.get("cpu_threads") == "ganzoo":  # the baseline under ganzoo's thread layout
-        configure_cpu_threads("auto", precision)
-    elif threads and not (spec.get("impl", "ganzoo") == "ganzoo" and cpu_thread_layout("auto", precision)):
+        configure_cpu_threads("auto", precision, spec.get("jit", False))
+    elif threads and not (spec.get("impl", "ganzoo") == "ganzoo" and cpu_thread_layout("auto", precision,
+                                                                                        spec.get("jit", False))):
         # TensorFlow's default for this many cores; ganzoo's own layout (bfloat16) is sized by
         # build_model from the cores this process may use.
         tf.config.threading.set_intra_op_parallelism_threads(threads)

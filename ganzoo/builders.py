@@ -25,7 +25,7 @@ def build_model(config: Config):
     applying ``config.train.cpu_threads`` if TensorFlow has not run anything yet."""
     from ganzoo.precision import configure_cpu_threads, policy_scope  # noqa: PLC0415
 
-    configure_cpu_threads(config.train.cpu_threads, config.train.precision)
+    configure_cpu_threads(config.train.cpu_threads, config.train.precision, config.train.jit_compile)
     with policy_scope(config.train.precision):
         return _build_model(config)
 

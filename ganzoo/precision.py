@@ -21,8 +21,8 @@ the convolutions are small for AMX and TensorFlow's per-op thread fan-out costs 
 gains; running each op on half the cores and two independent ops at a time (D on the real and
 on the fake batch, forward and backward branches) measured 6-10% more images/s for
 cgan_mnist/dcgan_mnist on this 2-core machine (and 10% *fewer* in float32, which keeps
-TensorFlow's default). ``auto`` applies that layout for ``mixed_bfloat16`` on a CPU-only machine
-with native bfloat16, and never overrides thread counts already set
+TensorFlow's default). ``auto`` applies that layout for ``mixed_bfloat16`` in graph mode (the
+CPU's ``jit_compile: auto``) on a CPU-only machine with native bfloat16, and never overrides thread counts already set
 (``tf.config.threading``); ``tensorflow`` leaves TensorFlow's default; ``[intra, inter]`` sets
 them. Thread counts are process-wide and fixed once TensorFlow has run its first op, so they
 are applied when a model is built (``ganzoo.build_model`` / ``ganzoo.load``) or by
@@ -107,18 +107,20 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_thread_layout(setting: Union[str, list, tuple] = "auto",
-                      precision: str = "float32") -> Optional[tuple[int, int]]:
+def cpu_thread_layout(setting: Union[str, list, tuple] = "auto", precision: str = "float32",
+                      jit_compile: Union[bool, str] = "auto") -> Optional[tuple[int, int]]:
     """The ``(intra_op, inter_op)`` thread counts ganzoo uses, or None for TensorFlow's default.
 
     ``setting`` is ``train.cpu_threads``: ``auto`` gives ``(max(1, cores // 2), 2)`` when
     ``precision`` resolves to ``mixed_bfloat16`` on a CPU-only machine with native bfloat16
-    (measured faster there, see the module docstring) and None otherwise; ``tensorflow`` gives
-    None; ``[intra, inter]`` is returned as given.
+    (measured faster there, see the module docstring) in graph mode, and None otherwise (XLA on
+    a CPU parallelises inside its own kernels: with one intra-op thread it ran at 0.55x);
+    ``tensorflow`` gives None; ``[intra, inter]`` is returned as given.
     """
     if isinstance(check_cpu_threads(setting), (list, tuple)):
         return int(setting[0]), int(setting[1])
-    if setting == "tensorflow" or resolve_precision(precision) != "mixed_bfloat16" or not cpu_has_native_bf16():
+    if (setting == "tensorflow" or jit_compile is True or resolve_precision(precision) != "mixed_bfloat16"
+            or not cpu_has_native_bf16()):
         return None
     import tensorflow as tf  # noqa: PLC0415
 
@@ -134,8 +136,8 @@ def check_cpu_threads(setting):
     return setting
 
 
-def configure_cpu_threads(setting: Union[str, list, tuple] = "auto",
-                          precision: str = "float32") -> Optional[tuple[int, int]]:
+def configure_cpu_threads(setting: Union[str, list, tuple] = "auto", precision: str = "float32",
+                          jit_compile: Union[bool, str] = "auto") -> Optional[tuple[int, int]]:
     """Apply :func:`cpu_thread_layout` to TensorFlow; return the layout now in effect, or None
     when TensorFlow's default is kept.
 
@@ -143,7 +145,7 @@ def configure_cpu_threads(setting: Union[str, list, tuple] = "auto",
     or TensorFlow has already run an op (logged at INFO); an explicit ``[intra, inter]`` that
     can no longer be applied warns, saying how to apply it (before TensorFlow runs anything).
     """
-    layout = cpu_thread_layout(setting, precision)
+    layout = cpu_thread_layout(setting, precision, jit_compile)
     if layout is None:
         return None
     import tensorflow as tf  # noqa: PLC0415

@@ -203,7 +203,7 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
 
     # First, while TensorFlow's thread pools can still be sized (the data pipeline and the
     # strategy start them).
-    configure_cpu_threads(config.train.cpu_threads, config.train.precision)
+    configure_cpu_threads(config.train.cpu_threads, config.train.precision, config.train.jit_compile)
     strategy = distribute.get_strategy(strategy)
     n_critic = config.model.n_critic if config.model.cls == "WassersteinGAN" else 1
     distribute.check_global_batch(config.train.batch_size, strategy, n_critic)

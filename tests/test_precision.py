@@ -157,6 +157,7 @@ def test_auto_thread_layout_is_only_for_native_bfloat16_on_a_cpu(monkeypatch):
     monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
     assert precision.cpu_thread_layout("auto", "mixed_bfloat16") == (4, 2)
     assert precision.cpu_thread_layout("auto", "auto") == (4, 2)
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16", jit_compile=True) is None  # XLA: 0.55x with it
     assert precision.cpu_thread_layout("auto", "float32") is None  # float32 measured faster with the default
     assert precision.cpu_thread_layout("tensorflow", "mixed_bfloat16") is None
     assert precision.cpu_thread_layout([3, 1], "float32") == (3, 1)
