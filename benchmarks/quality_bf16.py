@@ -3,6 +3,11 @@ budget, and compare FCD / coverage / label accuracy (the shipped MNIST classifie
 
     TFDS_DATA_DIR=../shared/tfds python -m benchmarks.quality_bf16 cgan_mnist dcgan_mnist --epochs 2
 
+Several seeds (``--seeds 0,1,2``) show whether a gap between the precisions exceeds the spread
+between seeds; ``--merge A.json B.json`` combines runs made separately (e.g. other seeds) into
+``--json`` and prints the summary: per entry and precision, each seed's final metrics and
+their mean.
+
 Each (entry, precision) trains in its own process (they may run at the same time); after
 every epoch the model is evaluated on ``--n`` generated images with
 ``ganzoo.evaluation.evaluate.evaluate`` (the entry's default metrics). Wall time per epoch is
@@ -52,6 +57,27 @@ def train_and_evaluate(entry: str, precision: str, epochs: int, n: int, seed: in
             "policy": model.generator.dtype_policy.name}
 
 
+def summarize(results: list) -> str:
+    """Final-epoch metrics per entry and precision: each seed's, and the mean over seeds."""
+    groups: dict = {}
+    for r in results:
+        groups.setdefault((r["entry"], r["precision"]), []).append(r)
+    lines = []
+    for (entry, precision), runs in sorted(groups.items()):
+        runs.sort(key=lambda r: r["seed"])
+        finals = [r["epochs"][-1]["metrics"] for r in runs]
+        names = [k for k, v in finals[0].items() if isinstance(v, (int, float))]
+        cells = []
+        for k in names:
+            values = [f[k] for f in finals]
+            cells.append(f"{k} " + " / ".join(f"{v:.4g}" for v in values)
+                         + (f" (mean {sum(values) / len(values):.4g})" if len(values) > 1 else ""))
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        lines.append(f"{entry:<14}{precision:<16}seeds {seeds}, epoch {runs[0]['epochs'][-1]['epoch']}: "
+                     + "; ".join(cells))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("entries", nargs="*", default=["cgan_mnist", "dcgan_mnist"])
@@ -62,8 +88,17 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--parallel", type=int, default=2, help="runs at the same time")
     p.add_argument("--json", default="benchmarks/results/quality_bf16.json")
+    p.add_argument("--merge", nargs="+", metavar="JSON", help="combine these result files into --json; no training")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.merge:
+        results = [r for path in args.merge for r in json.loads(Path(path).read_text())]
+        keys = [(r["entry"], r["precision"], r["seed"]) for r in results]
+        if len(set(keys)) != len(keys):
+            p.error("the files repeat an (entry, precision, seed) run; merge distinct runs")
+        Path(args.json).write_text(json.dumps(results, indent=1))
+        print(summarize(results))
+        return 0
     if args.worker:
         entry, precision, seed = args.worker.split(":")
         print(json.dumps(train_and_evaluate(entry, precision, args.epochs, args.n, int(seed), args.batch_size)))
@@ -92,6 +127,7 @@ def main(argv=None) -> int:
                   flush=True)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(results, indent=1))
+    print(summarize(results))
     return 0
 
 

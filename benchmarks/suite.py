@@ -92,6 +92,10 @@ def train_specs(entry: str, precisions, jits, batch: int, baseline: bool, common
     specs = [dict(kind="train", impl="ganzoo", entry=entry, batch=batch, jit=j, precision=p, **common)
              for p in precisions for j in jits]
     if baseline:
+        # ganzoo without its bfloat16 CPU thread layout (TensorFlow's default threads).
+        specs += [dict(kind="train", impl="ganzoo", entry=entry, batch=batch, jit=False, precision=p,
+                       cpu_threads="tensorflow", **common)
+                  for p in precisions if p == "mixed_bfloat16" and False in jits]
         specs += [dict(kind="train", impl="baseline", entry=entry, batch=batch, jit=j, precision=p, **common)
                   for p in precisions if p != "mixed_float16" for j in jits]
         # The baseline under ganzoo's CPU thread layout for bfloat16 (train.cpu_threads: auto),
@@ -288,8 +292,12 @@ def _baseline_ratios(entry, results, precisions, jits) -> list:
     base_default = _find(results, impl="baseline", precision="float32", jit=False, cpu_threads=None)
     for q in precisions:
         for j in jits:
-            mine = _find(results, impl="ganzoo", precision=q, jit=j)
+            mine = _find(results, impl="ganzoo", precision=q, jit=j, cpu_threads=None)
             like = _find(results, impl="baseline", precision=q, jit=j, cpu_threads=None)
+            tf_threads = _find(results, impl="ganzoo", precision=q, jit=j, cpu_threads="tensorflow")
+            if mine and tf_threads:
+                rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": tf_threads["label"],
+                             "kind": "ganzoo's thread layout vs TensorFlow's default", **ratio(mine, tf_threads)})
             if mine and like:
                 rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": like["label"],
                              "kind": "like for like", **ratio(mine, like)})
@@ -344,7 +352,8 @@ def _rows(report: dict) -> dict:
         rows = []
         for r in report["train"]:
             s = r["spec"]
-            impl = s.get("impl", "ganzoo") + (" (ganzoo threads)" if s.get("cpu_threads") == "ganzoo" else "")
+            impl = s.get("impl", "ganzoo") + {"ganzoo": " (ganzoo threads)", "tensorflow": " (TensorFlow threads)",
+                                              None: ""}[s.get("cpu_threads")]
             rows.append([s["entry"], impl, "on" if s["jit"] else "off", s["precision"], r.get("threads", ""),
                          _fmt_rate(r), f"{r.get('gflops', float('nan')):.1f}",
                          f"{100 * r.get('fraction_of_peak', float('nan')):.1f}%", f"{r['peak_rss_mb']:.0f}",
@@ -383,6 +392,12 @@ def _rows(report: dict) -> dict:
                              "" if k == "fit step total" else f"{100 * v / total:.0f}%"])
         tables["where a step's time goes (CPU ms per step)"] = (["entry", "precision", "part", "CPU ms", "share"],
                                                                rows)
+        rows = [[prof["entry"], prof["precision"], prof.get("threads", ""),
+                 ", ".join(f"{k} {v:.0f}" for k, v in prof.get("op_groups_ms", {}).items())]
+                for prof in report["profile"] if prof.get("op_groups_ms")]
+        if rows:
+            tables["train_step by op group (ms per step from a profiler trace; ops running side by side "
+                   "each count)"] = (["entry", "precision", "threads", "ms per op group"], rows)
     return tables
 
 

@@ -123,6 +123,8 @@ def entry_config(spec):
     overrides = {"train.batch_size": spec["batch"], "train.precision": spec.get("precision", "float32")}
     if isinstance(spec.get("jit"), bool):
         overrides["train.jit_compile"] = spec["jit"]
+    if spec.get("cpu_threads") == "tensorflow":  # ganzoo without its bfloat16 thread layout
+        overrides["train.cpu_threads"] = "tensorflow"
     return ganzoo.get_config(spec["entry"], **overrides)
 
 

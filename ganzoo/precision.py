@@ -22,9 +22,9 @@ gains; running each op on half the cores and two independent ops at a time (D on
 on the fake batch, forward and backward branches) measured 6-10% more images/s for
 cgan_mnist/dcgan_mnist on this 2-core machine (and 10% *fewer* in float32, which keeps
 TensorFlow's default). ``auto`` applies that layout for ``mixed_bfloat16`` in graph mode (the
-CPU's ``jit_compile: auto``) on a CPU-only machine with native bfloat16, and never overrides thread counts already set
-(``tf.config.threading``); ``tensorflow`` leaves TensorFlow's default; ``[intra, inter]`` sets
-them. Thread counts are process-wide and fixed once TensorFlow has run its first op, so they
+CPU's ``jit_compile: auto``) on a CPU-only machine with native bfloat16, and never overrides
+thread counts already set (``tf.config.threading``); ``tensorflow`` leaves TensorFlow's
+default; ``[intra, inter]`` sets them. Thread counts are process-wide and fixed once TensorFlow has run its first op, so they
 are applied when a model is built (``ganzoo.build_model`` / ``ganzoo.load``) or by
 ``ganzoo train``; later they are left as they are (a requested ``[intra, inter]`` then warns).
 
@@ -52,7 +52,7 @@ from ganzoo.config import CPU_THREADS_HELP, PRECISIONS, valid_cpu_threads
 __all__ = ["PRECISIONS", "policy_scope", "check_precision", "resolve_precision", "cpu_has_native_bf16",
            "cpu_thread_layout", "configure_cpu_threads"]
 
-_log = logging.getLogger("ganzoo")
+logger = logging.getLogger(__name__)
 
 
 def check_precision(name: str) -> str:
@@ -164,7 +164,7 @@ def configure_cpu_threads(setting: Union[str, list, tuple] = "auto", precision: 
                    "already run ops in this process and its thread pools are fixed. Build the model (or call "
                    "ganzoo.precision.configure_cpu_threads) before anything else uses TensorFlow.")
         if setting == "auto":
-            _log.info(message)
+            logger.info(message)
         else:
             warnings.warn(message, stacklevel=2)
         return None

@@ -125,7 +125,8 @@ def test_baseline_ratios_include_the_same_thread_layout():
 
     results = [res("ganzoo", "float32", [10.0, 10.0]), res("ganzoo", "mixed_bfloat16", [16.0, 18.0]),
                res("baseline", "float32", [10.0, 12.0]), res("baseline", "mixed_bfloat16", [14.0, 15.0]),
-               res("baseline", "mixed_bfloat16", [15.0, 16.0], cpu_threads="ganzoo")]
+               res("baseline", "mixed_bfloat16", [15.0, 16.0], cpu_threads="ganzoo"),
+               res("ganzoo", "mixed_bfloat16", [15.0, 15.0], cpu_threads="tensorflow")]
     rows = {(r["ganzoo"], r["kind"]): r for r in _baseline_ratios("dcgan_mnist", results,
                                                                    ["float32", "mixed_bfloat16"], [False])}
     bf16 = "ganzoo/dcgan_mnist/b64/graph/mixed_bfloat16"
@@ -133,6 +134,7 @@ def test_baseline_ratios_include_the_same_thread_layout():
     assert rows[(bf16, "like for like")]["values"] == [16 / 14, 18 / 15]
     assert rows[(bf16, "like for like, same threads")]["values"] == [16 / 15, 18 / 16]
     assert rows[(bf16, "like for like, same threads")]["baseline"].endswith("ganzoo-threads")
+    assert rows[(bf16, "ganzoo's thread layout vs TensorFlow's default")]["values"] == [16 / 15, 18 / 15]
 
 
 @pytest.mark.slow
@@ -152,3 +154,21 @@ def test_suite_tiny_run_writes_the_expected_json(tmp_path):
     assert any(r["spec"]["impl"] == "baseline" for r in report["train"])
     assert report["ratios"] and "median" in report["ratios"][0]
     assert "ganzoo / plain" in proc.stdout and "| entry |" in md.read_text()
+
+
+def test_quality_merge_combines_seeds_and_refuses_repeats(tmp_path, capsys):
+    from benchmarks import quality_bf16
+
+    def run(precision, seed, fcd):
+        return {"entry": "cgan_mnist", "precision": precision, "seed": seed, "batch": 64,
+                "epochs": [{"epoch": 2, "metrics": {"fcd": fcd, "coverage": 1.0}}]}
+
+    a, b, out = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "all.json"
+    a.write_text(json.dumps([run("float32", 0, 10.0), run("mixed_bfloat16", 0, 12.0)]))
+    b.write_text(json.dumps([run("float32", 1, 14.0), run("mixed_bfloat16", 1, 12.0)]))
+    assert quality_bf16.main(["--merge", str(a), str(b), "--json", str(out)]) == 0
+    assert len(json.loads(out.read_text())) == 4
+    printed = capsys.readouterr().out
+    assert "float32         seeds 0,1, epoch 2: fcd 10 / 14 (mean 12)" in printed
+    with pytest.raises(SystemExit):
+        quality_bf16.main(["--merge", str(a), str(a), "--json", str(out)])

@@ -54,6 +54,7 @@ def test_train_writes_run_folder_then_sample(tmp_path, capsys):
     (["train", "cgan_mnist", "--set", "train.lerning_rate=1"], "did you mean 'learning_rate'"),
     (["train", "cgan_mnist", "--batch-size", "-3"], "train.batch_size"),
     (["train", "cgan_mnist", "--set", "oops"], "key=value"),
+    (["train", "cgan_mnist", "--set", "train.cpu_threads=[0,2]"], "train.cpu_threads: must be auto, tensorflow"),
     (["sample", "/nonexistent/run"], "neither a run folder"),
     (["sample", "cgan_mnist", "--labels", "a-b"], "--labels"),
     (["sample", "gan_mnist", "-n", "0"], "-n must be a positive"),
@@ -62,6 +63,24 @@ def test_bad_input_is_one_clear_line(argv, fragment, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
+
+
+def test_train_says_its_precision_and_thread_layout(monkeypatch, capsys):
+    from ganzoo import precision
+    from ganzoo.commands.train import _precision_and_threads
+    from ganzoo.registry import get_config
+
+    calls = []
+    monkeypatch.setattr(precision, "configure_cpu_threads", lambda *a: calls.append(a) or (1, 2))
+    monkeypatch.setattr(precision, "resolve_precision", lambda name: "mixed_bfloat16")
+    _precision_and_threads(get_config("cgan_mnist", **{"train.precision": "auto"}))
+    assert calls == [("auto", "auto", "auto")]  # cpu_threads, precision, jit_compile of the config
+    assert capsys.readouterr().out.strip() == ("precision: mixed_bfloat16 (auto); TensorFlow CPU threads: 1 per op, "
+                                               "2 ops at a time (train.cpu_threads)")
+    monkeypatch.setattr(precision, "configure_cpu_threads", lambda *a: None)
+    monkeypatch.setattr(precision, "resolve_precision", lambda name: name)
+    _precision_and_threads(get_config("cgan_mnist"))
+    assert capsys.readouterr().out == ""  # float32 with TensorFlow's threads: nothing to say
 
 
 def test_train_missing_data_fails_fast_with_instructions(tmp_path, capsys):

@@ -163,6 +163,20 @@ def nearest_panel(config, out: Path, every: int, data_dir=None):
                                  seed=config.train.seed)
 
 
+def _precision_and_threads(config) -> None:
+    """Size TensorFlow's CPU thread pools now (checking a folder or drawing nearest-image panels
+    would start them) and say what the run computes in."""
+    from ganzoo.precision import configure_cpu_threads, resolve_precision  # noqa: PLC0415
+
+    t = config.train
+    layout = configure_cpu_threads(t.cpu_threads, t.precision, t.jit_compile)
+    policy = resolve_precision(t.precision)
+    if policy != "float32" or layout:
+        print(f"precision: {policy}" + (f" ({t.precision})" if t.precision != policy else "")
+              + (f"; TensorFlow CPU threads: {layout[0]} per op, {layout[1]} ops at a time (train.cpu_threads)"
+                 if layout else ""))
+
+
 def run(args) -> int:
     """Train (or resume) as the arguments say; returns the exit status (see the module docstring)."""
     from ganzoo.checkpoint import CheckpointWriteError  # noqa: PLC0415
@@ -180,6 +194,7 @@ def run(args) -> int:
         out = Path(args.out or Path("runs") / config.name)
         print(f"training {config.name} ({config.model.cls}, {config.model.loss} loss) for {config.train.epochs} "
               f"epoch(s); run folder: {out}")
+    _precision_and_threads(config)
     extra_callbacks = []
     nearest_every = args.samples_every if args.nearest_every is None else args.nearest_every
     if nearest_every < 0 or args.samples_every <= 0:
