@@ -19,9 +19,9 @@
 **CPU threads** (``train.cpu_threads``, :func:`configure_cpu_threads`). With bfloat16 on a CPU
 the convolutions are small for AMX and TensorFlow's per-op thread fan-out costs more than it
 gains; running each op on half the cores and two independent ops at a time (D on the real and
-on the fake batch, forward and backward branches) measured 6-10% more images/s for
-cgan_mnist/dcgan_mnist on this 2-core machine (and 10% *fewer* in float32, which keeps
-TensorFlow's default). ``auto`` applies that layout for ``mixed_bfloat16`` in graph mode (the
+on the fake batch, forward and backward branches) measured 3-10% more images/s for
+cgan_mnist/dcgan_mnist on a 2-core machine (README "Performance"; and 10% *fewer* in float32,
+which keeps TensorFlow's default). ``auto`` applies that layout for ``mixed_bfloat16`` in graph mode (the
 CPU's ``jit_compile: auto``) on a CPU-only machine with native bfloat16, and never overrides
 thread counts already set (``tf.config.threading``); ``tensorflow`` leaves TensorFlow's
 default; ``[intra, inter]`` sets them. Thread counts are process-wide and fixed once TensorFlow has run its first op, so they
