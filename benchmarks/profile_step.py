@@ -63,7 +63,7 @@ def _op_breakdown(fn, calls: int = 3) -> dict:
             tf.profiler.experimental.stop()
         space = xplane_pb2.XSpace()
         for path in glob.glob(f"{logdir}/**/*.xplane.pb", recursive=True):
-            space.ParseFromString(open(path, "rb").read())
+            space.MergeFromString(Path(path).read_bytes())
     finally:
         shutil.rmtree(logdir, ignore_errors=True)
     per_type: collections.Counter = collections.Counter()

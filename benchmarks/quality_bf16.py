@@ -92,6 +92,9 @@ def main(argv=None) -> int:
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.merge:
+        missing = [path for path in args.merge if not Path(path).is_file()]
+        if missing:
+            p.error(f"--merge: no such result file: {', '.join(missing)} (give JSON files written by --json)")
         results = [r for path in args.merge for r in json.loads(Path(path).read_text())]
         keys = [(r["entry"], r["precision"], r["seed"]) for r in results]
         if len(set(keys)) != len(keys):

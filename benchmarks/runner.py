@@ -81,8 +81,6 @@ def label(spec: dict) -> str:
         parts.append(f"t{spec['threads']}")
     if spec.get("cpu_threads"):
         parts.append(f"{spec['cpu_threads']}-threads")
-    if spec.get("intra_op") or spec.get("inter_op"):
-        parts.append(f"intra{spec.get('intra_op', '-')}inter{spec.get('inter_op', '-')}")
     if spec.get("steps_per_execution", 1) != 1:
         parts.append(f"spe{spec['steps_per_execution']}")
     return "/".join(parts)

@@ -92,17 +92,18 @@ def train_specs(entry: str, precisions, jits, batch: int, baseline: bool, common
     specs = [dict(kind="train", impl="ganzoo", entry=entry, batch=batch, jit=j, precision=p, **common)
              for p in precisions for j in jits]
     if baseline:
+        bf16_graph = "mixed_bfloat16" in precisions and False in jits
         # ganzoo without its bfloat16 CPU thread layout (TensorFlow's default threads).
-        specs += [dict(kind="train", impl="ganzoo", entry=entry, batch=batch, jit=False, precision=p,
-                       cpu_threads="tensorflow", **common)
-                  for p in precisions if p == "mixed_bfloat16" and False in jits]
+        if bf16_graph:
+            specs.append(dict(kind="train", impl="ganzoo", entry=entry, batch=batch, jit=False,
+                              precision="mixed_bfloat16", cpu_threads="tensorflow", **common))
         specs += [dict(kind="train", impl="baseline", entry=entry, batch=batch, jit=j, precision=p, **common)
                   for p in precisions if p != "mixed_float16" for j in jits]
         # The baseline under ganzoo's CPU thread layout for bfloat16 (train.cpu_threads: auto),
         # to separate what the layout gives from what ganzoo's step does with it.
-        specs += [dict(kind="train", impl="baseline", entry=entry, batch=batch, jit=False, precision=p,
-                       cpu_threads="ganzoo", **common)
-                  for p in precisions if p == "mixed_bfloat16" and False in jits]
+        if bf16_graph:
+            specs.append(dict(kind="train", impl="baseline", entry=entry, batch=batch, jit=False,
+                              precision="mixed_bfloat16", cpu_threads="ganzoo", **common))
     return specs
 
 
@@ -293,21 +294,17 @@ def _baseline_ratios(entry, results, precisions, jits) -> list:
     for q in precisions:
         for j in jits:
             mine = _find(results, impl="ganzoo", precision=q, jit=j, cpu_threads=None)
-            like = _find(results, impl="baseline", precision=q, jit=j, cpu_threads=None)
-            tf_threads = _find(results, impl="ganzoo", precision=q, jit=j, cpu_threads="tensorflow")
-            if mine and tf_threads:
-                rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": tf_threads["label"],
-                             "kind": "ganzoo's thread layout vs TensorFlow's default", **ratio(mine, tf_threads)})
-            if mine and like:
-                rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": like["label"],
-                             "kind": "like for like", **ratio(mine, like)})
-            same_threads = _find(results, impl="baseline", precision=q, jit=j, cpu_threads="ganzoo")
-            if mine and same_threads:
-                rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": same_threads["label"],
-                             "kind": "like for like, same threads", **ratio(mine, same_threads)})
-            if mine and base_default and (q, j) != ("float32", False):
-                rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": base_default["label"],
-                             "kind": "vs baseline default", **ratio(mine, base_default)})
+            others = [("ganzoo's thread layout vs TensorFlow's default",
+                       _find(results, impl="ganzoo", precision=q, jit=j, cpu_threads="tensorflow")),
+                      ("like for like", _find(results, impl="baseline", precision=q, jit=j, cpu_threads=None)),
+                      ("like for like, same threads",
+                       _find(results, impl="baseline", precision=q, jit=j, cpu_threads="ganzoo"))]
+            if (q, j) != ("float32", False):
+                others.append(("vs baseline default", base_default))
+            for kind, other in others:
+                if mine and other:
+                    rows.append({"entry": entry, "ganzoo": mine["label"], "baseline": other["label"],
+                                 "kind": kind, **ratio(mine, other)})
     return rows
 
 

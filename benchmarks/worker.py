@@ -270,10 +270,7 @@ def main(argv=None) -> int:
     from ganzoo.precision import configure_cpu_threads, cpu_thread_layout  # noqa: PLC0415
 
     precision = spec.get("precision", "float32")
-    if spec.get("intra_op") or spec.get("inter_op"):
-        tf.config.threading.set_intra_op_parallelism_threads(spec.get("intra_op", 0))
-        tf.config.threading.set_inter_op_parallelism_threads(spec.get("inter_op", 0))
-    elif spec.get("cpu_threads") == "ganzoo":  # the baseline under ganzoo's thread layout
+    if spec.get("cpu_threads") == "ganzoo":  # the baseline under ganzoo's thread layout
         configure_cpu_threads("auto", precision, spec.get("jit", False))
     elif threads and not (spec.get("impl", "ganzoo") == "ganzoo" and cpu_thread_layout("auto", precision,
                                                                                         spec.get("jit", False))):

@@ -172,3 +172,7 @@ def test_quality_merge_combines_seeds_and_refuses_repeats(tmp_path, capsys):
     assert "float32         seeds 0,1, epoch 2: fcd 10 / 14 (mean 12)" in printed
     with pytest.raises(SystemExit):
         quality_bf16.main(["--merge", str(a), str(a), "--json", str(out)])
+    assert "repeat an (entry, precision, seed) run" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        quality_bf16.main(["--merge", str(tmp_path / "nope.json"), "--json", str(out)])
+    assert "no such result file" in capsys.readouterr().err
