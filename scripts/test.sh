@@ -1,12 +1,34 @@
 #!/usr/bin/env bash
-# The test command: set up .venv from setup.cfg, point TFDS at ../shared/tfds when it is
-# there (real MNIST, offline), and run the test suite. Extra arguments go to pytest.
+# The test command: set up .venv from setup.cfg (with the test extras), point TFDS at
+# ../shared/tfds when it is there (real MNIST, offline), and run the test suite.
+#
+# Without arguments: the fast tests, then the slow ones (real-data learning proofs, long
+# trainings: `-m slow`), each phase timed, both run even if the first fails. With arguments:
+# one pytest run with them (e.g. `bash scripts/test.sh tests/test_losses.py -k hinge`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=$(bash scripts/setup.sh | tail -n 1)
+phase_start=$(date +%s)
+PY=$(bash scripts/setup.sh test | tail -n 1)
+install_s=$(( $(date +%s) - phase_start ))
+echo "test.sh: install ${install_s} s"
 if [ -z "${TFDS_DATA_DIR:-}" ] && [ -d ../shared/tfds ]; then
   export TFDS_DATA_DIR="$(cd ../shared/tfds && pwd)"
 fi
 export GANZOO_OFFLINE=${GANZOO_OFFLINE:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-exec "$PY" -m pytest -n 2 --durations=15 "$@"
+PYTEST=("$PY" -m pytest -n 2 --durations=15)
+if [ $# -gt 0 ]; then
+  exec "${PYTEST[@]}" "$@"
+fi
+status=0
+phase_start=$(date +%s)
+"${PYTEST[@]}" -m "not slow" || status=$?
+fast_s=$(( $(date +%s) - phase_start ))
+echo "test.sh: fast tests ${fast_s} s (exit ${status})"
+slow_status=0
+phase_start=$(date +%s)
+"${PYTEST[@]}" -m slow || slow_status=$?
+slow_s=$(( $(date +%s) - phase_start ))
+echo "test.sh: slow tests ${slow_s} s (exit ${slow_status})"
+echo "test.sh: install ${install_s} s, fast tests ${fast_s} s, slow tests ${slow_s} s"
+[ "$status" -eq 0 ] && [ "$slow_status" -eq 0 ]

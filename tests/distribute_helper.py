@@ -4,7 +4,8 @@ before TensorFlow initialises, so each scenario runs in a fresh interpreter).
     python tests/distribute_helper.py equivalence OUT.json
         Two logical CPU devices. For GAN, ConditionalGAN and WassersteinGAN-GP: train a tiny
         entry N steps on one device and under MirroredStrategy over both devices, same data,
-        same global batch; write the largest weight / optimizer-slot differences as JSON.
+        same global batch; write how far apart the two runs' weight updates and optimizer
+        moments are (absolute and relative to the state), and a different seed's as a control, as JSON.
     python tests/distribute_helper.py worker RUN OUT.npz      (TF_CONFIG set by the caller)
         One MultiWorkerMirroredStrategy worker training a tiny entry into RUN with
         ganzoo.training.train; writes its final variables to OUT.npz.
@@ -45,13 +46,16 @@ def _data(config, steps: int):
 
 
 def _train(config, strategy, steps: int = STEPS):
+    """Build, compile and fit under ``strategy``; also returns the initial weights (what
+    training started from) and the fit logs."""
     from ganzoo.builders import build_model, compile_model
 
     with strategy.scope():
         model = build_model(config)
         compile_model(model, config)
+    initial = [v.numpy() for v in model.variables]
     history = model.fit(_data(config, steps), epochs=1, verbose=0)
-    return model, {k: [float(v) for v in vals] for k, vals in history.history.items()}
+    return model, initial, {k: [float(v) for v in vals] for k, vals in history.history.items()}
 
 
 def _max_diff(a_vars, b_vars) -> float:
@@ -59,6 +63,25 @@ def _max_diff(a_vars, b_vars) -> float:
 
     assert len(a_vars) == len(b_vars)
     return max(float(np.max(np.abs(np.asarray(a) - np.asarray(b)))) for a, b in zip(a_vars, b_vars))
+
+
+def _relative_diff(a_vars, b_vars) -> float:
+    """||a - b|| / ||a|| over all the variables together (L2 of every element): how far apart
+    two states are as a fraction of the state itself. Scale-free, so one bound serves weight
+    updates and optimizer moments, with or without loss scaling; taken over all variables, so
+    a near-zero variable (a bias whose gradients cancel) cannot blow the ratio up."""
+    import numpy as np
+
+    assert len(a_vars) == len(b_vars)
+    diff = sum(float(np.sum((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2)) for a, b in zip(a_vars, b_vars))
+    norm = sum(float(np.sum(np.asarray(a, np.float64) ** 2)) for a in a_vars)
+    return (diff / norm) ** 0.5
+
+
+def _slots(model):
+    """Adam's moments of both optimizers (float variables with the shape of a weight; the
+    iteration counters and the loss scale are scalars and compared exactly elsewhere)."""
+    return [v.numpy() for v in model.g_optimizer.variables + model.d_optimizer.variables if len(v.shape) > 0]
 
 
 def equivalence(out: str) -> None:
@@ -74,23 +97,30 @@ def equivalence(out: str) -> None:
                  ("dcgan_mnist@mixed_float16", "dcgan_mnist", {"train.precision": "mixed_float16"}))
     for name, entry, extra in scenarios:
         config = _tiny(entry, **extra)
-        one, one_logs = _train(config, tf.distribute.get_strategy())
-        two, two_logs = _train(config, mirrored)
-        slots = lambda m: [v.numpy() for v in m.g_optimizer.variables + m.d_optimizer.variables]  # noqa: E731
+        one, one_initial, one_logs = _train(config, tf.distribute.get_strategy())
+        two, two_initial, two_logs = _train(config, mirrored)
+        one_w, two_w = ([v.numpy() for v in m.variables] for m in (one, two))
         results[name] = {
             "replicas": int(mirrored.num_replicas_in_sync),
-            "max_weight_diff": _max_diff([v.numpy() for v in one.variables], [v.numpy() for v in two.variables]),
-            "max_optimizer_diff": _max_diff(slots(one), slots(two)),
+            "compute_dtype": one.dtype_policy.compute_dtype,
+            "initial_weight_diff": _max_diff(one_initial, two_initial),
+            "max_weight_diff": _max_diff(one_w, two_w),
+            "max_optimizer_diff": _max_diff(_slots(one), _slots(two)),
+            # What training changed, compared: (w_one - w0) vs (w_two - w0).
+            "update_relative_diff": _relative_diff([w - w0 for w, w0 in zip(one_w, one_initial)],
+                                                       [w - w0 for w, w0 in zip(two_w, one_initial)]),
+            "optimizer_relative_diff": _relative_diff(_slots(one), _slots(two)),
             "logs_one_device": one_logs,
             "logs_mirrored": two_logs,
             "g_steps": int(two.g_optimizer.iterations.numpy()),
+            "d_steps": int(two.d_optimizer.iterations.numpy()),
         }
-    # Control: a different seed on one device moves the weights far beyond the tolerance.
-    config = _tiny("dcgan_mnist")
-    other, _ = _train(_tiny("dcgan_mnist", **{"train.seed": 1}), tf.distribute.get_strategy())
-    base, _ = _train(config, tf.distribute.get_strategy())
-    results["control_other_seed_diff"] = _max_diff([v.numpy() for v in base.generator.weights],
-                                                   [v.numpy() for v in other.generator.weights])
+    # Control: a different seed on one device, measured the same ways.
+    base, base_initial, _ = _train(_tiny("dcgan_mnist"), tf.distribute.get_strategy())
+    other, _, _ = _train(_tiny("dcgan_mnist", **{"train.seed": 1}), tf.distribute.get_strategy())
+    base_w, other_w = ([v.numpy() for v in m.generator.weights] for m in (base, other))
+    results["control_other_seed_diff"] = _max_diff(base_w, other_w)
+    results["control_other_seed_optimizer_relative_diff"] = _relative_diff(_slots(base), _slots(other))
     Path(out).write_text(json.dumps(results, indent=1))
 
 

@@ -35,18 +35,36 @@ def test_mirrored_two_replicas_match_one_device(tmp_path):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     results = json.loads(out.read_text())
-    # Without the fixes this test guards, Mirrored training fails outright (None gradients,
-    # IndexedSlices all-reduce) or drifts: replicas sharing latents, contiguous WGAN minibatches.
-    assert results["control_other_seed_diff"] > 1e-3
-    # float16 sums half batches in a different order: rounding differences, far below the control.
-    for name, tol in (("dcgan_mnist", 1e-5), ("cgan_mnist", 1e-5), ("wgan_gp_mnist", 1e-5),
-                      ("dcgan_mnist@mixed_float16", 1e-3)):
+    # The yardstick: what a different seed does to the same comparison (an O(1) relative difference).
+    control = results["control_other_seed_optimizer_relative_diff"]
+    assert control > 0.5, control
+    for name in ("dcgan_mnist", "cgan_mnist", "wgan_gp_mnist", "dcgan_mnist@mixed_float16"):
         r = results[name]
         assert r["replicas"] == 2 and r["g_steps"] == 2, r
-        assert r["max_weight_diff"] < tol, (name, r["max_weight_diff"])
-        assert r["max_optimizer_diff"] < tol, (name, r["max_optimizer_diff"])
+        assert r["initial_weight_diff"] == 0.0, r  # both start from the same weights
+        tol = rounding_tolerance(r["compute_dtype"])
+        # Without the fixes this test guards, Mirrored training fails outright (None gradients,
+        # IndexedSlices all-reduce) or drifts like the control: replicas sharing latents,
+        # contiguous WGAN minibatches, an overflow applied by one replica.
+        assert tol < control / 10
+        assert r["update_relative_diff"] < tol, (name, r["update_relative_diff"], tol)
+        assert r["optimizer_relative_diff"] < tol, (name, r["optimizer_relative_diff"], tol)
         for key, values in r["logs_one_device"].items():  # metrics: global-batch means either way
-            np.testing.assert_allclose(r["logs_mirrored"][key], values, rtol=100 * tol, atol=tol, err_msg=f"{name} {key}")
+            np.testing.assert_allclose(r["logs_mirrored"][key], values, rtol=tol, atol=tol, err_msg=f"{name} {key}")
+
+
+def rounding_tolerance(compute_dtype: str) -> float:
+    """How far (relatively) two replicas may drift from one device through rounding alone.
+
+    Splitting the batch over replicas changes only the order of the sums over examples; every
+    gradient is a chain of ~10 rounded layers (forward and back through G, D and the loss),
+    each off by at most half an ulp, so one device and two replicas differ by a few machine
+    epsilons of the compute dtype, relative to the state (measured on two CPUs: optimizer
+    moments 2.3 eps in float32, 6.6 eps in float16; updates and logged losses less). 64 eps
+    leaves a tenfold margin for other CPUs' kernels and summation orders, and is still 20x
+    below the control (another seed: ~1.4), so any drift of the kinds above fails.
+    """
+    return 64 * float(np.finfo(compute_dtype).eps)
 
 
 def _free_ports(n):
@@ -122,7 +140,9 @@ def test_strategy_errors_are_clear(monkeypatch):
     start = time.time()
     with pytest.raises(distribute.DistributeError, match="no TPU is reachable"):
         distribute.get_strategy("tpu")
-    assert time.time() - start < 30
+    # A hang guard, not a speed check: it answers in about a second; a resolver that waited on a
+    # cloud metadata server would retry for many minutes.
+    assert time.time() - start < 300
     with pytest.raises(distribute.DistributeError, match="unknown strategy"):
         distribute.get_strategy("horovod")
 

@@ -5,9 +5,9 @@ in a fresh Jupyter kernel of *this* interpreter (so CI runs them inside its .ven
 own empty working folder and evaluation cache. A notebook checks its own results with
 ``assert`` cells, so a wrong picture or number fails here, not only an exception.
 
-The smoke budget of all five together is about 4 minutes on a 2-core CPU. Wall-clock time
-depends on what else the machine runs, so each notebook's budget is checked on the CPU time
-of its kernel (``SMOKE_CPU_SECONDS``); both are printed (``-s``).
+Each run's wall time and kernel CPU seconds are printed (``-s``), never asserted: both depend
+on the processor and its load. ``python -m benchmarks.notebooks`` measures them against the
+smoke budget; a hang still fails here through the per-cell timeout.
 
 To strip outputs before committing::
 
@@ -17,15 +17,13 @@ To strip outputs before committing::
 from __future__ import annotations
 
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK_DIR = REPO / "notebooks"
+from benchmarks.notebooks import NOTEBOOK_DIR, run_smoke, smoke_environment
+
 EXPECTED = [
     "01_quickstart.ipynb",
     "02_train_on_your_art.ipynb",
@@ -33,18 +31,10 @@ EXPECTED = [
     "04_photo_to_painting.ipynb",
     "05_distributed_and_tpu.ipynb",
 ]
-#: Upper bound of the CPU seconds (user + system, all threads) of one notebook's kernel in
-#: smoke mode (measured: 5, 14, 17, 20 and 33 s; the five together about 90 s, i.e. about
-#: 1.5 minutes of an idle 2-core CPU). A notebook that forgets to shrink in smoke mode fails.
-SMOKE_CPU_SECONDS = 60
-CELL_TIMEOUT = 600
 #: Pictures (PNG outputs) each notebook shows in smoke mode. Fewer means plots silently
 #: stopped appearing (as when a library call switches matplotlib's backend mid-session).
 PICTURES = {"01_quickstart.ipynb": 4, "02_train_on_your_art.ipynb": 5, "03_evaluate.ipynb": 3,
             "04_photo_to_painting.ipynb": 3, "05_distributed_and_tpu.ipynb": 0}
-#: Appended to the executed copy (never to the file): the kernel reports its own CPU time.
-CPU_PROBE = ("import resource as _r\n_u = _r.getrusage(_r.RUSAGE_SELF)\n"
-             "print('KERNEL_CPU_SECONDS', _u.ru_utime + _u.ru_stime)")
 
 
 def notebook_paths():
@@ -108,51 +98,20 @@ def test_notebook_uses_only_public_names(name):
     assert not private, f"{name} uses private names: {private}"
 
 
-def _kernel_manager(spec_dir: Path):
-    """A kernel manager whose only kernel is this interpreter (e.g. CI's .venv python)."""
-    from jupyter_client.kernelspec import KernelSpecManager
-    from jupyter_client.manager import AsyncKernelManager
-
-    kernel = spec_dir / "ganzoo-test"
-    kernel.mkdir(parents=True)
-    (kernel / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "ganzoo test kernel", "language": "python"}))
-    specs = KernelSpecManager(kernel_dirs=[str(spec_dir)], ensure_native_kernel=False)
-    return AsyncKernelManager(kernel_name="ganzoo-test", kernel_spec_manager=specs)
-
-
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_top_to_bottom_in_smoke_mode(name, tmp_path, monkeypatch):
-    import nbformat
-    from nbclient import NotebookClient
-
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.setenv("GANZOO_SMOKE", "1")
-    monkeypatch.setenv("GANZOO_OFFLINE", "1")
-    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))  # nothing reused from earlier runs
-    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "jupyter"))  # connection files
-    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))  # history database
-    nb = nbformat.read(str(NOTEBOOK_DIR / name), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(CPU_PROBE))
-    client = NotebookClient(nb, km=_kernel_manager(tmp_path / "kernels"), timeout=CELL_TIMEOUT,
-                            resources={"metadata": {"path": str(work)}})
-    start = time.time()
-    client.execute(cleanup_kc=True)  # shut the kernel down (a kernel manager passed in is not owned)
-    seconds = time.time() - start
+    for key, value in smoke_environment(tmp_path).items():
+        monkeypatch.setenv(key, value)
+    run = run_smoke(NOTEBOOK_DIR / name, tmp_path)
+    nb = run.notebook
     errors = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
               if out.output_type == "error"]
     assert not errors
     pictures = sum(1 for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs
                    if out.output_type in ("display_data", "execute_result") and "image/png" in out.get("data", {}))
     assert pictures >= PICTURES[name], f"{name} showed {pictures} pictures, expected {PICTURES[name]}"
-    probe = "".join(out.get("text", "") for out in nb.cells[-1].outputs)
-    cpu = float(probe.split("KERNEL_CPU_SECONDS")[1].split()[0])
-    print(f"\n{name}: {seconds:.1f} s wall, {cpu:.1f} s kernel CPU in smoke mode")
-    assert cpu < SMOKE_CPU_SECONDS, (f"{name} used {cpu:.0f} s of CPU in smoke mode (budget "
-                                     f"{SMOKE_CPU_SECONDS} s): shrink what it does when GANZOO_SMOKE=1")
+    print(f"\n{name}: {run.wall_seconds:.1f} s wall, {run.cpu_seconds:.1f} s kernel CPU in smoke mode "
+          f"(python -m benchmarks.notebooks compares it with the smoke budget)")
 
 
 if __name__ == "__main__":  # python tests/test_notebooks.py --strip notebooks/*.ipynb
