@@ -14,15 +14,19 @@ the D step and in the G step) and differentiable, so the generator's gradients p
   with probability ``p``; ``p`` is adjusted from the overfitting heuristic
   ``r_t = E[sign(D(real))]`` towards a target (0.6): every ``interval`` (4) D minibatches,
   ``p += sign(r_t - target) * batch * interval / (kimg * 1000)``, so that p can go from 0 to
-  1 in ``kimg`` (500) thousand images. The pipeline ("bgc" of the paper) holds x-flips,
-  rotations by multiples of 90 degrees, integer translation (up to 1/8), isotropic scaling,
-  arbitrary rotation, anisotropic scaling, fractional translation (composed into one affine
-  warp, bilinear with reflection padding), then brightness, contrast, hue rotation and
-  saturation (one colour matrix; grey images get brightness and contrast only).
+  1 in ``kimg`` (500) thousand images; as in the official code p is kept >= 0 but not capped
+  at 1 (above 1 every transform is always applied). The pipeline ("bgc" of the paper, as the
+  official ``training/augment.py``) holds x-flips (an image is mirrored with probability
+  p / 2), rotations by multiples of 90 degrees, integer translation (up to 1/8), isotropic
+  scaling, a pre-rotation, anisotropic scaling, a post-rotation, fractional translation
+  (composed into one affine warp, bilinear with reflection padding), then brightness,
+  contrast, luma flip, hue rotation and saturation (one colour matrix; grey images get
+  brightness, contrast and the luma flip, which inverts them).
 
-Deviation from both papers: colour ops clip their output to [-1, 1], so the discriminator
+Deviations from both papers: colour ops clip their output to [-1, 1], so the discriminator
 never sees values a real image cannot have (a tanh generator cannot make them either); the
-gradient is unchanged for every pixel that is not clipped.
+gradient is unchanged for every pixel that is not clipped. ADA's warp samples bilinearly
+without the official code's 2x-upsampled, wavelet-filtered resampling (see the ADA section).
 
 Generated images never pass through here: ``generate``, ``SampleGrid`` and export use the
 generator alone (tests/test_augment.py checks it). At ``p = 0`` the ADA pipeline is the
@@ -58,9 +62,10 @@ __all__ = [
 
 #: DiffAugment policy names (Zhao et al. 2020).
 DIFF_AUGMENT_OPS = ("color", "translation", "cutout")
-#: The ADA pipeline's transforms, in the order they are applied (Karras et al. 2020, appendix B).
+#: The ADA pipeline's transforms, in the order they are applied (Karras et al. 2020, appendix B;
+#: the official AugmentPipe's names). ``rotate`` is two rotations, before and after ``aniso``.
 ADA_OPS = ("xflip", "rotate90", "xint", "scale", "rotate", "aniso", "xfrac",
-           "brightness", "contrast", "hue", "saturation")
+           "brightness", "contrast", "lumaflip", "hue", "saturation")
 
 
 def parse_policy(policy: str) -> list[str]:
@@ -216,6 +221,14 @@ def warp_images(images, matrices, fill: str = "reflect"):
 
 
 # ====================================================================== ADA
+#
+# The pipeline follows training/augment.py of the official stylegan2-ada-pytorch (AugmentPipe
+# with the "bgc" multipliers, all 1): the same transforms, order, parameter distributions and
+# probabilities. Two deliberate simplifications, both in how the warp is executed, not in
+# what is drawn: the reference upsamples 2x with a sym6 wavelet low-pass filter, samples
+# bilinearly and downsamples again (less aliasing under rotation and scaling); ganzoo samples
+# the input bilinearly at the output pixels directly, with unbounded reflection instead of
+# the reference's reflect pad of at most one image size plus zeros beyond it.
 
 #: Strengths of the ADA "bgc" pipeline (Karras et al. 2020, appendix B.2; official defaults).
 ADA_STRENGTH = {"xint_max": 0.125, "scale_std": 0.2, "rotate_max": 1.0, "aniso_std": 0.2, "xfrac_std": 0.125,
@@ -227,95 +240,137 @@ def _chosen(p, n, seed):
     return _uniform((n,), seed) < p
 
 
-def _geometric_matrices(n, p, size_h: int, size_w: int, seed):
-    """Per-image 3x3 matrices mapping output to input coordinates (ADA's ``G_inv``)."""
+def _ada_geometric_params(n, p, size_h: int, size_w: int, seed) -> dict:
+    """Per-image parameters of ADA's geometric transforms; an image that skips a transform
+    gets its identity value (flip 0, quarter turns 0, shifts 0, scales 1, angles 0).
+
+    ``xflip``: i ~ U{0, 1}, applied with probability p, so an image is mirrored with
+    probability p / 2. The augmented distribution (1 - p/2) D + (p/2) mirror(D) then still
+    determines D for every p < 1 (non-leaking); mirroring with probability p itself reaches
+    the 50/50 mix, where an image and its mirror are indistinguishable, at p = 0.5 already.
+    ``rotate90``: i ~ U{0..3} quarter turns, with probability p. ``xint``/``xfrac``: one draw
+    decides both axes; shifts in pixels. ``rotate_pre``/``rotate_post``: each with probability
+    ``1 - sqrt(1 - p)``, so that P(pre or post) = p.
+    """
     s = ADA_STRENGTH
-    eye = tf.eye(3, batch_shape=[n])
-    m = eye
-    # x-flip
-    flip = tf.where(_chosen(p, n, seed), -1.0, 1.0)
-    m = m @ _scale(flip, tf.ones_like(flip))
-    # rotation by k * 90 degrees
-    k = tf.cast(keras.random.randint((n,), 0, 4, seed=seed), tf.float32)
-    k = tf.where(_chosen(p, n, seed), k, 0.0)
-    m = m @ _rotation(k * (math.pi / 2))
-    # integer translation (whole pixels)
+    flip = tf.floor(_uniform((n,), seed) * 2.0)
+    flip = tf.where(_chosen(p, n, seed), flip, 0.0)
+    quarter = tf.floor(_uniform((n,), seed) * 4.0)
+    quarter = tf.where(_chosen(p, n, seed), quarter, 0.0)
     t = _uniform((n, 2), seed, -1.0, 1.0) * s["xint_max"]
-    chosen = _chosen(p, n, seed)
-    tx = tf.where(chosen, tf.round(t[:, 0] * size_w), 0.0)
-    ty = tf.where(chosen, tf.round(t[:, 1] * size_h), 0.0)
-    m = m @ _translation(tx, ty)
-    # isotropic scaling (log-normal)
+    t = tf.where(_chosen(p, n, seed)[:, None], t, 0.0)
+    xint = tf.round(t * [float(size_w), float(size_h)])
     scale = tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["scale_std"])
     scale = tf.where(_chosen(p, n, seed), scale, 1.0)
-    m = m @ _scale(scale, scale)
-    # arbitrary rotation, applied twice with p_rot so that P(any rotation) = p (as ADA)
     p_rot = 1.0 - tf.sqrt(tf.clip_by_value(1.0 - p, 0.0, 1.0))
-    for _ in range(2):
-        angle = _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["rotate_max"])
-        angle = tf.where(_chosen(p_rot, n, seed), angle, 0.0)
-        m = m @ _rotation(angle)
-    # anisotropic scaling
+    rotate_pre = _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["rotate_max"])
+    rotate_pre = tf.where(_chosen(p_rot, n, seed), rotate_pre, 0.0)
     aniso = tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["aniso_std"])
     aniso = tf.where(_chosen(p, n, seed), aniso, 1.0)
-    m = m @ _scale(aniso, 1.0 / aniso)
-    # fractional translation
+    rotate_post = _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["rotate_max"])
+    rotate_post = tf.where(_chosen(p_rot, n, seed), rotate_post, 0.0)
     t = keras.random.normal((n, 2), seed=seed) * s["xfrac_std"]
-    chosen = _chosen(p, n, seed)
-    m = m @ _translation(tf.where(chosen, t[:, 0] * size_w, 0.0), tf.where(chosen, t[:, 1] * size_h, 0.0))
-    return m
+    t = tf.where(_chosen(p, n, seed)[:, None], t, 0.0)
+    xfrac = t * [float(size_w), float(size_h)]
+    return {"xflip": flip, "rotate90": quarter, "xint": xint, "scale": scale, "rotate_pre": rotate_pre,
+            "aniso": aniso, "rotate_post": rotate_post, "xfrac": xfrac}
+
+
+def _ada_geometric_matrix(params: dict):
+    """ADA's ``G_inv`` (n, 3, 3), output pixel -> input pixel, composed in the reference's order:
+    x-flip, quarter turns, integer translation, isotropic scaling, pre-rotation, anisotropic
+    scaling, post-rotation, fractional translation. Each factor is the inverse of its
+    transform: rotations by the drawn angles (the reference's ``rotate2d_inv(-theta)``),
+    scalings by 1/s, translations by -t."""
+    flip = tf.cast(params["xflip"], tf.float32)
+    one = tf.ones_like(flip)
+    m = _scale(1.0 - 2.0 * flip, one)  # a mirror is its own inverse
+    m = m @ _rotation(tf.cast(params["rotate90"], tf.float32) * (math.pi / 2))
+    m = m @ _translation(-params["xint"][:, 0], -params["xint"][:, 1])
+    m = m @ _scale(1.0 / params["scale"], 1.0 / params["scale"])
+    m = m @ _rotation(params["rotate_pre"])
+    m = m @ _scale(1.0 / params["aniso"], params["aniso"])
+    m = m @ _rotation(params["rotate_post"])
+    return m @ _translation(-params["xfrac"][:, 0], -params["xfrac"][:, 1])
+
+
+def _geometric_matrices(n, p, size_h: int, size_w: int, seed):
+    """Per-image 3x3 matrices mapping output to input coordinates (ADA's ``G_inv``)."""
+    return _ada_geometric_matrix(_ada_geometric_params(n, p, size_h, size_w, seed))
+
+
+#: ADA's luma axis (1, 1, 1) / sqrt(3), in homogeneous RGB.
+_LUMA = (1.0 / math.sqrt(3.0),) * 3 + (0.0,)
+
+
+def _ada_color_params(n, p, channels: int, seed) -> dict:
+    """Per-image colour parameters (identity where skipped): ``brightness`` b ~ N(0, 0.2^2),
+    ``contrast`` c = 2^N(0, 0.5^2), ``lumaflip`` i ~ U{0, 1}, ``hue`` theta ~ U(-pi, pi),
+    ``saturation`` s = 2^N(0, 1), each with probability p; hue and saturation only on RGB."""
+    s = ADA_STRENGTH
+    b = tf.where(_chosen(p, n, seed), keras.random.normal((n,), seed=seed) * s["brightness_std"], 0.0)
+    c = tf.where(_chosen(p, n, seed), tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["contrast_std"]), 1.0)
+    flip = tf.where(_chosen(p, n, seed), tf.floor(_uniform((n,), seed) * 2.0), 0.0)
+    params = {"brightness": b, "contrast": c, "lumaflip": flip, "hue": tf.zeros((n,)), "saturation": tf.ones((n,))}
+    if channels > 1:
+        params["hue"] = tf.where(_chosen(p, n, seed),
+                                 _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["hue_max"]), 0.0)
+        params["saturation"] = tf.where(_chosen(p, n, seed),
+                                        tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["saturation_std"]), 1.0)
+    return params
+
+
+def _ada_color_matrix(params: dict):
+    """ADA's colour matrix C (n, 4, 4), homogeneous RGB, applied left to right: brightness
+    (add b), contrast (times c), luma flip (Householder reflection about the luma plane),
+    hue (rotation by theta about the luma axis, Rodrigues), saturation (scale the chroma
+    by s)."""
+    b = tf.cast(params["brightness"], tf.float32)
+    one, zero = tf.ones_like(b), tf.zeros_like(b)
+    v = tf.constant(_LUMA)
+    vv = tf.tensordot(v, v, axes=0)  # v v^T
+    eye = tf.eye(4)
+    c = _matrix([[one, zero, zero, b], [zero, one, zero, b], [zero, zero, one, b], [zero, zero, zero, one]])
+    c = (eye * tf.concat([tf.tile(params["contrast"][:, None], [1, 3]), one[:, None]], axis=1)[:, None, :]) @ c
+    c = (eye - 2.0 * vv * params["lumaflip"][:, None, None]) @ c
+    theta = params["hue"][:, None, None]
+    a = _LUMA[0]
+    cross = tf.constant([[0.0, -a, a, 0.0], [a, 0.0, -a, 0.0], [-a, a, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])  # [v]_x
+    w = tf.constant([0.0, 0.0, 0.0, 1.0])
+    ww = tf.tensordot(w, w, axes=0)  # keeps the homogeneous coordinate
+    rotation = tf.cos(theta) * (eye - ww) + tf.sin(theta) * cross + (1.0 - tf.cos(theta)) * vv + ww
+    c = rotation @ c
+    return (vv + (eye - vv) * params["saturation"][:, None, None]) @ c
 
 
 def _color_matrices(n, p, channels: int, seed):
-    """Per-image 4x4 colour matrices (homogeneous RGB; grey images use the top-left + offset)."""
-    s = ADA_STRENGTH
-    eye = tf.eye(4, batch_shape=[n])
-    one, zero = tf.ones((n,)), tf.zeros((n,))
-
-    def affine(rows):
-        return tf.stack([tf.stack(r, axis=-1) for r in rows], axis=-2)
-
-    c = eye
-    b = tf.where(_chosen(p, n, seed), keras.random.normal((n,), seed=seed) * s["brightness_std"], 0.0)
-    c = affine([[one, zero, zero, b], [zero, one, zero, b], [zero, zero, one, b], [zero, zero, zero, one]]) @ c
-    k = tf.where(_chosen(p, n, seed), tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["contrast_std"]), 1.0)
-    c = affine([[k, zero, zero, zero], [zero, k, zero, zero], [zero, zero, k, zero], [zero, zero, zero, one]]) @ c
-    if channels == 3:
-        a = 1.0 / math.sqrt(3.0)  # the luma axis of ADA: (1, 1, 1) / sqrt(3)
-        outer = tf.fill([3, 3], a * a)  # axis axis^T
-        cross = tf.constant([[0.0, -a, a], [a, 0.0, -a], [-a, a, 0.0]])  # [axis]_x
-        theta = tf.where(_chosen(p, n, seed), _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["hue_max"]), 0.0)
-        cos, sin = tf.cos(theta)[:, None, None], tf.sin(theta)[:, None, None]
-        # Rodrigues: rotation about the luma axis (hue rotation).
-        rot3 = cos * tf.eye(3) + sin * cross + (1.0 - cos) * outer
-        c = _embed3(rot3) @ c
-        sat = tf.where(_chosen(p, n, seed), tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["saturation_std"]), 1.0)
-        sat = sat[:, None, None]
-        c = _embed3(outer + (tf.eye(3) - outer) * sat) @ c
-    return c
+    """Per-image 4x4 colour matrices (homogeneous RGB)."""
+    return _ada_color_matrix(_ada_color_params(n, p, channels, seed))
 
 
-def _embed3(m3):
-    """(n, 3, 3) -> (n, 4, 4) homogeneous."""
-    n = tf.shape(m3)[0]
-    top = tf.concat([m3, tf.zeros([n, 3, 1])], axis=2)
-    bottom = tf.tile(tf.constant([[[0.0, 0.0, 0.0, 1.0]]]), [n, 1, 1])
-    return tf.concat([top, bottom], axis=1)
+def _apply_color(images, matrices):
+    """RGB: ``C[:3, :3] @ rgb + C[:3, 3]``. Grey (as the reference): the mean of C's three colour
+    rows, so grey images get brightness, contrast and the luma flip (an inversion)."""
+    c = tf.cast(matrices, images.dtype)
+    if int(images.shape[-1]) == 3:
+        return tf.einsum("nij,nhwj->nhwi", c[:, :3, :3], images) + c[:, None, None, :3, 3]
+    grey = tf.reduce_mean(c[:, :3, :], axis=1)  # (n, 4)
+    return images * tf.reduce_sum(grey[:, :3], axis=1)[:, None, None, None] + grey[:, 3][:, None, None, None]
 
 
 def ada_augment(images, p, seed=None):
-    """The ADA pipeline at probability ``p`` (a float or scalar tensor in [0, 1]): one affine
-    warp (reflection padding), then one colour matrix (output clipped to [-1, 1])."""
+    """The ADA pipeline at probability ``p`` (a float or scalar tensor >= 0; values above 1 act
+    as 1): one affine warp (reflection padding), then one colour matrix (output clipped to
+    [-1, 1]). Images must have 1 or 3 channels."""
     x = tf.convert_to_tensor(images)
     n = _batch(x)
     p = tf.cast(p, tf.float32)
     height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
+    if channels not in (1, 3):
+        raise ValueError(f"ADA's colour transforms need RGB (3 channels) or grey (1) images, got {channels} "
+                         f"channels")
     x = warp_images(x, _geometric_matrices(n, p, height, width, seed), fill="reflect")
-    c = tf.cast(_color_matrices(n, p, channels, seed), x.dtype)
-    if channels == 3:
-        x = tf.einsum("nij,nhwj->nhwi", c[:, :3, :3], x) + c[:, None, None, :3, 3]
-    else:  # grey: brightness and contrast act on the one channel as on each of R, G, B
-        x = x * c[:, None, None, 0:1, 0] + c[:, None, None, 0:1, 3]
+    x = _apply_color(x, _color_matrices(n, p, channels, seed))
     return tf.clip_by_value(x, -1.0, 1.0)
 
 
@@ -333,7 +388,9 @@ class AugmentPipeline(keras.layers.Layer):
     The model calls :meth:`apply` on every image batch it gives the discriminator, and with
     ADA :meth:`observe` on the discriminator's logits of (augmented) real images after each
     D step; every ``interval`` observed minibatches ``p`` moves by
-    ``sign(r_t - target) * images / (kimg * 1000)`` and is clamped to [0, 1].
+    ``sign(r_t - target) * images / (kimg * 1000)`` and is kept >= 0 (not capped at 1, as the
+    official training loop: above 1 every transform is always applied, and p must come back
+    below 1 before the augmentation weakens).
 
     Args:
         policy: DiffAugment ops, ``"color,translation,cutout"`` (empty: none).
@@ -413,7 +470,7 @@ class AugmentPipeline(keras.layers.Layer):
         def adjust():
             rt = self.sign_sum / tf.maximum(self.sign_count, 1.0)
             step = ada_adjustment(rt, self.target, self.sign_count, self.kimg)
-            self.p.assign(tf.clip_by_value(self.p + step, 0.0, 1.0))
+            self.p.assign(tf.maximum(self.p + step, 0.0))
             self.rt.assign(rt)
             self.sign_sum.assign(0.0)
             self.sign_count.assign(0.0)

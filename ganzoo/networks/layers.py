@@ -15,12 +15,20 @@ def maybe_spectral(layer, spectral_norm: bool):
 
 
 def normalization(norm: str, name=None):
-    """``batch`` | ``layer`` (over all feature axes, as WGAN-GP's critic) | ``instance`` (per
-    image and channel, no affine terms: PyTorch's InstanceNorm2d as in CycleGAN) | ``none``."""
+    """``batch`` | ``layer`` | ``instance`` (per image and channel, no affine terms: PyTorch's
+    InstanceNorm2d as in CycleGAN) | ``none``.
+
+    ``layer`` is the layer norm of WGAN-GP's critic (Gulrajani et al. 2017, sec. 4; reference
+    ``tflib/ops/layernorm.py`` over axes (C, H, W) of NCHW): mean and variance over *all* of a
+    sample's features, (H, W, C) for a feature map, with one scale and offset per channel, eps
+    1e-5. In Keras terms that is ``GroupNormalization(groups=1)``; ``LayerNormalization(axis=-1)``
+    would normalise each pixel alone, and ``LayerNormalization(axis=[1, 2, 3])`` would learn a
+    scale per element. On a (batch, features) input both reduce to the usual layer norm.
+    """
     if norm == "batch":
         return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
     if norm == "layer":
-        return layers.LayerNormalization(axis=-1, epsilon=1e-5, name=name)
+        return layers.GroupNormalization(groups=1, epsilon=1e-5, name=name)
     if norm == "instance":
         return layers.GroupNormalization(groups=-1, center=False, scale=False, epsilon=1e-5, name=name)
     return None
