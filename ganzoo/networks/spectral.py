@@ -38,6 +38,9 @@ replica computes the same vectors; they are ``only_first_replica`` variables (as
 optimizer step counter): the first replica's value is kept, with no all-reduce.
 Mixed precision: the layers do not autocast their variables; sigma is computed in float32 from
 the float32 kernel and only W_bar (and the bias) are cast to the compute dtype.
+Saving: all four variables (kernel, bias, u, v) are saved and loaded by position, as
+``keras.layers.Layer`` does (LoRA and quantization, which Dense/Conv/Embedding save specially,
+are not supported here).
 """
 
 from __future__ import annotations
@@ -71,10 +74,20 @@ class SpectralNormalized:
             raise ValueError(f"{type(self).__name__}: eps must be > 0, got {eps!r}")
         self.power_iterations = int(power_iterations)
         self.eps = float(eps)
-        # sigma is computed in float32 from the float32 kernel; W_bar is cast by hand.
-        kwargs.pop("autocast", None)
-        kwargs["autocast"] = False
         return kwargs
+
+    def add_weight(self, *args, **kwargs):
+        # No autocasting of this layer's variables: sigma is computed in float32 from the float32
+        # kernel, and only W_bar and the bias are cast to the compute dtype (by hand).
+        kwargs["autocast"] = False
+        return super().add_weight(*args, **kwargs)
+
+    # Dense/Conv/Embedding save only their kernel and bias (for quantization); save u and v too.
+    def save_own_variables(self, store):
+        layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        layers.Layer.load_own_variables(self, store)
 
     def _sn_kernel(self):
         raise NotImplementedError
@@ -87,9 +100,9 @@ class SpectralNormalized:
         cols = shape[-2] if isinstance(self, layers.Conv2DTranspose) else shape[-1]
         rows = math.prod(shape) // cols
         self.sn_u = self.add_weight(name="sn_u", shape=(cols,), initializer=self._initial_u, dtype="float32",
-                                    trainable=False, autocast=False, aggregation="only_first_replica")
+                                    trainable=False, aggregation="only_first_replica")
         self.sn_v = self.add_weight(name="sn_v", shape=(rows,), initializer=self._initial_v, dtype="float32",
-                                    trainable=False, autocast=False, aggregation="only_first_replica")
+                                    trainable=False, aggregation="only_first_replica")
 
     def _initial_u(self, shape, dtype=None):
         return _l2_normalize(keras.initializers.RandomNormal(stddev=1.0)(shape, dtype="float32"), self.eps)
