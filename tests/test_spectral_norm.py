@@ -298,6 +298,7 @@ _MIRRORED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # ~20 s: a fresh interpreter (logical devices must be set before TensorFlow starts)
 def test_mirrored_replicas_share_one_power_iteration(tmp_path):
     """Under MirroredStrategy each replica computes u, v from the same mirrored kernel; the
     update is kept once (only_first_replica) and the summed gradient is the one-device one."""

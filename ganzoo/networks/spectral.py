@@ -77,16 +77,17 @@ class SpectralNormalized:
         return kwargs
 
     def add_weight(self, *args, **kwargs):
-        # No autocasting of this layer's variables: sigma is computed in float32 from the float32
-        # kernel, and only W_bar and the bias are cast to the compute dtype (by hand).
+        """As Keras' ``add_weight``, never autocast: sigma is computed in float32 from the float32
+        kernel, and only W_bar and the bias are cast to the compute dtype (by hand)."""
         kwargs["autocast"] = False
         return super().add_weight(*args, **kwargs)
 
-    # Dense/Conv/Embedding save only their kernel and bias (for quantization); save u and v too.
     def save_own_variables(self, store):
+        """All variables by position (Dense/Conv/Embedding would save only kernel and bias)."""
         layers.Layer.save_own_variables(self, store)
 
     def load_own_variables(self, store):
+        """All variables by position, as :meth:`save_own_variables` wrote them."""
         layers.Layer.load_own_variables(self, store)
 
     def _sn_kernel(self):
@@ -265,6 +266,7 @@ class SNEmbedding(SpectralNormalized, layers.Embedding):
         return ops.take(self.normalized_kernel(training), inputs, axis=0)
 
     def compute_output_spec(self, inputs, training=False):
+        """Embedding's output spec (``training`` only matters to the power iteration)."""
         return super().compute_output_spec(inputs)
 
     def get_config(self):
