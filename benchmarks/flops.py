@@ -102,12 +102,12 @@ def _layer_cost(layer, upstream_trainable: bool) -> list:
 
     if isinstance(layer, keras.Model):
         return network_cost(layer, input_trainable=upstream_trainable).layers
+    from ganzoo.networks.spectral import SpectralNormalized  # noqa: PLC0415
+
     inner, per_call = layer, 0.0
-    if isinstance(layer, layers.SpectralNormalization):
-        inner = layer.layer
-        kernel = inner.kernel
-        rows, cols = _prod(kernel.shape[:-1]), int(kernel.shape[-1])
-        per_call = 4.0 * rows * cols  # one power iteration: W^T u and W v
+    if isinstance(layer, SpectralNormalized):
+        rows, cols = int(layer.sn_v.shape[0]), int(layer.sn_u.shape[0])
+        per_call = 6.0 * rows * cols  # training call: power iteration (W u, W^T v) and sigma = v^T (W u)
     if isinstance(inner, layers.Dense):
         fwd = 2.0 * _prod(_shape(layer.input)[:-1] or (1,)) * int(inner.kernel.shape[0]) * int(inner.kernel.shape[1])
     elif isinstance(inner, layers.Conv2DTranspose):
@@ -118,6 +118,8 @@ def _layer_cost(layer, upstream_trainable: bool) -> list:
         kh, kw, c_in, c_out = inner.kernel.shape
         h, w, _ = _shape(layer.output)
         fwd = 2.0 * h * w * kh * kw * c_in * c_out / max(1, int(getattr(inner, "groups", 1)))
+    elif isinstance(inner, layers.Embedding) and per_call:
+        fwd = 0.0  # a lookup; only its spectral norm costs FLOPs
     elif isinstance(inner, layers.Dot):
         fwd = 2.0 * _shape(layer.input[0])[-1]
     else:

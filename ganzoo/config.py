@@ -42,7 +42,7 @@ MODEL_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "SRGAN", "CycleGAN",
 IMAGE_TO_IMAGE_CLASSES = ("SRGAN", "CycleGAN")
 LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating", "least_squares")
-GENERATOR_ARCHS = ("mlp", "dcgan", "srresnet", "resnet", "pggan", "stylegan")
+GENERATOR_ARCHS = ("mlp", "dcgan", "sngan", "srresnet", "resnet", "pggan", "stylegan")
 DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan", "srgan", "patchgan", "pggan", "stylegan")
 #: Model classes built from their own network families (Karras et al. 2018 / 2020): class -> arch.
 STYLE_ARCHS = {"ProgressiveGAN": "pggan", "StyleGAN": "stylegan"}
@@ -76,7 +76,7 @@ class NetworkConfig:
     """Builder arguments of one network (generator or discriminator)."""
 
     #: ``mlp`` (fully connected, Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2016),
-    #: ``sngan`` (the "standard CNN" discriminator of Miyato et al. 2018; D only);
+    #: ``sngan`` (the "standard CNN" of Miyato et al. 2018, table 3);
     #: image-to-image: ``srresnet`` G / ``srgan`` D (Ledig et al. 2017), ``resnet`` G /
     #: ``patchgan`` D (Zhu et al. 2017, after Johnson et al. 2016 and Isola et al. 2017).
     arch: str = "dcgan"
@@ -86,7 +86,8 @@ class NetworkConfig:
     hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
     #: Normalisation after hidden layers: ``batch``, ``layer``, ``instance`` or ``none``.
     norm: str = "batch"
-    #: Wrap every Dense/Conv in spectral normalisation (Miyato et al. 2018).
+    #: Spectral normalisation (Miyato et al. 2018, ``ganzoo.networks.spectral``) on every
+    #: Dense/Conv layer and a projection discriminator's class embedding.
     spectral_norm: bool = False
     dropout: float = 0.0
     #: Slope of LeakyReLU (0 gives ReLU).
@@ -450,13 +451,13 @@ class Config:
         elif data.source == "folder" and not data.path and m.cls not in IMAGE_TO_IMAGE_CLASSES:
             fail("data.path", "a folder source needs the folder of images: set data.path "
                  "(or pass --data-path on the command line)")
-        if g.arch == "dcgan":
+        if g.arch in ("dcgan", "sngan"):
             size, base = data.image_size, g.base_size
             ratio = size // base if base > 0 else 0
             if base <= 0 or size % base or ratio < 2 or ratio & (ratio - 1):
                 examples = ", ".join(str(base * 2 ** k) for k in range(1, 5)) if base > 0 else "32"
                 fail("data.image_size",
-                     f"the dcgan generator doubles generator.base_size={base} at each block, so it cannot "
+                     f"the {g.arch} generator doubles generator.base_size={base} at each block, so it cannot "
                      f"produce {size}x{size}; use an image_size of base_size * 2**k (e.g. {examples}) "
                      f"or change generator.base_size (7 gives 28 for MNIST)")
         if d.arch in ("dcgan", "sngan") and data.image_size < 8:

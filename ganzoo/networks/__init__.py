@@ -9,9 +9,10 @@ losses in full precision.
 """
 
 from ganzoo.networks.cyclegan import build_patchgan_discriminator, build_resnet_generator
-from ganzoo.networks.dcgan import build_dcgan_discriminator, build_dcgan_generator, build_sngan_discriminator
+from ganzoo.networks.dcgan import build_dcgan_discriminator, build_dcgan_generator
 from ganzoo.networks.mlp import build_mlp_discriminator, build_mlp_generator
 from ganzoo.networks.pggan import build_pggan_discriminator, build_pggan_generator
+from ganzoo.networks.sngan import build_sngan_discriminator, build_sngan_generator
 from ganzoo.networks.srresnet import build_srgan_discriminator, build_srresnet_generator
 from ganzoo.networks.stylegan import build_stylegan_discriminator, build_stylegan_generator
 
@@ -19,6 +20,7 @@ from ganzoo.networks.stylegan import build_stylegan_discriminator, build_stylega
 GENERATORS = {
     "mlp": build_mlp_generator,
     "dcgan": build_dcgan_generator,
+    "sngan": build_sngan_generator,
     "srresnet": build_srresnet_generator,
     "resnet": build_resnet_generator,
     "pggan": build_pggan_generator,

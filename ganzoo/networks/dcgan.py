@@ -1,5 +1,5 @@
-"""Convolutional networks: DCGAN (Radford et al. 2016) and the SNGAN "standard CNN"
-discriminator (Miyato et al. 2018, table 3).
+"""Convolutional networks of DCGAN (Radford et al. 2016); the SN-GAN "standard CNN" is in
+:mod:`ganzoo.networks.sngan`.
 
 The DCGAN generator projects z to a ``base_size`` x ``base_size`` map and doubles the
 resolution with strided transposed convolutions until ``image_size`` (so image_size must be
@@ -68,19 +68,3 @@ def build_dcgan_discriminator(image_size, channels, filters=64, kernel_size=4, n
     logit = logit_head(layers.Flatten()(x), label, num_classes, conditioning, spectral_norm)
     return keras.Model(inputs[0] if len(inputs) == 1 else inputs, logit, name=name)
 
-
-def build_sngan_discriminator(image_size, channels, filters=64, kernel_size=4, num_classes=None,
-                              embedding_dim=50, conditioning="projection", norm="none", spectral_norm=True,
-                              dropout=0.0, leaky_slope=0.1, name="discriminator"):
-    """3x3 stride-1 then 4x4 stride-2 convolution pairs, then a 3x3 conv at 8*filters."""
-    inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
-    n_down = _downsamplings(image_size)
-    for i in range(n_down):
-        width = filters * 2 ** i
-        for k, stride in ((3, 1), (kernel_size, 2)):
-            x = maybe_spectral(layers.Conv2D(width, k, strides=stride, padding="same"), spectral_norm)(x)
-            x = norm_act_dropout(x, norm if i > 0 else "none", leaky_slope, 0.0)
-    x = maybe_spectral(layers.Conv2D(filters * 2 ** n_down, 3, padding="same"), spectral_norm)(x)
-    x = layers.Flatten()(norm_act_dropout(x, "none", leaky_slope, dropout))
-    return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
-                       logit_head(x, label, num_classes, conditioning, spectral_norm), name=name)

@@ -3,6 +3,8 @@
 import keras
 from keras import layers
 
+from ganzoo.networks.spectral import spectral_normalized
+
 
 #: Label embeddings start on the scale of z ~ N(0, 1) and of images in [-1, 1]; Keras' default
 #: U(-0.05, 0.05) makes the label a whisper that both networks first learn to ignore.
@@ -10,8 +12,9 @@ LABEL_INIT = keras.initializers.RandomNormal(stddev=1.0)
 
 
 def maybe_spectral(layer, spectral_norm: bool):
-    """Wrap a Dense/Conv layer in spectral normalisation (Miyato et al. 2018) when asked."""
-    return layers.SpectralNormalization(layer) if spectral_norm else layer
+    """The layer, or when asked its spectrally normalised twin (SN-GAN, Miyato et al. 2018:
+    ``W / sigma(W)`` in the forward pass, see :mod:`ganzoo.networks.spectral`)."""
+    return spectral_normalized(layer) if spectral_norm else layer
 
 
 def normalization(norm: str, name=None):
@@ -95,11 +98,16 @@ def discriminator_inputs(image_size, channels, num_classes, conditioning, embedd
 
 
 def logit_head(features, label, num_classes, conditioning, spectral_norm):
-    """Final logit; adds the projection term <embed(y), h> for projection discriminators."""
+    """Final logit; adds the projection term <embed(y), h> for projection discriminators.
+
+    With ``spectral_norm`` the class embedding is normalised too (sngan_projection's
+    ``SNEmbedID``), so the class term stays under the same Lipschitz control as the rest of D.
+    """
     logit = maybe_spectral(layers.Dense(1, dtype="float32"), spectral_norm)(features)
     if num_classes is not None and conditioning == "projection":
         width = features.shape[-1]
-        embed = layers.Embedding(num_classes, width, name="projection_embedding")(label)
+        embed = maybe_spectral(layers.Embedding(num_classes, width, name="projection_embedding"),
+                               spectral_norm)(label)
         projection = layers.Dot(axes=1, dtype="float32")([embed, features])
         logit = layers.Add(name="logit", dtype="float32")([logit, projection])
     return logit
