@@ -7,7 +7,6 @@ TFDS tests use ``tfds.testing.mock_data``, which patches the normal ``tfds.load`
 import os
 import socket
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,6 +17,7 @@ from PIL import Image
 from ganzoo import data as gdata
 from ganzoo.config import Config
 from ganzoo.data import DataError, load_dataset, scan_folder
+from tests.helpers import shared_tfds_dir
 
 
 def make_config(conditional=False, num_classes=10, **data):
@@ -119,11 +119,10 @@ def test_center_crop_offsets():
 # ====================================================================== real MNIST
 
 def _real_tfds_dir():
-    candidates = [os.environ.get("TFDS_DATA_DIR"), Path(__file__).resolve().parents[1].parent / "shared" / "tfds"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "mnist").is_dir():
-            return str(candidate)
-    pytest.skip("real MNIST in TFDS format not found (set TFDS_DATA_DIR or provide ../shared/tfds/mnist)")
+    data_dir = shared_tfds_dir()  # raises under CI when MNIST is missing
+    if data_dir is None:
+        pytest.skip("real MNIST in TFDS format not found (set TFDS_DATA_DIR or provide ../shared/tfds/mnist)")
+    return data_dir
 
 
 def test_real_mnist_range_mean_and_limit():
