@@ -254,7 +254,8 @@ def _split_size(config: Config, split: str, data_dir: Optional[str]) -> Optional
 def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[Config] = None,
              ref_split: str = "train", ref_samples: Optional[int] = None, seed: int = 0, labels=None,
              truncation: Optional[float] = None, noise: Optional[str] = None, batch_size: int = 100,
-             data_dir: Optional[str] = None, cache=None, inception_weights: Optional[str] = "imagenet", inception_resize: int = 299,
+             data_dir: Optional[str] = None, cache=None, inception_weights: Optional[str] = "imagenet",
+             inception_resize: int = 299,
              classifier=None, inception=None, kid_subsets: int = 100, kid_subset_size: int = 1000,
              splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False) -> dict:
     """Evaluate a ganzoo model (or an :class:`ImageSource`, or ``"real:mnist:test"``).

@@ -12,7 +12,8 @@ logistic loss, as in both papers:
   penalty's average strength). D's optimizer thus steps k + 1 times per k minibatches; as
   the official code, its learning rate is multiplied by ``c = k / (k + 1)`` and its Adam betas
   raised to the power c (:meth:`StyleGAN.lazy_regularization_ratio`, applied by
-  :func:`ganzoo.builders.make_optimizers`), so the YAML holds the uncorrected values. With
+  :func:`ganzoo.builders.make_optimizers`; a model compiled by hand keeps the optimizers it is
+  given), so the YAML holds the uncorrected values. With
   ``r1_interval: 1`` R1 is part of every D step (the official ``Dboth``) and nothing is
   corrected. The minibatch counter ``d_steps`` (a model weight: checkpoints keep it)
   decides; the first minibatch is regularised, as the official ``batch_idx % interval == 0``;
