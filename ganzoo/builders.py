@@ -64,15 +64,23 @@ def _learning_rate(lr: float, config: Config):
 
 
 def make_optimizers(config: Config):
-    """(g_optimizer, d_optimizer) from the ``train`` section (Adam or RMSprop, schedules)."""
+    """(g_optimizer, d_optimizer) from the ``train`` section (Adam or RMSprop, schedules).
+
+    A model class with lazy regularisation (StyleGAN's separate R1 steps) gives a ratio c per
+    optimizer (``optimizer_ratios(config)``): the learning rate is multiplied by c and the
+    moment decays (Adam's betas, RMSprop's rho) raised to the power c, as the official
+    StyleGAN2 code does; the config holds the uncorrected values.
+    """
     t = config.train
+    cls = MODEL_CLASSES.get(config.model.cls)
+    ratios = cls.optimizer_ratios(config) if hasattr(cls, "optimizer_ratios") else (1.0, 1.0)
     optimizers = []
-    for lr in (t.learning_rate, t.d_learning_rate or t.learning_rate):
-        lr = _learning_rate(lr, config)
+    for lr, c in zip((t.learning_rate, t.d_learning_rate or t.learning_rate), ratios):
+        lr = _learning_rate(lr * c, config)
         if t.optimizer == "rmsprop":
-            optimizers.append(keras.optimizers.RMSprop(lr))
+            optimizers.append(keras.optimizers.RMSprop(lr) if c == 1.0 else keras.optimizers.RMSprop(lr, rho=0.9 ** c))
         else:
-            optimizers.append(keras.optimizers.Adam(lr, beta_1=t.beta_1, beta_2=t.beta_2))
+            optimizers.append(keras.optimizers.Adam(lr, beta_1=t.beta_1 ** c, beta_2=t.beta_2 ** c))
     return tuple(optimizers)
 
 

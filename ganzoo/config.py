@@ -169,7 +169,9 @@ class ModelConfig:
     mapping_lr_mul: float = 0.01
     #: Probability that a training image mixes the styles of two latents (StyleGAN: 0.9).
     style_mixing_prob: float = 0.9
-    #: Lazy regularisation: apply R1 every this many D steps, weighted by the interval (StyleGAN2: 16).
+    #: Lazy regularisation (StyleGAN2: 16): R1 as a separate D step every this many minibatches,
+    #: weighted by the interval; D's learning rate is then multiplied by c = k / (k + 1) and its
+    #: Adam betas raised to the power c (``train`` holds the uncorrected values). 1: R1 in every D step.
     r1_interval: int = 1
     #: Decay of the running average of w used by the truncation trick (StyleGAN: 0.995).
     w_avg_beta: float = 0.995

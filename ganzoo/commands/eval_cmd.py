@@ -31,6 +31,8 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, default=0, help="latent seed (default 0): same seed, same numbers")
     p.add_argument("--labels", help="classes to generate for conditional models: 3, 0-9 or 1,5,7 (default balanced)")
     p.add_argument("--truncation", type=float, help="truncation psi in [0, 2]")
+    p.add_argument("--noise", choices=("random", "const", "none"),
+                   help="StyleGAN's per-pixel noise (default random, drawn from --seed, as the official metrics)")
     p.add_argument("--weights", help="for an entry name: 'pretrained' or a weights file")
     p.add_argument("--config", help="entry or YAML describing the data, for models without a ganzoo config")
     p.add_argument("--inception-weights", help="local Keras Inception-V3 ImageNet weights (.h5); "
@@ -85,6 +87,8 @@ def run(args) -> int:
     if args.real and not source.startswith("real:"):
         source = f"real:{source}:{args.real_split}"
     if source.startswith("real:"):
+        if args.noise:
+            raise ValueError("--noise applies to generated images (StyleGAN models), not to real data")
         target = source
     else:
         output = output or _default_output(source)
@@ -92,7 +96,8 @@ def run(args) -> int:
     if labels is not None and not getattr(target, "conditional", False):
         raise ValueError("--labels applies to conditional models only")
     result = evaluate(target, metrics, args.n, config=config, ref_split=args.split or "train", ref_samples=args.ref_samples,
-                      seed=args.seed, labels=labels, truncation=args.truncation, batch_size=args.batch_size,
+                      seed=args.seed, labels=labels, truncation=args.truncation, noise=args.noise,
+                      batch_size=args.batch_size,
                       data_dir=args.data_dir, cache=args.cache_dir,
                       inception_weights=args.inception_weights or "imagenet", verbose=True)
     result["protocol"]["command"] = f"ganzoo eval {args.source}"
@@ -115,8 +120,8 @@ def _run_super_resolution(model, args) -> int:
     if args.metrics and {m.strip() for m in args.metrics.split(",") if m.strip()} - SR_METRICS:
         raise ValueError(f"a super-resolution model is evaluated with psnr,ssim (against bicubic), "
                          f"not --metrics {args.metrics}")
-    if args.labels or args.truncation is not None or args.real:
-        raise ValueError("--labels, --truncation and --real do not apply to a super-resolution model")
+    if args.labels or args.truncation is not None or args.real or args.noise:
+        raise ValueError("--labels, --truncation, --noise and --real do not apply to a super-resolution model")
     if args.config:
         from ganzoo.registry import get_config  # noqa: PLC0415
 

@@ -132,12 +132,27 @@ class ImageSource:
     batches: Callable[[int], Iterator[tuple]]
     labelled: bool
     conditional: bool = False
+    #: Noise mode of a generated source with per-pixel noise inputs (StyleGAN), else None.
+    noise: Optional[str] = None
 
 
 def generated_source(model, n: int, config: Optional[Config] = None, seed: int = 0, labels=None,
-                     truncation: Optional[float] = None, description: Optional[str] = None) -> ImageSource:
-    """``n`` images of a ganzoo model; conditional models get ``labels`` (default balanced)."""
+                     truncation: Optional[float] = None, description: Optional[str] = None,
+                     noise: Optional[str] = None) -> ImageSource:
+    """``n`` images of a ganzoo model; conditional models get ``labels`` (default balanced).
+
+    A model with per-pixel noise inputs (StyleGAN) samples with ``noise`` (default its
+    ``EVALUATION_NOISE``, ``random`` as the official metrics), drawn per image from ``seed``:
+    the same seed gives the same images whatever the batch size.
+    """
     config = config or _model_config(model)
+    noise_kwargs = {}
+    if hasattr(model, "noise_inputs"):
+        from ganzoo.models.stylegan import EVALUATION_NOISE  # noqa: PLC0415
+
+        noise_kwargs = {"noise": noise or EVALUATION_NOISE, "noise_seed": seed}
+    elif noise is not None:
+        raise ValueError(f"noise={noise!r}: {model.name} has no noise inputs (only StyleGAN models do)")
     n = int(n)
     if n < 2:
         raise ValueError(f"evaluation needs at least 2 images, got n={n}")
@@ -151,10 +166,11 @@ def generated_source(model, n: int, config: Optional[Config] = None, seed: int =
         for start in range(0, n, batch_size):
             stop = min(start + batch_size, n)
             lab = None if asked is None else asked[start:stop]
-            yield model.generate_from_latents(z[start:stop], lab, batch_size=batch_size), lab
+            extra = dict(noise_kwargs, first_index=start) if noise_kwargs else {}
+            yield model.generate_from_latents(z[start:stop], lab, batch_size=batch_size, **extra), lab
 
     return ImageSource("generated", description or f"{model.name} (seed {seed})", config, n, batches,
-                       labelled=conditional, conditional=conditional)
+                       labelled=conditional, conditional=conditional, noise=noise_kwargs.get("noise"))
 
 
 def real_source(config: Config, split: str = "test", n: Optional[int] = None,
@@ -237,8 +253,9 @@ def _split_size(config: Config, split: str, data_dir: Optional[str]) -> Optional
 
 def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[Config] = None,
              ref_split: str = "train", ref_samples: Optional[int] = None, seed: int = 0, labels=None,
-             truncation: Optional[float] = None, batch_size: int = 100, data_dir: Optional[str] = None,
-             cache=None, inception_weights: Optional[str] = "imagenet", inception_resize: int = 299,
+             truncation: Optional[float] = None, noise: Optional[str] = None, batch_size: int = 100,
+             data_dir: Optional[str] = None, cache=None, inception_weights: Optional[str] = "imagenet",
+             inception_resize: int = 299,
              classifier=None, inception=None, kid_subsets: int = 100, kid_subset_size: int = 1000,
              splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False) -> dict:
     """Evaluate a ganzoo model (or an :class:`ImageSource`, or ``"real:mnist:test"``).
@@ -252,6 +269,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         ref_split, ref_samples: reference split and how many of its images (default all).
         seed, labels, truncation: what to generate (see ``GANBase.generate``); ``labels`` may
             be one class, or a list cycled over the ``n`` images.
+        noise: StyleGAN's noise mode (default ``random``, as the official metrics; see
+            :func:`generated_source`); an error for models without noise inputs.
         classifier, inception: ready extractors (tests, benchmarks); built when None.
         inception_weights, inception_resize: see :class:`InceptionExtractor`.
 
@@ -270,7 +289,7 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
                                                           getattr(model, "conditional", False))
         if n is None:
             n = DEFAULT_N_INCEPTION if any(METRICS[m].space == "inception" for m in names) else DEFAULT_N_CLASSIFIER
-        source = generated_source(model, n, config, seed=seed, labels=labels, truncation=truncation)
+        source = generated_source(model, n, config, seed=seed, labels=labels, truncation=truncation, noise=noise)
     config = config or source.config
     names = parse_metrics(metrics) or default_metrics(config, source.conditional or source.kind == "real"
                                                        and source.labelled)
@@ -365,6 +384,7 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         "seed": seed if source.kind == "generated" else None,
         "labels": ("balanced 0..C-1 cycling" if labels is None else "given") if source.conditional else None,
         "truncation": truncation,
+        "noise": source.noise,
         "metrics": names,
         "skipped": skipped,
         "extractors": {space: e.describe() for space, e in extractors.items()},

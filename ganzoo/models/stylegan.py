@@ -6,21 +6,35 @@ logistic loss, as in both papers:
 * **style mixing regularisation**: each image is drawn from two latents with probability
   ``style_mixing_prob`` (0.9): the first ``cutoff`` style layers take w1, the rest w2
   (cutoff uniform in [1, num_ws));
-* **lazy R1** (StyleGAN2 sec. 3.1): the R1 penalty on real images is added every
-  ``r1_interval`` (16) discriminator steps, weighted by ``gamma / 2 * r1_interval`` so its
-  average strength is unchanged;
+* **lazy R1** (StyleGAN2 sec. 3.1 and the official code's ``Dreg`` phase): every
+  ``r1_interval`` (16) minibatches, after the ordinary D step, D takes a *separate* optimizer
+  step on ``gamma / 2 * r1_interval * E[||grad D(real)||^2]`` alone (the weight keeps the
+  penalty's average strength). D's optimizer thus steps k + 1 times per k minibatches; as
+  the official code, its learning rate is multiplied by ``c = k / (k + 1)`` and its Adam betas
+  raised to the power c (:meth:`StyleGAN.lazy_regularization_ratio`, applied by
+  :func:`ganzoo.builders.make_optimizers`; a model compiled by hand keeps the optimizers it is
+  given), so the YAML holds the uncorrected values. With
+  ``r1_interval: 1`` R1 is part of every D step (the official ``Dboth``) and nothing is
+  corrected. The minibatch counter ``d_steps`` (a model weight: checkpoints keep it)
+  decides; the first minibatch is regularised, as the official ``batch_idx % interval == 0``;
 * **running average of w** (``w_avg``, decay ``w_avg_beta`` = 0.995 per step), the centre of
   the truncation trick ``w' = w_avg + psi * (w - w_avg)``;
 * **EMA generator** for sampling (``ema_decay``; the papers: a half-life of 10k images).
 
 Why modulation/demodulation rather than AdaIN: see :mod:`ganzoo.networks.stylegan`.
-Path-length regularisation and the official code's Adam moment tweaks for lazy
-regularisation are not included.
+Path-length regularisation (the official ``Greg`` phase) is not included, so G has no lazy
+step and no correction (the official code corrects G's optimizer by 4/5 even when its
+path-length weight is 0, where that step then changes nothing). Deliberate difference: with
+``r1_gamma: 0`` there is no R1 step and D's optimizer is not corrected either (the official
+code corrects it for the interval whatever gamma).
 
 Sampling: ``generate(n, seed=s, truncation=psi, noise="const")``. ``noise="const"`` (the
 default, as in the official generation scripts) feeds each layer's fixed noise map, so an
 image depends on its latent alone (psi = 0 gives w_avg's image for every seed);
-``"random"`` draws fresh noise (``noise_seed`` makes it repeatable), ``"none"`` feeds zeros.
+``"random"`` draws fresh noise (``noise_seed`` makes it repeatable: image i's noise comes
+from the seed and i alone, whatever the batching), ``"none"`` feeds zeros. Metrics use
+``"random"`` (:data:`EVALUATION_NOISE`), as the official metrics, which sample with the
+networks' default ``noise_mode='random'``: the distribution the generator was trained for.
 """
 
 from __future__ import annotations
@@ -33,12 +47,14 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
-from ganzoo.models.base import GANBase, _check_count
+from ganzoo.models.base import GANBase, _agree_on_finiteness, _check_count, _replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
 
-__all__ = ["StyleGAN", "NOISE_MODES", "STYLE_GROUPS"]
+__all__ = ["StyleGAN", "NOISE_MODES", "STYLE_GROUPS", "EVALUATION_NOISE"]
 
 NOISE_MODES = ("const", "random", "none")
+#: The noise ``ganzoo eval`` (``ganzoo.evaluation.generated_source``) samples with.
+EVALUATION_NOISE = "random"
 #: Named groups of style layers (Karras et al. 2019, sec. 3.1): coarse 4-8 px, middle 16-32 px,
 #: fine 64 px and up; below 64 px "fine" is the last resolution alone.
 STYLE_GROUPS = ("coarse", "middle", "fine")
@@ -50,7 +66,8 @@ class StyleGAN(GANBase):
 
     Args (besides :class:`GANBase`'s):
         r1_gamma: R1 weight gamma (StyleGAN2 FFHQ: 10); 0 disables.
-        r1_interval: apply R1 every this many D steps (lazy regularisation; StyleGAN2: 16).
+        r1_interval: every this many minibatches, a separate R1 step of D (lazy
+            regularisation; StyleGAN2: 16); 1: R1 in every D step.
         style_mixing_prob: share of training images with mixed styles (StyleGAN: 0.9).
         w_avg_beta: decay of the running average of w (StyleGAN: 0.995).
     """
@@ -74,6 +91,10 @@ class StyleGAN(GANBase):
                              self.generator.get_layer("synthesis").inputs[1:]]
         self.w_avg = self.add_weight(shape=(self.latent_dim,), initializer="zeros", trainable=False, name="w_avg",
                                      aggregation="only_first_replica")
+        # Minibatches trained: the lazy-R1 clock (optimizer iterations also count the R1 steps,
+        # and a loss-scaled optimizer does not count the steps it skips).
+        self.d_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+                                       name="d_steps", aggregation="only_first_replica")
         self.r1_tracker = keras.metrics.Mean(name="r1")
 
     @classmethod
@@ -87,6 +108,25 @@ class StyleGAN(GANBase):
                    loss=m.loss, latent_dim=m.latent_dim, ema_decay=m.ema_decay, seed=config.train.seed,
                    zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
                    feature_matching=m.feature_matching, name=config.name)
+
+    @property
+    def lazy_r1(self) -> bool:
+        """Whether R1 is applied in separate D steps every ``r1_interval`` minibatches."""
+        return self.r1_gamma > 0 and self.r1_interval > 1
+
+    @staticmethod
+    def lazy_regularization_ratio(r1_interval: int, r1_gamma: float = 1.0) -> float:
+        """``c = k / (k + 1)`` for lazy R1 every k minibatches (1 when R1 is off or in every
+        step): D's learning rate is multiplied by c and its Adam betas raised to the power c,
+        as the official training loop does, so that k + 1 optimizer steps per k minibatches
+        move the weights and the moment averages as far as k ordinary steps would."""
+        k = int(r1_interval)
+        return k / (k + 1) if float(r1_gamma) > 0 and k > 1 else 1.0
+
+    @classmethod
+    def optimizer_ratios(cls, config) -> tuple:
+        """``(G, D)`` lazy-regularisation ratios of a zoo config (see :meth:`lazy_regularization_ratio`)."""
+        return 1.0, cls.lazy_regularization_ratio(config.model.r1_interval, config.model.r1_gamma)
 
     def get_config(self):
         config = super().get_config()
@@ -153,10 +193,9 @@ class StyleGAN(GANBase):
         batch_size = tf.shape(real)[0]
         mapping, synthesis, D = self.mapping(self.generator), self.synthesis(self.generator), self.discriminator
 
-        # 1. Discriminator: logistic loss; lazy R1 on reals every r1_interval steps.
+        # 1. Discriminator: logistic loss (R1 too when r1_interval is 1).
         ws, _ = self.mixed_styles(mapping, batch_size)
         fake = synthesis([ws] + self._random_noise(batch_size), training=True)
-        regularize = tf.equal(self.d_optimizer.iterations % self.r1_interval, 0)
         with tf.GradientTape() as tape:
             # D sees reals and fakes through the same augmentation (ADA / DiffAugment, if any);
             # R1 differentiates through it to the unaugmented reals, as StyleGAN2-ADA.
@@ -165,14 +204,17 @@ class StyleGAN(GANBase):
             d_loss = losses.discriminator_loss(self.loss_name, real_logits, fake_logits)
             total = d_loss
             r1 = tf.constant(0.0)
-            if self.r1_gamma > 0:
-                r1 = tf.cond(regularize, lambda: losses.r1_penalty(
-                    lambda x: D(self.augment_images(x), training=True), real,
-                    loss_scale=self.loss_scale(self.d_optimizer)),
-                    lambda: tf.constant(0.0))
-                total = d_loss + 0.5 * self.r1_gamma * self.r1_interval * r1
+            if self.r1_gamma > 0 and not self.lazy_r1:
+                r1 = self._r1_penalty(real)
+                total = d_loss + 0.5 * self.r1_gamma * r1
         self.apply_gradients(self.d_optimizer, tape, total, D.trainable_variables)
         self.observe_real_logits(real_logits)
+
+        # 1b. Lazy R1: every r1_interval minibatches, a separate D step on the penalty alone.
+        regularize = tf.equal(self.d_steps % self.r1_interval, 0) if self.lazy_r1 else tf.constant(self.r1_gamma > 0)
+        if self.lazy_r1:
+            r1 = self._lazy_r1_step(real, regularize)
+        self.d_steps.assign_add(1)
 
         # 2. Generator: non-saturating loss on fresh (mixed) styles and fresh noise.
         with tf.GradientTape() as tape:
@@ -189,6 +231,40 @@ class StyleGAN(GANBase):
         self.g_loss_tracker.update_state(g_loss)
         self.r1_tracker.update_state(r1, sample_weight=tf.cast(regularize, tf.float32))
         return self._metric_results()
+
+    def _r1_penalty(self, real):
+        """E[||grad D(aug(real))||^2] w.r.t. the reals (without gamma / 2), loss-scaled inside."""
+        D = self.discriminator
+        return losses.r1_penalty(lambda x: D(self.augment_images(x), training=True), real,
+                                 loss_scale=self.loss_scale(self.d_optimizer))
+
+    def _lazy_r1_step(self, real, regularize):
+        """If ``regularize``: one D optimizer step on ``gamma / 2 * r1_interval * R1``; returns R1 (else 0).
+
+        The penalty and its gradients are computed only when ``regularize`` holds (tf.cond).
+        The optimizer step syncs replicas, which tf.distribute forbids inside a replica-context
+        cond under MirroredStrategy; there the condition moves to the cross-replica context, as
+        Keras's LossScaleOptimizer does for its finiteness check (:func:`_apply_if`).
+        """
+        variables = self.discriminator.trainable_variables
+        optimizer = self.d_optimizer
+
+        def penalty_and_gradients():
+            with tf.GradientTape() as tape:
+                r1 = self._r1_penalty(real)
+                loss = 0.5 * self.r1_gamma * self.r1_interval * r1
+                scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
+            grads = tape.gradient(scaled, variables)
+            return [r1] + [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+
+        def skipped():
+            return [tf.constant(0.0)] + [tf.zeros_like(v) for v in variables]
+
+        r1, *grads = tf.cond(regularize, penalty_and_gradients, skipped)
+        if _replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = _agree_on_finiteness(grads)
+        _apply_if(optimizer, regularize, grads, variables)
+        return r1
 
     def test_step(self, data):
         """Validation: fakes from the sampling generator with random noise."""
@@ -237,9 +313,12 @@ class StyleGAN(GANBase):
         return [l.const_noise for l in layers]
 
     def noise_inputs(self, n: int, noise: str = "const", noise_seed: Optional[int] = None,
-                     use_ema: bool = True) -> list:
+                     use_ema: bool = True, first_index: int = 0) -> list:
         """One noise array per convolution for ``n`` images: each layer's fixed map
-        (``const``), a fresh N(0, 1) draw (``random``; repeatable with ``noise_seed``) or zeros."""
+        (``const``), a fresh N(0, 1) draw (``random``) or zeros. With ``noise_seed``, random
+        noise is repeatable per image: image ``first_index + i`` gets the draw of the seed
+        sequence ``(noise_seed, first_index + i)``, so a batch of images ``a..b`` equals rows
+        ``a..b`` of one large batch."""
         if noise not in NOISE_MODES:
             raise ValueError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
         if noise == "const":
@@ -247,17 +326,27 @@ class StyleGAN(GANBase):
                     for c in self._const_noise(self.sampling_generator(use_ema))]
         if noise == "none":
             return [np.zeros((n,) + s, np.float32) for s in self.noise_shapes]
-        rng = np.random.default_rng(noise_seed)
-        return [rng.standard_normal((n,) + s).astype(np.float32) for s in self.noise_shapes]
+        if noise_seed is None:
+            rng = np.random.default_rng()
+            return [rng.standard_normal((n,) + s).astype(np.float32) for s in self.noise_shapes]
+        if isinstance(noise_seed, bool) or not isinstance(noise_seed, (int, np.integer)) or noise_seed < 0:
+            raise ValueError(f"noise_seed must be a non-negative integer, got {noise_seed!r}")
+        out = [np.empty((n,) + s, np.float32) for s in self.noise_shapes]
+        for i in range(n):
+            rng = np.random.default_rng([int(noise_seed), int(first_index) + i])
+            for arr, s in zip(out, self.noise_shapes):
+                arr[i] = rng.standard_normal(s, dtype=np.float32)
+        return out
 
     def synthesize(self, ws, noise: Union[str, list] = "const", noise_seed: Optional[int] = None,
-                   use_ema: bool = True, batch_size: int = 256) -> np.ndarray:
+                   use_ema: bool = True, batch_size: int = 256, first_index: int = 0) -> np.ndarray:
         """Images (float32 in [-1, 1]) for per-layer styles ``ws`` (n, num_ws, w_dim); ``noise``
-        is a mode of :meth:`noise_inputs` or the list of noise arrays itself."""
+        is a mode of :meth:`noise_inputs` (``first_index`` as there) or the list of noise arrays itself."""
         ws = np.asarray(ws, dtype=np.float32)
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.latent_dim):
             raise ValueError(f"styles must have shape (n, {self.num_ws}, {self.latent_dim}), got {ws.shape}")
-        noises = self.noise_inputs(len(ws), noise, noise_seed, use_ema) if isinstance(noise, str) else noise
+        noises = (self.noise_inputs(len(ws), noise, noise_seed, use_ema, first_index) if isinstance(noise, str)
+                  else noise)
         synthesis = self.synthesis(self.sampling_generator(use_ema))
         out = [keras.ops.convert_to_numpy(synthesis([ws[i:i + batch_size]] + [x[i:i + batch_size] for x in noises],
                                                     training=False))
@@ -296,10 +385,13 @@ class StyleGAN(GANBase):
     # ------------------------------------------------------------------ sampling
     def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True,
                               truncation: Optional[float] = None, noise: str = "const",
-                              noise_seed: Optional[int] = None) -> np.ndarray:
+                              noise_seed: Optional[int] = None, first_index: int = 0) -> np.ndarray:
+        """Images for latents ``z``; ``noise``, ``noise_seed`` and ``first_index`` (the index of
+        ``z[0]`` in a larger run, for per-image random noise) as in :meth:`noise_inputs`."""
         self.resolve_labels(len(np.asarray(z)), labels)
         ws = self.styles(z, truncation=truncation, use_ema=use_ema, batch_size=batch_size)
-        return self.synthesize(ws, noise=noise, noise_seed=noise_seed, use_ema=use_ema, batch_size=batch_size)
+        return self.synthesize(ws, noise=noise, noise_seed=noise_seed, use_ema=use_ema, batch_size=batch_size,
+                               first_index=first_index)
 
     def generate(self, n: int, labels=None, seed: Optional[int] = None, truncation: Optional[float] = None,
                  batch_size: int = 256, use_ema: bool = True, noise: str = "const",
@@ -313,3 +405,29 @@ class StyleGAN(GANBase):
             noise_seed = seed
         return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema, truncation=truncation,
                                           noise=noise, noise_seed=noise_seed)
+
+
+def _apply_if(optimizer, condition, grads, variables) -> None:
+    """``optimizer.apply(grads, variables)`` if the boolean scalar ``condition`` holds (called in a
+    replica context; every replica must agree on ``condition``).
+
+    Where the strategy syncs gradients through ``merge_call`` (MirroredStrategy), a cond around
+    the step must be taken in the cross-replica context; elsewhere (no strategy, multi-worker,
+    TPU) a plain cond does.
+    """
+    def apply():
+        optimizer.apply(grads, variables)
+
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+        tf.cond(condition, apply, lambda: None)
+        return
+
+    def cross_replica(distribution, condition, grads):
+        flag = distribution.experimental_local_results(condition)[0]
+
+        def apply_on_replicas():
+            distribution.extended.call_for_each_replica(optimizer.apply, args=(grads, variables))
+
+        tf.cond(flag, apply_on_replicas, lambda: None)
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(condition, grads))

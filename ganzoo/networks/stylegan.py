@@ -16,16 +16,28 @@ convolving with the modulated, demodulated per-sample weights.
 
 Networks:
 
-* ``mapping``: z -> pixel norm -> ``mapping_layers`` equalized dense layers (LeakyReLU 0.2,
-  learning rate x ``lr_mul`` = 0.01) -> w;
+* ``mapping``: z -> pixel norm -> ``mapping_layers`` equalized dense layers (learning rate x
+  ``lr_mul`` = 0.01), each followed by lrelu -> w;
 * ``synthesis``: a learned 4x4 constant, then per resolution (upsample) modulated 3x3
   convolutions, each followed by per-pixel noise scaled by a learned strength, a bias and
-  LeakyReLU; a modulated 1x1 to-RGB per resolution, summed over resolutions (skip
+  lrelu; a modulated 1x1 to-RGB per resolution (linear), summed over resolutions (skip
   architecture); inputs: ``ws`` (one w per style layer, shape ``(num_ws, w_dim)``) and one
   noise map ``noise_i`` (shape ``(res, res, 1)``) per convolution;
 * ``generator``: ``[z, noise_0, ...] -> mapping -> broadcast to num_ws -> synthesis``;
-* ``discriminator``: residual blocks (two 3x3 convolutions and a 1x1 skip, both downsampled
-  by average pooling, summed and scaled by 1/sqrt(2)), minibatch stddev, logit.
+* ``discriminator``: residual blocks (two 3x3 convolutions and a 1x1 linear skip, both
+  downsampled by average pooling, summed and scaled by 1/sqrt(2)), minibatch stddev, logit.
+
+"lrelu" is the official code's activation (``bias_act`` in NVlabs/stylegan2-ada-pytorch):
+LeakyReLU(0.2) *times sqrt(2)*, applied after the bias (:class:`ScaledActivation`). The gain
+matters most after a demodulated convolution, which outputs unit variance whatever its weight
+scale: a plain LeakyReLU keeps ~0.72 of the RMS, so the signal would shrink 0.72x per layer
+(measured at initialisation: 0.04 after the 9 convolutions of a 64x64 network), while the
+noise, the biases and the to-RGB layers work on absolute scales. The equalized dense/conv
+layers therefore use weight gain 1 and the activation carries sqrt(2), as in the reference
+(which also places the bias before the gain). The to-RGB layers, the discriminator's skip
+convolutions and its logit are linear. ``conv_clamp`` clips every activation (and to-RGB
+output) to +-256, the official code's guard against float16 overflow; ``"auto"`` turns it on
+under the ``mixed_float16`` policy only, as the official configs do with their float16 layers.
 
 Style layer i (an index into ``ws``) drives convolution i; the to-RGB layer at a resolution
 uses the index of the next resolution's first convolution, the last one index ``num_ws - 1``
@@ -43,7 +55,7 @@ from keras import layers
 from ganzoo.networks.pggan import (EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm, block_width,
                                    resolution_levels, upsample2x)
 
-__all__ = ["ConstantInput", "ModulatedConv2D", "NoiseInjection", "build_mapping_network",
+__all__ = ["ConstantInput", "ModulatedConv2D", "NoiseInjection", "ScaledActivation", "build_mapping_network",
            "build_synthesis_network", "build_stylegan_generator", "build_stylegan_discriminator",
            "style_layer_resolutions"]
 
@@ -162,21 +174,73 @@ class NoiseInjection(layers.Layer):
         return {**super().get_config(), "resolution": self.resolution}
 
 
-def _lrelu():
-    return layers.LeakyReLU(negative_slope=0.2)
+#: The official code's clamp for float16 training (``conv_clamp`` in its configs).
+FLOAT16_CONV_CLAMP = 256.0
+SQRT2 = math.sqrt(2.0)
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class ScaledActivation(layers.Layer):
+    """``clip(gain * act(x), -clamp, clamp)``: the official code's ``bias_act`` after the bias.
+
+    ``activation``: ``lrelu`` (LeakyReLU with slope 0.2; default gain sqrt(2), which keeps
+    the RMS of unit-variance inputs at ~1) or ``linear`` (default gain 1). ``clamp`` None:
+    no clipping.
+    """
+
+    DEFAULT_GAINS = {"lrelu": SQRT2, "linear": 1.0}
+
+    def __init__(self, activation: str = "lrelu", gain: float = None, clamp: float = None, **kwargs):
+        super().__init__(**kwargs)
+        if activation not in self.DEFAULT_GAINS:
+            raise ValueError(f"activation must be one of {', '.join(self.DEFAULT_GAINS)}, got {activation!r}")
+        self.activation = activation
+        self.gain = float(self.DEFAULT_GAINS[activation] if gain is None else gain)
+        self.clamp = None if clamp is None else float(clamp)
+
+    def call(self, x):
+        if self.activation == "lrelu":
+            x = keras.ops.leaky_relu(x, negative_slope=0.2)
+        if self.gain != 1.0:
+            x = x * self.gain
+        if self.clamp is not None:
+            x = keras.ops.clip(x, -self.clamp, self.clamp)
+        return x
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation, "gain": self.gain, "clamp": self.clamp}
+
+
+def _lrelu(clamp=None, gain: float = SQRT2):
+    return ScaledActivation("lrelu", gain=gain, clamp=clamp)
+
+
+def resolve_conv_clamp(conv_clamp):
+    """``"auto"`` -> 256 under the ``mixed_float16`` policy, else None; a number or None as given."""
+    if conv_clamp == "auto":
+        return FLOAT16_CONV_CLAMP if keras.config.dtype_policy().name == "mixed_float16" else None
+    if conv_clamp is not None and float(conv_clamp) <= 0:
+        raise ValueError(f"conv_clamp must be > 0, None or 'auto', got {conv_clamp!r}")
+    return None if conv_clamp is None else float(conv_clamp)
 
 
 def build_mapping_network(latent_dim: int, num_layers: int = 8, lr_multiplier: float = 0.01, name: str = "mapping"):
-    """z -> w: pixel norm then ``num_layers`` equalized dense layers of width latent_dim."""
+    """z -> w: pixel norm then ``num_layers`` equalized dense layers of width latent_dim, each
+    followed by lrelu (gain sqrt(2), so w keeps an RMS of ~1)."""
     z = keras.Input(shape=(latent_dim,), name="z")
     x = PixelNorm()(z)
     for i in range(num_layers):
-        x = _lrelu()(EqualizedDense(latent_dim, lr_multiplier=lr_multiplier, name=f"fc{i}")(x))
+        x = _lrelu()(EqualizedDense(latent_dim, gain=1.0, lr_multiplier=lr_multiplier, name=f"fc{i}")(x))
     return keras.Model(z, x, name=name)
 
 
-def build_synthesis_network(image_size: int, channels: int, w_dim: int, filters: int = 512, name: str = "synthesis"):
+def build_synthesis_network(image_size: int, channels: int, w_dim: int, filters: int = 512, conv_clamp="auto",
+                            name: str = "synthesis"):
     """``[ws, noise_0, ..., noise_k] -> images`` (tanh) with the skip architecture."""
+    conv_clamp = resolve_conv_clamp(conv_clamp)
     levels = resolution_levels(image_size)
     num_ws = len(style_layer_resolutions(image_size))
     ws = keras.Input(shape=(num_ws, w_dim), name="ws")
@@ -187,10 +251,11 @@ def build_synthesis_network(image_size: int, channels: int, w_dim: int, filters:
         noises.append(noise)
         x = ModulatedConv2D(block_width(res, filters), 3, index, upsample=upsample, name=f"conv_{index}")([x, ws])
         x = NoiseInjection(res, name=f"noise_strength_{index}")([x, noise])
-        return _lrelu()(x)
+        return _lrelu(conv_clamp)(x)
 
     def to_rgb(x, res, index):
-        return ModulatedConv2D(channels, 1, index, demodulate=False, name=f"to_rgb_{res}")([x, ws])
+        y = ModulatedConv2D(channels, 1, index, demodulate=False, name=f"to_rgb_{res}")([x, ws])
+        return y if conv_clamp is None else ScaledActivation("linear", clamp=conv_clamp)(y)
 
     x = ConstantInput(block_width(4, filters), name="const")(ws)
     x = styled_conv(x, 4, 0, upsample=False)
@@ -206,11 +271,12 @@ def build_synthesis_network(image_size: int, channels: int, w_dim: int, filters:
 
 
 def build_stylegan_generator(image_size: int, channels: int, latent_dim: int, filters: int = 512,
-                             mapping_layers: int = 8, mapping_lr_mul: float = 0.01, name: str = "generator"):
+                             mapping_layers: int = 8, mapping_lr_mul: float = 0.01, conv_clamp="auto",
+                             name: str = "generator"):
     """``[z, noise_0, ..., noise_k] -> images``: the mapping and synthesis networks (nested
     models named ``mapping`` and ``synthesis``) with w broadcast to every style layer."""
     mapping = build_mapping_network(latent_dim, mapping_layers, mapping_lr_mul)
-    synthesis = build_synthesis_network(image_size, channels, latent_dim, filters)
+    synthesis = build_synthesis_network(image_size, channels, latent_dim, filters, conv_clamp=conv_clamp)
     num_ws = synthesis.inputs[0].shape[1]
     z = keras.Input(shape=(latent_dim,), name="z")
     noises = [keras.Input(shape=t.shape[1:], name=t.name) for t in synthesis.inputs[1:]]
@@ -219,19 +285,29 @@ def build_stylegan_generator(image_size: int, channels: int, latent_dim: int, fi
 
 
 def build_stylegan_discriminator(image_size: int, channels: int, filters: int = 512, mbstd_group: int = 4,
-                                 name: str = "discriminator"):
-    """Residual discriminator of StyleGAN2 (fig. 7c) with the minibatch-stddev head."""
+                                 conv_clamp="auto", name: str = "discriminator"):
+    """Residual discriminator of StyleGAN2 (fig. 7c) with the minibatch-stddev head.
+
+    As the official code: every convolution and the hidden dense layer end in lrelu (gain
+    sqrt(2)); the skip branch and the logit are linear. The official block scales its second
+    convolution's activation and its skip by sqrt(1/2) each; here the sum is scaled once (the
+    same thing, the clamp included: clamp(y) / sqrt(2) = clamp(y / sqrt(2)) at sqrt(1/2) of the
+    bound). Deliberate difference: downsampling is 2x2 average pooling after the activation, not
+    the official [1, 3, 3, 1] low-pass filter with a strided convolution.
+    """
+    conv_clamp = resolve_conv_clamp(conv_clamp)
     levels = resolution_levels(image_size)
     image = keras.Input(shape=(image_size, image_size, channels), name="image")
-    x = _lrelu()(EqualizedConv2D(block_width(image_size, filters), 1, name=f"from_rgb_{image_size}")(image))
+    x = _lrelu(conv_clamp)(EqualizedConv2D(block_width(image_size, filters), 1, gain=1.0,
+                                           name=f"from_rgb_{image_size}")(image))
     for res in levels[:0:-1]:
         width, out = block_width(res, filters), block_width(res // 2, filters)
-        y = _lrelu()(EqualizedConv2D(width, 3)(x))
-        y = layers.AveragePooling2D(2)(_lrelu()(EqualizedConv2D(out, 3)(y)))
+        y = _lrelu(conv_clamp)(EqualizedConv2D(width, 3, gain=1.0)(x))
+        y = layers.AveragePooling2D(2)(_lrelu(conv_clamp)(EqualizedConv2D(out, 3, gain=1.0)(y)))
         skip = EqualizedConv2D(out, 1, gain=1.0, use_bias=False)(layers.AveragePooling2D(2)(x))
         x = layers.Rescaling(1.0 / math.sqrt(2.0))(layers.Add()([y, skip]))
     x = MinibatchStdDev(mbstd_group)(x)
-    x = _lrelu()(EqualizedConv2D(block_width(4, filters), 3)(x))
-    x = _lrelu()(EqualizedDense(block_width(4, filters))(layers.Flatten()(x)))
+    x = _lrelu(conv_clamp)(EqualizedConv2D(block_width(4, filters), 3, gain=1.0)(x))
+    x = _lrelu()(EqualizedDense(block_width(4, filters), gain=1.0)(layers.Flatten()(x)))
     logit = EqualizedDense(1, gain=1.0, dtype="float32", name="logit")(x)
     return keras.Model(image, logit, name=name)
