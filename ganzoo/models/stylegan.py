@@ -25,7 +25,6 @@ image depends on its latent alone (psi = 0 gives w_avg's image for every seed);
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence, Union
 
 import keras
@@ -79,14 +78,10 @@ class StyleGAN(GANBase):
     @classmethod
     def from_zoo_config(cls, config):
         """Build the mapping/synthesis generator and residual discriminator of a zoo config and the model around them."""
+        from ganzoo.config import model_kwargs  # noqa: PLC0415
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
-        m = config.model
-        return cls(build_generator(config), build_discriminator(config), r1_gamma=m.r1_gamma,
-                   r1_interval=m.r1_interval, style_mixing_prob=m.style_mixing_prob, w_avg_beta=m.w_avg_beta,
-                   loss=m.loss, latent_dim=m.latent_dim, ema_decay=m.ema_decay, seed=config.train.seed,
-                   zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
-                   feature_matching=m.feature_matching, name=config.name)
+        return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
 
     def get_config(self):
         config = super().get_config()
