@@ -91,21 +91,21 @@ MODEL_KEYS = {
 _NORM_ACT = ("norm", "spectral_norm", "dropout", "leaky_slope")
 #: Network role -> arch -> the keys its builder takes (``ganzoo.networks.build_generator`` /
 #: ``build_discriminator``): keys of the network's own section (bare names) and of other
-#: sections (dotted). ``data.image_size`` / ``data.channels`` go to every network.
+#: sections (dotted). ``data.image_size`` / ``data.channels`` go to every network, and
+#: ``model.num_classes`` to the mlp/dcgan/sngan networks of the classes that take it.
 NETWORK_KEYS = {
     "generator": {
-        "mlp": ("hidden", *_NORM_ACT, "embedding_dim", "model.latent_dim", "model.num_classes"),
-        "dcgan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim",
-                  "model.num_classes"),
+        "mlp": ("hidden", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
+        "dcgan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
         "srresnet": ("filters", "norm", "residual_blocks", "data.scale"),
         "resnet": ("filters", "norm", "residual_blocks"),
         "pggan": ("filters", "model.latent_dim"),
         "stylegan": ("filters", "model.latent_dim", "model.mapping_layers", "model.mapping_lr_mul"),
     },
     "discriminator": {
-        "mlp": ("hidden", *_NORM_ACT, "conditioning", "model.num_classes"),
-        "dcgan": ("filters", "kernel_size", *_NORM_ACT, "conditioning", "model.num_classes"),
-        "sngan": ("filters", "kernel_size", *_NORM_ACT, "conditioning", "model.num_classes"),
+        "mlp": ("hidden", *_NORM_ACT, "conditioning"),
+        "dcgan": ("filters", "kernel_size", *_NORM_ACT, "conditioning"),
+        "sngan": ("filters", "kernel_size", *_NORM_ACT, "conditioning"),
         "srgan": ("filters", "norm", "leaky_slope"),
         "patchgan": ("filters", "norm", "leaky_slope"),
         "pggan": ("filters",),
@@ -148,6 +148,8 @@ KEYS_READ_WHEN = {
     "generator.embedding_dim": (_conditional, "only a conditional model (model.num_classes set) embeds labels"),
     "discriminator.conditioning": (_conditional, "only a conditional model (model.num_classes set) feeds labels "
                                                  "to D"),
+    "model.label_smoothing": (lambda c: c.model.loss in SMOOTHABLE_LOSSES,
+                              f"only the {', '.join(SMOOTHABLE_LOSSES)} losses have a real target to smooth"),
     "model.vgg_layer": (lambda c: c.model.content_loss == "vgg", "only the VGG content loss (model.content_loss: "
                                                                  "vgg) compares VGG19 features"),
     "model.vgg_weights": (lambda c: c.model.content_loss == "vgg", "only the VGG content loss (model.content_loss: "
@@ -508,6 +510,9 @@ class Config:
         choice("train.optimizer", t.optimizer, OPTIMIZERS)
         choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
         choice("train.precision", t.precision, PRECISIONS)
+        choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
+        # Before the value checks: a key that nothing reads is refused as such, whatever its value.
+        _check_keys_are_used(self, origin)
 
         positive("model.latent_dim", m.latent_dim)
         positive("model.n_critic", m.n_critic)
@@ -516,13 +521,8 @@ class Config:
             fail("model.num_classes", f"a conditional model needs at least 2 classes, got {m.num_classes}")
         if m.cls == "ConditionalGAN" and m.num_classes is None:
             fail("model.num_classes", "ConditionalGAN needs num_classes (e.g. 10 for MNIST)")
-        if m.cls == "GAN" and m.num_classes is not None:
-            fail("model.cls", "num_classes is set: use ConditionalGAN for a conditional model")
         if not 0.0 <= m.label_smoothing < 1.0:
             fail("model.label_smoothing", f"must be in [0, 1), got {m.label_smoothing}")
-        if m.label_smoothing > 0 and m.loss not in SMOOTHABLE_LOSSES:
-            fail("model.label_smoothing", f"the '{m.loss}' loss has no real target to smooth; "
-                 f"use one of {', '.join(SMOOTHABLE_LOSSES)} or set label_smoothing: 0")
         for key in ("gradient_penalty", "r1_gamma", "drift"):
             if getattr(m, key) < 0:
                 fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
@@ -587,7 +587,6 @@ class Config:
         if t.lr_schedule != "constant" and t.decay_steps is None:
             fail("train.decay_steps", f"lr_schedule '{t.lr_schedule}' needs decay_steps (the number of "
                  "optimizer steps over which the learning rate decays)")
-        _check_keys_are_used(self, origin)
 
 
 def _validate_augment(config: Config, fail) -> None:
@@ -602,11 +601,6 @@ def _validate_augment(config: Config, fail) -> None:
                  f"{', '.join(DIFF_AUGMENT_OPS)} (e.g. 'color,translation,cutout') or '' for none")
     if len(set(ops)) != len(ops):
         fail("augment.policy", f"'{a.policy}' names an op twice")
-    if (ops or a.ada) and config.model.cls in IMAGE_TO_IMAGE_CLASSES:
-        fail("augment.ada" if a.ada else "augment.policy",
-             f"{config.model.cls} maps images to images and trains on random crops with its own jitter "
-             f"(data.flip, data.load_size); discriminator augmentation is for latent GANs trained on small "
-             f"data. Remove the augment section (set augment.policy: '' and augment.ada: false)")
     if a.ada and config.model.loss not in ADA_LOSSES:
         fail("augment.ada", f"ADA reads overfitting from r_t = E[sign(D(real))], which needs logits whose sign "
              f"means real/fake ({', '.join(ADA_LOSSES)} losses); the '{config.model.loss}' critic has no such "
@@ -637,8 +631,6 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
         fail("generator.arch", f"{m.cls} is built from a '{g_arch}' generator, got '{g.arch}'")
     if d.arch != d_arch:
         fail("discriminator.arch", f"{m.cls} is built from a '{d_arch}' discriminator, got '{d.arch}'")
-    if m.num_classes is not None:
-        fail("model.num_classes", f"{m.cls} is not class-conditional; remove num_classes")
     if m.loss == "wasserstein":
         fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
              "non_saturating, least_squares or hinge")
@@ -655,7 +647,6 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
         if getattr(m, key) < 0:
             fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
     if m.cls == "SRGAN":
-        choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
         choice("model.vgg_layer", m.vgg_layer, VGG19_LAYERS)
         if data.scale not in SR_SCALES:
             fail("data.scale", f"must be one of {', '.join(map(str, SR_SCALES))} (pixel-shuffle "
@@ -694,8 +685,6 @@ def _validate_style_based(config: Config, fail, positive) -> None:
     for key, net in (("generator.arch", g), ("discriminator.arch", d)):
         if net.arch != arch:
             fail(key, f"{m.cls} is built from '{arch}' networks, got '{net.arch}'")
-    if m.num_classes is not None:
-        fail("model.num_classes", f"{m.cls} is unconditional; remove num_classes")
     size = data.image_size
     if size < 4 or size & (size - 1):
         fail("data.image_size", f"{m.cls} doubles its resolution from 4x4, so image_size must be a power of two "
@@ -799,7 +788,9 @@ def _unused_key_message(config: "Config", key: str) -> tuple[str, str]:
         choose = "" if fixed else f" or choose one of them as {section}.arch"
         return who, f"{note}it applies to the {', '.join(archs)} {section}s; remove it{choose}"
     if section == "augment":
-        return f"is not used by {m.cls}", "it takes no discriminator augmentation; remove it"
+        return (f"is not used by {m.cls}", "it maps images to images and trains on random crops with its own "
+                "jitter (data.flip, data.load_size); discriminator augmentation is for latent GANs trained on "
+                "small data; remove it (and the rest of the augment section)")
     who = f"is not used by {m.cls}" if section == "model" else f"is not used by the data pipeline of {m.cls}"
     users = _classes_using(key)
     if not users:
