@@ -44,7 +44,7 @@ TINY_BY_CLASS = {
 def tiny_config(name: str, **extra):
     """The entry shrunk by the keys of TINY / TINY_BY_CLASS that it uses (others would be refused
     as unused, e.g. ``generator.hidden`` of a dcgan network), then ``extra``."""
-    base = ganzoo.get_config(name)
+    base = ganzoo.get_config(name, **extra)  # extra may switch a mode (e.g. data.source: folder)
     used = used_keys(base)
     overrides = {key: value for key, value in TINY.items() if key in used}
     overrides.update(TINY_BY_CLASS.get(base.model.cls, {}))
