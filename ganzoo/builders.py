@@ -6,12 +6,11 @@ are separate so tests, benchmarks and custom pipelines can use the pieces.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Union
 
 import keras
 
-from ganzoo.config import Config
+from ganzoo.config import Config, model_kwargs
 from ganzoo.models import MODEL_CLASSES
 from ganzoo.networks import build_discriminator, build_generator
 from ganzoo.registry import get_config
@@ -31,23 +30,12 @@ def build_model(config: Config):
 
 
 def _build_model(config: Config):
-    m = config.model
     keras.utils.set_random_seed(config.train.seed)
-    cls = MODEL_CLASSES[m.cls]
-    if hasattr(cls, "from_zoo_config"):  # image-to-image classes build their own set of networks
+    cls = MODEL_CLASSES[config.model.cls]
+    if hasattr(cls, "from_zoo_config"):  # classes that build their own set of networks or parts
         return cls.from_zoo_config(config)
-    generator = build_generator(config)
-    discriminator = build_discriminator(config)
-    kwargs = dict(latent_dim=m.latent_dim, loss=m.loss, ema_decay=m.ema_decay, seed=config.train.seed,
-                  zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
-                  feature_matching=m.feature_matching, name=config.name)
-    if m.cls == "WassersteinGAN":
-        kwargs.update(n_critic=m.n_critic, clip_value=m.clip_value, gradient_penalty=m.gradient_penalty)
-    else:
-        kwargs.update(label_smoothing=m.label_smoothing, r1_gamma=m.r1_gamma)
-    if m.num_classes is not None:
-        kwargs["num_classes"] = m.num_classes
-    return cls(generator, discriminator, **kwargs)
+    # The class takes exactly its keys of ganzoo.config.MODEL_KEYS (others are refused by validation).
+    return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
 
 
 def _learning_rate(lr: float, config: Config):

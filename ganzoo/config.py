@@ -63,8 +63,116 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 DIFF_AUGMENT_OPS = ("color", "translation", "cutout")
 #: Losses whose logits say real (> 0) or fake (< 0), as ADA's r_t = E[sign(D(real))] assumes.
 ADA_LOSSES = ("non_saturating", "minimax", "hinge")
-#: Model classes whose discriminator exposes its penultimate features (``model.feature_matching``).
-FEATURE_MATCHING_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "StyleGAN")
+
+# ---------------------------------------------------------------------- which object uses which key
+# Every key of a config reaches the object that uses it, or setting it is refused. The tables
+# below say which keys each model class and each network builder take; from them
+# ``Config.validate`` refuses a key set (to anything but its dataclass default) where the
+# entry's objects would ignore it, ``model_kwargs`` hands a model class exactly its keys, and
+# tests/test_config_keys.py checks, for every registered entry, that changing each key it
+# accepts changes the built model, its data or its training. A new key: a dataclass field, and
+# its name in the table of each class / network / pipeline that uses it (nothing else).
+
+_LATENT_MODEL_KEYS = ("latent_dim", "loss", "ema_decay", "feature_matching")
+#: model.cls -> the ``model`` keys the class takes: keyword arguments of its constructor of the
+#: same name (``model_kwargs``), except SRGAN's vgg_layer / vgg_weights, from which its
+#: ``from_zoo_config`` builds the VGG19 feature extractor.
+MODEL_KEYS = {
+    "GAN": _LATENT_MODEL_KEYS + ("label_smoothing", "r1_gamma"),
+    "ConditionalGAN": _LATENT_MODEL_KEYS + ("num_classes", "label_smoothing", "r1_gamma"),
+    "WassersteinGAN": _LATENT_MODEL_KEYS + ("num_classes", "n_critic", "clip_value", "gradient_penalty", "drift"),
+    "ProgressiveGAN": ("latent_dim", "loss", "ema_decay", "gradient_penalty", "drift", "fade_images",
+                       "stabilize_images", "start_resolution"),
+    "StyleGAN": _LATENT_MODEL_KEYS + ("r1_gamma", "r1_interval", "style_mixing_prob", "w_avg_beta"),
+    "SRGAN": ("loss", "content_loss", "vgg_layer", "vgg_weights", "content_weight", "adversarial_weight",
+              "pretrain_steps"),
+    "CycleGAN": ("loss", "cycle_weight", "identity_weight", "pool_size", "domains"),
+}
+_NORM_ACT = ("norm", "spectral_norm", "dropout", "leaky_slope")
+#: Network role -> arch -> the keys its builder takes (``ganzoo.networks.build_generator`` /
+#: ``build_discriminator``): keys of the network's own section (bare names) and of other
+#: sections (dotted). ``data.image_size`` / ``data.channels`` go to every network, and
+#: ``model.num_classes`` to the mlp/dcgan/sngan networks of the classes that take it.
+NETWORK_KEYS = {
+    "generator": {
+        "mlp": ("hidden", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
+        "dcgan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
+        "srresnet": ("filters", "norm", "residual_blocks", "data.scale"),
+        "resnet": ("filters", "norm", "residual_blocks"),
+        "pggan": ("filters", "model.latent_dim"),
+        "stylegan": ("filters", "model.latent_dim", "model.mapping_layers", "model.mapping_lr_mul"),
+    },
+    "discriminator": {
+        "mlp": ("hidden", *_NORM_ACT, "conditioning"),
+        "dcgan": ("filters", "kernel_size", *_NORM_ACT, "conditioning"),
+        "sngan": ("filters", "kernel_size", *_NORM_ACT, "conditioning"),
+        "srgan": ("filters", "norm", "leaky_slope"),
+        "patchgan": ("filters", "norm", "leaky_slope"),
+        "pggan": ("filters",),
+        "stylegan": ("filters",),
+    },
+}
+#: Why an architecture takes none of the generic layer options (shown when one is set).
+NETWORK_NOTES = {
+    "pggan": "the PGGAN networks are the paper's own (pixel norm, equalized learning rate, minibatch stddev)",
+    "stylegan": "the StyleGAN networks are the papers' own (modulated convolutions, equalized learning rate, "
+                "minibatch stddev)",
+}
+
+_DATA_COMMON = ("source", "name", "path", "split", "image_size", "channels", "limit", "cache", "shuffle_buffer",
+                "image_key")
+#: Data pipeline -> the ``data`` keys it reads: ``latent`` (``ganzoo.data``, every class that
+#: samples from z) and the image-to-image pipelines of ``ganzoo.data_image2image``; the keys
+#: of one source only are in KEYS_READ_WHEN.
+DATA_KEYS = {
+    "latent": _DATA_COMMON + ("pad", "crop", "label_key"),
+    "SRGAN": _DATA_COMMON + ("scale", "flip", "crops_per_image"),
+    "CycleGAN": _DATA_COMMON + ("path_a", "path_b", "load_size", "flip"),
+}
+
+
+def _conditional(config) -> bool:
+    return config.model.num_classes is not None
+
+
+def _tfds(config) -> bool:
+    return config.data.source == "tfds"
+
+
+_TFDS_ONLY = "only a TFDS source (data.source: tfds) reads it"
+
+
+#: Keys that their object takes but reads only in some settings: key -> (whether it is read,
+#: what to change instead of leaving it unread).
+KEYS_READ_WHEN = {
+    "generator.embedding_dim": (_conditional, "only a conditional model (model.num_classes set) embeds labels"),
+    "discriminator.conditioning": (_conditional, "only a conditional model (model.num_classes set) feeds labels "
+                                                 "to D"),
+    "model.label_smoothing": (lambda c: c.model.loss in SMOOTHABLE_LOSSES,
+                              f"only the {', '.join(SMOOTHABLE_LOSSES)} losses have a real target to smooth"),
+    "model.vgg_layer": (lambda c: c.model.content_loss == "vgg", "only the VGG content loss (model.content_loss: "
+                                                                 "vgg) compares VGG19 features"),
+    "model.vgg_weights": (lambda c: c.model.content_loss == "vgg", "only the VGG content loss (model.content_loss: "
+                                                                   "vgg) loads VGG19"),
+    "data.name": (_tfds, _TFDS_ONLY),
+    "data.split": (_tfds, _TFDS_ONLY),
+    "data.image_key": (_tfds, _TFDS_ONLY),
+    "data.label_key": (lambda c: _tfds(c) and _conditional(c), "only a conditional model (model.num_classes "
+                                                                "set) on a TFDS source reads labels"),
+    # A folder of images is read into memory (latent GANs, CycleGAN); SRGAN decodes large ones lazily.
+    "data.cache": (lambda c: _tfds(c) or c.model.cls == "SRGAN", "a folder source is held in memory already"),
+    "data.path": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder; --data-path "
+                                                       "sets both) reads it"),
+    "data.path_a": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder) reads it"),
+    "data.path_b": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder) reads it"),
+    "train.beta_1": (lambda c: c.train.optimizer == "adam", "it is Adam's; train.optimizer is rmsprop"),
+    "train.beta_2": (lambda c: c.train.optimizer == "adam", "it is Adam's; train.optimizer is rmsprop"),
+    "train.decay_steps": (lambda c: c.train.lr_schedule != "constant", "only a decaying learning rate "
+                                                                      "(train.lr_schedule: linear or cosine) reads it"),
+    "train.decay_start": (lambda c: c.train.lr_schedule == "linear", "a delayed decay needs lr_schedule: linear"),
+    **{f"augment.{key}": (lambda c: c.augment.ada, "only ADA (augment.ada: true) reads it")
+       for key in ("ada_target", "ada_kimg", "ada_interval", "initial_p")},
+}
 
 
 class ConfigError(ValueError):
@@ -405,6 +513,9 @@ class Config:
         choice("train.optimizer", t.optimizer, OPTIMIZERS)
         choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
         choice("train.precision", t.precision, PRECISIONS)
+        choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
+        # Before the value checks: a key that nothing reads is refused as such, whatever its value.
+        _check_keys_are_used(self, origin)
 
         positive("model.latent_dim", m.latent_dim)
         positive("model.n_critic", m.n_critic)
@@ -413,14 +524,9 @@ class Config:
             fail("model.num_classes", f"a conditional model needs at least 2 classes, got {m.num_classes}")
         if m.cls == "ConditionalGAN" and m.num_classes is None:
             fail("model.num_classes", "ConditionalGAN needs num_classes (e.g. 10 for MNIST)")
-        if m.cls == "GAN" and m.num_classes is not None:
-            fail("model.cls", "num_classes is set: use ConditionalGAN for a conditional model")
         if not 0.0 <= m.label_smoothing < 1.0:
             fail("model.label_smoothing", f"must be in [0, 1), got {m.label_smoothing}")
-        if m.label_smoothing > 0 and m.loss not in SMOOTHABLE_LOSSES:
-            fail("model.label_smoothing", f"the '{m.loss}' loss has no real target to smooth; "
-                 f"use one of {', '.join(SMOOTHABLE_LOSSES)} or set label_smoothing: 0")
-        for key in ("gradient_penalty", "r1_gamma"):
+        for key in ("gradient_penalty", "r1_gamma", "drift"):
             if getattr(m, key) < 0:
                 fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
         if m.ema_decay is not None and not 0.0 < m.ema_decay < 1.0:
@@ -434,9 +540,6 @@ class Config:
             if m.gradient_penalty > 0 and d.norm == "batch":
                 fail("discriminator.norm", "batch norm breaks the per-example gradient penalty "
                      "(Gulrajani et al. 2017, sec. 4); use 'layer' or 'none'")
-        elif m.n_critic != 1 or m.clip_value is not None:
-            fail("model.n_critic" if m.n_critic != 1 else "model.clip_value",
-                 f"only WassersteinGAN uses n_critic/clip_value; model.cls is '{m.cls}'")
 
         if data.channels not in (1, 3):
             fail("data.channels", f"must be 1 or 3, got {data.channels}")
@@ -481,14 +584,9 @@ class Config:
             fail("train.cpu_threads", f"{CPU_THREADS_HELP}, got {t.cpu_threads!r}")
         if t.decay_start < 0:
             fail("train.decay_start", f"must be >= 0, got {t.decay_start}")
-        if t.decay_start and t.lr_schedule != "linear":
-            fail("train.decay_start", "a delayed decay needs lr_schedule: linear")
         _validate_augment(self, fail)
         if m.feature_matching < 0:
             fail("model.feature_matching", f"must be >= 0, got {m.feature_matching}")
-        if m.feature_matching > 0 and m.cls not in FEATURE_MATCHING_CLASSES:
-            fail("model.feature_matching", f"feature matching needs D's penultimate features, which "
-                 f"{m.cls} does not expose; use it with {', '.join(FEATURE_MATCHING_CLASSES)} or set 0")
         if t.lr_schedule != "constant" and t.decay_steps is None:
             fail("train.decay_steps", f"lr_schedule '{t.lr_schedule}' needs decay_steps (the number of "
                  "optimizer steps over which the learning rate decays)")
@@ -506,11 +604,6 @@ def _validate_augment(config: Config, fail) -> None:
                  f"{', '.join(DIFF_AUGMENT_OPS)} (e.g. 'color,translation,cutout') or '' for none")
     if len(set(ops)) != len(ops):
         fail("augment.policy", f"'{a.policy}' names an op twice")
-    if (ops or a.ada) and config.model.cls in IMAGE_TO_IMAGE_CLASSES:
-        fail("augment.ada" if a.ada else "augment.policy",
-             f"{config.model.cls} maps images to images and trains on random crops with its own jitter "
-             f"(data.flip, data.load_size); discriminator augmentation is for latent GANs trained on small "
-             f"data. Remove the augment section (set augment.policy: '' and augment.ada: false)")
     if a.ada and config.model.loss not in ADA_LOSSES:
         fail("augment.ada", f"ADA reads overfitting from r_t = E[sign(D(real))], which needs logits whose sign "
              f"means real/fake ({', '.join(ADA_LOSSES)} losses); the '{config.model.loss}' critic has no such "
@@ -523,8 +616,6 @@ def _validate_augment(config: Config, fail) -> None:
         fail("augment.ada_interval", f"must be >= 1 (paper: 4), got {a.ada_interval}")
     if not 0.0 <= a.initial_p <= 1.0:
         fail("augment.initial_p", f"must be in [0, 1], got {a.initial_p}")
-    if a.initial_p > 0 and not a.ada:
-        fail("augment.initial_p", "is the starting probability of ADA; set augment.ada: true or remove it")
 
 
 _I2I_GENERATORS = {g for g, _ in IMAGE_TO_IMAGE_ARCHS.values()}
@@ -543,8 +634,6 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
         fail("generator.arch", f"{m.cls} is built from a '{g_arch}' generator, got '{g.arch}'")
     if d.arch != d_arch:
         fail("discriminator.arch", f"{m.cls} is built from a '{d_arch}' discriminator, got '{d.arch}'")
-    if m.num_classes is not None:
-        fail("model.num_classes", f"{m.cls} is not class-conditional; remove num_classes")
     if m.loss == "wasserstein":
         fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
              "non_saturating, least_squares or hinge")
@@ -561,7 +650,6 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
         if getattr(m, key) < 0:
             fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
     if m.cls == "SRGAN":
-        choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
         choice("model.vgg_layer", m.vgg_layer, VGG19_LAYERS)
         if data.scale not in SR_SCALES:
             fail("data.scale", f"must be one of {', '.join(map(str, SR_SCALES))} (pixel-shuffle "
@@ -600,8 +688,6 @@ def _validate_style_based(config: Config, fail, positive) -> None:
     for key, net in (("generator.arch", g), ("discriminator.arch", d)):
         if net.arch != arch:
             fail(key, f"{m.cls} is built from '{arch}' networks, got '{net.arch}'")
-    if m.num_classes is not None:
-        fail("model.num_classes", f"{m.cls} is unconditional; remove num_classes")
     size = data.image_size
     if size < 4 or size & (size - 1):
         fail("data.image_size", f"{m.cls} doubles its resolution from 4x4, so image_size must be a power of two "
@@ -616,8 +702,6 @@ def _validate_style_based(config: Config, fail, positive) -> None:
         if m.fade_images < 0:
             fail("model.fade_images", f"must be >= 0, got {m.fade_images}")
         positive("model.stabilize_images", m.stabilize_images)
-        if m.drift < 0:
-            fail("model.drift", f"must be >= 0, got {m.drift}")
     else:
         if m.loss == "wasserstein":
             fail("model.loss", "StyleGAN has no Lipschitz constraint for a Wasserstein critic; use non_saturating "
@@ -629,6 +713,118 @@ def _validate_style_based(config: Config, fail, positive) -> None:
             fail("model.style_mixing_prob", f"must be in [0, 1], got {m.style_mixing_prob}")
         if not 0.0 <= m.w_avg_beta < 1.0:
             fail("model.w_avg_beta", f"must be in [0, 1), got {m.w_avg_beta}")
+
+
+# ---------------------------------------------------------------------- which keys are used
+
+#: Keys every entry carries for people, not for objects.
+METADATA_KEYS = ("name", "description", "paper", "source")
+#: The sections whose keys go to objects (model, networks, data pipeline, training, augmentation).
+SECTIONS = ("model", "generator", "discriminator", "data", "train", "augment")
+
+
+def _data_pipeline(cls: str) -> str:
+    return cls if cls in IMAGE_TO_IMAGE_CLASSES else "latent"
+
+
+def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
+    """Dotted key -> the object that takes it, for every key the entry's objects take; with
+    ``when``, the keys of :data:`KEYS_READ_WHEN` only where they are read."""
+    m = config.model
+    owners = {"model.cls": "the registry", "generator.arch": "the registry", "discriminator.arch": "the registry"}
+    for key in MODEL_KEYS[m.cls]:
+        owners.setdefault(f"model.{key}", m.cls)
+    for role in ("generator", "discriminator"):
+        arch = getattr(config, role).arch
+        for key in NETWORK_KEYS[role][arch]:
+            owners.setdefault(key if "." in key else f"{role}.{key}", f"the '{arch}' {role}")
+    pipeline = _data_pipeline(m.cls)
+    for key in DATA_KEYS[pipeline]:
+        owners.setdefault(f"data.{key}", f"the data pipeline of {m.cls}")
+    for f in dataclasses.fields(TrainConfig):
+        owners[f"train.{f.name}"] = "training"
+    if m.cls not in IMAGE_TO_IMAGE_CLASSES:
+        for f in dataclasses.fields(AugmentConfig):
+            owners[f"augment.{f.name}"] = f"{m.cls}'s augmentation"
+    if when:
+        for key, (read, _) in KEYS_READ_WHEN.items():
+            if key in owners and not read(config):
+                del owners[key]
+    return owners
+
+
+def used_keys(config: "Config") -> set[str]:
+    """The dotted keys (``model.r1_gamma``, ``generator.filters``, ...) that this config's model,
+    networks, data pipeline, training or augmentation read; setting any other key to anything but
+    its default is a :class:`ConfigError`."""
+    return set(_key_owners(config))
+
+
+def _classes_using(key: str) -> list[str]:
+    section, name = key.split(".", 1)
+    if section == "model":
+        users = [c for c, keys in MODEL_KEYS.items() if name in keys]
+        users += [c for c, arch in STYLE_ARCHS.items()
+                  if c not in users and any(key in keys for keys in (NETWORK_KEYS["generator"][arch],
+                                                                     NETWORK_KEYS["discriminator"][arch]))]
+        return users
+    if section == "data":
+        return [c for c in MODEL_CLASSES if name in DATA_KEYS[_data_pipeline(c)]]
+    return []
+
+
+def _unused_key_message(config: "Config", key: str) -> tuple[str, str]:
+    """``(who ignores it, why and what to do)`` for ``key``, set yet read by none of the entry's objects."""
+    m = config.model
+    section, name = key.split(".", 1)
+    owners = _key_owners(config, when=False)
+    if key in owners:  # taken, but not read in this setting
+        return f"is not read by {owners[key]}", f"{KEYS_READ_WHEN[key][1]}; remove it"
+    if section in ("generator", "discriminator"):
+        arch = getattr(config, section).arch
+        archs = [a for a, keys in NETWORK_KEYS[section].items() if name in keys]
+        note = f"{NETWORK_NOTES[arch]}; " if arch in NETWORK_NOTES else ""
+        who = f"is not used by the '{arch}' {section}"
+        if not archs:
+            return who, f"{note}no {section} architecture takes it; remove it"
+        fixed = m.cls in STYLE_ARCHS or m.cls in IMAGE_TO_IMAGE_ARCHS
+        choose = "" if fixed else f" or choose one of them as {section}.arch"
+        return who, f"{note}it applies to the {', '.join(archs)} {section}s; remove it{choose}"
+    if section == "augment":
+        return (f"is not used by {m.cls}", "it maps images to images and trains on random crops with its own "
+                "jitter (data.flip, data.load_size); discriminator augmentation is for latent GANs trained on "
+                "small data; remove it (and the rest of the augment section)")
+    who = f"is not used by {m.cls}" if section == "model" else f"is not used by the data pipeline of {m.cls}"
+    users = _classes_using(key)
+    if not users:
+        return who, "no model class uses it; remove it"
+    return who, f"it applies to {', '.join(users)}; remove it or choose one of them as model.cls"
+
+
+def _check_keys_are_used(config: "Config", origin: str) -> None:
+    """Refuse a key set to a non-default value that the entry's objects would ignore."""
+    used = used_keys(config)
+    default = Config()
+    for section in SECTIONS:
+        ours, theirs = getattr(config, section), getattr(default, section)
+        for f in dataclasses.fields(ours):
+            key = f"{section}.{f.name}"
+            if key not in used and getattr(ours, f.name) != getattr(theirs, f.name):
+                who, why = _unused_key_message(config, key)
+                raise ConfigError(f"{key} {who} ({origin}): {why}")
+
+
+def model_kwargs(config: "Config") -> dict:
+    """The keyword arguments of the entry's model class (``model.cls``): its :data:`MODEL_KEYS`
+    under their own names, the seed, the entry's name and whole config (provenance) and, for
+    classes that sample from z, the ``augment`` section (SRGAN's vgg_layer / vgg_weights are for
+    its ``from_zoo_config``, which builds the VGG19 features from them)."""
+    m = config.model
+    kwargs = {key: copy.deepcopy(getattr(m, key)) for key in MODEL_KEYS[m.cls]}
+    kwargs.update(seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+    if m.cls not in IMAGE_TO_IMAGE_CLASSES:
+        kwargs["augment"] = dataclasses.asdict(config.augment)
+    return kwargs
 
 
 # ---------------------------------------------------------------------- typed building
@@ -753,8 +949,9 @@ class _Null:
 NULL = _Null()
 
 
-def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") -> Config:
-    """Return a new config with ``overrides`` applied and validated.
+def apply_overrides(config: Config, overrides: dict, origin: str = "overrides", base: Optional[str] = None) -> Config:
+    """Return a new config with ``overrides`` applied and validated; errors name ``origin`` on top
+    of ``base`` (default: the config's name; ``ganzoo.get_config`` passes its YAML file).
 
     Keys may be dotted paths (``"train.learning_rate"``), section names with a dict value
     (``train={"learning_rate": 1e-4}``), a double-underscore path (``train__learning_rate``)
@@ -763,6 +960,7 @@ def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") 
     :data:`NULL` sets a key to None (e.g. ``{"model.ema_decay": NULL}`` turns EMA off).
     """
     raw = config.to_dict()
+    given = set()  # the dotted keys the overrides set
     leaves = _leaf_paths()
     sections = {f.name for f in dataclasses.fields(Config) if dataclasses.is_dataclass(f.type) or
                 f.name in ("model", "generator", "discriminator", "data", "train", "augment")}
@@ -775,6 +973,7 @@ def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") 
         if "." not in key and key in sections and isinstance(value, dict):
             for sub_key, sub_value in value.items():
                 _set_path(raw, f"{key}.{sub_key}", None if sub_value is NULL else sub_value)
+                given.add(f"{key}.{sub_key}")
             continue
         if "." not in key and key not in raw:
             paths = leaves.get(key)
@@ -783,7 +982,26 @@ def apply_overrides(config: Config, overrides: dict, origin: str = "overrides") 
             if paths:
                 key = paths[0]
         _set_path(raw, key, value)
-    return Config.from_dict(raw, origin=f"{origin} on top of {config.name}")
+        given.add(key)
+    where = f"{origin} on top of {base or config.name}"
+    _drop_settings_left_behind(config, raw, given, where)
+    return Config.from_dict(raw, origin=where)
+
+
+def _drop_settings_left_behind(config: Config, raw: dict, given: set, origin: str) -> None:
+    """An override that switches a mode (``data.source: folder``, ``train.optimizer: rmsprop``,
+    ``train.lr_schedule: constant``, ``model.cls``, a network's ``arch``) leaves the base entry's
+    settings of the old mode unread: reset those to their defaults instead of refusing them. Keys
+    the overrides set themselves are never reset (validation refuses them if unread)."""
+    try:
+        switched = _build(Config, raw, origin, prefix="")
+        before, after = used_keys(config), used_keys(switched)
+    except (ConfigError, KeyError):
+        return  # an invalid choice: Config.from_dict reports it
+    default = Config()
+    for key in before - after - given:
+        section, name = key.split(".", 1)
+        raw[section][name] = copy.deepcopy(getattr(getattr(default, section), name))
 
 
 def parse_set_option(text: str) -> tuple[str, Any]:

@@ -75,11 +75,13 @@ def config_path(name: str) -> Path:
 def get_config(name: Union[str, Config], **overrides) -> Config:
     """The validated config of an entry (a fresh copy), with optional overrides
     (see :func:`ganzoo.config.apply_overrides` for the accepted key forms)."""
+    base = None
     if isinstance(name, Config):
         config = name.copy()
     else:
         path = config_path(name)
         config = Config.from_yaml(path, name=path.stem)
+        base = f"{path.parent.name}/{path.name}" if path.parent == config_dir() else str(path)
     if overrides:
-        config = apply_overrides(config, overrides)
+        config = apply_overrides(config, overrides, base=base)
     return config

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import ganzoo
+from ganzoo.config import used_keys
 
 #: Shrinks any entry to a few thousand parameters while keeping its resolution, classes,
 #: losses and training scheme (what the registry test must exercise).
@@ -44,8 +45,12 @@ TINY_BY_CLASS = {
 
 
 def tiny_config(name: str, **extra):
-    overrides = dict(TINY)
-    overrides.update(TINY_BY_CLASS.get(ganzoo.get_config(name).model.cls, {}))
+    """The entry shrunk by the keys of TINY / TINY_BY_CLASS that it uses (others would be refused
+    as unused, e.g. ``generator.hidden`` of a dcgan network), then ``extra``."""
+    base = ganzoo.get_config(name, **extra)  # extra may switch a mode (e.g. data.source: folder)
+    used = used_keys(base)
+    overrides = {key: value for key, value in TINY.items() if key in used}
+    overrides.update(TINY_BY_CLASS.get(base.model.cls, {}))
     overrides.update(extra)
     return ganzoo.get_config(name, **overrides)
 

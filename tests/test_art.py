@@ -9,12 +9,12 @@ from ganzoo import art
 from ganzoo.cli import main
 from ganzoo.images import read_metadata
 
-TINY = {"generator.filters": 8, "discriminator.filters": 8, "model.latent_dim": 16, "generator.embedding_dim": 4}
+TINY = {"generator.filters": 8, "discriminator.filters": 8, "model.latent_dim": 16}
 
 
 @pytest.fixture(scope="module")
 def cgan_file(tmp_path_factory):
-    model = ganzoo.load("cgan_mnist", **TINY)
+    model = ganzoo.load("cgan_mnist", **TINY, **{"generator.embedding_dim": 4})
     path = tmp_path_factory.mktemp("models") / "cgan.keras"
     model.save(path)
     return model, path

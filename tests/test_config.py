@@ -95,7 +95,7 @@ def test_wrong_type(tmp_path, text, key):
     ("model:\n  cls: WassersteinGAN\n  loss: wasserstein\n", "model.clip_value", "Lipschitz"),
     ("model:\n  cls: WassersteinGAN\n  loss: wasserstein\n  gradient_penalty: 10\n", "discriminator.norm",
      "batch norm"),
-    ("model:\n  loss: hinge\n  label_smoothing: 0.1\n", "model.label_smoothing", "no real target"),
+    ("model:\n  loss: hinge\n  label_smoothing: 0.1\n", "model.label_smoothing", "real target to smooth"),
     ("train:\n  lr_schedule: linear\n", "train.decay_steps", "decay_steps"),
     ("data:\n  source: folder\n", "data.path", "data.path"),
 ])

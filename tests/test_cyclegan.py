@@ -251,8 +251,10 @@ def test_config_refuses_impossible_cyclegan_settings():
         ganzoo.get_config("cyclegan_monet2photo", **{"data.load_size": 200})
     with pytest.raises(ganzoo.ConfigError, match="patchgan"):
         ganzoo.get_config("cyclegan_monet2photo", **{"discriminator.arch": "dcgan"})
+    # Switching to a constant rate drops the entry's delayed decay; asking for one with it is refused.
+    assert ganzoo.get_config("cyclegan_monet2photo", **{"train.lr_schedule": "constant"}).train.decay_start == 0
     with pytest.raises(ganzoo.ConfigError, match="lr_schedule: linear"):
-        ganzoo.get_config("cyclegan_monet2photo", **{"train.lr_schedule": "constant"})
+        ganzoo.get_config("cyclegan_monet2photo", **{"train.lr_schedule": "constant", "train.decay_start": 5})
 
 
 # ---------------------------------------------------------------------- schedule

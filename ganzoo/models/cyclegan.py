@@ -74,14 +74,13 @@ class CycleGAN(ImageToImageModel):
     @classmethod
     def from_zoo_config(cls, config):
         """Build both generators and both discriminators of a zoo config and the model around them."""
+        from ganzoo.config import model_kwargs  # noqa: PLC0415
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
-        m, data = config.model, config.data
+        data = config.data
         nets = [build_generator(config), build_generator(config), build_discriminator(config),
                 build_discriminator(config)]
-        return cls(*nets, image_shape=(data.image_size, data.image_size, data.channels), loss=m.loss,
-                   cycle_weight=m.cycle_weight, identity_weight=m.identity_weight, pool_size=m.pool_size,
-                   domains=list(m.domains), seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+        return cls(*nets, image_shape=(data.image_size, data.image_size, data.channels), **model_kwargs(config))
 
     def get_config(self):
         config = super().get_config()

@@ -33,7 +33,6 @@ growth; that is an implementation detail outside the paper and is not done here.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional
 
 import keras
@@ -111,14 +110,10 @@ class ProgressiveGAN(GANBase):
     @classmethod
     def from_zoo_config(cls, config):
         """Build the growing networks of a zoo config and the model around them."""
+        from ganzoo.config import model_kwargs  # noqa: PLC0415
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
-        m = config.model
-        return cls(build_generator(config), build_discriminator(config), gradient_penalty=m.gradient_penalty,
-                   drift=m.drift, fade_images=m.fade_images, stabilize_images=m.stabilize_images,
-                   start_resolution=m.start_resolution, latent_dim=m.latent_dim, ema_decay=m.ema_decay,
-                   seed=config.train.seed, zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
-                   name=config.name)
+        return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
 
     def get_config(self):
         config = super().get_config()

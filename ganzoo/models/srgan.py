@@ -74,17 +74,17 @@ class SRGAN(ImageToImageModel):
     @classmethod
     def from_zoo_config(cls, config):
         """Build the entry's networks (VGG weights are resolved first: no weights, no build)."""
+        from ganzoo.config import model_kwargs  # noqa: PLC0415
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
         from ganzoo.networks.srresnet import build_vgg19_features, resolve_vgg19_weights  # noqa: PLC0415
 
-        m = config.model
+        kwargs = model_kwargs(config)
+        vgg_layer, vgg_weights = kwargs.pop("vgg_layer"), kwargs.pop("vgg_weights")
         extractor = None
-        if m.content_loss == "vgg":
-            extractor = build_vgg19_features(m.vgg_layer, resolve_vgg19_weights(m.vgg_weights))
+        if kwargs["content_loss"] == "vgg":
+            extractor = build_vgg19_features(vgg_layer, resolve_vgg19_weights(vgg_weights))
         return cls(build_generator(config), build_discriminator(config), extractor, scale=config.data.scale,
-                   loss=m.loss, content_loss=m.content_loss, content_weight=m.content_weight,
-                   adversarial_weight=m.adversarial_weight, pretrain_steps=m.pretrain_steps,
-                   seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
+                   **kwargs)
 
     def _check_scale(self):
         probe = keras.ops.convert_to_numpy(self.generator(np.zeros((1, 3, 5, self.channels), np.float32)))

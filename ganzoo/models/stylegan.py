@@ -39,7 +39,6 @@ networks' default ``noise_mode='random'``: the distribution the generator was tr
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Optional, Sequence, Union
 
 import keras
@@ -100,14 +99,10 @@ class StyleGAN(GANBase):
     @classmethod
     def from_zoo_config(cls, config):
         """Build the mapping/synthesis generator and residual discriminator of a zoo config and the model around them."""
+        from ganzoo.config import model_kwargs  # noqa: PLC0415
         from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
 
-        m = config.model
-        return cls(build_generator(config), build_discriminator(config), r1_gamma=m.r1_gamma,
-                   r1_interval=m.r1_interval, style_mixing_prob=m.style_mixing_prob, w_avg_beta=m.w_avg_beta,
-                   loss=m.loss, latent_dim=m.latent_dim, ema_decay=m.ema_decay, seed=config.train.seed,
-                   zoo_config=config.to_dict(), augment=dataclasses.asdict(config.augment),
-                   feature_matching=m.feature_matching, name=config.name)
+        return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
 
     @property
     def lazy_r1(self) -> bool:
