@@ -97,6 +97,7 @@ NETWORK_KEYS = {
     "generator": {
         "mlp": ("hidden", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
         "dcgan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
+        "sngan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
         "srresnet": ("filters", "norm", "residual_blocks", "data.scale"),
         "resnet": ("filters", "norm", "residual_blocks"),
         "pggan": ("filters", "model.latent_dim"),
