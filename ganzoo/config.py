@@ -73,7 +73,7 @@ ADA_LOSSES = ("non_saturating", "minimax", "hinge")
 # accepts changes the built model, its data or its training. A new key: a dataclass field, and
 # its name in the table of each class / network / pipeline that uses it (nothing else).
 
-_LATENT_MODEL_KEYS = ("latent_dim", "loss", "ema_decay", "feature_matching")
+_LATENT_MODEL_KEYS = ("latent_dim", "loss", "ema_decay", "ema_rampup", "feature_matching")
 #: model.cls -> the ``model`` keys the class takes: keyword arguments of its constructor of the
 #: same name (``model_kwargs``), except SRGAN's vgg_layer / vgg_weights, from which its
 #: ``from_zoo_config`` builds the VGG19 feature extractor.
@@ -81,7 +81,7 @@ MODEL_KEYS = {
     "GAN": _LATENT_MODEL_KEYS + ("label_smoothing", "r1_gamma"),
     "ConditionalGAN": _LATENT_MODEL_KEYS + ("num_classes", "label_smoothing", "r1_gamma"),
     "WassersteinGAN": _LATENT_MODEL_KEYS + ("num_classes", "n_critic", "clip_value", "gradient_penalty", "drift"),
-    "ProgressiveGAN": ("latent_dim", "loss", "ema_decay", "gradient_penalty", "drift", "fade_images",
+    "ProgressiveGAN": ("latent_dim", "loss", "ema_decay", "ema_rampup", "gradient_penalty", "drift", "fade_images",
                        "stabilize_images", "start_resolution"),
     "StyleGAN": _LATENT_MODEL_KEYS + ("r1_gamma", "r1_interval", "style_mixing_prob", "w_avg_beta"),
     "SRGAN": ("loss", "content_loss", "vgg_layer", "vgg_weights", "content_weight", "adversarial_weight",
@@ -149,6 +149,8 @@ KEYS_READ_WHEN = {
     "generator.embedding_dim": (_conditional, "only a conditional model (model.num_classes set) embeds labels"),
     "discriminator.conditioning": (_conditional, "only a conditional model (model.num_classes set) feeds labels "
                                                  "to D"),
+    "model.ema_rampup": (lambda c: c.model.ema_decay is not None, "only an EMA generator (model.ema_decay set) "
+                                                                  "ramps up"),
     "model.label_smoothing": (lambda c: c.model.loss in SMOOTHABLE_LOSSES,
                               f"only the {', '.join(SMOOTHABLE_LOSSES)} losses have a real target to smooth"),
     "model.vgg_layer": (lambda c: c.model.content_loss == "vgg", "only the VGG content loss (model.content_loss: "
@@ -236,6 +238,10 @@ class ModelConfig:
     n_critic: int = 1
     #: Decay of the exponential moving average of G's weights used for sampling; None disables.
     ema_decay: Optional[float] = None
+    #: EMA ramp-up (StyleGAN2-ADA's ema_rampup): the average's half-life is at most this share
+    #: of the generator steps so far, so early samples show the current G instead of the
+    #: random initial weights; null keeps ema_decay from the first step.
+    ema_rampup: Optional[float] = 0.05
     #: Weight of the feature-matching term (Salimans et al. 2016) added to G's loss: the
     #: squared distance between the batch means of D's penultimate features on real and on
     #: generated images; 0 disables. GAN, ConditionalGAN, WassersteinGAN and StyleGAN.
@@ -400,6 +406,10 @@ def valid_cpu_threads(value) -> bool:
 #: (added after weights were published; the older speed keys jit_compile and steps_per_execution
 #: stay hashed so that published hashes keep matching).
 UNHASHED_KEYS = (("train", "cpu_threads"),)
+#: Keys added after hashes were recorded (the bundled weights' metadata), with the value that
+#: reproduces the behaviour from before they existed: at that value they stay out of the hash,
+#: so a recipe run the old way keeps its old hash.
+LEGACY_VALUES = ((("model", "ema_rampup"), None),)
 
 
 @dataclass
@@ -466,6 +476,9 @@ class Config:
             d.pop(key, None)
         for section, key in UNHASHED_KEYS:
             d[section].pop(key, None)
+        for (section, key), legacy in LEGACY_VALUES:
+            if d[section].get(key) == legacy:
+                d[section].pop(key, None)
         blob = json.dumps(d, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
@@ -532,6 +545,8 @@ class Config:
                 fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
         if m.ema_decay is not None and not 0.0 < m.ema_decay < 1.0:
             fail("model.ema_decay", f"must be in (0, 1), got {m.ema_decay}")
+        if m.ema_rampup is not None and not m.ema_rampup > 0:
+            fail("model.ema_rampup", f"must be > 0 (e.g. 0.05), or null for no ramp-up; got {m.ema_rampup}")
         if m.cls == "WassersteinGAN":
             if m.loss != "wasserstein":
                 fail("model.loss", "WassersteinGAN trains a critic with the 'wasserstein' loss")

@@ -56,6 +56,7 @@ def candidates(key: str, c: Config, folders: dict) -> list[dict]:
         "model.label_smoothing": lambda v: [0.1], "model.gradient_penalty": lambda v: [v + 5.0], "model.r1_gamma": lambda v: [v + 1.0],
         "model.clip_value": lambda v: [0.02 if v is None else v * 2], "model.n_critic": lambda v: [v + 1],
         "model.ema_decay": lambda v: _other([0.9, 0.8], v), "model.feature_matching": lambda v: [v + 1.0],
+        "model.ema_rampup": lambda v: _other([0.1, 0.05], v),
         "model.content_weight": lambda v: [v + 1.0], "model.adversarial_weight": lambda v: [v * 2], "model.pretrain_steps": lambda v: [v + 1],
         "model.cycle_weight": lambda v: [v + 1.0], "model.identity_weight": lambda v: [v + 1.0], "model.pool_size": lambda v: [v + 1],
         "model.drift": lambda v: [v + 0.01], "model.fade_images": lambda v: [v + 4], "model.stabilize_images": lambda v: [v + 4],

@@ -8,6 +8,7 @@ import tensorflow_datasets as tfds
 
 import ganzoo
 from ganzoo.builders import build_model, compile_model
+from ganzoo.config import NULL
 from ganzoo.models import MODEL_CLASSES
 from tests.helpers import tiny_config
 
@@ -68,7 +69,8 @@ def test_entry_trains_samples_and_round_trips(name, tmp_path):
     for key, values in history.history.items():
         assert np.all(np.isfinite(values)), f"{name}: {key} is not finite: {values}"
     assert {"d_loss", "g_loss"} <= set(history.history)
-    assert int(model.g_optimizer.iterations.numpy()) == 2
+    steps = (2, 3)
+    assert int(model.g_optimizer.iterations.numpy()) == steps[0]
     images = model.generate(5, seed=3)
     size, channels = config.data.image_size, config.data.channels
     assert images.shape == (5, size, size, channels)
@@ -82,10 +84,10 @@ def test_entry_trains_samples_and_round_trips(name, tmp_path):
     assert type(again) is type(model)
     np.testing.assert_allclose(again.generate(5, seed=3), images, atol=1e-6)
     # Trains on without compile(): the optimizers' state came back with the weights.
-    assert int(again.g_optimizer.iterations.numpy()) == 2
+    assert int(again.g_optimizer.iterations.numpy()) == steps[0]
     with tfds.testing.mock_data(num_examples=48):
         again.fit(ganzoo.load_dataset(config), epochs=1, steps_per_epoch=1, verbose=0)
-    assert int(again.g_optimizer.iterations.numpy()) == 3
+    assert int(again.g_optimizer.iterations.numpy()) == steps[1]
 
 
 @pytest.mark.parametrize("name", FULL_SIZE_ENTRIES)
@@ -145,8 +147,9 @@ def test_truncation_zero_gives_one_image_for_every_seed():
         model.generate(2, truncation=5.0)
 
 
-def test_ema_generator_is_the_moving_average_of_g():
-    config = tiny_config("dcgan_mnist", **{"model.ema_decay": 0.25})
+@pytest.mark.parametrize("rampup", [NULL, 0.05], ids=["constant_decay", "ramped_up"])
+def test_ema_generator_is_the_moving_average_of_g(rampup):
+    config = tiny_config("dcgan_mnist", **{"model.ema_decay": 0.25, "model.ema_rampup": rampup})
     model = build_model(config)
     compile_model(model, config)
     trainable = [i for i, w in enumerate(model.generator.weights) if w.trainable]
@@ -157,11 +160,12 @@ def test_ema_generator_is_the_moving_average_of_g():
     after = [w.numpy() for w in model.generator.weights]
     ema = [w.numpy() for w in model.ema_generator.weights]
     assert any(np.abs(after[i] - before[i]).max() > 0 for i in trainable)
-    for i in trainable:  # ema = 0.25 * old + 0.75 * new
-        np.testing.assert_allclose(ema[i], 0.25 * before[i] + 0.75 * after[i], rtol=1e-5, atol=1e-6)
-    for i, w in enumerate(model.generator.weights):  # BN statistics are copied
-        if not w.trainable:
-            np.testing.assert_allclose(ema[i], after[i])
+    # ema = 0.25 * old + 0.75 * new; the ramp-up's first update copies G (tests/test_ema.py: the schedule).
+    beta = 0.25 if rampup is NULL else 0.0
+    for i in trainable:
+        np.testing.assert_allclose(ema[i], beta * before[i] + (1 - beta) * after[i], rtol=1e-5, atol=1e-6)
+    # Batch-norm statistics are the EMA generator's own, not G's (tests/test_ema.py).
+    assert all(np.abs(ema[i] - after[i]).max() > 0 for i, w in enumerate(model.generator.weights) if not w.trainable)
     # generate() samples from the EMA generator unless asked otherwise.
     z = model.latents(2, seed=0)
     np.testing.assert_allclose(model.generate(2, seed=0),

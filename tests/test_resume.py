@@ -98,6 +98,7 @@ def test_resume_continues_counters_and_random_state(tmp_path):
     longer = tiny_config("dcgan_mnist", **{"train.epochs": 3, "train.steps_per_epoch": 3})
     again, history = train(longer, out=run, dataset=dataset, verbose=0, resume=True)
     assert int(again.g_optimizer.iterations.numpy()) == 9 and int(again.d_optimizer.iterations.numpy()) == 9
+    assert int(again.ema_state.updates.numpy()) == 9  # the EMA ramp-up continues, not restarts
     assert history.epoch == [1, 2]  # epochs continue, not restart
     assert read_state(run / "model.keras")["step"] == 9
     assert [g.state.numpy().tolist() for g in seed_generators(again)] != saved_seeds  # advanced from the saved state

@@ -41,6 +41,71 @@ def resolve_jit_compile(value: Union[bool, str]) -> bool:
     return bool(value)
 
 
+#: Default of ``ema_rampup`` (StyleGAN2-ADA's ``--cfg auto`` and ``cifar``): the EMA's
+#: half-life is at most 5% of the training done so far.
+EMA_RAMPUP = 0.05
+
+
+def ema_beta(updates, decay: float, rampup: Optional[float] = EMA_RAMPUP):
+    """Weight of the old average in EMA update number ``updates`` (0-based): float32 tensor.
+
+    StyleGAN2-ADA's schedule (``training_loop.py``: ``ema_nimg = min(ema_nimg, cur_nimg *
+    ema_rampup)``, ``beta = 0.5 ** (batch / ema_nimg)``) counted in steps: the half-life
+    ``h = ln 0.5 / ln decay`` steps is capped at ``rampup * updates``, so
+    ``beta = 0.5 ** (1 / min(h, rampup * updates))``. The first update copies G (beta 0)
+    and the random initial weights leave the average at once; from ``h / rampup`` updates
+    on, ``beta = decay``. ``rampup`` None: ``decay`` throughout (no ramp-up).
+    """
+    decay_t = tf.constant(decay, tf.float32)
+    if rampup is None:
+        return decay_t
+    ramped = rampup * tf.cast(updates, tf.float32)
+    return tf.minimum(decay_t, tf.pow(0.5, 1.0 / tf.maximum(ramped, 1e-8)))
+
+
+@keras.saving.register_keras_serializable(package="ganzoo")
+class EMAState(keras.layers.Layer):
+    """The EMA generator's schedule and its state: ``updates``, the number of EMA updates
+    done (int64 weight, so ``model.save`` / ``keras.saving.load_model``, checkpoints and
+    resumed runs continue the ramp-up exactly)."""
+
+    def __init__(self, decay: float, rampup: Optional[float] = EMA_RAMPUP, **kwargs):
+        super().__init__(**kwargs)
+        self.decay = float(decay)
+        self.rampup = None if rampup is None else float(rampup)
+        self.updates = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+                                       name="updates", aggregation="only_first_replica")
+        self.built = True
+
+    def beta(self):
+        """The decay of the next update (float32 tensor)."""
+        return ema_beta(self.updates, self.decay, self.rampup)
+
+    @property
+    def rampup_steps(self) -> int:
+        """Updates after which the ramp-up is over (``beta = decay``); 0 without ramp-up."""
+        if self.rampup is None:
+            return 0
+        return int(np.ceil(np.log(0.5) / np.log(self.decay) / self.rampup))
+
+    def load_own_variables(self, store):
+        if not len(store.keys()):
+            # A file saved before ganzoo counted EMA updates: its average ran without ramp-up
+            # for an unknown number of steps; continue it at the full decay.
+            self.updates.assign(self.rampup_steps)
+            return
+        super().load_own_variables(store)
+
+    def get_config(self):
+        return {**super().get_config(), "decay": self.decay, "rampup": self.rampup}
+
+
+def batch_norm_layers(net) -> list:
+    """Every ``BatchNormalization`` layer inside ``net`` (nested models included)."""
+    return [layer for layer in net._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
 class AdversarialModel(keras.Model):
     """What every adversarial training scheme shares, latent or image-to-image: one optimizer
     for the generator side and one for the discriminator side (``compile(g_optimizer=...,
@@ -148,7 +213,13 @@ class GANBase(AdversarialModel):
         latent_dim: size of ``z``; read from the generator when omitted.
         num_classes: number of classes of a conditional model, or None.
         loss: name of the adversarial loss in :mod:`ganzoo.losses`.
-        ema_decay: keep an exponential moving average of G's weights (used by ``generate``).
+        ema_decay: keep an exponential moving average of G's weights (used by ``generate``):
+            the decay per generator step once the ramp-up is over (half-life
+            ``ln 0.5 / ln ema_decay`` steps). None: no EMA generator.
+        ema_rampup: StyleGAN2-ADA's EMA ramp-up: the EMA's half-life is at most ``ema_rampup``
+            times the generator steps taken so far (see :func:`ema_beta`); None keeps
+            ``ema_decay`` from the first step (the average then still holds
+            ``ema_decay ** steps`` of the random initial weights).
         seed: seed of the model's random stream (latents, labels, penalties).
         zoo_config: the ganzoo config dict the model was built from (kept for provenance).
         augment: the config's ``augment`` section as a dict (DiffAugment policy, ADA); every
@@ -163,7 +234,7 @@ class GANBase(AdversarialModel):
                  num_classes: Optional[int] = None, loss: str = "non_saturating",
                  ema_decay: Optional[float] = None, seed: Optional[int] = None,
                  zoo_config: Optional[dict] = None, augment: Optional[dict] = None,
-                 feature_matching: float = 0.0, **kwargs):
+                 feature_matching: float = 0.0, ema_rampup: Optional[float] = EMA_RAMPUP, **kwargs):
         super().__init__(**kwargs)
         self.generator = _deserialize(generator)
         self.discriminator = _deserialize(discriminator)
@@ -176,11 +247,25 @@ class GANBase(AdversarialModel):
         self.zoo_config = zoo_config
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.ema_generator = None
+        self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
+        if self.ema_rampup is not None and not self.ema_rampup > 0:
+            raise ValueError(f"ema_rampup must be > 0 (or None for no ramp-up), got {ema_rampup}")
         if ema_decay is not None:
+            if not 0.0 < float(ema_decay) < 1.0:
+                raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
             self.ema_generator = keras.models.clone_model(self.generator)
             self.ema_generator.name = "ema_generator"
             self.ema_generator.set_weights(self.generator.get_weights())
             self.ema_generator.trainable = False
+            # The EMA's update count (a weight: saved, restored and resumed with the model).
+            self.ema_state = EMAState(float(ema_decay), self.ema_rampup, name="ema_state")
+            # Batch-norm statistics of the EMA generator are its own (see update_ema). Keras's
+            # BatchNormalization updates them only when the layer is trainable; the EMA
+            # generator itself stays frozen (its trainable_weights are empty, no optimizer sees them).
+            own_bn = batch_norm_layers(self.ema_generator)
+            for layer in own_bn:
+                layer.trainable = True
+            self._ema_own_statistics = {id(v) for layer in own_bn for v in (layer.moving_mean, layer.moving_variance)}
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.g_optimizer = None
@@ -236,6 +321,7 @@ class GANBase(AdversarialModel):
             "num_classes": self.num_classes,
             "loss": self.loss_name,
             "ema_decay": self.ema_decay,
+            "ema_rampup": self.ema_rampup,
             "seed": self.seed,
             "zoo_config": self.zoo_config,
             "augment": self.augment,
@@ -246,6 +332,8 @@ class GANBase(AdversarialModel):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
+        # Models saved before the EMA ramp-up existed averaged without one: keep that.
+        config.setdefault("ema_rampup", None)
         for key in ("generator", "discriminator"):
             config[key] = _deserialize(config[key])
         return cls(**config)
@@ -399,16 +487,70 @@ class GANBase(AdversarialModel):
                              "batches (ganzoo.load_dataset does this for conditional entries)")
         return None if labels is None else tf.cast(tf.reshape(labels, [-1]), tf.int32)
 
-    def update_ema(self):
-        """EMA of G's weights (Karras et al. 2018; Yazici et al. 2019); moving statistics are copied."""
+    def update_ema(self, generator_inputs=None):
+        """One update of the EMA generator after a generator step (Karras et al. 2018; Yazici
+        et al. 2019), with StyleGAN2-ADA's ramp-up: ``ema = beta * ema + (1 - beta) * G`` for
+        G's trainable weights, ``beta = ema_beta(updates so far, ema_decay, ema_rampup)``.
+
+        Batch-norm moving statistics are the EMA generator's own: it runs forward in training
+        mode on ``generator_inputs`` (the step's latents, and labels), so its statistics track
+        the activations of its averaged weights, as G's track G's (copying G's statistics pairs
+        averaged weights with statistics of other weights). Other non-trainable weights (fixed
+        noise maps, ...) are copied from G, as StyleGAN2-ADA copies buffers. Generators without
+        batch norm need no ``generator_inputs`` and pay no extra forward pass.
+        """
         if self.ema_generator is None:
             return
-        decay = tf.constant(self.ema_decay, tf.float32)
+        beta = self.ema_state.beta()
         for ema_w, w in zip(self.ema_generator.weights, self.generator.weights):
             if w.trainable:
-                ema_w.assign(decay * ema_w + (1.0 - decay) * tf.cast(w, ema_w.dtype))
-            else:
+                b = tf.cast(beta, ema_w.dtype)
+                ema_w.assign(b * ema_w + (1.0 - b) * tf.cast(w, ema_w.dtype))
+            elif id(ema_w) not in self._ema_own_statistics:
                 ema_w.assign(w)
+        self.ema_state.updates.assign_add(1)
+        if self._ema_own_statistics:
+            if generator_inputs is None:
+                raise ValueError(f"{type(self).__name__}.update_ema: the EMA generator has batch norm; pass the "
+                                 "step's generator inputs so that it tracks its own statistics")
+            self.ema_generator(generator_inputs, training=True)
+
+    def reestimate_batch_norm(self, batches: int = 64, batch_size: int = 256, seed: int = 0,
+                              use_ema: bool = True) -> int:
+        """Re-estimate the batch-norm moving statistics of the sampling generator from scratch:
+        the average over ``batches`` batches of latents z ~ N(0, I) (labels uniform for a
+        conditional model) of its own batch statistics in training mode, i.e. what its moving
+        averages converge to, without their memory of older weights. Returns the number of
+        batch-norm layers updated (0 for generators without batch norm; nothing changes).
+
+        Use it on EMA weights whose statistics came from elsewhere: weights trained while the
+        EMA generator copied G's statistics, such as the bundled ``pretrained`` ones::
+
+            model = ganzoo.load("cgan_mnist", weights="pretrained")
+            model.reestimate_batch_norm()
+        """
+        if isinstance(batches, bool) or not isinstance(batches, (int, np.integer)) or batches < 1:
+            raise ValueError(f"batches must be a positive integer, got {batches!r}")
+        batch_size = _check_count(batch_size)
+        net = self.sampling_generator(use_ema)
+        layers = batch_norm_layers(net)
+        if not layers:
+            return 0
+        rng = np.random.default_rng(seed)
+        momenta = [layer.momentum for layer in layers]
+        try:
+            for i in range(int(batches)):
+                for layer in layers:  # cumulative average: moving = (i * moving + batch) / (i + 1)
+                    layer.momentum = i / (i + 1.0)
+                z = rng.standard_normal((batch_size, self.latent_dim)).astype(np.float32)
+                labels = (rng.integers(0, self.num_classes, batch_size).astype(np.int32)
+                          if self.conditional else None)
+                net(self.generator_inputs(tf.constant(z), None if labels is None else tf.constant(labels)),
+                    training=True)
+        finally:
+            for layer, momentum in zip(layers, momenta):
+                layer.momentum = momentum
+        return len(layers)
 
     # ------------------------------------------------------------------ sampling
     def _latent_numpy(self, n: int, seed: Optional[int], truncation: Optional[float]):
@@ -539,4 +681,5 @@ def _check_count(n) -> int:
     return int(n)
 
 
-__all__ = ["AdversarialModel", "GANBase", "logs_for_strategy", "resolve_jit_compile"]
+__all__ = ["AdversarialModel", "EMAState", "EMA_RAMPUP", "GANBase", "batch_norm_layers", "ema_beta",
+           "logs_for_strategy", "resolve_jit_compile"]

@@ -72,7 +72,7 @@ class GAN(GANBase):
             fake_logits, fm = self.generator_view(fake, fake_labels, real, labels)
             g_loss = losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm
         self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
-        self.update_ema()
+        self.update_ema(self.generator_inputs(z, fake_labels))
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

@@ -120,6 +120,6 @@ class WassersteinGAN(GANBase):
             fake_logits, fm = self.generator_view(fake, fake_labels, reals[0], real_labels[0])
             g_loss = losses.wasserstein_generator_loss(fake_logits) + self.feature_matching * fm
         self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
-        self.update_ema()
+        self.update_ema(self.generator_inputs(z, fake_labels))
         self.g_loss_tracker.update_state(g_loss)
         return self._metric_results()
