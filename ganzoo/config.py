@@ -718,6 +718,9 @@ def _validate_style_based(config: Config, fail, positive) -> None:
         if m.fade_images < 0:
             fail("model.fade_images", f"must be >= 0, got {m.fade_images}")
         positive("model.stabilize_images", m.stabilize_images)
+        if config.train.lr_schedule != "constant":
+            fail("train.lr_schedule", "ProgressiveGAN resets its optimizers (step count included) at every new "
+                 "level of detail, as the official code, which would restart a schedule; use constant")
     else:
         if m.loss == "wasserstein":
             fail("model.loss", "StyleGAN has no Lipschitz constraint for a Wasserstein critic; use non_saturating "

@@ -69,7 +69,9 @@ def test_entry_trains_samples_and_round_trips(name, tmp_path):
     for key, values in history.history.items():
         assert np.all(np.isfinite(values)), f"{name}: {key} is not finite: {values}"
     assert {"d_loss", "g_loss"} <= set(history.history)
-    steps = (2, 3)
+    # ProgressiveGAN's optimizers restart at each new level of detail: the tiny config's second
+    # step starts a fade-in and the third ends it (tests/test_pggan.py).
+    steps = (1, 1) if config.model.cls == "ProgressiveGAN" else (2, 3)
     assert int(model.g_optimizer.iterations.numpy()) == steps[0]
     images = model.generate(5, seed=3)
     size, channels = config.data.image_size, config.data.channels

@@ -1,5 +1,6 @@
 """ProgressiveGAN: the growth schedule, every phase's shapes, fade-in, growth and resume
-inside ``fit``, sampling at finished phases, and MNIST's 28 -> 32 padding."""
+inside ``fit``, the optimizer reset at each new level of detail, sampling at finished phases,
+and MNIST's 28 -> 32 padding."""
 
 import keras
 import numpy as np
@@ -38,13 +39,21 @@ def _one_batch_dataset(seed=0):
     return tf.data.Dataset.from_tensors(x).repeat()
 
 
+#: The optimizers restart at each new level of detail (a fade-in starts or ends), as the official
+#: code: their step counts after each step of EXPECTED (1, 2, ... without the reset).
+EXPECTED_ITERATIONS = [1, 1, 2, 1, 1, 2, 1]
+
+
 class _Record(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self.steps = []
+        self.iterations = []
 
     def on_train_batch_end(self, batch, logs=None):
         self.steps.append((int(logs["phase"]), round(float(logs["alpha"]), 6)))
+        self.iterations.append((int(self.model.g_optimizer.iterations.numpy()),
+                                int(self.model.d_optimizer.iterations.numpy())))
 
 
 def test_growth_schedule_golden_values():
@@ -126,13 +135,14 @@ def grown(tmp_path_factory):
     manager = CheckpointManager(folder / "checkpoints")
     manager.save(model, step=3, epoch=0, config=config)
     model.fit(_one_batch_dataset(), epochs=1, steps_per_epoch=4, verbose=0, callbacks=[record])
-    return dict(model=model, config=config, record=record.steps, traces=len(traces), rgb16=rgb16,
-                rgb16_after_phase0=rgb16_after_phase0, step2=folder / "step2.keras", manager=manager)
+    return dict(model=model, config=config, record=record.steps, iterations=record.iterations, traces=len(traces),
+                rgb16=rgb16, rgb16_after_phase0=rgb16_after_phase0, step2=folder / "step2.keras", manager=manager)
 
 
 def test_model_grows_inside_fit_without_retracing(grown):
     model = grown["model"]
     assert grown["record"] == EXPECTED, "phase/alpha per step do not follow the images seen"
+    assert grown["iterations"] == [(n, n) for n in EXPECTED_ITERATIONS], "optimizers not reset at new levels of detail"
     assert grown["traces"] <= 2, "growing must not retrace train_step once per phase"
     # Phase 0 trains 4x4 only: the 16x16 output layer did not move until it was faded in.
     np.testing.assert_array_equal(grown["rgb16_after_phase0"], grown["rgb16"])
@@ -150,12 +160,69 @@ def test_resume_mid_phase_continues_exactly(grown):
     record = _Record()
     resumed.fit(_one_batch_dataset(), epochs=1, steps_per_epoch=4, verbose=0, callbacks=[record])
     assert record.steps == EXPECTED[3:]
+    assert record.iterations == [(n, n) for n in EXPECTED_ITERATIONS[3:]]  # the resets resume exactly too
     full = grown["model"]
     assert int(resumed.images_seen.numpy()) == 28
     # Same data, same restored random stream and optimizer state: the uninterrupted weights.
     for a, b in zip(resumed.generator.weights + resumed.discriminator.weights,
                     full.generator.weights + full.discriminator.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-4, atol=1e-5, err_msg=a.path)
+
+
+def _optimizer_state(model):
+    return [v.numpy() for opt in (model.g_optimizer, model.d_optimizer) for v in opt.variables]
+
+
+def test_new_level_of_detail_trains_with_fresh_optimizers(tmp_path):
+    """The official code (reset_opt_for_new_lod) re-initialises both Adam optimizers, moments and
+    bias correction, when a fade-in starts and when it ends (EXPECTED_ITERATIONS): the step that
+    starts a fade-in must equal that step taken with freshly initialised optimizers."""
+    steps_before = 1
+    model = _model()
+    model.run_eagerly = True  # (the compiled step's reset: test_model_grows_inside_fit_without_retracing)
+    model.fit(_one_batch_dataset(), epochs=1, steps_per_epoch=steps_before, verbose=0)
+    before = EXPECTED[steps_before - 1]
+    assert before != EXPECTED[steps_before] and int(model.g_optimizer.iterations.numpy()) > 0
+    assert any(np.abs(v).max() > 0 for v in _optimizer_state(model)[2:]), "Adam's moments should be non-zero here"
+    model.save(tmp_path / "before.keras")
+    grown, fresh = (keras.saving.load_model(tmp_path / "before.keras") for _ in range(2))
+    for opt in (fresh.g_optimizer, fresh.d_optimizer):  # what a re-initialised optimizer holds
+        for v in opt.variables:
+            if v is not opt._learning_rate:
+                v.assign(np.zeros(v.shape, v.dtype))
+    for m in (grown, fresh):
+        m.run_eagerly = True
+        m.fit(_one_batch_dataset(), epochs=1, steps_per_epoch=1, verbose=0)
+    assert int(grown.g_optimizer.iterations.numpy()) == int(grown.d_optimizer.iterations.numpy()) == 1
+    for a, b in zip(_optimizer_state(grown), _optimizer_state(fresh)):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+    for a, b in zip(grown.weights, fresh.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7, err_msg=a.path)
+    assert float(grown.g_optimizer.learning_rate.numpy()) == pytest.approx(1e-3)  # the rate is not state
+
+
+def test_reset_keeps_learning_rate_and_loss_scale_and_refuses_schedules():
+    from ganzoo.models.pggan import reset_optimizer_state
+
+    var = keras.Variable(np.ones(3, np.float32))
+    opt = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(0.01))
+    opt.build([var])
+    opt.apply([tf.ones(3) * opt.dynamic_scale], [var])
+    scale = float(opt.dynamic_scale.numpy())
+    reset_optimizer_state([opt], tf.constant(False))
+    assert int(opt.iterations.numpy()) == 1
+    reset_optimizer_state([opt], tf.constant(True))
+    assert int(opt.iterations.numpy()) == 0
+    inner = opt.inner_optimizer
+    assert all(not np.any(v.numpy()) for v in inner.variables if v is not inner._learning_rate)
+    assert float(opt.learning_rate.numpy()) == pytest.approx(0.01) and float(opt.dynamic_scale.numpy()) == scale
+
+    model, config = _model_and_config()
+    schedule = keras.optimizers.schedules.PolynomialDecay(1e-3, 100)
+    with pytest.raises(ValueError, match="constant learning rate"):
+        model.compile(g_optimizer=keras.optimizers.Adam(schedule), d_optimizer=keras.optimizers.Adam(1e-3))
+    with pytest.raises(ConfigError, match="train.lr_schedule"):
+        ganzoo.get_config("pggan_mnist", **{"train.lr_schedule": "linear", "train.decay_steps": 100})
 
 
 def test_generate_at_finished_phases_only(grown):

@@ -27,8 +27,26 @@ How growth works without rebuilding or recompiling:
   every checkpoint carry them: a resumed run continues the schedule exactly.
 
 Variables of blocks that a phase does not use receive zero gradients; with the paper's
-Adam beta_1 = 0 they do not move. (The official code also resets Adam's moments at every
-growth; that is an implementation detail outside the paper and is not done here.)
+Adam beta_1 = 0 they do not move.
+
+**Optimizer reset at each new level of detail**, as the official code
+(``reset_opt_for_new_lod=True``: ``reset_optimizer_state`` re-initialises every variable of
+both Adam optimizers, the moments and the ``beta1_power``/``beta2_power`` of its bias
+correction, whenever ``floor(lod)`` or ``ceil(lod)`` changes): when a block starts fading in
+and again when its fade-in ends. Without it a block that starts learning meets a second-moment
+estimate near zero under a spent bias correction, and its first steps are ~1/sqrt(1 - beta_2)
+= 10x the learning rate. ``train_step`` compares the level of detail of this step with the
+previous step's (the ``phase``/``alpha`` weights), so the reset happens inside the compiled
+step and a resumed run resets exactly where an uninterrupted one does. In Keras terms both
+optimizers' ``iterations`` (their bias-correction step) and slots go back to zero; the
+learning-rate variable and a loss scale are kept. ``iterations`` therefore counts the steps
+since the last new level of detail (``images_seen`` counts the training), and a
+learning-rate schedule, which would restart with it, is refused (the reference's rate is
+constant).
+
+The EMA generator (``ema_decay``) is ramped up as in :mod:`ganzoo.models.base`
+(``ema_rampup``); the official code averages at decay 0.999 from the first step, which a
+run as long as the paper's forgets (``ema_rampup: null`` gives exactly that).
 """
 
 from __future__ import annotations
@@ -43,7 +61,8 @@ from ganzoo import losses
 from ganzoo.models.base import GANBase, _check_count, _replicas_in_sync
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
 
-__all__ = ["ProgressiveGAN", "growth_schedule"]
+__all__ = ["ProgressiveGAN", "growth_schedule", "level_of_detail_segment", "optimizer_state_variables",
+           "reset_optimizer_state"]
 
 
 def growth_schedule(images_seen, num_phases: int, fade_images: int, stabilize_images: int):
@@ -62,6 +81,45 @@ def growth_schedule(images_seen, num_phases: int, fade_images: int, stabilize_im
     alpha = one if fade_images == 0 else tf.clip_by_value((n - start) / fade, zero, one)
     alpha = tf.where(phase == zero, one, alpha)
     return tf.cast(phase, tf.int32), tf.cast(alpha, tf.float32)
+
+
+def level_of_detail_segment(phase, alpha):
+    """Which stretch of constant level of detail ``(phase, alpha)`` is in (int32 tensor):
+    ``2 * phase`` while the phase is stable (alpha = 1), ``2 * phase - 1`` while its block
+    fades in. The official code resets its optimizers whenever this changes (its ``lod`` leaves
+    an integer when a fade-in starts, and reaches the next one when it ends)."""
+    phase = tf.cast(phase, tf.int32)
+    return 2 * phase - tf.cast(tf.convert_to_tensor(alpha, tf.float32) < 1.0, tf.int32)
+
+
+def optimizer_state_variables(optimizer) -> list:
+    """The state of ``optimizer`` that a reset re-initialises: its step count (Adam's bias
+    correction) and its slots (Adam's moments); not its learning-rate variable, nor the
+    loss scale of a ``LossScaleOptimizer`` (the inner optimizer's state is reset)."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    learning_rate = getattr(inner, "_learning_rate", None)
+    return [v for v in inner.variables if v is not learning_rate]
+
+
+def reset_optimizer_state(optimizers, when) -> None:
+    """Set the state of every optimizer in ``optimizers`` back to zero where the scalar bool
+    tensor ``when`` holds (graph mode and XLA: a ``tf.cond``; in a replica context under
+    ``tf.distribute`` the assignment happens in a merge call, on every replica's copy)."""
+    variables = [v for opt in optimizers for v in optimizer_state_variables(opt)]
+    variables = [v.value if isinstance(v, keras.Variable) else v for v in variables]
+
+    def reset(strategy, flag):
+        flag = strategy.experimental_local_results(flag)[0]  # every replica computed the same value
+
+        def zero():
+            for v in variables:
+                v.assign(tf.zeros_like(v))
+            return tf.constant(True)
+
+        return tf.cond(flag, zero, lambda: tf.constant(False))
+
+    tf.__internal__.distribute.interim.maybe_merge_call(reset, tf.distribute.get_strategy(),
+                                                        tf.convert_to_tensor(when))
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -126,6 +184,17 @@ class ProgressiveGAN(GANBase):
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker, self.wd_tracker, self.gp_tracker]
 
+    def compile(self, *args, **kwargs):
+        """As :meth:`GANBase.compile`; the learning rates must be constant: the optimizers'
+        step counts restart at every new level of detail, and a schedule would restart with them."""
+        super().compile(*args, **kwargs)
+        for key, optimizer in (("g_optimizer", self.g_optimizer), ("d_optimizer", self.d_optimizer)):
+            rate = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_learning_rate", None)
+            if callable(rate):
+                raise ValueError(f"ProgressiveGAN resets its optimizers at every new level of detail (as the "
+                                 f"official code), which would restart the learning-rate schedule of {key}; give "
+                                 f"it a constant learning rate (config: train.lr_schedule: constant)")
+
     # ------------------------------------------------------------------ structure
     @staticmethod
     def _body(net, kind: str):
@@ -179,6 +248,9 @@ class ProgressiveGAN(GANBase):
                              f"(it downsamples them itself), got {tuple(real.shape[1:])}")
         batch_size = tf.shape(real)[0]
         phase, alpha = growth_schedule(self.images_seen, self.num_phases, self.fade_images, self.stabilize_images)
+        # A new level of detail (a fade-in starts or ends): fresh optimizers, as the official code.
+        reset_optimizer_state((self.g_optimizer, self.d_optimizer), tf.not_equal(
+            level_of_detail_segment(phase, alpha), level_of_detail_segment(self.phase, self.alpha)))
         self.phase.assign(phase)
         self.alpha.assign(alpha)
         level = self._level(phase)
