@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import difflib
 import hashlib
+import inspect
 import json
 import types
 import typing
@@ -742,6 +743,23 @@ METADATA_KEYS = ("name", "description", "paper", "source")
 SECTIONS = ("model", "generator", "discriminator", "data", "train", "augment")
 
 
+def model_keys(cls: str) -> tuple:
+    """The ``model`` keys class ``cls`` takes: its :data:`MODEL_KEYS` row, or, for a class
+    registered at run time (``ganzoo.models.MODEL_CLASSES``, e.g. the README's "Add a new GAN"
+    example), the keyword arguments of its constructors (the class's and its bases') that are
+    ``model`` keys."""
+    if cls in MODEL_KEYS:
+        return MODEL_KEYS[cls]
+    from ganzoo.models import MODEL_CLASSES as classes  # noqa: PLC0415 (TensorFlow; only for such classes)
+
+    names = {f.name for f in dataclasses.fields(ModelConfig)} - {"cls"}
+    taken = set()
+    for klass in classes[cls].__mro__:
+        if "__init__" in vars(klass):
+            taken |= set(inspect.signature(klass.__init__).parameters)
+    return tuple(sorted(taken & names))
+
+
 def _data_pipeline(cls: str) -> str:
     return cls if cls in IMAGE_TO_IMAGE_CLASSES else "latent"
 
@@ -751,7 +769,7 @@ def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
     ``when``, the keys of :data:`KEYS_READ_WHEN` only where they are read."""
     m = config.model
     owners = {"model.cls": "the registry", "generator.arch": "the registry", "discriminator.arch": "the registry"}
-    for key in MODEL_KEYS[m.cls]:
+    for key in model_keys(m.cls):
         owners.setdefault(f"model.{key}", m.cls)
     for role in ("generator", "discriminator"):
         arch = getattr(config, role).arch
@@ -839,7 +857,7 @@ def model_kwargs(config: "Config") -> dict:
     classes that sample from z, the ``augment`` section (SRGAN's vgg_layer / vgg_weights are for
     its ``from_zoo_config``, which builds the VGG19 features from them)."""
     m = config.model
-    kwargs = {key: copy.deepcopy(getattr(m, key)) for key in MODEL_KEYS[m.cls]}
+    kwargs = {key: copy.deepcopy(getattr(m, key)) for key in model_keys(m.cls)}
     kwargs.update(seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
     if m.cls not in IMAGE_TO_IMAGE_CLASSES:
         kwargs["augment"] = dataclasses.asdict(config.augment)

@@ -49,8 +49,8 @@ def tiny_config(name: str, **extra):
     as unused, e.g. ``generator.hidden`` of a dcgan network), then ``extra``."""
     base = ganzoo.get_config(name, **extra)  # extra may switch a mode (e.g. data.source: folder)
     used = used_keys(base)
-    overrides = {key: value for key, value in TINY.items() if key in used}
-    overrides.update(TINY_BY_CLASS.get(base.model.cls, {}))
+    shrink = {**TINY, **TINY_BY_CLASS.get(base.model.cls, {})}
+    overrides = {key: value for key, value in shrink.items() if key in used}
     overrides.update(extra)
     return ganzoo.get_config(name, **overrides)
 
