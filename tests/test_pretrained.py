@@ -14,9 +14,12 @@ from ganzoo.evaluation.stats import class_coverage, label_accuracy
 from ganzoo.weights import PRETRAINED_DIR, available_pretrained, pretrained_path
 
 BUNDLED = ["cgan_mnist", "gan_mnist", "dcgan_mnist", "wgan_gp_mnist"]
-#: The bundled weights were trained before the EMA ramp-up existed: their EMA generator averaged
-#: at the constant ema_decay from the first step (and copied G's batch-norm statistics).
-TRAINED_WITH = {"model.ema_rampup": NULL}
+#: Bundled weights trained before the EMA ramp-up existed: their EMA generator averaged at the
+#: constant ema_decay from the first step (and copied G's batch-norm statistics). Their averages
+#: hold under 0.01% of the initial weights after 9,370 steps, so they were kept (issue 16);
+#: dcgan_mnist was retrained by today's recipe. wgan_gp_mnist is still the old one.
+BEFORE_RAMPUP = {"model.ema_rampup": NULL}
+TRAINED_WITH = {"cgan_mnist": BEFORE_RAMPUP, "gan_mnist": BEFORE_RAMPUP, "wgan_gp_mnist": BEFORE_RAMPUP}
 UNCONDITIONAL = [name for name in BUNDLED if name != "cgan_mnist"]
 
 
@@ -24,7 +27,7 @@ def test_bundled_entries_have_weights_and_metadata():
     assert set(BUNDLED) <= set(available_pretrained())
     for name in BUNDLED:
         meta = json.loads((PRETRAINED_DIR / f"{name}.json").read_text())
-        config = ganzoo.get_config(name, **TRAINED_WITH)
+        config = ganzoo.get_config(name, **TRAINED_WITH.get(name, {}))
         assert meta["entry"] == name and meta["config_hash"] == config.hash(), "weights trained by another recipe"
         assert meta["epochs"] == config.train.epochs and meta["training_seconds"] > 0 and meta["commit"]
         from ganzoo.evaluation.paths import sha256_file
