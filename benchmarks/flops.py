@@ -177,8 +177,10 @@ def _output_tensors(op):
 # ---------------------------------------------------------------------- train step
 
 def train_step_flops(generator, discriminator, batch: int, n_critic: int = 1, gradient_penalty: bool = False,
-                     r1: bool = False) -> dict:
-    """Matmul-class FLOPs of one training step (see the module docstring for the composition)."""
+                     r1: bool = False, ema_forward: bool = False) -> dict:
+    """Matmul-class FLOPs of one training step (see the module docstring for the composition).
+    ``ema_forward``: after G's step the EMA generator (same network) runs forward once so that
+    its batch-norm statistics are its own (``GANBase.update_ema``)."""
     g, d = network_cost(generator), network_cost(discriminator)
     d_fwd, g_fwd = d.forward * batch, g.forward * batch
     d_step = (g_fwd + g.per_call                            # fakes for D
@@ -189,10 +191,20 @@ def train_step_flops(generator, discriminator, batch: int, n_critic: int = 1, gr
     g_step = (g_fwd + g.per_call + d_fwd + d.per_call
               + d.input_grad_full * batch                    # through D into the fakes
               + (g.weight_grad + g.input_grad_internal) * batch)
+    if ema_forward:
+        g_step += g_fwd + g.per_call
     total = n_critic * d_step + g_step
     images = batch * n_critic
     return {"d_step": n_critic * d_step, "g_step": g_step, "total": total, "images": images,
             "per_image": total / images, "g_forward_per_image": g.forward, "d_forward_per_image": d.forward}
+
+
+def ema_runs_forward(model) -> bool:
+    """Whether ``model``'s step runs its EMA generator forward (it keeps one, with batch norm)."""
+    from ganzoo.models.base import batch_norm_layers  # noqa: PLC0415
+
+    ema = getattr(model, "ema_generator", None)
+    return ema is not None and bool(batch_norm_layers(ema))
 
 
 #: Training schemes whose step :func:`train_step_flops` composes.
@@ -214,12 +226,14 @@ def entry_flops(name: str, batch: int = 64, impl: str = "ganzoo") -> dict:
         model = build_model(config)
         generator, discriminator = model.generator, model.discriminator
     m = config.model
+    ema_forward = impl != "baseline" and ema_runs_forward(model)
     if m.cls not in STEP_SCHEMES:
         return {"entry": name, "impl": impl, "batch": batch, "total": None, "per_image": None,
                 "note": f"no step composition for {m.cls} (counted: {', '.join(STEP_SCHEMES)})"}
     wgan = m.cls == "WassersteinGAN"
     result = train_step_flops(generator, discriminator, batch, n_critic=m.n_critic if wgan else 1,
-                              gradient_penalty=wgan and m.gradient_penalty > 0, r1=m.r1_gamma > 0)
+                              gradient_penalty=wgan and m.gradient_penalty > 0, r1=m.r1_gamma > 0,
+                              ema_forward=ema_forward)
     result.update(entry=name, impl=impl, batch=batch)
     return result
 
