@@ -177,10 +177,10 @@ def _output_tensors(op):
 # ---------------------------------------------------------------------- train step
 
 def train_step_flops(generator, discriminator, batch: int, n_critic: int = 1, gradient_penalty: bool = False,
-                     r1: bool = False, ema_forward: bool = False) -> dict:
+                     r1: bool = False, ema_forward: float = 0.0) -> dict:
     """Matmul-class FLOPs of one training step (see the module docstring for the composition).
-    ``ema_forward``: after G's step the EMA generator (same network) runs forward once so that
-    its batch-norm statistics are its own (``GANBase.update_ema``)."""
+    ``ema_forward``: FLOPs per image of the EMA generator's forward pass after G's step, which
+    keeps its batch-norm statistics its own (``GANBase.update_ema``; :func:`ema_forward_flops`)."""
     g, d = network_cost(generator), network_cost(discriminator)
     d_fwd, g_fwd = d.forward * batch, g.forward * batch
     d_step = (g_fwd + g.per_call                            # fakes for D
@@ -191,20 +191,33 @@ def train_step_flops(generator, discriminator, batch: int, n_critic: int = 1, gr
     g_step = (g_fwd + g.per_call + d_fwd + d.per_call
               + d.input_grad_full * batch                    # through D into the fakes
               + (g.weight_grad + g.input_grad_internal) * batch)
-    if ema_forward:
-        g_step += g_fwd + g.per_call
+    g_step += ema_forward * batch
     total = n_critic * d_step + g_step
     images = batch * n_critic
     return {"d_step": n_critic * d_step, "g_step": g_step, "total": total, "images": images,
             "per_image": total / images, "g_forward_per_image": g.forward, "d_forward_per_image": d.forward}
 
 
-def ema_runs_forward(model) -> bool:
-    """Whether ``model``'s step runs its EMA generator forward (it keeps one, with batch norm)."""
-    from ganzoo.models.base import batch_norm_layers  # noqa: PLC0415
+def ema_forward_flops(model) -> float:
+    """FLOPs per image of the EMA generator's statistics pass (0 without one or without batch
+    norm): its layers up to the last batch norm, the part whose result is used (the runtime
+    prunes the layers after it, as nothing reads their output). The EMA generator is a clone
+    of G, so G's layer costs and order serve."""
+    import keras  # noqa: PLC0415
 
-    ema = getattr(model, "ema_generator", None)
-    return ema is not None and bool(batch_norm_layers(ema))
+    if getattr(model, "ema_generator", None) is None:
+        return 0.0
+    def in_order(net):  # the functional graph's topological order, nested trunks expanded
+        return [inner for op in net.operations
+                for inner in (in_order(op) if isinstance(op, keras.Model) else [op])]
+
+    layers = in_order(model.generator)
+    order = [layer.name for layer in layers]
+    norms = [i for i, layer in enumerate(layers) if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return 0.0
+    return sum(c.forward for c in network_cost(model.generator).layers
+               if c.name in order and order.index(c.name) < norms[-1])
 
 
 #: Training schemes whose step :func:`train_step_flops` composes.
@@ -226,7 +239,7 @@ def entry_flops(name: str, batch: int = 64, impl: str = "ganzoo") -> dict:
         model = build_model(config)
         generator, discriminator = model.generator, model.discriminator
     m = config.model
-    ema_forward = impl != "baseline" and ema_runs_forward(model)
+    ema_forward = ema_forward_flops(model) if impl != "baseline" else 0.0
     if m.cls not in STEP_SCHEMES:
         return {"entry": name, "impl": impl, "batch": batch, "total": None, "per_image": None,
                 "note": f"no step composition for {m.cls} (counted: {', '.join(STEP_SCHEMES)})"}
