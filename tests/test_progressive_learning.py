@@ -13,7 +13,7 @@ instead of 60,000 (fully grown after 15,000 images), 32 channels, 1,600 steps of
 51,200 images. With the reference's optimizer reset at every new level of detail (issue 16) the
 compressed schedule resets Adam every ~94 steps; from 4x4 the old budget (1,200 steps) reached
 coverage 0.73-0.89 depending on the machine and 1,600 steps 0.90-0.95. From 8x8 at 1,600 steps,
-measured on one core: coverage 0.845 -> 0.957 (EMA G; raw G 0.937), FCD 193 -> 55. Skipped
+measured on one core: coverage 0.957 (EMA G; raw G 0.937), FCD 55 after training. Skipped
 without real MNIST (../shared/tfds or TFDS_DATA_DIR) outside CI.
 """
 
