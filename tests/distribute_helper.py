@@ -5,7 +5,7 @@ before TensorFlow initialises, so each scenario runs in a fresh interpreter).
         Two logical CPU devices. For GAN, ConditionalGAN and WassersteinGAN-GP: train a tiny
         entry N steps on one device and under MirroredStrategy over both devices, same data,
         same global batch; write how far apart the two runs' weight updates and optimizer
-        moments are (absolute and relative to the state), and a different seed's as a control, as JSON.
+        moments are relative to the state, and a different seed's as a control, as JSON.
     python tests/distribute_helper.py worker RUN OUT.npz      (TF_CONFIG set by the caller)
         One MultiWorkerMirroredStrategy worker training a tiny entry into RUN with
         ganzoo.training.train; writes its final variables to OUT.npz.
@@ -79,8 +79,8 @@ def _relative_diff(a_vars, b_vars) -> float:
 
 
 def _slots(model):
-    """Adam's moments of both optimizers (float variables with the shape of a weight; the
-    iteration counters and the loss scale are scalars and compared exactly elsewhere)."""
+    """Adam's moments of both optimizers: the variables with the shape of a weight (the
+    scalar step counters and loss scale are not moments; step counts are checked as g_steps)."""
     return [v.numpy() for v in model.g_optimizer.variables + model.d_optimizer.variables if len(v.shape) > 0]
 
 
@@ -104,8 +104,6 @@ def equivalence(out: str) -> None:
             "replicas": int(mirrored.num_replicas_in_sync),
             "compute_dtype": one.dtype_policy.compute_dtype,
             "initial_weight_diff": _max_diff(one_initial, two_initial),
-            "max_weight_diff": _max_diff(one_w, two_w),
-            "max_optimizer_diff": _max_diff(_slots(one), _slots(two)),
             # What training changed, compared: (w_one - w0) vs (w_two - w0).
             "update_relative_diff": _relative_diff([w - w0 for w, w0 in zip(one_w, one_initial)],
                                                        [w - w0 for w, w0 in zip(two_w, one_initial)]),
@@ -113,13 +111,10 @@ def equivalence(out: str) -> None:
             "logs_one_device": one_logs,
             "logs_mirrored": two_logs,
             "g_steps": int(two.g_optimizer.iterations.numpy()),
-            "d_steps": int(two.d_optimizer.iterations.numpy()),
         }
     # Control: a different seed on one device, measured the same ways.
-    base, base_initial, _ = _train(_tiny("dcgan_mnist"), tf.distribute.get_strategy())
+    base, _, _ = _train(_tiny("dcgan_mnist"), tf.distribute.get_strategy())
     other, _, _ = _train(_tiny("dcgan_mnist", **{"train.seed": 1}), tf.distribute.get_strategy())
-    base_w, other_w = ([v.numpy() for v in m.generator.weights] for m in (base, other))
-    results["control_other_seed_diff"] = _max_diff(base_w, other_w)
     results["control_other_seed_optimizer_relative_diff"] = _relative_diff(_slots(base), _slots(other))
     Path(out).write_text(json.dumps(results, indent=1))
 
