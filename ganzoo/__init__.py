@@ -10,13 +10,15 @@ Public API::
 ``import ganzoo`` registers ganzoo's Keras classes (models, layers, schedules), so
 ``keras.saving.load_model("cgan.keras")`` works in a fresh process after it. Set
 ``GANZOO_LAZY_IMPORT=1`` to skip that: TensorFlow is then imported on first use (about 3 s
-saved for scripts that only read configs).
+saved for scripts that only read configs). The ``ganzoo`` command (and ``python -m ganzoo``)
+skips it too: each subcommand imports what it needs, so ``ganzoo list`` answers without TensorFlow.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 
 from ganzoo.config import Config, ConfigError
 from ganzoo.registry import UnknownModelError, get_config, list_models
@@ -61,5 +63,14 @@ def __dir__():
     return sorted(set(globals()) | set(__all__))
 
 
-if os.environ.get("GANZOO_LAZY_IMPORT", "") not in ("1", "true"):
+def _running_the_cli() -> bool:
+    """True when this process is the ``ganzoo`` command: the console script (``sys.argv[0]``
+    named ``ganzoo``) or ``python [options] -m ganzoo`` / ``-m ganzoo.cli``."""
+    if sys.argv and os.path.splitext(os.path.basename(sys.argv[0]))[0] in ("ganzoo", "ganzoo-script"):
+        return True
+    argv = list(getattr(sys, "orig_argv", []))
+    return any(a == "-m" and b in ("ganzoo", "ganzoo.cli") for a, b in zip(argv, argv[1:]))
+
+
+if os.environ.get("GANZOO_LAZY_IMPORT", "") not in ("1", "true") and not _running_the_cli():
     import ganzoo.models  # noqa: E402,F401  (registers the Keras classes for load_model)

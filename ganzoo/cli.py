@@ -1,7 +1,10 @@
 """The ``ganzoo`` command line.
 
 Each subcommand lives in ``ganzoo/commands/<name>.py`` with ``add_parser(subparsers)`` and
-``run(args) -> int``; ``COMMANDS`` lists them (explicit, greppable). Errors that are the
+``run(args) -> int``; ``COMMANDS`` lists them (explicit, greppable). Command modules import
+nothing heavy at module level (TensorFlow, Keras, SciPy are imported inside ``run``), so
+``ganzoo --help``, ``ganzoo list`` and ``ganzoo info NAME`` answer without TensorFlow
+(``benchmarks/cli_latency.py``; ``tests/test_cli_quiet.py`` checks the imports). Errors that are the
 user's to fix (bad config key, missing data, unwritable path) print one clear line and
 exit with status 2; a crash prints a traceback.
 """
@@ -13,7 +16,8 @@ import importlib
 import os
 import sys
 
-# TensorFlow's C++ start-up chatter hides the CLI's own output; users can still set their own level.
+# TensorFlow's C++ start-up chatter hides the CLI's own output; users can still set their own level
+# (set before anything imports TensorFlow; ganzoo.quiet also filters what absl prints regardless).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 #: subcommand -> module in ganzoo.commands
@@ -47,7 +51,7 @@ def user_errors() -> tuple:
     from ganzoo.config import ConfigError  # noqa: PLC0415
     from ganzoo.registry import UnknownModelError  # noqa: PLC0415
 
-    errors = [ConfigError, UnknownModelError, FileNotFoundError, PermissionError, ValueError]
+    errors = [ConfigError, UnknownModelError, FileNotFoundError, PermissionError, IsADirectoryError, ValueError]
     try:
         from ganzoo.data import DataError  # noqa: PLC0415
 
@@ -61,9 +65,12 @@ def main(argv=None) -> int:
     """Run ``ganzoo`` with ``argv`` (default ``sys.argv[1:]``) and return the exit status: the
     subcommand's, 2 for an error that is the user's to fix (printed in one line), 130 on Ctrl-C.
     """
+    from ganzoo.quiet import filter_native_logs  # noqa: PLC0415
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with filter_native_logs():
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -463,6 +463,17 @@ def _celeba_instructions(data_dir: Optional[str]) -> str:
 
 # ====================================================================== folder source
 
+_REPORTED: set = set()
+
+
+def _first_time(key) -> bool:
+    """True the first time ``key`` is seen in this process (for warnings worth saying once)."""
+    if key in _REPORTED:
+        return False
+    _REPORTED.add(key)
+    return True
+
+
 def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
     """(dataset of uint8 images or (image, label) pairs, number of examples) of a folder source."""
     import tensorflow as tf
@@ -475,7 +486,9 @@ def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
     if report.unreadable:
         logger.warning("skipped %d unreadable image files in %s: %s", len(report.unreadable),
                        report.path, _few(report.unreadable, report.path))
-    if report.too_small:
+    if report.too_small and _first_time(("too_small", str(report.path), data.image_size)):
+        # Once per folder and size: a run reads its folder several times (training stream,
+        # fixed-sample grid, nearest-image panel, each resumed segment).
         logger.warning("%d of %d images in %s are smaller than %dpx and were upscaled",
                        report.too_small, report.readable, report.path, data.image_size)
     if report.readable == 0:

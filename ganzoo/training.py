@@ -4,6 +4,8 @@ pretrained-weights script and the notebooks), resumable and fault tolerant.
 A run folder holds::
 
     config.yaml          the exact config used (re-loadable with ganzoo.load(path))
+    run_options.json     how ``ganzoo train`` drove the run (checkpoint/sample cadence, --quiet, ...),
+                         reused by ``ganzoo train --resume``
     checkpoints/         ckpt-00000500.keras, ... (the newest ``keep`` of them; each a full model
                          with both optimizers, plus step/epoch counters, RNG and metric state;
                          written atomically, see ganzoo.checkpoint)
@@ -32,6 +34,7 @@ nothing after it is saved (``ganzoo train`` exits with status 3).
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -176,7 +179,7 @@ def _is_multi_worker(strategy) -> bool:
 def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = None, verbose="auto",
           samples_every: int = 1, extra_callbacks=(), dataset=None, strategy=None, resume: bool = False,
           checkpoint_every: Optional[int] = None, keep_checkpoints: int = 3, deterministic: bool = False,
-          collapse_patience: Optional[int] = 500):
+          collapse_patience: Optional[int] = 500, run_options: Optional[dict] = None):
     """Build, compile and ``fit`` ``config`` (or resume it); return ``(model, history)``.
 
     Args:
@@ -191,6 +194,10 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
         keep_checkpoints: how many checkpoints to keep.
         deterministic: enable TensorFlow's op determinism (bitwise-reproducible runs, slower).
         collapse_patience: steps of d_loss < 1e-3 before a collapse warning (None: never).
+        run_options: JSON-able options of the command line that drives the run, written to
+            ``out/run_options.json`` (``ganzoo train --resume`` reads them back).
+
+    The run folder is created only once the data has loaded (a missing dataset leaves nothing).
 
     Raises:
         ganzoo.guard.TrainingDiverged: a loss became NaN/Inf (the newest checkpoint is the last good one).
@@ -217,13 +224,13 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
     try:
         return _train(config, Path(out) if out is not None else None, run_dir, worker_tmp is None, strategy,
                       data_dir, verbose, samples_every, extra_callbacks, dataset, resume, checkpoint_every,
-                      keep_checkpoints, collapse_patience)
+                      keep_checkpoints, collapse_patience, run_options)
     finally:
         distribute.remove_worker_dir(worker_tmp)
 
 
 def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_every, extra_callbacks, dataset,
-           resume, checkpoint_every, keep_checkpoints, collapse_patience):
+           resume, checkpoint_every, keep_checkpoints, collapse_patience, run_options=None):
     from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
     from ganzoo.callbacks import LossPlot, sample_callback  # noqa: PLC0415
 
@@ -236,9 +243,6 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
         if chief and not resume and manager.paths():
             raise FileExistsError(f"{out} already holds checkpoints of a run (newest: {manager.paths()[-1].name}); "
                                   f"resume it with `ganzoo train --resume {out}`, or choose another --out")
-        run_dir = prepare_run_dir(run_dir)
-        if chief:
-            manager.remove_stale_temporaries()
 
     # The data stream is created after seeding so that its shuffle order is the same in a
     # fresh and in a resumed process.
@@ -250,6 +254,14 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
     start_step = ckpt.step if ckpt else 0
     stream_from, per_epoch = _stream(config, data_dir, dataset, strategy)
     total_steps = t.epochs * per_epoch
+    if out is not None:  # only now that the data has loaded: a missing dataset leaves no empty run folder
+        run_dir = prepare_run_dir(run_dir)
+        if chief:
+            manager.remove_stale_temporaries()
+    if ckpt is not None and verbose != 0:
+        epoch = min(ckpt.step // per_epoch + 1, t.epochs)
+        print(f"continuing from step {ckpt.step} of {total_steps} (epoch {epoch} of {t.epochs}; "
+              f"checkpoint {ckpt.path.name})")
     if ckpt is None:
         with strategy.scope():
             model = build_model(config)
@@ -270,6 +282,8 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
     if out is not None:
         if chief:
             atomic_write_text(run_dir / "config.yaml", config.to_yaml())
+            if run_options is not None:
+                atomic_write_text(run_dir / "run_options.json", json.dumps(run_options, indent=2) + "\n")
         callbacks += [
             keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=resume),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
@@ -284,8 +298,10 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
         logger.info("%s is already trained for %d steps (%d epochs); nothing to do", config.name, start_step, t.epochs)
     step = start_step
     for first_epoch, steps, last_epoch in _segments(start_step, per_epoch, t.epochs):
+        # shuffle=False: the stream is already shuffled by its pipeline (Keras ignores shuffle for a
+        # tf.data.Dataset, and warns on every fit when it is left at its default True).
         part = model.fit(stream_from(step), initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
-                         callbacks=callbacks, verbose=verbose)
+                         callbacks=callbacks, verbose=verbose, shuffle=False)
         step += steps * (last_epoch - first_epoch)
         history.epoch += part.epoch
         for key, values in part.history.items():

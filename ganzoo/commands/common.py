@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from ganzoo.evaluation.paths import sha256_file
-
 
 def parse_int_ranges(text: str, option: str, examples: str) -> list:
     """``"1,2,3"``, ``"0-3"`` or ``"0-2,7"`` -> a list of ints (empty parts skipped; may be empty).
@@ -73,6 +71,8 @@ def find_model_file(path: Path) -> Path:
 def load_source(source: str, weights: Optional[str] = None):
     """``(model, provenance)`` for a run folder / ``.keras`` file, or a zoo entry by name
     (with ``weights``: ``"pretrained"`` for the bundled weights, or a weights file)."""
+    from ganzoo.evaluation.paths import sha256_file  # noqa: PLC0415  (SciPy: not for `ganzoo --help`)
+
     path = Path(source).expanduser()
     if path.exists() or source.endswith(".keras") or "/" in source:
         import keras  # noqa: PLC0415

@@ -1,16 +1,35 @@
 """``ganzoo train NAME [--epochs --steps --batch-size --out --data-dir --set key=value ...]``
 and ``ganzoo train --resume RUN [--epochs E]``.
 
-Exit status: 0 done; 2 bad input (config, data, paths, no checkpoint to resume); 3 training
-diverged (a NaN/Inf loss; the last good checkpoint is kept); 4 a checkpoint could not be
-written (e.g. disk full; the previous checkpoint is intact).
+Exit status: 0 done; 2 bad input (config, data, paths, no checkpoint to resume) or out of
+memory (the batch size to lower is named); 3 training diverged (a NaN/Inf loss; the last good
+checkpoint is kept); 4 a checkpoint could not be written (e.g. disk full; the previous
+checkpoint is intact); 130 Ctrl-C (the resume command is printed).
+
+**Run options** (how a run is driven, not what it learns: checkpoint cadence, checkpoints
+kept, sample and nearest-image cadence, --quiet, --deterministic, --strategy, --data-dir) are
+stored in ``RUN/run_options.json``; ``--resume`` reuses them, and one given again on the
+command line wins and is stored. A run folder is created only once the data has loaded, and a
+run that fails through the user's doing (out of memory, Ctrl-C, bad data) before its first
+checkpoint removes the folder it created.
 """
 
+import argparse
+import json
+import shlex
+import shutil
 import sys
 from pathlib import Path
 
 EXIT_DIVERGED = 3
 EXIT_CHECKPOINT_WRITE = 4
+EXIT_INTERRUPTED = 130
+
+#: Run options and their defaults (None: the option's "not set" meaning, e.g. a checkpoint
+#: per epoch, nearest panels as often as samples, the default strategy).
+RUN_OPTIONS = {"checkpoint_every": None, "keep_checkpoints": 3, "samples_every": 1, "nearest_every": None,
+               "quiet": False, "deterministic": False, "strategy": None, "data_dir": None}
+RUN_OPTIONS_FILE = "run_options.json"
 
 
 def add_parser(sub):
@@ -24,7 +43,9 @@ def add_parser(sub):
                                    "newest good checkpoint.")
     p.add_argument("name", nargs="?", help="entry name (see `ganzoo list`) or a YAML file")
     p.add_argument("--resume", metavar="RUN", help="continue the run in this folder from its newest good checkpoint "
-                                                   "(with its config; only --epochs may change)")
+                                                   "with its config and run options (checkpoint and sample cadence, "
+                                                   "--quiet, ...; one given again wins); of the config only --epochs "
+                                                   "may change")
     p.add_argument("--epochs", type=int, help="number of epochs (default: the entry's)")
     p.add_argument("--steps", type=int, help="steps per epoch (default: one pass over the data)")
     p.add_argument("--batch-size", type=int, help="images per step (the global batch under --strategy)")
@@ -35,20 +56,20 @@ def add_parser(sub):
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.learning_rate=2e-4 (repeatable)")
-    p.add_argument("--strategy", choices=STRATEGIES, default="none",
-                   help="tf.distribute strategy: mirrored (local GPUs), multiworker (needs TF_CONFIG), tpu")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="tf.distribute strategy: none (default), mirrored (local GPUs), multiworker (needs TF_CONFIG), tpu")
     p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (sets train.precision; default float32)")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
-                   help="write a checkpoint every N steps (default: at the end of every epoch); always at the end")
-    p.add_argument("--keep-checkpoints", type=int, default=3, metavar="K", help="keep the newest K checkpoints")
-    p.add_argument("--deterministic", action="store_true",
+                   help="write a checkpoint every N steps (default, or 0: at the end of every epoch); always at the end")
+    p.add_argument("--keep-checkpoints", type=int, metavar="K", help="keep the newest K checkpoints (default 3)")
+    p.add_argument("--deterministic", action=argparse.BooleanOptionalAction,
                    help="TensorFlow op determinism: bitwise-reproducible runs and resumes (slower)")
-    p.add_argument("--samples-every", type=int, default=1, help="write a sample grid every N epochs")
+    p.add_argument("--samples-every", type=int, help="write a sample grid every N epochs (default 1)")
     p.add_argument("--nearest-every", type=int, default=None, metavar="N",
                    help="folder (or data.limit) data: every N epochs write nearest/epoch_NNNN.png, each sample next to its "
                         "nearest training image, to see whether the model copies them (default: as "
                         "--samples-every; 0: never)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action=argparse.BooleanOptionalAction, help="no progress bar (one line per epoch)")
     p.set_defaults(func=run)
 
 
@@ -97,6 +118,64 @@ def resume_config(args):
     if args.epochs is not None:
         config = apply_overrides(config, {"train.epochs": args.epochs}, origin="--epochs")
     return config, run_dir
+
+
+def run_options(args, stored: dict | None = None) -> dict:
+    """The run options in force: the command line's where given, else ``stored`` (a resumed
+    run's ``run_options.json``), else the defaults of :data:`RUN_OPTIONS`."""
+    given = {key: getattr(args, key) for key in RUN_OPTIONS if getattr(args, key, None) is not None}
+    if given.get("data_dir"):
+        given["data_dir"] = str(Path(given["data_dir"]).expanduser().resolve())
+    options = {**RUN_OPTIONS, **{k: v for k, v in (stored or {}).items() if k in RUN_OPTIONS}, **given}
+    if options["checkpoint_every"] == 0:
+        options["checkpoint_every"] = None  # 0: back to one checkpoint per epoch
+    if options["checkpoint_every"] is not None and options["checkpoint_every"] < 0:
+        raise ValueError(f"--checkpoint-every must be a positive number of steps (0: every epoch), got "
+                         f"{options['checkpoint_every']}")
+    if options["keep_checkpoints"] < 1:
+        raise ValueError(f"--keep-checkpoints must be at least 1, got {options['keep_checkpoints']}")
+    return options
+
+
+def read_run_options(run_dir: Path) -> dict:
+    """A run folder's stored run options ({} for a run from before they were stored)."""
+    path = Path(run_dir) / RUN_OPTIONS_FILE
+    if not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path} is not readable JSON ({err}); delete it to resume with the default run options "
+                         "(and give them on the command line)") from None
+    return stored if isinstance(stored, dict) else {}
+
+
+def resume_command(out: Path) -> str:
+    """The command that continues the run in ``out`` (its run options are stored in it)."""
+    return f"ganzoo train --resume {shlex.quote(str(out))}"
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    if isinstance(err, MemoryError):
+        return True
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(err, tf.errors.ResourceExhaustedError)
+
+
+def _newest_step(out: Path):
+    """The step of the newest checkpoint in ``out`` (None when there is none)."""
+    from ganzoo.checkpoint import CheckpointManager  # noqa: PLC0415
+
+    paths = CheckpointManager(out / "checkpoints").paths()
+    return CheckpointManager.step_of(paths[-1]) if paths else None
+
+
+def _discard_if_unstarted(out: Path, created: bool) -> bool:
+    """Remove the run folder this command created when it holds no checkpoint; True if removed."""
+    if created and out.is_dir() and _newest_step(out) is None:
+        shutil.rmtree(out, ignore_errors=True)
+        return True
+    return False
 
 
 #: Below this many images a collection counts as small: without discriminator augmentation
@@ -177,6 +256,14 @@ def _precision_and_threads(config) -> None:
                  if layout else ""))
 
 
+def _lower_batch_hint(config, resumed: bool, out: Path) -> str:
+    half = max(1, config.train.batch_size // 2)
+    if resumed:
+        return (f"A resumed run keeps its batch size: free memory on the device (other processes), or start a new "
+                f"run with a smaller one (e.g. --batch-size {half}) instead of `{resume_command(out)}`")
+    return f"Lower it, e.g. halve it: --batch-size {half}"
+
+
 def run(args) -> int:
     """Train (or resume) as the arguments say; returns the exit status (see the module docstring)."""
     from ganzoo.checkpoint import CheckpointWriteError  # noqa: PLC0415
@@ -186,32 +273,48 @@ def run(args) -> int:
 
     if args.resume:
         config, out = resume_config(args)
+        options = run_options(args, read_run_options(out))
         print(f"resuming {config.name} in {out} (to {config.train.epochs} epoch(s))")
     else:
         if not args.name:
             raise ValueError("name the entry to train (see `ganzoo list`), or give --resume RUN")
         config = config_from_args(args)
         out = Path(args.out or Path("runs") / config.name)
+        options = run_options(args)
         print(f"training {config.name} ({config.model.cls}, {config.model.loss} loss) for {config.train.epochs} "
               f"epoch(s); run folder: {out}")
     _precision_and_threads(config)
     extra_callbacks = []
-    nearest_every = args.samples_every if args.nearest_every is None else args.nearest_every
-    if nearest_every < 0 or args.samples_every <= 0:
+    samples_every = options["samples_every"]
+    nearest_every = samples_every if options["nearest_every"] is None else options["nearest_every"]
+    if nearest_every < 0 or samples_every <= 0:
         raise ValueError("--samples-every must be > 0 and --nearest-every >= 0 (0: no nearest-image panels)")
     small_data = config.data.source == "folder" or config.data.limit is not None
     if small_data and config.model.cls not in IMAGE_TO_IMAGE_CLASSES:
         if config.data.source == "folder" and not args.resume:
             check_folder(config)
-        panel = nearest_panel(config, out, nearest_every, data_dir=args.data_dir)
+        panel = nearest_panel(config, out, nearest_every, data_dir=options["data_dir"])
         if panel is not None:
             extra_callbacks.append(panel)
             print(f"every {nearest_every} epoch(s): samples beside their nearest training images in {out / 'nearest'}")
+    created = not out.exists()
     try:
-        train(config, out=out, data_dir=args.data_dir, verbose=2 if args.quiet else "auto",
-              samples_every=args.samples_every, strategy=args.strategy, resume=bool(args.resume),
-              checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-              deterministic=args.deterministic, extra_callbacks=extra_callbacks)
+        train(config, out=out, data_dir=options["data_dir"], verbose=2 if options["quiet"] else "auto",
+              samples_every=samples_every, strategy=options["strategy"] or "none", resume=bool(args.resume),
+              checkpoint_every=options["checkpoint_every"], keep_checkpoints=options["keep_checkpoints"],
+              deterministic=options["deterministic"], extra_callbacks=extra_callbacks,
+              run_options=options)
+    except KeyboardInterrupt:
+        step = _newest_step(out) if out.is_dir() else None
+        if step is not None:
+            print(f"\ninterrupted; the newest checkpoint is at step {step}. Continue with:\n  {resume_command(out)}",
+                  file=sys.stderr)
+        else:
+            removed = _discard_if_unstarted(out, created)
+            print("\ninterrupted before the first checkpoint: nothing to resume"
+                  + (f" ({out} removed)" if removed else "") + "; run the same command again to start over",
+                  file=sys.stderr)
+        return EXIT_INTERRUPTED
     except TrainingDiverged as err:
         print(f"ganzoo train: {err}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -221,6 +324,18 @@ def run(args) -> int:
     except FileExistsError as err:
         print(f"ganzoo train: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        if _is_out_of_memory(err):
+            removed = _discard_if_unstarted(out, created)
+            print(f"ganzoo train: error: out of memory with a batch of {config.train.batch_size} images "
+                  f"(train.batch_size). {_lower_batch_hint(config, bool(args.resume), out)}"
+                  + (f" ({out} removed: it held no checkpoint)" if removed else ""), file=sys.stderr)
+            return 2
+        from ganzoo.cli import user_errors  # noqa: PLC0415
+
+        if isinstance(err, user_errors()):
+            _discard_if_unstarted(out, created)
+        raise
     print(f"done: {out / 'model.keras'}; samples in {out / 'samples'}; "
           f"sample more with `ganzoo sample {out} -n 64 -o grid.png`")
     return 0
