@@ -32,14 +32,15 @@ def test_resume_reuses_the_run_options_and_an_explicit_one_wins(tmp_path, images
     # train_args passes --quiet; 3 steps per epoch, a checkpoint every 2 steps.
     assert main(train_args(images, run, "--checkpoint-every", "2", "--keep-checkpoints", "5", epochs=1)) == 0
     assert _steps(run) == [2, 3]
-    assert _options(run)["checkpoint_every"] == 2 and _options(run)["quiet"] is True
     capsys.readouterr()
 
     assert main(["train", "--resume", str(run), "--epochs", "2"]) == 0
     out = capsys.readouterr().out
     assert _steps(run) == [2, 3, 4, 6], "the resumed run forgot --checkpoint-every 2 (or --keep-checkpoints 5)"
-    assert "continuing from step 3 of 6" in out
     assert "━" not in out, "the resumed run forgot --quiet: it drew the progress bar"
+    assert "continuing from step 3 of 6" in out
+    options = _options(run)
+    assert options["checkpoint_every"] == 2 and options["quiet"] is True and options["keep_checkpoints"] == 5
 
     # Given again, an option wins over the stored one and is stored: back to one per epoch, with a bar.
     assert main(["train", "--resume", str(run), "--epochs", "3", "--checkpoint-every", "0", "--no-quiet",
