@@ -130,7 +130,8 @@ class _Filter:
             sys.stderr.flush()
         os.dup2(self.saved, 2)  # closes the pipe's last write end: the pump reads to the end and stops
         self.thread.join(timeout=5)
-        os.close(self.saved)
+        if not self.thread.is_alive():  # else a child process still holds the pipe: the pump keeps its fd
+            os.close(self.saved)
 
 
 @contextlib.contextmanager
