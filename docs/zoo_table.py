@@ -76,6 +76,9 @@ def _data(config) -> str:
     data = config.data
     if data.source == "folder":
         return "your folder of images" if data.path in (None, "my_paintings") else f"folder {data.path}"
+    if data.source == "uci_digits":
+        return ("MNIST <-> UCI digits (scikit-learn)" if config.model.cls == "CycleGAN"
+                else "UCI digits (scikit-learn)")
     name = DATASETS.get(data.name, data.name)
     if data.crop:
         name += f" (crop {data.crop})"

@@ -55,7 +55,9 @@ CONTENT_LOSSES = ("vgg", "pixel")
 VGG19_LAYERS = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1))
 SR_SCALES = (2, 3, 4, 8)
 CONDITIONINGS = ("concat", "projection")
-DATA_SOURCES = ("tfds", "folder")
+DATA_SOURCES = ("tfds", "folder", "uci_digits")
+#: Splits of ``data.source: uci_digits`` (ganzoo.data_digits: a fixed 1,347 / 450 split).
+UCI_DIGITS_SPLITS = ("train", "test")
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 #: Keras dtype policies a run may train under (``ganzoo.precision``); ``auto`` resolves per machine.
@@ -138,7 +140,8 @@ def _conditional(config) -> bool:
 
 
 def _tfds(config) -> bool:
-    return config.data.source == "tfds"
+    """Whether the data come from TFDS (with uci_digits, a CycleGAN's domain A does)."""
+    return config.data.source == "tfds" or (config.data.source == "uci_digits" and config.model.cls == "CycleGAN")
 
 
 _TFDS_ONLY = "only a TFDS source (data.source: tfds) reads it"
@@ -159,7 +162,8 @@ KEYS_READ_WHEN = {
     "model.vgg_weights": (lambda c: c.model.content_loss == "vgg", "only the VGG content loss (model.content_loss: "
                                                                    "vgg) loads VGG19"),
     "data.name": (_tfds, _TFDS_ONLY),
-    "data.split": (_tfds, _TFDS_ONLY),
+    "data.split": (lambda c: _tfds(c) or c.data.source == "uci_digits", "a folder source has no splits"),
+    "data.crop": (lambda c: c.data.source != "uci_digits", "the UCI digits' 8x8 grids are resized whole"),
     "data.image_key": (_tfds, _TFDS_ONLY),
     "data.label_key": (lambda c: _tfds(c) and _conditional(c), "only a conditional model (model.num_classes "
                                                                 "set) on a TFDS source reads labels"),
@@ -525,6 +529,9 @@ class Config:
             if net.leaky_slope < 0:
                 fail(f"{net_name}.leaky_slope", f"must be >= 0, got {net.leaky_slope}")
         choice("data.source", data.source, DATA_SOURCES)
+        if data.source == "uci_digits" and data.split not in UCI_DIGITS_SPLITS:
+            fail("data.split", f"the UCI digits (data.source: uci_digits) have the splits "
+                 f"{', '.join(UCI_DIGITS_SPLITS)}, not '{data.split}'")
         choice("train.optimizer", t.optimizer, OPTIMIZERS)
         choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
         choice("train.precision", t.precision, PRECISIONS)
@@ -654,7 +661,7 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
     if m.loss == "wasserstein":
         fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
              "non_saturating, least_squares or hinge")
-    if data.channels != 3:
+    if data.channels != 3 and m.cls == "SRGAN":
         fail("data.channels", f"{m.cls} works on RGB images: set data.channels: 3 (grayscale "
              "inputs are converted to RGB)")
     for net_name, net in (("generator", g), ("discriminator", d)):
@@ -674,6 +681,8 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
         if data.image_size % data.scale or data.image_size // data.scale < 2:
             fail("data.image_size", f"the HR crop ({data.image_size}) must be a multiple of data.scale "
                  f"({data.scale}) with an LR crop of at least 2 pixels (SRGAN: 96 at x4)")
+        if data.source == "uci_digits":
+            fail("data.source", "the UCI digits are 8x8 grids, no high-resolution images; use tfds or folder")
         if data.source == "folder" and not data.path:
             fail("data.path", "a folder source needs the folder of high-resolution images: set "
                  "data.path (or pass --data-path on the command line)")

@@ -14,12 +14,14 @@ Conventions every model in the zoo relies on:
   channels once, and kept as uint8 (``data.cache``: in memory, 4x smaller than float32).
   Shuffling, batching and the float conversion happen after the cache, on every epoch.
 
-Two sources, chosen by ``data.source``:
+Three sources, chosen by ``data.source``:
 
 * ``tfds``: a TensorFlow Datasets name (``mnist``, ``cifar10``, ``celeb_a``). Prepared data is
   looked up in ``data_dir`` (default: env ``TFDS_DATA_DIR``, else ``~/tensorflow_datasets``).
   If it is missing the dataset is downloaded when the network is reachable, otherwise a
   :class:`DataError` says within seconds where to put it.
+* ``uci_digits``: the UCI handwritten digits that scikit-learn ships (:mod:`ganzoo.data_digits`;
+  splits ``train`` and ``test``, labels 0-9).
 * ``folder``: any folder of image files (searched recursively), decoded once with Pillow.
   :func:`scan_folder` reports what is in a folder (unreadable files, modes, sizes,
   duplicates, classes) without building a dataset.
@@ -136,6 +138,10 @@ def load_dataset(
         examples, count = _folder_examples(config, with_labels, limit)
         cache = False  # already a numpy array in memory
         where = f"the folder {data.path}"
+    elif data.source == "uci_digits":
+        examples, count = _uci_digits_examples(config, split or data.split, with_labels, limit)
+        cache = False  # a numpy array in memory
+        where = f"the UCI digits' split '{split or data.split}'"
     else:
         examples, count = _tfds_examples(config, split or data.split, data_dir, shuffle,
                                          with_labels, seed, limit, download)
@@ -459,6 +465,20 @@ def _celeba_instructions(data_dir: Optional[str]) -> str:
         "Or, for an unconditional model, unzip img_align_celeba.zip and use the folder source: "
         "data.source: folder, data.path: .../img_align_celeba, data.crop: 140."
     )
+
+
+# ====================================================================== UCI digits source
+
+def _uci_digits_examples(config: Config, split: str, with_labels: bool, limit: Optional[int]):
+    """(dataset of uint8 images or (image, label) pairs, number of examples) of ``data.source: uci_digits``
+    (:mod:`ganzoo.data_digits`); the ``data.pad`` border is added by the caller."""
+    import tensorflow as tf
+
+    from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+
+    data = config.data
+    images, labels = load_uci_digits(split, data.image_size - 2 * data.pad, data.channels, limit=limit)
+    return tf.data.Dataset.from_tensor_slices((images, labels) if with_labels else images), len(images)
 
 
 # ====================================================================== folder source

@@ -7,12 +7,15 @@
   than the crop are skipped for TFDS and refused with the file names for a folder.
 * **Unpaired translation** (CycleGAN): batches of ``(a, b)``, one image of each domain, from
   TFDS ``cycle_gan/<name>`` (splits ``trainA``/``trainB``; ``data.split: test`` reads
-  ``testA``/``testB``) or two folders (``data.path_a``, ``data.path_b``). Each image is
+  ``testA``/``testB``), two folders (``data.path_a``, ``data.path_b``), or, with
+  ``data.source: uci_digits``, the TFDS dataset ``data.name`` (split ``data.split``; MNIST) as
+  domain A and the UCI digits (:mod:`ganzoo.data_digits`, same split name) as domain B. Each image is
   squared (center crop) and resized to ``data.load_size``, then randomly cropped to
   ``image_size`` and flipped (Zhu et al. 2017's jitter). An epoch is as long as the larger
   domain; the smaller one repeats, as in the reference code.
 
-Both yield float32 images in [-1, 1] with static shapes; randomness is seeded
+Both yield float32 images in [-1, 1] with static shapes (CycleGAN: ``data.channels`` 1 or 3;
+SRGAN: RGB); randomness is seeded
 (``train.seed``) and differs from epoch to epoch.
 """
 
@@ -80,21 +83,26 @@ def _with_seeds(ds, seed):
 def _random_crop_flip(image, size: int, seed, flip: bool):
     import tensorflow as tf
 
-    crop = tf.image.stateless_random_crop(image, (size, size, 3), seed=seed)
+    crop = tf.image.stateless_random_crop(image, (size, size, image.shape[-1]), seed=seed)
     if flip:
         crop = tf.image.stateless_random_flip_left_right(crop, seed=seed[::-1])
     return crop
 
 
-def _rgb(image):
-    """uint8 (h, w, 1 or 3) -> (h, w, 3)."""
+def _with_channels(image, channels: int = 3):
+    """uint8 (h, w, 1 or 3) -> (h, w, ``channels``)."""
     import tensorflow as tf
 
-    return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
+    if image.shape[-1] == channels:
+        return image
+    if channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    grey = tf.image.rgb_to_grayscale(tf.cast(image, tf.float32))
+    return tf.cast(tf.clip_by_value(tf.round(grey), 0.0, 255.0), tf.uint8)
 
 
-def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, download):
-    """uint8 RGB images of a TFDS split and their number (None if unknown)."""
+def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, download, channels: int = 3):
+    """uint8 images (``channels``: 3 RGB, 1 grey) of a TFDS split and their number (None if unknown)."""
     import tensorflow as tf
 
     data = config.data
@@ -111,7 +119,7 @@ def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, dow
                         f"{image_spec.shape}; ganzoo expects uint8 images of shape (height, width, 1 or 3)")
     if limit is not None:
         ds = ds.take(limit)
-    ds = ds.map(lambda ex: _rgb(ex[data.image_key]), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda ex: _with_channels(ex[data.image_key], channels), num_parallel_calls=tf.data.AUTOTUNE)
     count = int(ds.cardinality())
     return ds, (count if count >= 0 else None)
 
@@ -249,9 +257,14 @@ def _unpaired_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, do
     load = data.load_size or data.image_size
     domains = []
     for index, letter in enumerate("AB"):
-        if data.source == "folder":
+        if data.source == "uci_digits" and letter == "B":
+            from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+
+            array, _ = load_uci_digits(split, load, data.channels, limit=limit)
+            ds, count, cache = tf.data.Dataset.from_tensor_slices(array), len(array), False
+        elif data.source == "folder":
             path = (data.path_a, data.path_b)[index] or str(Path(data.path) / f"{split}{letter}")
-            report, array, _ = _read_folder(Path(path), image_size=load, channels=3, limit=limit)
+            report, array, _ = _read_folder(Path(path), image_size=load, channels=data.channels, limit=limit)
             if report.unreadable:
                 logger.warning("skipped %d unreadable image files in %s: %s", len(report.unreadable),
                                report.path, _few(report.unreadable, report.path))
@@ -260,11 +273,14 @@ def _unpaired_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, do
                                 f"(e.g. {_few(report.unreadable, report.path)}); check that they are valid images")
             ds, count, cache = tf.data.Dataset.from_tensor_slices(array), len(array), False
         else:
-            ds, count = _tfds_images(config, f"{split}{letter}", data_dir, shuffle, seed, limit, download)
-            ds = ds.map(lambda im: _tf_square_resize(im, load, 3, None), num_parallel_calls=tf.data.AUTOTUNE)
+            # uci_digits: domain A is the whole TFDS dataset (MNIST), not a cycle_gan/* trainA split.
+            tfds_split = split if data.source == "uci_digits" else f"{split}{letter}"
+            ds, count = _tfds_images(config, tfds_split, data_dir, shuffle, seed, limit, download, data.channels)
+            ds = ds.map(lambda im: _tf_square_resize(im, load, data.channels, None),
+                        num_parallel_calls=tf.data.AUTOTUNE)
             cache = data.cache
             if count == 0:
-                raise DataError(f"TFDS '{data.name}' split '{split}{letter}' is empty")
+                raise DataError(f"TFDS '{data.name}' split '{tfds_split}' is empty")
         if cache:
             ds = ds.cache()
         if shuffle:
@@ -283,5 +299,6 @@ def _unpaired_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, do
                         "steps_per_epoch to fit")
     epoch = max(counts)
     where = (f"the folders {data.path_a or data.path}, {data.path_b or data.path}" if data.source == "folder"
+             else f"TFDS '{data.name}' split '{split}' and the UCI digits" if data.source == "uci_digits"
              else f"TFDS '{data.name}' splits '{split}A'/'{split}B'")
     return pairs.take(epoch), epoch, where

@@ -19,6 +19,9 @@ def available_pretrained() -> list[str]:
 
 
 def _load_generator(model, path: Path) -> None:
+    if getattr(model, "task", None) == "image2image":  # CycleGAN: both generators (sampling_generator)
+        model.sampling_generator().load_weights(str(path))
+        return
     model.generator.load_weights(str(path))
     if getattr(model, "ema_generator", None) is not None:
         model.ema_generator.load_weights(str(path))

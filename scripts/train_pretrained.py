@@ -10,6 +10,13 @@ the commit that trained it, machine, and the evaluation: FCD against the real-vs
 coverage, label accuracy) and ``docs/images/pretrained/<name>.png``, the sample grid the README
 shows (``ganzoo generate``, seed 7; a conditional entry one digit per column).
 ``--evaluate-only`` re-evaluates the bundled weights, ``--grid-only`` redraws the grid.
+
+A CycleGAN entry (``cyclegan_mnist2uci``) ships both generators (the cycle needs both
+directions: ``CycleGAN.sampling_generator``), is evaluated by
+``ganzoo.evaluation.digit_translation`` (the MNIST classifier's accuracy on UCI test digits
+translated to MNIST against plain resizes, and the classes kept by the MNIST -> UCI -> MNIST
+cycle), and its grid is a before/after pair: 64 UCI test digits (``NAME_before.png``) and the
+same picture through ``ganzoo stylize NAME --direction uci2mnist`` (``NAME.png``).
 """
 
 from __future__ import annotations
@@ -67,12 +74,26 @@ def package(model, config, dest: Path, seconds: float, commit: str, data: str, f
 EVAL_SAMPLES = 10_000
 
 
+def evaluate_translation(model, config, data_dir: str) -> dict:
+    """The digit translation measurement of an MNIST <-> UCI digits CycleGAN (see the module docstring)."""
+    from ganzoo.evaluation.digit_translation import digit_translation_scores  # noqa: PLC0415
+
+    if config.data.source != "uci_digits":
+        raise SystemExit(f"{config.name}: scripts/train_pretrained.py evaluates only the MNIST <-> UCI digits "
+                         "CycleGAN (data.source: uci_digits)")
+    scores = digit_translation_scores(model, config, n_mnist=EVAL_SAMPLES, data_dir=data_dir)
+    protocol = scores.pop("protocol")
+    return {"metrics": scores, "protocol": protocol}
+
+
 def evaluate_weights(model, config, data_dir: str) -> dict:
     """FCD, coverage (and label accuracy for a conditional entry) of ``EVAL_SAMPLES`` samples
     against the whole train split, with the shipped MNIST classifier; and the real-vs-real
     floor (10,000 test images against the same reference) measured the same way."""
     from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
 
+    if config.model.cls == "CycleGAN":
+        return evaluate_translation(model, config, data_dir)
     metrics = ["fcd", "coverage"] + (["label_accuracy"] if model.conditional else [])
     ours = evaluate(model, metrics, n=EVAL_SAMPLES, config=config, data_dir=data_dir, seed=0)
     floor = evaluate(f"real:{config.data.name}:test", ["fcd", "coverage"], n=EVAL_SAMPLES, config=config,
@@ -103,11 +124,38 @@ def last_logged_losses(run: Path) -> dict:
     return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "NA")}
 
 
+def write_translation_grid(name: str, grids: Path = GRIDS, weights: str = "pretrained") -> Path:
+    """The before/after pair of a digit CycleGAN: 64 UCI test digits as the data layer serves them
+    (8x8 grid, no gaps, ``NAME_before.png``), then ``ganzoo stylize`` on that picture, 28-pixel
+    tiles without overlap so that every digit is translated alone (``NAME.png``)."""
+    import ganzoo  # noqa: PLC0415
+    from ganzoo.cli import main as cli  # noqa: PLC0415
+    from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+    from ganzoo.images import make_grid, save_image  # noqa: PLC0415
+
+    config = ganzoo.get_config(name)
+    size = config.data.image_size
+    grids.mkdir(parents=True, exist_ok=True)
+    before, after = grids / f"{name}_before.png", grids / f"{name}.png"
+    digits, labels = load_uci_digits("test", size, config.data.channels, limit=64)
+    save_image(make_grid(digits, nrow=8, padding=0), before,
+               metadata={"content": "the first 64 UCI test digits (ganzoo.data_digits)",
+                         "labels": " ".join(map(str, labels))})
+    a, b = config.model.domains
+    if cli(["stylize", name, str(before), "--direction", f"{b}2{a}", "--tile", str(size), "--overlap", "0",
+            "--weights", weights, "-o", str(after)]) != 0:
+        raise SystemExit(f"ganzoo stylize {name} failed")
+    return after
+
+
 def write_grid(name: str, conditional: bool, grids: Path = GRIDS) -> Path:
     """Draw the README's sample grid of the bundled weights with ``ganzoo generate`` (so the PNG
     carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column."""
     from ganzoo.cli import main as cli  # noqa: PLC0415
+    from ganzoo.registry import get_config  # noqa: PLC0415
 
+    if get_config(name).model.cls == "CycleGAN":
+        return write_translation_grid(name, grids)
     grids.mkdir(parents=True, exist_ok=True)
     path = grids / f"{name}.png"
     extra = ["-n", "100", "--labels", "0-9"] if conditional else ["-n", "64"]
@@ -158,7 +206,10 @@ def main(argv=None) -> int:
     seconds = previous + time.time() - start
     done.write_text(f"{seconds:.1f}\n")
     losses = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else last_logged_losses(run)
-    meta = package(model, config, dest, seconds, commit, f"TFDS {config.data.name} {config.data.split}",
+    data = f"TFDS {config.data.name} {config.data.split}"
+    if config.data.source == "uci_digits":
+        data += f" and the UCI digits' {config.data.split} split (ganzoo.data_digits)"
+    meta = package(model, config, dest, seconds, commit, data,
                    final_losses=losses)
     meta["evaluation"] = evaluate_weights(model, config, args.data_dir)
     (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -29,9 +29,11 @@ def run(args) -> int:
     from ganzoo.images import save_image  # noqa: PLC0415
 
     positive_tile(args.tile, args.overlap)
-    picture = read_image_file(args.image)
+    picture = read_image_file(args.image)  # a missing or unreadable picture fails before the model loads
     model, provenance = load_image_to_image_model(args.source, args.weights, "translate", "a CycleGAN",
                                                   "cyclegan_monet2photo")
+    if model.generator_ab.inputs[0].shape[-1] == 1:  # a grey model (cyclegan_mnist2uci)
+        picture = read_image_file(args.image, channels=1)
     direction = args.direction
     if direction is None:
         if "photo2painting" not in model.directions:

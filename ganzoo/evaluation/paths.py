@@ -40,6 +40,8 @@ def dataset_key(data: Union[Config, DataConfig]) -> str:
     if data.source == "folder":
         folder = str(Path(data.path).expanduser().resolve()) if data.path else ""
         name = f"folder-{safe_name(Path(folder).name)}-{hashlib.sha1(folder.encode()).hexdigest()[:8]}"
+    elif data.source == "uci_digits":
+        name = "uci_digits"
     else:
         name = f"{data.source}-{safe_name(data.name)}"
     crop = f"-crop{data.crop}" if data.crop else ""

@@ -148,6 +148,12 @@ class CycleGAN(ImageToImageModel):
                            identity_loss=identity)
 
     # ------------------------------------------------------------------ inference
+    def sampling_generator(self):
+        """What ships as pretrained weights: both generators in one model (``ganzoo/pretrained/<entry>.weights.h5``;
+        the cycle, A -> B -> A, needs both directions). Its weights are those of ``generator_ab`` and
+        ``generator_ba``, so loading into it loads them."""
+        return _GeneratorPair(self.generator_ab, self.generator_ba, name=f"{self.name}_generators")
+
     def preview_images(self, batch) -> list:
         """Rows of a progress grid for an ``(a, b)`` batch: A, G(A), B, F(B)."""
         a, b = (np.asarray(x, np.float32) for x in batch)
@@ -183,6 +189,20 @@ class CycleGAN(ImageToImageModel):
         # Two stride-2 convolutions, then mirror padding of 1: sides must be multiples of 4, >= 8.
         return self.run_network(network, images, tile, overlap, scale=1, multiple=4, min_size=8,
                                 batch_size=batch_size)
+
+
+class _GeneratorPair(keras.Model):
+    """G and F as one model (the weights file of a pretrained CycleGAN); ``(a, b) -> (G(a), F(b))``."""
+
+    def __init__(self, generator_ab, generator_ba, **kwargs):
+        super().__init__(**kwargs)
+        self.generator_ab = generator_ab
+        self.generator_ba = generator_ba
+        self.built = True
+
+    def call(self, inputs, training=False):
+        a, b = inputs
+        return self.generator_ab(a, training=training), self.generator_ba(b, training=training)
 
 
 __all__ = ["CycleGAN"]
