@@ -80,17 +80,19 @@ def _with_seeds(ds, seed):
 def _random_crop_flip(image, size: int, seed, flip: bool):
     import tensorflow as tf
 
-    crop = tf.image.stateless_random_crop(image, (size, size, 3), seed=seed)
+    crop = tf.image.stateless_random_crop(image, (size, size, image.shape[-1]), seed=seed)
     if flip:
         crop = tf.image.stateless_random_flip_left_right(crop, seed=seed[::-1])
     return crop
 
 
-def _rgb(image):
-    """uint8 (h, w, 1 or 3) -> (h, w, 3)."""
+def _rgb(image, channels: int = 3):
+    """uint8 (h, w, 1 or 3) -> (h, w, ``channels``): RGB, or grayscale (SRGAN on MNIST)."""
     import tensorflow as tf
 
-    return tf.image.grayscale_to_rgb(image) if image.shape[-1] == 1 else image
+    if image.shape[-1] == channels:
+        return image
+    return tf.image.grayscale_to_rgb(image) if channels == 3 else tf.image.rgb_to_grayscale(image)
 
 
 def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, download):
@@ -111,7 +113,7 @@ def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, dow
                         f"{image_spec.shape}; ganzoo expects uint8 images of shape (height, width, 1 or 3)")
     if limit is not None:
         ds = ds.take(limit)
-    ds = ds.map(lambda ex: _rgb(ex[data.image_key]), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(lambda ex: _rgb(ex[data.image_key], data.channels), num_parallel_calls=tf.data.AUTOTUNE)
     count = int(ds.cardinality())
     return ds, (count if count >= 0 else None)
 
@@ -124,7 +126,7 @@ def _super_resolution_pairs(config: Config, split, *, data_dir, shuffle, seed, l
     data = config.data
     hr_size, scale = data.image_size, data.scale
     if data.source == "folder":
-        images, count = _folder_full_images(Path(data.path), hr_size, limit, data.cache)
+        images, count = _folder_full_images(Path(data.path), hr_size, limit, data.cache, data.channels)
         where = f"the folder {data.path}"
     else:
         images, count = _tfds_images(config, split, data_dir, shuffle, seed, limit, download)
@@ -166,9 +168,9 @@ def bicubic_downscale(hr, scale: int):
     return tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
 
 
-def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool):
-    """Full-size uint8 RGB images of a folder (decoded once to check them; kept in memory when
-    ``cache``, else decoded again on every pass). Unreadable files are skipped with a warning;
+def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool, channels: int = 3):
+    """Full-size uint8 images (``channels``: 3 RGB, 1 grayscale) of a folder (decoded once to
+    check them; kept in memory when ``cache``, else decoded again on every pass). Unreadable files are skipped with a warning;
     images smaller than ``min_side`` are refused."""
     import tensorflow as tf
 
@@ -184,7 +186,7 @@ def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: 
     kept, arrays, unreadable, small = [], [], [], []
     for path in paths:
         try:
-            array = read_image_file(path)
+            array = read_image_file(path, channels)
         except DataError:
             unreadable.append(path)
             continue
@@ -209,9 +211,9 @@ def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: 
             yield from arrays
         else:
             for path in kept:
-                yield read_image_file(path)
+                yield read_image_file(path, channels)
 
-    ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((None, None, 3), tf.uint8))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((None, None, channels), tf.uint8))
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(kept)))
     return ds, len(kept)
 
