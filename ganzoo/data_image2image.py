@@ -4,7 +4,9 @@
   ``image_size`` x ``image_size`` crop of a high-resolution image (TFDS ``div2k``'s ``hr``
   feature, or any folder of photos), ``lr`` its bicubic downscale by ``data.scale``
   (antialiased, rounded to uint8 like a real LR file), as in Ledig et al. 2017. Images smaller
-  than the crop are skipped for TFDS and refused with the file names for a folder.
+  than the crop are skipped for TFDS and refused with the file names for a folder. With
+  ``data.channels: 1`` the images are grey (``srgan_mnist``: the whole 28x28 digit is the HR
+  crop, its 7x7 downscale the LR input).
 * **Unpaired translation** (CycleGAN): batches of ``(a, b)``, one image of each domain, from
   TFDS ``cycle_gan/<name>`` (splits ``trainA``/``trainB``; ``data.split: test`` reads
   ``testA``/``testB``) or two folders (``data.path_a``, ``data.path_b``). Each image is
@@ -96,7 +98,7 @@ def _rgb(image, channels: int = 3):
 
 
 def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, download):
-    """uint8 RGB images of a TFDS split and their number (None if unknown)."""
+    """uint8 images of a TFDS split (``data.channels``: RGB or grey) and their number (None if unknown)."""
     import tensorflow as tf
 
     data = config.data

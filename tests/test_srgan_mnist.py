@@ -203,3 +203,13 @@ def test_evaluation_of_packaged_weights_records_scores_and_the_bar(tiny_entry_wi
     # evaluate_weights (what the script runs after training) takes this path for an SR entry.
     script.evaluate_super_resolution_weights = lambda *args: {"sr": args[1].name}
     assert script.evaluate_weights(model, config, MNIST) == {"sr": "srgan_mnist"}
+
+
+def test_eval_command_reports_digit_scores_of_a_tiny_run(tiny_run, tmp_path, capsys):
+    _, _, _, out = tiny_run
+    assert cli(["eval", str(out / "run"), "-n", "40", "-o", str(tmp_path / "eval.json"), "--data-dir", MNIST]) == 0
+    printed = capsys.readouterr().out
+    assert "bicubic" in printed and "accuracy" in printed
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert set(result["metrics"]) == set(sr_digits.SCORE_KEYS) and result["metrics"]["images"] == 40
+

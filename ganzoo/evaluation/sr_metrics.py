@@ -115,8 +115,8 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
 
 def hr_evaluation_images(config, split: str = "validation", limit: Optional[int] = 10,
                          data_dir: Optional[str] = None) -> list:
-    """Full-size uint8 HR test images of an SR entry: its TFDS dataset's ``split``
-    (div2k: 100 validation images) or, for a folder source, the folder's images."""
+    """Full-size uint8 HR test images of an SR entry (RGB, or grey for ``data.channels: 1``): its
+    TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images."""
     from pathlib import Path
 
     from ganzoo.data import _list_images, _tfds_load
@@ -124,12 +124,12 @@ def hr_evaluation_images(config, split: str = "validation", limit: Optional[int]
 
     data = config.data
     if data.source == "folder":
-        return [read_image_file(p) for p in _list_images(Path(data.path))[:limit]]
+        return [read_image_file(p, data.channels) for p in _list_images(Path(data.path))[:limit]]
     ds, _ = _tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
     if limit is not None:
         ds = ds.take(limit)
     images = []
     for example in ds:
         image = example[data.image_key].numpy()
-        images.append(np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image)
+        images.append(np.repeat(image, 3, axis=-1) if image.shape[-1] < data.channels else image)
     return images
