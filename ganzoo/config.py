@@ -654,9 +654,11 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
     if m.loss == "wasserstein":
         fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
              "non_saturating, least_squares or hinge")
-    if data.channels != 3 and not (m.cls == "SRGAN" and data.channels == 1):
+    if m.cls == "SRGAN" and data.channels not in (1, 3):  # grey: srgan_mnist
+        fail("data.channels", f"SRGAN upscales RGB (3) or grayscale (1) images, got {data.channels}")
+    if m.cls != "SRGAN" and data.channels != 3:
         fail("data.channels", f"{m.cls} works on RGB images: set data.channels: 3 (grayscale "
-             "inputs are converted to RGB)" + ("; SRGAN also takes 1 (grayscale)" if m.cls == "SRGAN" else ""))
+             "inputs are converted to RGB)")
     for net_name, net in (("generator", g), ("discriminator", d)):
         positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
     positive("data.crops_per_image", data.crops_per_image)

@@ -183,14 +183,15 @@ def last_logged_losses(run: Path) -> dict:
     return {k: float(v) for k, v in rows[-1].items() if k != "epoch" and v not in ("", "NA")}
 
 
-def write_grid(name: str, conditional: bool, grids: Path = GRIDS) -> Path:
+def write_grid(name: str, conditional: bool, grids: Path = GRIDS, data_dir=None) -> Path:
     """Draw the README's sample grid of the bundled weights with ``ganzoo generate`` (so the PNG
-    carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column."""
+    carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column.
+    An SR entry gets :func:`write_upscale_picture` (its test digits from TFDS in ``data_dir``)."""
     from ganzoo.cli import main as cli  # noqa: PLC0415
     from ganzoo.registry import get_config  # noqa: PLC0415
 
     if get_config(name).model.cls == "SRGAN":
-        return write_upscale_picture(name, grids)
+        return write_upscale_picture(name, grids, data_dir)
     grids.mkdir(parents=True, exist_ok=True)
     path = grids / f"{name}.png"
     extra = ["-n", "100", "--labels", "0-9"] if conditional else ["-n", "64"]
@@ -218,7 +219,7 @@ def main(argv=None) -> int:
     config = ganzoo.get_config(args.name)
     dest = Path(args.dest)
     if args.grid_only:
-        print(f"wrote {write_grid(args.name, config.conditional)}")
+        print(f"wrote {write_grid(args.name, config.conditional, data_dir=args.data_dir)}")
         return 0
     if args.evaluate_only:
         model = ganzoo.load(args.name, weights="pretrained", compile=False)
@@ -247,7 +248,7 @@ def main(argv=None) -> int:
     (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
     if Path(args.dest).resolve() == (ROOT / "ganzoo" / "pretrained").resolve():
-        print(f"wrote {write_grid(config.name, config.conditional)}")
+        print(f"wrote {write_grid(config.name, config.conditional, data_dir=args.data_dir)}")
     return 0
 
 

@@ -173,7 +173,8 @@ def test_packaged_weights_load_as_pretrained_and_upscale_by_entry_name(tiny_entr
     lr = bicubic_downscale(_first_mnist("test", 4)[0], 4).numpy()
     np.testing.assert_allclose(loaded.upscale(lr), model.upscale(lr), atol=1e-6)
     # The README picture goes through `ganzoo upscale srgan_mnist` (bundled weights).
-    picture = script.write_upscale_picture("srgan_mnist", grids=tmp_path / "grids", data_dir=MNIST)
+    picture = script.write_grid("srgan_mnist", False, grids=tmp_path / "grids", data_dir=MNIST)
+    assert picture == tmp_path / "grids" / "srgan_mnist.png"
     image = np.asarray(Image.open(picture))
     gap = script.SR_PICTURE_GAP * 4
     width = 10 * 28 + 9 * gap
