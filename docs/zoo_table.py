@@ -114,6 +114,10 @@ def _quality(meta: dict) -> str:
         parts.append(f"coverage {values['coverage']:.3f}")
     if "label_accuracy" in values:
         parts.append(f"label acc. {values['label_accuracy']:.3f}")
+    if "psnr" in values:  # a super-resolution entry (ganzoo.evaluation.sr_digits)
+        parts.append(f"PSNR {values['psnr']:.2f} dB (bicubic {values['bicubic_psnr']:.2f}), digits read "
+                     f"{values['accuracy']:.3f} (bicubic {values['bicubic_accuracy']:.3f}, "
+                     f"HR {values['hr_accuracy']:.3f})")
     return ", ".join(parts)
 
 

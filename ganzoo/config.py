@@ -661,9 +661,8 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
     if m.loss == "wasserstein":
         fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
              "non_saturating, least_squares or hinge")
-    if data.channels != 3 and m.cls == "SRGAN":
-        fail("data.channels", f"{m.cls} works on RGB images: set data.channels: 3 (grayscale "
-             "inputs are converted to RGB)")
+    if data.channels not in (1, 3):  # grey: srgan_mnist, cyclegan_mnist2uci
+        fail("data.channels", f"{m.cls} works on RGB (3) or grayscale (1) images, got {data.channels}")
     for net_name, net in (("generator", g), ("discriminator", d)):
         positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
     positive("data.crops_per_image", data.crops_per_image)

@@ -4,7 +4,9 @@
   ``image_size`` x ``image_size`` crop of a high-resolution image (TFDS ``div2k``'s ``hr``
   feature, or any folder of photos), ``lr`` its bicubic downscale by ``data.scale``
   (antialiased, rounded to uint8 like a real LR file), as in Ledig et al. 2017. Images smaller
-  than the crop are skipped for TFDS and refused with the file names for a folder.
+  than the crop are skipped for TFDS and refused with the file names for a folder. With
+  ``data.channels: 1`` the images are grey (``srgan_mnist``: the whole 28x28 digit is the HR
+  crop, its 7x7 downscale the LR input).
 * **Unpaired translation** (CycleGAN): batches of ``(a, b)``, one image of each domain, from
   TFDS ``cycle_gan/<name>`` (splits ``trainA``/``trainB``; ``data.split: test`` reads
   ``testA``/``testB``), two folders (``data.path_a``, ``data.path_b``), or, with
@@ -132,10 +134,10 @@ def _super_resolution_pairs(config: Config, split, *, data_dir, shuffle, seed, l
     data = config.data
     hr_size, scale = data.image_size, data.scale
     if data.source == "folder":
-        images, count = _folder_full_images(Path(data.path), hr_size, limit, data.cache)
+        images, count = _folder_full_images(Path(data.path), hr_size, limit, data.cache, data.channels)
         where = f"the folder {data.path}"
     else:
-        images, count = _tfds_images(config, split, data_dir, shuffle, seed, limit, download)
+        images, count = _tfds_images(config, split, data_dir, shuffle, seed, limit, download, config.data.channels)
         # Unlike a folder (refused with file names), a TFDS split cannot be listed cheaply:
         # too-small examples are skipped. DIV2K's are all >= 1356 px.
         images = images.filter(lambda im: tf.reduce_min(tf.shape(im)[:2]) >= hr_size)
@@ -174,9 +176,9 @@ def bicubic_downscale(hr, scale: int):
     return tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
 
 
-def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool):
-    """Full-size uint8 RGB images of a folder (decoded once to check them; kept in memory when
-    ``cache``, else decoded again on every pass). Unreadable files are skipped with a warning;
+def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool, channels: int = 3):
+    """Full-size uint8 images (``channels``: 3 RGB, 1 grayscale) of a folder (decoded once to
+    check them; kept in memory when ``cache``, else decoded again on every pass). Unreadable files are skipped with a warning;
     images smaller than ``min_side`` are refused."""
     import tensorflow as tf
 
@@ -192,7 +194,7 @@ def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: 
     kept, arrays, unreadable, small = [], [], [], []
     for path in paths:
         try:
-            array = read_image_file(path)
+            array = read_image_file(path, channels)
         except DataError:
             unreadable.append(path)
             continue
@@ -217,9 +219,9 @@ def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: 
             yield from arrays
         else:
             for path in kept:
-                yield read_image_file(path)
+                yield read_image_file(path, channels)
 
-    ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((None, None, 3), tf.uint8))
+    ds = tf.data.Dataset.from_generator(generate, output_signature=tf.TensorSpec((None, None, channels), tf.uint8))
     ds = ds.apply(tf.data.experimental.assert_cardinality(len(kept)))
     return ds, len(kept)
 

@@ -17,6 +17,10 @@ directions: ``CycleGAN.sampling_generator``), is evaluated by
 translated to MNIST against plain resizes, and the classes kept by the MNIST -> UCI -> MNIST
 cycle), and its grid is a before/after pair: 64 UCI test digits (``NAME_before.png``) and the
 same picture through ``ganzoo stylize NAME --direction uci2mnist`` (``NAME.png``).
+
+A super-resolution entry (``srgan_mnist``) ships its upscaling generator; its evaluation is
+PSNR/SSIM against bicubic and the MNIST classifier's accuracy on SR, bicubic and HR test images
+(``ganzoo.evaluation.sr_digits``), and its picture rows of LR | bicubic | ``ganzoo upscale`` | HR.
 """
 
 from __future__ import annotations
@@ -50,7 +54,9 @@ def package(model, config, dest: Path, seconds: float, commit: str, data: str, f
 
     dest.mkdir(parents=True, exist_ok=True)
     weights = dest / f"{config.name}.weights.h5"
-    model.sampling_generator().save_weights(str(weights))
+    # GANs ship their sampling (EMA) generator, an SR entry its upscaling generator.
+    generator = model.sampling_generator() if hasattr(model, "sampling_generator") else model.generator
+    generator.save_weights(str(weights))
     meta = {
         "entry": config.name,
         "config_hash": config.hash(),
@@ -89,11 +95,15 @@ def evaluate_translation(model, config, data_dir: str) -> dict:
 def evaluate_weights(model, config, data_dir: str) -> dict:
     """FCD, coverage (and label accuracy for a conditional entry) of ``EVAL_SAMPLES`` samples
     against the whole train split, with the shipped MNIST classifier; and the real-vs-real
-    floor (10,000 test images against the same reference) measured the same way."""
+    floor (10,000 test images against the same reference) measured the same way. An SR entry
+    gets :func:`evaluate_super_resolution_weights` instead."""
     from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
 
     if config.model.cls == "CycleGAN":
         return evaluate_translation(model, config, data_dir)
+    if config.model.cls == "SRGAN":
+        return evaluate_super_resolution_weights(model, config, data_dir)
+
     metrics = ["fcd", "coverage"] + (["label_accuracy"] if model.conditional else [])
     ours = evaluate(model, metrics, n=EVAL_SAMPLES, config=config, data_dir=data_dir, seed=0)
     floor = evaluate(f"real:{config.data.name}:test", ["fcd", "coverage"], n=EVAL_SAMPLES, config=config,
@@ -107,7 +117,77 @@ def evaluate_weights(model, config, data_dir: str) -> dict:
                         "floor: the test split vs the train split"}
 
 
+#: The bar of a shipped SR entry (issue 17): PSNR at least this far above bicubic, and its outputs
+#: classified within this many points of the HR originals.
+SR_PSNR_GAIN_DB = 2.0
+SR_ACCURACY_GAP = 0.03
+
+
+def evaluate_super_resolution_weights(model, config, data_dir: str, limit=None) -> dict:
+    """PSNR/SSIM of the model and of bicubic, and the shipped MNIST classifier's accuracy on SR,
+    bicubic and HR images, on the whole test split (``ganzoo.evaluation.sr_digits``), with the
+    bar of the shipped weights checked."""
+    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution  # noqa: PLC0415
+
+    result = evaluate_digit_super_resolution(model, config, limit=limit, data_dir=data_dir)
+    values = {k: round(float(v), 4) for k, v in result["metrics"].items()}
+    values["images"] = int(values["images"])
+    bar = {"psnr_gain_db_at_least": SR_PSNR_GAIN_DB, "accuracy_gap_at_most": SR_ACCURACY_GAP,
+           "met": bool(values["psnr_gain"] >= SR_PSNR_GAIN_DB
+                       and values["hr_accuracy"] - values["accuracy"] <= SR_ACCURACY_GAP)}
+    return {"metrics": values, "bar": bar, "protocol": result["protocol"]}
+
+
 GRIDS = ROOT / "docs" / "images" / "pretrained"
+#: The README picture of an SR entry: these MNIST test images (the first of each digit 0-9).
+SR_PICTURE_DIGITS = 10
+#: Black LR pixels between the digits of the strip handed to `ganzoo upscale`.
+SR_PICTURE_GAP = 3
+
+
+def write_upscale_picture(name: str, grids: Path = GRIDS, data_dir=None) -> Path:
+    """The README picture of an SR entry, rows LR (nearest) | bicubic | the model | HR, of the
+    first test image of each digit. The model's row is the output of ``ganzoo upscale NAME``
+    on a strip of the LR digits (so the PNG carries its provenance); the other rows are the
+    same strip's LR, its bicubic upscale and the originals."""
+    import numpy as np  # noqa: PLC0415
+    from PIL import Image  # noqa: PLC0415
+
+    import ganzoo  # noqa: PLC0415
+    from ganzoo.cli import main as cli  # noqa: PLC0415
+    from ganzoo.data_image2image import bicubic_downscale  # noqa: PLC0415
+    from ganzoo.evaluation.sr_digits import labelled_test_images  # noqa: PLC0415
+    from ganzoo.evaluation.sr_metrics import bicubic_upscale  # noqa: PLC0415
+    from ganzoo.images import read_metadata, save_image  # noqa: PLC0415
+
+    config = ganzoo.get_config(name)
+    scale = config.data.scale
+    hr, labels = labelled_test_images(config, limit=1000, data_dir=data_dir)
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in range(SR_PICTURE_DIGITS)]
+    lr = bicubic_downscale(hr[picks], scale).numpy()
+    gap = np.zeros((lr.shape[1], SR_PICTURE_GAP, lr.shape[3]), np.uint8)
+    strip = np.concatenate([part for image in lr for part in (image, gap)][:-1], axis=1)
+    hr_gap = np.zeros((hr.shape[1], SR_PICTURE_GAP * scale, hr.shape[3]), np.uint8)
+    hr_strip = np.concatenate([part for image in hr[picks] for part in (image, hr_gap)][:-1], axis=1)
+    grids.mkdir(parents=True, exist_ok=True)
+    lr_file, sr_file = grids / f".{name}_lr.png", grids / f".{name}_sr.png"
+    Image.fromarray(strip[..., 0] if strip.shape[-1] == 1 else strip).save(lr_file)
+    try:
+        if cli(["upscale", name, str(lr_file), "-o", str(sr_file)]) != 0:
+            raise SystemExit(f"ganzoo upscale {name} failed")
+        provenance = read_metadata(sr_file)
+        sr = np.asarray(Image.open(sr_file)).reshape(hr_strip.shape)
+    finally:
+        for file in (lr_file, sr_file):
+            file.unlink(missing_ok=True)
+    rows = [strip.repeat(scale, axis=0).repeat(scale, axis=1), bicubic_upscale(strip, scale), sr, hr_strip]
+    line = np.full((2, hr_strip.shape[1], hr_strip.shape[2]), 128, np.uint8)
+    picture = np.concatenate([part for row in rows for part in (row, line)][:-1], axis=0)
+    picture = picture.repeat(2, axis=0).repeat(2, axis=1)  # 28 px digits are small on a page
+    path = grids / f"{name}.png"
+    save_image(picture, path, metadata={**provenance, "rows": "LR (nearest) | bicubic | ganzoo upscale | HR",
+                                        "test_images": picks, "enlarged": 2})
+    return path
 
 
 def last_logged_losses(run: Path) -> dict:
@@ -148,14 +228,17 @@ def write_translation_grid(name: str, grids: Path = GRIDS, weights: str = "pretr
     return after
 
 
-def write_grid(name: str, conditional: bool, grids: Path = GRIDS) -> Path:
+def write_grid(name: str, conditional: bool, grids: Path = GRIDS, data_dir=None) -> Path:
     """Draw the README's sample grid of the bundled weights with ``ganzoo generate`` (so the PNG
-    carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column."""
+    carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column.
+    An SR entry gets :func:`write_upscale_picture` (its test digits from TFDS in ``data_dir``)."""
     from ganzoo.cli import main as cli  # noqa: PLC0415
     from ganzoo.registry import get_config  # noqa: PLC0415
 
     if get_config(name).model.cls == "CycleGAN":
         return write_translation_grid(name, grids)
+    if get_config(name).model.cls == "SRGAN":
+        return write_upscale_picture(name, grids, data_dir)
     grids.mkdir(parents=True, exist_ok=True)
     path = grids / f"{name}.png"
     extra = ["-n", "100", "--labels", "0-9"] if conditional else ["-n", "64"]
@@ -183,7 +266,7 @@ def main(argv=None) -> int:
     config = ganzoo.get_config(args.name)
     dest = Path(args.dest)
     if args.grid_only:
-        print(f"wrote {write_grid(args.name, config.conditional)}")
+        print(f"wrote {write_grid(args.name, config.conditional, data_dir=args.data_dir)}")
         return 0
     if args.evaluate_only:
         model = ganzoo.load(args.name, weights="pretrained", compile=False)
@@ -215,7 +298,7 @@ def main(argv=None) -> int:
     (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
     if Path(args.dest).resolve() == (ROOT / "ganzoo" / "pretrained").resolve():
-        print(f"wrote {write_grid(config.name, config.conditional)}")
+        print(f"wrote {write_grid(config.name, config.conditional, data_dir=args.data_dir)}")
     return 0
 
 

@@ -32,7 +32,7 @@ from tests.helpers import tiny_config
 
 ALL_KEYS = [f"{section}.{f.name}" for section in SECTIONS for f in dataclasses.fields(getattr(Config(), section))]
 #: Keys whose only valid value is fixed by the entry's class (so every change is refused).
-FIXED = {("WassersteinGAN", "model.loss"), ("ProgressiveGAN", "model.loss"), ("SRGAN", "data.channels"),
+FIXED = {("WassersteinGAN", "model.loss"), ("ProgressiveGAN", "model.loss"),
          # and augment.ada where the loss is not one of ADA_LOSSES
          ("ProgressiveGAN", "train.lr_schedule")}  # constant: its optimizers restart at each new level of detail
 #: Choices that the registry's tables check (an accepted change must still change the build, but

@@ -235,7 +235,7 @@ def test_image_to_image_entry_trains_transforms_and_round_trips(name, tmp_path):
     assert int(model.d_optimizer.iterations.numpy()) >= 1
     size = config.data.image_size
     scale = config.data.scale if config.model.cls == "SRGAN" else 1
-    channels = config.data.channels
+    channels = config.data.channels  # 3, or 1 for srgan_mnist
     assert target.shape == (4, size, size, channels)
     assert source.shape == (4, size // scale, size // scale, channels)
     assert source.min() >= -1.0 and source.max() <= 1.0 and target.min() >= -1.0 and target.max() <= 1.0

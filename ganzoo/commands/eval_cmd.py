@@ -3,7 +3,9 @@
 Also ``ganzoo eval real:mnist:test`` (or ``ganzoo eval mnist --real``): real images against
 the reference split, the floor a generator can reach. For a super-resolution model (SRGAN)
 it reports PSNR/SSIM (Y channel, the scale shaved off each border) of the model and of
-bicubic upscaling on the HR images of the entry's held-out split (div2k: validation) or folder.
+bicubic upscaling on the HR images of the entry's held-out split (div2k: validation) or folder;
+for digits (srgan_mnist) on the test split, with the MNIST classifier's accuracy on SR, bicubic
+and HR images (ganzoo.evaluation.sr_digits).
 """
 
 from pathlib import Path
@@ -128,6 +130,8 @@ def _run_super_resolution(model, args) -> int:
         config = get_config(args.config)
     else:
         config = Config.from_dict(model.zoo_config)
+    if config.data.source == "tfds" and config.data.channels == 1:  # digits (srgan_mnist)
+        return _run_digit_super_resolution(model, config, args)
     split = args.split or "validation"
     start = time.time()
     images = hr_evaluation_images(config, split=split, limit=args.n or SR_DEFAULT_IMAGES, data_dir=args.data_dir)
@@ -145,3 +149,26 @@ def _run_super_resolution(model, args) -> int:
     if output:
         print(f"wrote {write_json(result, output)}")
     return 0
+
+
+def _run_digit_super_resolution(model, config, args) -> int:
+    """Digits: PSNR/SSIM against bicubic and the MNIST classifier's accuracy on SR, bicubic and
+    HR images of the labelled test split (``ganzoo.evaluation.sr_digits``)."""
+    from ganzoo.evaluation.evaluate import write_json  # noqa: PLC0415
+    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution  # noqa: PLC0415
+
+    result = evaluate_digit_super_resolution(model, config, split=args.split or "test", limit=args.n,
+                                             data_dir=args.data_dir)
+    m = result["metrics"]
+    print(f"{config.name} x{int(model.scale)}: {m['images']} images of TFDS {config.data.name} "
+          f"{args.split or 'test'}; PSNR/SSIM on the whole image; digits read by the MNIST classifier")
+    print(f"{'':10}{'PSNR dB':>10}{'SSIM':>8}{'accuracy':>10}")
+    print(f"{'model':10}{m['psnr']:10.2f}{m['ssim']:8.4f}{m['accuracy']:10.4f}")
+    print(f"{'bicubic':10}{m['bicubic_psnr']:10.2f}{m['bicubic_ssim']:8.4f}{m['bicubic_accuracy']:10.4f}")
+    print(f"{'HR':10}{'':>10}{'':>8}{m['hr_accuracy']:10.4f}")
+    result["protocol"] = {"command": f"ganzoo eval {args.source}", "description": result["protocol"]}
+    output = args.output or _default_output(args.source)
+    if output:
+        print(f"wrote {write_json(result, output)}")
+    return 0
+

@@ -1,7 +1,8 @@
 """``ganzoo upscale MODEL_OR_RUN in.png -o out.png [--tile 128 --overlap 32]``: super-resolve a picture.
 
 Any size works: pictures larger than the tile are upscaled in overlapping tiles blended
-without seams (ganzoo.tiling). RGBA / grayscale / palette pictures are converted to RGB.
+without seams (ganzoo.tiling). RGBA / grayscale / palette pictures are converted to what the
+model takes: RGB, or grey for a grayscale model (srgan_mnist).
 """
 
 from ganzoo.commands.image2image_common import load_image_to_image_model, output_path, positive_tile
@@ -31,6 +32,8 @@ def run(args) -> int:
     model, provenance = load_image_to_image_model(args.source, args.weights, "upscale", "a super-resolution model",
                                                   "srgan_div2k")
     output = output_path(args.output, args.image, f"x{model.scale}")
+    if model.channels != picture.shape[-1]:  # a grayscale model (srgan_mnist)
+        picture = read_image_file(args.image, channels=model.channels)
     result = model.upscale(picture, tile=args.tile, overlap=args.overlap)
     save_image(result, output, metadata=dict(provenance, task="upscale", input=str(args.image), scale=model.scale,
                                              tile=args.tile, overlap=args.overlap))

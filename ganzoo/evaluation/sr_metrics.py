@@ -19,7 +19,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
-__all__ = ["psnr", "ssim", "rgb_to_luma", "super_resolution_scores", "hr_evaluation_images"]
+__all__ = ["psnr", "ssim", "rgb_to_luma", "bicubic_upscale", "super_resolution_scores", "hr_evaluation_images"]
 
 
 def _unit(images) -> np.ndarray:
@@ -69,6 +69,17 @@ def ssim(reference, test, y_channel: bool = False, border: int = 0) -> np.ndarra
     return tf.image.ssim(ref, out, max_val=1.0).numpy()
 
 
+def bicubic_upscale(lr, scale: int) -> np.ndarray:
+    """uint8 LR image(s) ``(..., h, w, c)`` -> uint8 ``(..., h * scale, w * scale, c)``: the bicubic
+    baseline of the SR literature (plain bicubic interpolation, rounded like a saved file)."""
+    import tensorflow as tf
+
+    lr = np.asarray(lr)
+    size = (lr.shape[-3] * scale, lr.shape[-2] * scale)
+    up = tf.image.resize(lr.astype(np.float32), size, method="bicubic")
+    return np.round(tf.clip_by_value(up, 0.0, 255.0).numpy()).astype(np.uint8)
+
+
 def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, border: Optional[int] = None,
                             tile: Optional[int] = 128, overlap: int = 32) -> dict:
     """Mean PSNR/SSIM of ``model.upscale`` and of bicubic upscaling over HR images.
@@ -79,8 +90,6 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
         y_channel: compare luma only (the literature's protocol) or all RGB channels.
         border: pixels shaved off each side before comparing (default: the scale).
     """
-    import tensorflow as tf
-
     from ganzoo.data_image2image import bicubic_downscale
 
     scale = int(model.scale)
@@ -94,9 +103,7 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
         hr = hr[:h, :w]
         lr = bicubic_downscale(hr, scale).numpy()
         sr = model.upscale(lr, tile=tile, overlap=overlap)
-        bicubic = tf.clip_by_value(tf.image.resize(lr.astype(np.float32), (h, w), method="bicubic"),
-                                   0.0, 255.0).numpy()
-        bicubic = np.round(bicubic).astype(np.uint8)
+        bicubic = bicubic_upscale(lr, scale)
         rows.append([float(psnr(hr, sr, y_channel, border)), float(ssim(hr, sr, y_channel, border)),
                      float(psnr(hr, bicubic, y_channel, border)), float(ssim(hr, bicubic, y_channel, border))])
     if not rows:
@@ -108,8 +115,8 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
 
 def hr_evaluation_images(config, split: str = "validation", limit: Optional[int] = 10,
                          data_dir: Optional[str] = None) -> list:
-    """Full-size uint8 HR test images of an SR entry: its TFDS dataset's ``split``
-    (div2k: 100 validation images) or, for a folder source, the folder's images."""
+    """Full-size uint8 HR test images of an SR entry (RGB, or grey for ``data.channels: 1``): its
+    TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images."""
     from pathlib import Path
 
     from ganzoo.data import _list_images, _tfds_load
@@ -117,12 +124,12 @@ def hr_evaluation_images(config, split: str = "validation", limit: Optional[int]
 
     data = config.data
     if data.source == "folder":
-        return [read_image_file(p) for p in _list_images(Path(data.path))[:limit]]
+        return [read_image_file(p, data.channels) for p in _list_images(Path(data.path))[:limit]]
     ds, _ = _tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
     if limit is not None:
         ds = ds.take(limit)
     images = []
     for example in ds:
         image = example[data.image_key].numpy()
-        images.append(np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image)
+        images.append(np.repeat(image, 3, axis=-1) if image.shape[-1] < data.channels else image)
     return images
