@@ -30,8 +30,7 @@ def run(args) -> int:
 
     positive_tile(args.tile, args.overlap)
     picture = read_image_file(args.image)
-    model, provenance = load_image_to_image_model(args.source, args.weights, "translate", "a CycleGAN",
-                                                  "cyclegan_monet2photo")
+    model, provenance = load_image_to_image_model(args.source, args.weights, "stylize")
     direction = args.direction
     if direction is None:
         if "photo2painting" not in model.directions:

@@ -49,6 +49,8 @@ def add_parser(sub):
                         "nearest training image, to see whether the model copies them (default: as "
                         "--samples-every; 0: never)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--raw", action="store_true", help="sample grids from the raw generator G (default: from the "
+                                                     "EMA generator once it is warm)")
     p.set_defaults(func=run)
 
 
@@ -211,7 +213,8 @@ def run(args) -> int:
         train(config, out=out, data_dir=args.data_dir, verbose=2 if args.quiet else "auto",
               samples_every=args.samples_every, strategy=args.strategy, resume=bool(args.resume),
               checkpoint_every=args.checkpoint_every, keep_checkpoints=args.keep_checkpoints,
-              deterministic=args.deterministic, extra_callbacks=extra_callbacks)
+              deterministic=args.deterministic, extra_callbacks=extra_callbacks,
+              samples_use_ema=False if args.raw else None)
     except TrainingDiverged as err:
         print(f"ganzoo train: {err}", file=sys.stderr)
         return EXIT_DIVERGED
@@ -221,6 +224,15 @@ def run(args) -> int:
     except FileExistsError as err:
         print(f"ganzoo train: error: {err}", file=sys.stderr)
         return 2
-    print(f"done: {out / 'model.keras'}; samples in {out / 'samples'}; "
-          f"sample more with `ganzoo sample {out} -n 64 -o grid.png`")
+    print(f"done: {out / 'model.keras'}; samples in {out / 'samples'}; {next_step_hint(config, out)}")
     return 0
+
+
+def next_step_hint(config, out) -> str:
+    """What to run next on a finished run of ``config``: the command that fits its model class."""
+    if config.model.cls == "SRGAN":
+        return f"upscale a picture with `ganzoo upscale {out} picture.png -o big.png`"
+    if config.model.cls == "CycleGAN":
+        a, b = config.model.domains
+        return f"translate a picture with `ganzoo stylize {out} picture.png --direction {b}2{a} -o out.png`"
+    return f"sample more with `ganzoo sample {out} -n 64 -o grid.png`"

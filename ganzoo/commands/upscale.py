@@ -28,8 +28,7 @@ def run(args) -> int:
 
     positive_tile(args.tile, args.overlap)
     picture = read_image_file(args.image)
-    model, provenance = load_image_to_image_model(args.source, args.weights, "upscale", "a super-resolution model",
-                                                  "srgan_div2k")
+    model, provenance = load_image_to_image_model(args.source, args.weights, "upscale")
     output = output_path(args.output, args.image, f"x{model.scale}")
     result = model.upscale(picture, tile=args.tile, overlap=args.overlap)
     save_image(result, output, metadata=dict(provenance, task="upscale", input=str(args.image), scale=model.scale,
