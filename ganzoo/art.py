@@ -60,21 +60,26 @@ def walk_latents(model, seeds: Sequence[int], frames: int, truncation: Optional[
 
 
 def latent_walk(model, seeds: Sequence[int], frames: int = 60, labels=None, truncation: Optional[float] = None,
-                loop: bool = False) -> np.ndarray:
+                loop: bool = False, use_ema: Optional[bool] = None) -> np.ndarray:
     """Images of a spherical walk through the latents of ``seeds``; the first and last frames
     (and frames landing on a seed) are exactly that seed's ``generate`` image. Conditional
-    models draw every frame with ``labels`` (an int; default 0)."""
+    models draw every frame with ``labels`` (an int; default 0). ``use_ema`` as in ``generate``."""
     z = walk_latents(model, seeds, frames, truncation=truncation, loop=loop)
     if getattr(model, "conditional", False):
         labels = 0 if labels is None else labels
-    return model.generate_from_latents(z, labels)
+    return model.generate_from_latents(z, labels, use_ema=use_ema)
 
 
-def class_morph(model, start_label: int, end_label: int, frames: int = 30, seed: int = 0) -> np.ndarray:
+def class_morph(model, start_label: int, end_label: int, frames: int = 30, seed: int = 0,
+                use_ema: Optional[bool] = None) -> np.ndarray:
     """A conditional model's image morphing from one class into another for a fixed latent."""
     if not getattr(model, "conditional", False):
-        raise ValueError("class interpolation needs a conditional model (e.g. cgan_mnist)")
-    return model.interpolate_classes(start_label, end_label, steps=frames, seed=seed)
+        raise ValueError("class interpolation needs a conditional model (e.g. cgan_mnist); walk through seeds "
+                         "instead (--seeds 1,2,3)")
+    if not hasattr(model, "interpolate_classes"):
+        raise ValueError(f"class interpolation needs a ConditionalGAN (label embedding -> trunk); a conditional "
+                         f"{type(model).__name__} has none: walk through seeds with --label instead")
+    return model.interpolate_classes(start_label, end_label, steps=frames, seed=seed, use_ema=use_ema)
 
 
 def latent_direction(model, classify: Callable[[np.ndarray], np.ndarray], target: int, source: int,
@@ -115,7 +120,8 @@ def _require_stylegan(model, what: str):
 
 
 def style_mix(model, seeds_a: Sequence[int], seeds_b: Sequence[int], layers="coarse",
-              truncation: Optional[float] = None, noise: str = "const") -> np.ndarray:
+              truncation: Optional[float] = None, noise: str = "const",
+              use_ema: Optional[bool] = None) -> np.ndarray:
     """The style-mixing grid of Karras et al. 2019 (fig. 3), float32 in [-1, 1] of shape
     ``(len(seeds_a) + 1, len(seeds_b) + 1, H, W, C)``.
 
@@ -124,15 +130,16 @@ def style_mix(model, seeds_a: Sequence[int], seeds_b: Sequence[int], layers="coa
     shape; ``"middle"``: features; ``"fine"``: colour, texture; ``"all"``; or a list of
     indices into ws) copied from B_j. The top-left cell is white. ``noise`` as in
     ``model.generate`` (the default "const" keeps noise fixed, so copying no layer
-    reproduces A exactly and copying all reproduces B).
+    reproduces A exactly and copying all reproduces B). ``use_ema`` as in ``model.generate``.
     """
     _require_stylegan(model, "style mixing")
     indices = model.style_layers(layers)
-    ws_a = model.seed_styles(seeds_a, truncation=truncation)
-    ws_b = model.seed_styles(seeds_b, truncation=truncation)
+    ws_a = model.seed_styles(seeds_a, truncation=truncation, use_ema=use_ema)
+    ws_b = model.seed_styles(seeds_b, truncation=truncation, use_ema=use_ema)
     mixed = np.repeat(ws_a[:, None], len(ws_b), axis=1)  # (a, b, num_ws, w_dim)
     mixed[:, :, indices] = ws_b[None, :, indices]
-    images = model.synthesize(np.concatenate([ws_a, ws_b, mixed.reshape((-1,) + ws_a.shape[1:])]), noise=noise)
+    images = model.synthesize(np.concatenate([ws_a, ws_b, mixed.reshape((-1,) + ws_a.shape[1:])]), noise=noise,
+                              use_ema=use_ema)
     a, b = len(ws_a), len(ws_b)
     grid = np.ones((a + 1, b + 1) + images.shape[1:], np.float32)
     grid[1:, 0] = images[:a]

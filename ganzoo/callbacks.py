@@ -18,28 +18,40 @@ class SampleGrid(keras.callbacks.Callback):
     (``epoch_0001.png``, ...), so the same latents can be watched improving.
 
     Conditional models draw labels 0, 1, 2, ... (one class per column for 10 classes).
+    ``use_ema`` as in ``model.generate``: None (default) samples from the EMA generator once it
+    is warm and from the raw G before; False always from G. Each grid's metadata says which
+    (``generator``), and a line is printed at the first grid and when the choice changes.
     """
 
     def __init__(self, out_dir, n: int = 64, seed: int = 0, every: int = 1, labels=None,
-                 nrow: Optional[int] = None, truncation: Optional[float] = None):
+                 nrow: Optional[int] = None, truncation: Optional[float] = None, use_ema: Optional[bool] = None,
+                 verbose: bool = True):
         super().__init__()
         if n <= 0 or every <= 0:
             raise ValueError("SampleGrid needs n > 0 and every > 0")
         self.out_dir = Path(out_dir)
         self.n, self.seed, self.every, self.labels, self.truncation = n, seed, every, labels, truncation
         self.nrow = nrow
+        self.use_ema, self.verbose = use_ema, verbose
         self.paths: list[Path] = []
+        #: The ``SamplingChoice`` of each grid written (``.description`` says which generator).
+        self.generators: list = []
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
         model = self.model
-        images = model.generate(self.n, labels=self.labels, seed=self.seed, truncation=self.truncation)
+        choice = model.sampling_choice(self.use_ema)
+        if self.verbose and (not self.generators or self.generators[-1].ema != choice.ema):
+            print(f"\nsample grids ({self.out_dir}) from the {choice}")
+        self.generators.append(choice)
+        images = model.generate(self.n, labels=self.labels, seed=self.seed, truncation=self.truncation,
+                                use_ema=choice.ema)
         nrow = self.nrow or (model.num_classes if getattr(model, "num_classes", None) and self.labels is None
                              and self.n % model.num_classes == 0 else None)
         path = self.out_dir / f"epoch_{epoch + 1:04d}.png"
         save_grid(images, path, nrow=nrow, metadata={
-            "model": model.name, "epoch": epoch + 1, "seed": self.seed,
+            "model": model.name, "epoch": epoch + 1, "generator": choice.description, "seed": self.seed,
             "labels": None if not getattr(model, "conditional", False) else
             model.resolve_labels(self.n, self.labels), "truncation": self.truncation})
         self.paths.append(path)
@@ -81,10 +93,10 @@ class TranslationGrid(keras.callbacks.Callback):
         self.paths.append(path)
 
 
-def sample_callback(config, out_dir, every: int = 1, data_dir=None, dataset=None):
-    """The per-epoch sample writer of an entry: :class:`SampleGrid` for latent GANs,
-    :class:`TranslationGrid` (on the first batch of ``dataset`` or of the entry's data) for
-    image-to-image models."""
+def sample_callback(config, out_dir, every: int = 1, data_dir=None, dataset=None, use_ema: Optional[bool] = None):
+    """The per-epoch sample writer of an entry: :class:`SampleGrid` for latent GANs (``use_ema``
+    as there), :class:`TranslationGrid` (on the first batch of ``dataset`` or of the entry's
+    data) for image-to-image models."""
     from ganzoo.config import IMAGE_TO_IMAGE_CLASSES  # noqa: PLC0415
 
     if config.model.cls in IMAGE_TO_IMAGE_CLASSES:
@@ -92,7 +104,8 @@ def sample_callback(config, out_dir, every: int = 1, data_dir=None, dataset=None
         if dataset is not None:
             batch = tuple(x.numpy()[:4] for x in next(iter(dataset)))
         return TranslationGrid(out_dir, config=config, batch=batch, every=every, data_dir=data_dir)
-    return SampleGrid(out_dir, n=64 if not config.conditional else 10 * config.model.num_classes, every=every)
+    return SampleGrid(out_dir, n=64 if not config.conditional else 10 * config.model.num_classes, every=every,
+                      use_ema=use_ema)
 
 
 class LossPlot(keras.callbacks.Callback):

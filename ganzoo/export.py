@@ -1,8 +1,8 @@
 """Export a trained generator alone, for serving.
 
 ``export_generator(model, directory, format)`` (and ``ganzoo export RUN --format ... -o DIR``)
-writes the *sampling* generator (the EMA generator when the model keeps one, as
-``model.generate`` uses) without the discriminator or optimizers:
+writes the *sampling* generator (as ``model.generate``: the EMA generator once it is warm,
+else the raw G; ``use_ema`` / ``--raw`` choose) without the discriminator or optimizers:
 
 * ``savedmodel``: ``DIR/saved_model/``, a TensorFlow SavedModel whose ``serving_default``
   signature takes ``z`` (float32 ``[batch, latent_dim]``) and, for conditional models,
@@ -16,7 +16,7 @@ writes the *sampling* generator (the EMA generator when the model keeps one, as
   [-1, 1], like ``model.generator``), for fine-tuning or embedding in another Keras model.
 
 Every export also writes ``DIR/export.json``: entry, format, latent_dim, num_classes,
-image shape, input and output names. Files are written to a temporary name and renamed,
+image shape, which generator (``generator``, ``uses_ema_generator``), input and output names. Files are written to a temporary name and renamed,
 so an interrupted export never leaves a half-written file under the final name.
 """
 
@@ -40,32 +40,35 @@ def _uint8(images):
     return tf.cast(tf.clip_by_value(tf.round(scaled), 0.0, 255.0), tf.uint8)  # round half to even, as np.rint
 
 
-def serving_function(model):
-    """A ``tf.function`` with a fixed input signature: latents (and labels) -> uint8 images."""
+def serving_function(model, use_ema=None):
+    """A ``tf.function`` with a fixed input signature: latents (and labels) -> uint8 images
+    (of ``model.sampling_generator(use_ema)``)."""
     import tensorflow as tf  # noqa: PLC0415
 
-    generator = model.sampling_generator()
+    generator = model.sampling_generator(use_ema)
     z_spec = tf.TensorSpec([None, model.latent_dim], tf.float32, name="z")
     if model.conditional:
         @tf.function(input_signature=[z_spec, tf.TensorSpec([None], tf.int32, name="label")])
         def serve(z, label):
-            return {"images": _uint8(generator([z, label], training=False))}
+            return {"images": _uint8(model.serving_images(generator, [z, label]))}
     else:
         @tf.function(input_signature=[z_spec])
         def serve(z):
-            return {"images": _uint8(generator(z, training=False))}
+            return {"images": _uint8(model.serving_images(generator, z))}
     return serve
 
 
-def _metadata(model, fmt: str) -> dict:
+def _metadata(model, fmt: str, use_ema=None) -> dict:
     zoo = model.zoo_config or {}
+    choice = model.sampling_choice(use_ema)
     return {
         "entry": zoo.get("name", model.name),
         "format": fmt,
         "latent_dim": model.latent_dim,
         "num_classes": model.num_classes,
         "image_shape": list(model.image_shape),
-        "uses_ema_generator": model.sampling_generator() is not model.generator,
+        "uses_ema_generator": choice.ema,
+        "generator": choice.description,
         "inputs": {"z": f"float32 [batch, {model.latent_dim}]", **({"label": "int32 [batch]"} if model.conditional
                                                                     else {})},
         "outputs": ({"images": "uint8 [batch, H, W, C]"} if fmt != "keras"
@@ -74,23 +77,25 @@ def _metadata(model, fmt: str) -> dict:
     }
 
 
-def _write_saved_model(model, path: Path) -> None:
+def _write_saved_model(model, path: Path, use_ema=None) -> None:
     import tensorflow as tf  # noqa: PLC0415
 
     module = tf.Module()
-    module.generator = model.sampling_generator()
-    module.serve = serving_function(model)
+    module.generator = model.sampling_generator(use_ema)
+    module.serve = serving_function(model, use_ema)
     tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
 
 
-def export_generator(model, directory, fmt: str = "savedmodel") -> Path:
+def export_generator(model, directory, fmt: str = "savedmodel", use_ema=None) -> Path:
     """Export ``model``'s sampling generator into ``directory`` (created); return the file
-    or folder written (``saved_model/``, ``generator.tflite`` or ``generator.keras``)."""
+    or folder written (``saved_model/``, ``generator.tflite`` or ``generator.keras``).
+    ``use_ema`` as in ``model.generate``: None the EMA generator once warm, else G; True / False."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format '{fmt}'; use one of {', '.join(FORMATS)}")
     if not hasattr(model, "sampling_generator") or not hasattr(model, "latent_dim"):
         raise ValueError(f"{type(model).__name__} has no latent generator to export (export works for the "
                          "latent-to-image GANs)")
+    model.sampling_choice(use_ema)  # a use_ema the model cannot honour fails before any writing
     directory = Path(directory)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -104,15 +109,15 @@ def export_generator(model, directory, fmt: str = "savedmodel") -> Path:
     try:
         if fmt == "keras":
             name = "generator.keras"
-            model.sampling_generator().save(str(work / name))
+            model.sampling_generator(use_ema).save(str(work / name))
         else:
             if fmt == "tflite":
                 name = "generator.tflite"
-                (work / name).write_bytes(_to_tflite(model, work / "frozen_saved_model"))
+                (work / name).write_bytes(_to_tflite(model, work / "frozen_saved_model", use_ema))
             else:
                 name = "saved_model"
-                _write_saved_model(model, work / name)
-        (work / "export.json").write_text(json.dumps(_metadata(model, fmt), indent=2) + "\n")
+                _write_saved_model(model, work / name, use_ema)
+        (work / "export.json").write_text(json.dumps(_metadata(model, fmt, use_ema), indent=2) + "\n")
         target = directory / name
         if target.is_dir():
             shutil.rmtree(target)
@@ -123,7 +128,7 @@ def export_generator(model, directory, fmt: str = "savedmodel") -> Path:
     return target
 
 
-def _frozen_serving_module(model):
+def _frozen_serving_module(model, use_ema=None):
     """The serving function with every variable folded into a constant, in a ``tf.Module``.
 
     The TFLite converter keeps the generator's (Keras 3) variables as resource variables
@@ -133,7 +138,7 @@ def _frozen_serving_module(model):
     import tensorflow as tf  # noqa: PLC0415
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2  # noqa: PLC0415
 
-    serve = serving_function(model)
+    serve = serving_function(model, use_ema)
     frozen = convert_variables_to_constants_v2(serve.get_concrete_function())
     if model.conditional:
         def call(z, label):
@@ -146,10 +151,10 @@ def _frozen_serving_module(model):
     return module
 
 
-def _to_tflite(model, work: Path) -> bytes:
+def _to_tflite(model, work: Path, use_ema=None) -> bytes:
     import tensorflow as tf  # noqa: PLC0415
 
-    module = _frozen_serving_module(model)
+    module = _frozen_serving_module(model, use_ema)
     tf.saved_model.save(module, str(work), signatures={"serving_default": module.serve})
     converter = tf.lite.TFLiteConverter.from_saved_model(str(work), signature_keys=["serving_default"])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]

@@ -179,7 +179,8 @@ def _is_multi_worker(strategy) -> bool:
 def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = None, verbose="auto",
           samples_every: int = 1, extra_callbacks=(), dataset=None, strategy=None, resume: bool = False,
           checkpoint_every: Optional[int] = None, keep_checkpoints: int = 3, deterministic: bool = False,
-          collapse_patience: Optional[int] = 500, run_options: Optional[dict] = None):
+          collapse_patience: Optional[int] = 500, run_options: Optional[dict] = None,
+          samples_use_ema: Optional[bool] = None):
     """Build, compile and ``fit`` ``config`` (or resume it); return ``(model, history)``.
 
     Args:
@@ -198,6 +199,8 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
             ``out/run_options.json`` (``ganzoo train --resume`` reads them back).
 
     The run folder is created only once the data has loaded (a missing dataset leaves nothing).
+        samples_use_ema: generator of the sample grids, as ``use_ema`` of ``model.generate``
+            (None: the EMA generator once it is warm, else G; False: G).
 
     Raises:
         ganzoo.guard.TrainingDiverged: a loss became NaN/Inf (the newest checkpoint is the last good one).
@@ -224,13 +227,14 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
     try:
         return _train(config, Path(out) if out is not None else None, run_dir, worker_tmp is None, strategy,
                       data_dir, verbose, samples_every, extra_callbacks, dataset, resume, checkpoint_every,
-                      keep_checkpoints, collapse_patience, run_options)
+                      keep_checkpoints, collapse_patience, run_options, samples_use_ema)
     finally:
         distribute.remove_worker_dir(worker_tmp)
 
 
 def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_every, extra_callbacks, dataset,
-           resume, checkpoint_every, keep_checkpoints, collapse_patience, run_options=None):
+           resume, checkpoint_every, keep_checkpoints, collapse_patience, run_options=None,
+           samples_use_ema=None):
     from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
     from ganzoo.callbacks import LossPlot, sample_callback  # noqa: PLC0415
 
@@ -288,7 +292,8 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
             keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=resume),
             keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False),
             LossPlot(run_dir / "losses.png"),
-            sample_callback(config, run_dir / "samples", samples_every, data_dir=data_dir, dataset=dataset),
+            sample_callback(config, run_dir / "samples", samples_every, data_dir=data_dir, dataset=dataset,
+                            use_ema=samples_use_ema),
         ]
 
     start = time.time()

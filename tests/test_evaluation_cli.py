@@ -71,7 +71,7 @@ def test_eval_metric_typo_fails_before_loading_the_model(monkeypatch, capsys):
     def no_loading(*args, **kwargs):
         raise AssertionError("the model was loaded before the metric names were checked")
 
-    monkeypatch.setattr(common, "load_model_or_entry", no_loading)
+    monkeypatch.setattr(common, "load_source", no_loading)
     assert main(["eval", "cgan_mnist", "--metrics", "fdi"]) == 2
     assert "did you mean 'fid'" in capsys.readouterr().err
 

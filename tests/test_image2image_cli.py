@@ -90,8 +90,9 @@ def test_stylize_a_photo_from_disk(cyclegan_run, tmp_path, capsys):
     (["stylize", "{cyclegan}", "{broken}"], "cannot read the image"),
     (["stylize", "{cyclegan}", "{missing}"], "does not exist"),
     (["stylize", "{cyclegan}", "{photo}", "-o", "out.jpg"], "-o must name a .png file"),
-    (["upscale", "{cyclegan}", "{photo}"], "not a super-resolution model"),
-    (["stylize", "{sr}", "{photo}"], "not a CycleGAN"),
+    (["upscale", "{cyclegan}", "{photo}"], "`ganzoo upscale` needs a super-resolution model (e.g. srgan_div2k). "
+                                           "Use `ganzoo stylize"),
+    (["stylize", "{sr}", "{photo}"], "`ganzoo stylize` needs a CycleGAN (e.g. cyclegan_monet2photo). Use `ganzoo upscale"),
     (["upscale", "{sr}", "{photo}", "--tile", "8", "--overlap", "8"], "--overlap"),
     (["upscale", "srgan_div2k", "{photo}"], "no trained weights are bundled for 'srgan_div2k'"),
     (["stylize", "cyclegan_monet2phot", "{photo}"], "Closest: cyclegan_monet2photo"),

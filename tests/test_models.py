@@ -168,11 +168,16 @@ def test_ema_generator_is_the_moving_average_of_g(rampup):
         np.testing.assert_allclose(ema[i], beta * before[i] + (1 - beta) * after[i], rtol=1e-5, atol=1e-6)
     # Batch-norm statistics are the EMA generator's own, not G's (tests/test_ema.py).
     assert all(np.abs(ema[i] - after[i]).max() > 0 for i, w in enumerate(model.generator.weights) if not w.trainable)
-    # generate() samples from the EMA generator unless asked otherwise.
+    # generate() samples from the EMA generator once it is warm (ramp-up: after its first update;
+    # constant decay 0.25: a quarter of the average is still the initial weights, warm after 4
+    # updates), else from G; use_ema=True / False force one.
     z = model.latents(2, seed=0)
-    np.testing.assert_allclose(model.generate(2, seed=0),
-                               model.ema_generator(z, training=False).numpy(), atol=1e-6)
-    assert np.abs(model.generate(2, seed=0) - model.generate(2, seed=0, use_ema=False)).max() > 0
+    ema_images = model.ema_generator(z, training=False).numpy()
+    raw_images = model.generator(z, training=False).numpy()
+    np.testing.assert_allclose(model.generate(2, seed=0, use_ema=True), ema_images, atol=1e-6)
+    np.testing.assert_allclose(model.generate(2, seed=0, use_ema=False), raw_images, atol=1e-6)
+    np.testing.assert_allclose(model.generate(2, seed=0), raw_images if rampup is NULL else ema_images, atol=1e-6)
+    assert np.abs(ema_images - raw_images).max() > 0
 
 
 def test_wgan_needs_n_critic_minibatches():

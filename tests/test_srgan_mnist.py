@@ -48,10 +48,11 @@ def test_entry_is_grayscale_x4_from_7x7_and_its_content_loss_works_offline():
     assert model.discriminator(np.zeros((2, 28, 28, 1), np.float32)).shape == (2, 1)
 
 
-def test_grayscale_is_refused_for_cyclegan_only():
+def test_image_to_image_channels_are_grey_or_rgb():
     ganzoo.get_config("srgan_div2k", **{"data.channels": 1, "model.content_loss": "pixel"})
+    ganzoo.get_config("cyclegan_monet2photo", **{"data.channels": 1})  # grey: cyclegan_mnist2uci
     with pytest.raises(ganzoo.config.ConfigError, match="data.channels"):
-        ganzoo.get_config("cyclegan_monet2photo", **{"data.channels": 1})
+        ganzoo.get_config("cyclegan_monet2photo", **{"data.channels": 2})
     with pytest.raises(ganzoo.config.ConfigError, match="data.channels"):
         ganzoo.get_config("srgan_mnist", **{"data.channels": 2})
 

@@ -68,27 +68,154 @@ def find_model_file(path: Path) -> Path:
                             f"train with `ganzoo train NAME --out {path}` first")
 
 
-def load_source(source: str, weights: Optional[str] = None):
+def is_path_source(source: str) -> bool:
+    """Whether ``source`` names a run folder / ``.keras`` file rather than a zoo entry."""
+    return Path(source).expanduser().exists() or source.endswith(".keras") or "/" in source
+
+
+def saved_step(model_file: Path) -> Optional[int]:
+    """The training step a checkpoint or a run's ``model.keras`` was saved at (its
+    ``ganzoo_state.json``), or None for a ``.keras`` file saved another way."""
+    import json  # noqa: PLC0415
+    import zipfile  # noqa: PLC0415
+
+    from ganzoo.checkpoint import STATE_MEMBER  # noqa: PLC0415
+
+    try:
+        with zipfile.ZipFile(model_file) as archive:
+            return int(json.loads(archive.read(STATE_MEMBER).decode("utf-8"))["step"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+
+
+# ---------------------------------------------------------------------- which command fits which model
+
+#: What each kind of model is, in a few words.
+_KIND_TEXT = {
+    "latent": "a {cls} (it draws new images from random latents)",
+    "SRGAN": "an SRGAN (super-resolution: a picture in, a larger picture out; nothing to sample from noise)",
+    "CycleGAN": "a CycleGAN (it translates pictures between two domains; nothing to sample from noise)",
+}
+#: The commands each kind of model is for (the first is suggested to a user who ran another).
+_KIND_COMMANDS = {
+    "latent": ("sample {src} -n 64 -o grid.png", "interpolate {src} -o walk.gif"),
+    "SRGAN": ("upscale {src} PICTURE -o big.png", "eval {src}"),
+    "CycleGAN": ("stylize {src} PICTURE --direction DIRECTION -o out.png",),
+}
+#: command -> (kinds it works on, what it needs in words)
+COMMAND_KINDS = {
+    "sample": (("latent",), "needs a GAN that draws images from random latents"),
+    "generate": (("latent",), "needs a GAN that draws images from random latents"),
+    "interpolate": (("latent",), "walks through the latent space of a GAN that draws images from random latents"),
+    "demo": (("latent",), "needs a GAN that draws images from random latents"),
+    "export": (("latent",), "exports latent-to-image generators (z in, images out)"),
+    "stylemix": (("StyleGAN",), "needs a StyleGAN (e.g. stylegan_mnist)"),
+    "eval": (("latent", "SRGAN"), "scores GAN samples (FID, FCD, ...) and SRGAN upscaling (PSNR/SSIM); a CycleGAN "
+                                  "has no ground truth to score against here"),
+    "upscale": (("SRGAN",), "needs a super-resolution model (e.g. srgan_div2k)"),
+    "stylize": (("CycleGAN",), "needs a CycleGAN (e.g. cyclegan_monet2photo)"),
+}
+
+
+def kind_of_class(cls: str) -> str:
+    """``"SRGAN"``, ``"CycleGAN"`` or ``"latent"`` (every GAN that samples from latents) for a ``model.cls``."""
+    return cls if cls in ("SRGAN", "CycleGAN") else "latent"
+
+
+def _kind_of_model(model) -> tuple[str, str]:
+    """``(kind, class name)`` of a loaded model, by what it can do."""
+    cls = type(model).__name__
+    if callable(getattr(model, "upscale", None)):
+        return "SRGAN", cls
+    if callable(getattr(model, "translate", None)):
+        return "CycleGAN", cls
+    return "latent", cls
+
+
+def check_command_fits(command: str, kind: str, cls: str, source: str) -> None:
+    """ValueError (one line: what the model is, what the command needs, what to run instead)
+    when ``command`` does not apply to a model of ``kind`` / class ``cls``."""
+    kinds, needs = COMMAND_KINDS[command]
+    fits = kind in kinds or ("StyleGAN" in kinds and cls == "StyleGAN")
+    if fits:
+        return
+    instead = [c.format(src=source) for c in _KIND_COMMANDS[kind] if c.split()[0] != command]
+    raise ValueError(f"'{source}' is {_KIND_TEXT[kind].format(cls=cls)}; `ganzoo {command}` {needs}. "
+                     f"Use `ganzoo {instead[0]}`" + (f" (also: {', '.join(f'ganzoo {c.split()[0]}' for c in instead[1:])})"
+                                                      if len(instead) > 1 else ""))
+
+
+def check_entry_fits(command: str, source: str) -> None:
+    """:func:`check_command_fits` for a zoo entry by name, before anything is loaded (unknown
+    names fail here with the closest entries)."""
+    from ganzoo.registry import get_config  # noqa: PLC0415
+
+    cls = get_config(source).model.cls
+    check_command_fits(command, kind_of_class(cls), cls, source)
+
+
+def load_source(source: str, weights: Optional[str] = None, command: Optional[str] = None):
     """``(model, provenance)`` for a run folder / ``.keras`` file, or a zoo entry by name
-    (with ``weights``: ``"pretrained"`` for the bundled weights, or a weights file)."""
+    (``weights``: ``"pretrained"`` for the bundled weights, a weights file, ``"untrained"`` or
+    None for the random initial weights).
+
+    ``provenance`` says which weights these are: ``weights`` is ``"run"`` (with the ``step``
+    the file was saved at when known), ``"bundled"``, ``"file"`` or ``"untrained"``. With
+    ``command``, a model that the command does not apply to is refused (see
+    :func:`check_command_fits`), for an entry before any loading.
+    """
     from ganzoo.evaluation.paths import sha256_file  # noqa: PLC0415  (SciPy: not for `ganzoo --help`)
 
-    path = Path(source).expanduser()
-    if path.exists() or source.endswith(".keras") or "/" in source:
+    if is_path_source(source):
         import keras  # noqa: PLC0415
 
         import ganzoo.models  # noqa: F401,PLC0415  (registers the classes for deserialisation)
 
-        model_file = find_model_file(path)
+        model_file = find_model_file(Path(source).expanduser())
         model = keras.saving.load_model(str(model_file))
-        return model, {"model": model.name, "source": str(model_file), "weights_sha256": sha256_file(model_file)}
+        if command:
+            check_command_fits(command, *_kind_of_model(model), source)
+        step = saved_step(model_file)
+        return model, {"model": model.name, "source": str(model_file), "weights": "run", "step": step,
+                       "weights_sha256": sha256_file(model_file)}
+    if command:
+        check_entry_fits(command, source)
     from ganzoo.builders import load  # noqa: PLC0415
     from ganzoo.weights import pretrained_path  # noqa: PLC0415
 
-    model = load(source, weights=weights, compile=False)
-    weights_file = pretrained_path(model.name) if weights == "pretrained" else (Path(weights) if weights else None)
-    return model, {"model": model.name, "source": f"{source} ({weights or 'untrained'} weights)",
+    untrained = weights in (None, "untrained")
+    model = load(source, weights=None if untrained else weights, compile=False)
+    weights_file = pretrained_path(model.name) if weights == "pretrained" else (None if untrained else Path(weights))
+    kind = "untrained" if untrained else "bundled" if weights == "pretrained" else "file"
+    text = {"untrained": "untrained weights", "bundled": "bundled pretrained weights"}.get(kind, f"weights {weights}")
+    return model, {"model": model.name, "source": f"{source} ({text})", "weights": kind,
                    "weights_sha256": sha256_file(weights_file) if weights_file else None}
+
+
+def describe_weights(provenance: dict) -> str:
+    """Which weights, in words: ``runs/x/model.keras (step 2,340)``, ``cgan_mnist (bundled
+    pretrained weights)``, ``dcgan_mnist (UNTRAINED: random initial weights)``."""
+    if provenance.get("weights") == "run":
+        step = provenance.get("step")
+        return f"{provenance['source']} ({'step ' + format(step, ',') if step is not None else 'step unknown'})"
+    if provenance.get("weights") == "untrained":
+        return f"{provenance['model']} (UNTRAINED: random initial weights)"
+    return provenance["source"]
+
+
+def choose_generator(model, provenance: dict, raw: bool = False):
+    """The :class:`ganzoo.models.base.SamplingChoice` of a command: the raw generator with
+    ``--raw``, else the EMA generator once warm (``model.sampling_choice``). Bundled weights
+    are one generator (the EMA generator of the run that trained them), so ``--raw`` is refused."""
+    from ganzoo.models.base import SamplingChoice  # noqa: PLC0415
+
+    if provenance.get("weights") == "bundled":
+        if raw:
+            raise ValueError(f"--raw: the bundled weights of {model.name} are one generator (the EMA generator of "
+                             "the run that trained them), there is no raw one; use a run folder or .keras file")
+        return SamplingChoice(model.ema_generator is not None,
+                              "bundled generator (the EMA generator of the run that trained it)")
+    return model.sampling_choice(False if raw else None)
 
 
 def load_model_or_entry(source: str, weights: Optional[str] = None):
@@ -99,6 +226,13 @@ def load_model_or_entry(source: str, weights: Optional[str] = None):
 def default_weights(source: str, weights: Optional[str]) -> Optional[str]:
     """Entry names default to the bundled pretrained weights (there is nothing to see in an
     untrained generator); say so clearly when an entry has none."""
-    if weights is not None or Path(source).expanduser().exists() or source.endswith(".keras") or "/" in source:
+    if weights is not None or is_path_source(source):
         return weights
     return "pretrained"
+
+
+def add_raw_option(parser) -> None:
+    """``--raw``: sample from the raw generator instead of the EMA generator."""
+    parser.add_argument("--raw", action="store_true",
+                        help="use the raw generator G, not its EMA (default: the EMA generator once it is warm, "
+                             "see README 'EMA generator')")

@@ -23,7 +23,7 @@ def run(args) -> int:
     from ganzoo.images import ensure_writable_dir, save_gif, save_grid, to_uint8  # noqa: PLC0415
 
     out = ensure_writable_dir(Path(args.out), "output folder", "--out")
-    model, provenance = load_source(args.entry, "pretrained")
+    model, provenance = load_source(args.entry, "pretrained", command="demo")
     classes = model.num_classes or 1
     n = 10 * classes
     labels = [i % classes for i in range(n)] if model.conditional else None

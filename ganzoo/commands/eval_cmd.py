@@ -10,15 +10,19 @@ and HR images (ganzoo.evaluation.sr_digits).
 
 from pathlib import Path
 
+from ganzoo.commands.common import add_raw_option
+
 
 def add_parser(sub):
     """Register ``ganzoo eval`` and its options on the subcommand parsers ``sub``."""
     p = sub.add_parser(
         "eval", help="measure sample quality (FID, KID, IS, precision/recall, FCD, coverage, label accuracy)",
-        description="Evaluate a run folder, a .keras file, a zoo entry (--weights) or real data "
-                    "(real:DATASET[:SPLIT]) against the cached statistics of the dataset's reference split. "
-                    "Prints a table; writes eval.json into a run folder (or -o PATH).")
-    p.add_argument("source", help="run folder, .keras file, entry name, or real:DATASET[:SPLIT] (e.g. real:mnist:test)")
+        description="Evaluate a run folder, a .keras file, a zoo entry (its bundled pretrained weights, or "
+                    "--weights) or real data (real:DATASET[:SPLIT]) against the cached statistics of the dataset's "
+                    "reference split. Prints a table that names the weights scored; writes eval.json into a run "
+                    "folder (or -o PATH).")
+    p.add_argument("source", help="run folder, .keras file, entry name (its bundled weights), or real:DATASET[:SPLIT] "
+                                  "(e.g. real:mnist:test)")
     p.add_argument("--metrics", help="comma-separated: fid,kid,is,pr (Inception), fcd,cs,coverage,label_accuracy "
                                      "(domain classifier). Default: fcd,coverage(,label_accuracy) for grayscale "
                                      "data, fid,kid,is for RGB")
@@ -35,7 +39,9 @@ def add_parser(sub):
     p.add_argument("--truncation", type=float, help="truncation psi in [0, 2]")
     p.add_argument("--noise", choices=("random", "const", "none"),
                    help="StyleGAN's per-pixel noise (default random, drawn from --seed, as the official metrics)")
-    p.add_argument("--weights", help="for an entry name: 'pretrained' or a weights file")
+    p.add_argument("--weights", help="for an entry name: 'pretrained' (default), a weights file, or 'untrained' to "
+                                     "score the random initial weights (a baseline)")
+    add_raw_option(p)
     p.add_argument("--config", help="entry or YAML describing the data, for models without a ganzoo config")
     p.add_argument("--inception-weights", help="local Keras Inception-V3 ImageNet weights (.h5); "
                                                "default: $GANZOO_INCEPTION_WEIGHTS or ~/.keras/models/")
@@ -64,7 +70,7 @@ SR_METRICS = frozenset({"psnr", "ssim"})
 
 def run(args) -> int:
     """Run ``ganzoo eval`` with the parsed ``args``; return the exit status (0 on success)."""
-    from ganzoo.commands.common import load_model_or_entry, parse_labels  # noqa: PLC0415
+    from ganzoo.commands.common import choose_generator, describe_weights, parse_labels  # noqa: PLC0415
     from ganzoo.evaluation.evaluate import evaluate, format_table, parse_metrics, write_json  # noqa: PLC0415
 
     if args.n is not None and args.n < 2:
@@ -73,10 +79,11 @@ def run(args) -> int:
     # Fail on a typo before loading anything (psnr,ssim are a super-resolution model's metrics,
     # checked once the model is known).
     metrics = None if asked and asked <= SR_METRICS else parse_metrics(args.metrics)
+    provenance = None
     if not args.source.startswith("real:") and not args.real:
-        target = load_model_or_entry(args.source, weights=args.weights)
+        target, provenance = _load_scored_model(args.source, args.weights)
         if hasattr(target, "upscale"):
-            return _run_super_resolution(target, args)
+            return _run_super_resolution(target, args, provenance)
     if metrics is None:
         metrics = parse_metrics(args.metrics)  # psnr/ssim asked of a model that does not upscale
     config = None
@@ -97,12 +104,23 @@ def run(args) -> int:
     labels = parse_labels(args.labels)
     if labels is not None and not getattr(target, "conditional", False):
         raise ValueError("--labels applies to conditional models only")
-    result = evaluate(target, metrics, args.n, config=config, ref_split=args.split or "train", ref_samples=args.ref_samples,
+    scored = {}
+    if provenance is not None:
+        choice = choose_generator(target, provenance, args.raw)
+        scored = {"description": f"{describe_weights(provenance)}, {choice} (seed {args.seed})",
+                  "use_ema": choice.ema}
+    elif args.raw:
+        raise ValueError("--raw applies to a generator, not to real data")
+    result = evaluate(target, metrics, args.n, config=config, **scored, ref_split=args.split or "train", ref_samples=args.ref_samples,
                       seed=args.seed, labels=labels, truncation=args.truncation, noise=args.noise,
                       batch_size=args.batch_size,
                       data_dir=args.data_dir, cache=args.cache_dir,
                       inception_weights=args.inception_weights or "imagenet", verbose=True)
     result["protocol"]["command"] = f"ganzoo eval {args.source}"
+    if provenance is not None:
+        result["protocol"].update(weights=provenance["weights"], weights_source=provenance["source"],
+                                  step=provenance.get("step"), weights_sha256=provenance.get("weights_sha256"),
+                                  generator=choice.description)
     print(format_table(result))
     if output:
         print(f"wrote {write_json(result, output)}")
@@ -111,7 +129,26 @@ def run(args) -> int:
 
 
 
-def _run_super_resolution(model, args) -> int:
+def _load_scored_model(source: str, weights):
+    """``(model, provenance)`` of what ``ganzoo eval SOURCE`` scores: a run folder / .keras file,
+    or an entry's bundled weights (``--weights``: a file, or ``untrained`` on purpose). An entry
+    without bundled weights is refused: its random initial weights would be scored silently."""
+    from ganzoo.commands.common import check_entry_fits, is_path_source, load_source  # noqa: PLC0415
+
+    if not is_path_source(source) and weights is None:
+        from ganzoo.weights import pretrained_path  # noqa: PLC0415
+
+        check_entry_fits("eval", source)  # unknown names fail here with the closest entries
+        if not pretrained_path(source).is_file():
+            raise FileNotFoundError(
+                f"no trained weights are bundled for '{source}', so there is nothing trained to score. Train it "
+                f"(`ganzoo train {source} --out runs/{source}`) and run `ganzoo eval runs/{source}`, or pass a run "
+                f"folder / .keras file, or --weights FILE (--weights untrained scores the random initial weights)")
+        weights = "pretrained"
+    return load_source(source, weights, command="eval")
+
+
+def _run_super_resolution(model, args, provenance) -> int:
     """PSNR/SSIM of ``model.upscale`` and of bicubic on the entry's held-out HR images."""
     import time  # noqa: PLC0415
 
@@ -122,8 +159,10 @@ def _run_super_resolution(model, args) -> int:
     if args.metrics and {m.strip() for m in args.metrics.split(",") if m.strip()} - SR_METRICS:
         raise ValueError(f"a super-resolution model is evaluated with psnr,ssim (against bicubic), "
                          f"not --metrics {args.metrics}")
-    if args.labels or args.truncation is not None or args.real or args.noise:
-        raise ValueError("--labels, --truncation, --noise and --real do not apply to a super-resolution model")
+    if args.labels or args.truncation is not None or args.real or args.noise or args.raw:
+        raise ValueError("--labels, --truncation, --noise, --raw and --real do not apply to a super-resolution model")
+    from ganzoo.commands.common import describe_weights  # noqa: PLC0415
+
     if args.config:
         from ganzoo.registry import get_config  # noqa: PLC0415
 
@@ -137,13 +176,15 @@ def _run_super_resolution(model, args) -> int:
     images = hr_evaluation_images(config, split=split, limit=args.n or SR_DEFAULT_IMAGES, data_dir=args.data_dir)
     scores = super_resolution_scores(model, images)
     where = config.data.path if config.data.source == "folder" else f"TFDS {config.data.name} {split}"
-    print(f"{config.name} x{int(model.scale)}: {scores['images']} HR images of {where}; PSNR/SSIM on luma, "
-          f"{int(model.scale)}px border shaved")
+    print(f"{describe_weights(provenance)} x{int(model.scale)}: {scores['images']} HR images of {where}; PSNR/SSIM "
+          f"on luma, {int(model.scale)}px border shaved")
     print(f"{'':10}{'PSNR dB':>10}{'SSIM':>8}")
     print(f"{'model':10}{scores['psnr']:10.2f}{scores['ssim']:8.4f}")
     print(f"{'bicubic':10}{scores['bicubic_psnr']:10.2f}{scores['bicubic_ssim']:8.4f}")
     result = {"metrics": scores, "protocol": {"command": f"ganzoo eval {args.source}", "images": where,
                                                "y_channel": True, "border": int(model.scale),
+                                               "weights": provenance["weights"], "weights_source": provenance["source"],
+                                               "step": provenance.get("step"),
                                                "seconds": round(time.time() - start, 1)}}
     output = args.output or _default_output(args.source)
     if output:

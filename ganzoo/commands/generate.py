@@ -6,7 +6,8 @@ weights; a run folder or ``.keras`` file uses the trained model in it.
 
 from pathlib import Path
 
-from ganzoo.commands.common import cycle_labels, default_weights, load_source, parse_labels
+from ganzoo.commands.common import (add_raw_option, choose_generator, cycle_labels, default_weights, load_source,
+                                   parse_labels)
 
 
 def add_parser(sub):
@@ -22,7 +23,8 @@ def add_parser(sub):
         p.add_argument("--labels", help="classes for conditional models: 3, 0-9 or 1,5,7 (cycled over images)")
         p.add_argument("--truncation", type=float, help="truncation psi in [0, 2]: lower = less varied, cleaner")
         p.add_argument("--nrow", type=int, help="images per row of the grid")
-        p.add_argument("--weights", help="for an entry name: 'pretrained' (default) or a weights file")
+        p.add_argument("--weights", help="for an entry name: 'pretrained' (default), a weights file or 'untrained'")
+        add_raw_option(p)
         p.add_argument("--separate", action="store_true", help="one PNG per image: OUTPUT_STEM_0000.png, ...")
         p.add_argument("-o", "--output", default="samples.png", help="output PNG (default samples.png)")
         p.set_defaults(func=run)
@@ -38,10 +40,13 @@ def run(args) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise ValueError(f"-o must name a .png file, got '{args.output}'")
-    model, provenance = load_source(args.source, default_weights(args.source, args.weights))
-    images = model.generate(args.n, labels=labels, seed=args.seed, truncation=args.truncation)
+    model, provenance = load_source(args.source, default_weights(args.source, args.weights),
+                                    command=getattr(args, "command", None) or "sample")
+    choice = choose_generator(model, provenance, args.raw)
+    print(f"sampling from the {choice}")
+    images = model.generate(args.n, labels=labels, seed=args.seed, truncation=args.truncation, use_ema=choice.ema)
     resolved = model.resolve_labels(args.n, labels)
-    meta = dict(provenance, seed=args.seed, truncation=args.truncation,
+    meta = dict(provenance, generator=choice.description, seed=args.seed, truncation=args.truncation,
                 labels=None if resolved is None else resolved.tolist())
     if args.separate:
         paths = []

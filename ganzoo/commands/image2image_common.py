@@ -7,29 +7,24 @@ from pathlib import Path
 from typing import Optional
 
 
-def load_image_to_image_model(source: str, weights: Optional[str], method: str, kind: str, example_entry: str):
+def load_image_to_image_model(source: str, weights: Optional[str], command: str):
     """``(model, provenance)`` for a run folder / .keras file (or an entry with bundled
-    weights); the model must have ``method`` (``upscale`` or ``translate``)."""
-    from ganzoo.commands.common import load_source  # noqa: PLC0415
+    weights) of the model ``command`` (``upscale``: an SRGAN, ``stylize``: a CycleGAN) needs;
+    any other model is refused in one line naming the command that fits it."""
+    from ganzoo.commands.common import check_entry_fits, is_path_source, load_source  # noqa: PLC0415
 
-    path = Path(source).expanduser()
-    is_file = path.exists() or source.endswith(".keras") or "/" in source
-    if not is_file and weights is None:
-        from ganzoo.registry import get_config  # noqa: PLC0415
+    if not is_path_source(source) and weights is None:
         from ganzoo.weights import pretrained_path  # noqa: PLC0415
 
-        get_config(source)  # unknown names fail here with the closest entries
+        check_entry_fits(command, source)  # unknown names fail here with the closest entries
         if not pretrained_path(source).is_file():
+            kind = "super-resolution model" if command == "upscale" else "CycleGAN"
             raise FileNotFoundError(
                 f"no trained weights are bundled for '{source}', and an untrained {kind} only makes noise. Train "
                 f"one first, e.g. `ganzoo train {source} --out runs/{source}` (add --data-path / --set to use "
                 f"your own pictures), then run this command on runs/{source}")
         weights = "pretrained"
-    model, provenance = load_source(source, weights)
-    if not callable(getattr(model, method, None)):
-        raise ValueError(f"'{source}' holds a {type(model).__name__} model, not {kind}; use a model trained "
-                         f"from an entry such as {example_entry}")
-    return model, provenance
+    return load_source(source, weights, command=command)
 
 
 def output_path(output: Optional[str], image: str, suffix: str) -> Path:

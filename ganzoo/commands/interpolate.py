@@ -6,7 +6,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ganzoo.commands.common import default_weights, load_source, parse_labels
+from ganzoo.commands.common import add_raw_option, choose_generator, default_weights, load_source, parse_labels
 
 
 def add_parser(sub):
@@ -24,7 +24,8 @@ def add_parser(sub):
     p.add_argument("--truncation", type=float, help="truncation psi in [0, 2]")
     p.add_argument("--loop", action="store_true", help="walk back to the first seed")
     p.add_argument("--scale", type=int, default=4, help="enlarge frames by this factor (default 4)")
-    p.add_argument("--weights", help="for an entry name: 'pretrained' (default) or a weights file")
+    p.add_argument("--weights", help="for an entry name: 'pretrained' (default), a weights file or 'untrained'")
+    add_raw_option(p)
     p.add_argument("-o", "--output", default="walk.gif", help="walk.gif or walk.mp4 (default walk.gif)")
     p.set_defaults(func=run)
 
@@ -48,18 +49,23 @@ def run(args) -> int:
         raise ValueError("MP4 needs ffmpeg on PATH (e.g. apt-get install ffmpeg); write a .gif instead")
     if args.scale < 1:
         raise ValueError(f"--scale must be >= 1, got {args.scale}")
-    model, provenance = load_source(args.source, default_weights(args.source, args.weights))
+    model, provenance = load_source(args.source, default_weights(args.source, args.weights), command="interpolate")
+    choice = choose_generator(model, provenance, args.raw)
+    print(f"sampling from the {choice}")
     if args.classes:
         classes = _seeds(args.classes)
         if len(classes) != 2:
             raise ValueError(f"--classes takes two classes such as 1,5; got '{args.classes}'")
-        frames = art.class_morph(model, classes[0], classes[1], frames=args.frames, seed=args.seed)
-        meta = dict(provenance, kind="class interpolation", classes=classes, seed=args.seed)
+        frames = art.class_morph(model, classes[0], classes[1], frames=args.frames, seed=args.seed,
+                                 use_ema=choice.ema)
+        meta = dict(provenance, generator=choice.description, kind="class interpolation", classes=classes,
+                    seed=args.seed)
     else:
         seeds = _seeds(args.seeds)
         frames = art.latent_walk(model, seeds, frames=args.frames, labels=args.label, truncation=args.truncation,
-                                 loop=args.loop)
-        meta = dict(provenance, kind="latent walk (slerp)", seeds=seeds, labels=args.label,
+                                 loop=args.loop, use_ema=choice.ema)
+        meta = dict(provenance, generator=choice.description, kind="latent walk (slerp)", seeds=seeds,
+                    labels=args.label,
                     truncation=args.truncation)
     frames = to_uint8(frames)
     if args.scale > 1:

@@ -7,7 +7,8 @@ with the ``--layers`` styles taken from the column image.
 
 from pathlib import Path
 
-from ganzoo.commands.common import default_weights, load_source, parse_int_ranges
+from ganzoo.commands.common import (add_raw_option, choose_generator, default_weights, load_source,
+                                   parse_int_ranges)
 
 LAYER_HELP = ("style layers copied from the column images: coarse (4-8 px: pose, shape), middle, fine "
               "(colour, texture), all, or indices into ws such as 0-3 or 0,2,4 (default coarse)")
@@ -26,7 +27,8 @@ def add_parser(sub):
     p.add_argument("--truncation", type=float, help="truncation psi in [0, 2] towards the average w")
     p.add_argument("--noise", default="const", choices=("const", "random", "none"),
                    help="noise inputs: fixed per layer (default), random, or none")
-    p.add_argument("--weights", help="for an entry name: 'pretrained' (default) or a weights file")
+    p.add_argument("--weights", help="for an entry name: 'pretrained' (default), a weights file or 'untrained'")
+    add_raw_option(p)
     p.add_argument("-o", "--output", default="stylemix.png", help="output PNG (default stylemix.png)")
     p.set_defaults(func=run)
 
@@ -49,12 +51,12 @@ def run(args) -> int:
     output = Path(args.output)
     if output.suffix.lower() != ".png":
         raise ValueError(f"-o must name a .png file, got '{args.output}'")
-    model, provenance = load_source(args.source, default_weights(args.source, args.weights))
-    if not hasattr(model, "style_layers"):
-        raise ValueError(f"stylemix needs a StyleGAN model (e.g. stylegan_mnist); '{args.source}' is a "
-                         f"{type(model).__name__}")
-    grid = style_mix(model, rows, cols, layers=layers, truncation=args.truncation, noise=args.noise)
-    meta = dict(provenance, rows=rows, cols=cols, layers=args.layers, style_indices=model.style_layers(layers),
+    model, provenance = load_source(args.source, default_weights(args.source, args.weights), command="stylemix")
+    choice = choose_generator(model, provenance, args.raw)
+    print(f"sampling from the {choice}")
+    grid = style_mix(model, rows, cols, layers=layers, truncation=args.truncation, noise=args.noise,
+                     use_ema=choice.ema)
+    meta = dict(provenance, generator=choice.description, rows=rows, cols=cols, layers=args.layers, style_indices=model.style_layers(layers),
                 truncation=args.truncation, noise=args.noise)
     save_grid(grid.reshape((-1,) + grid.shape[2:]), output, nrow=len(cols) + 1, metadata=meta)
     print(f"wrote a {len(rows) + 1}x{len(cols) + 1} style-mixing grid to {output}")

@@ -30,8 +30,7 @@ def run(args) -> int:
 
     positive_tile(args.tile, args.overlap)
     picture = read_image_file(args.image)  # a missing or unreadable picture fails before the model loads
-    model, provenance = load_image_to_image_model(args.source, args.weights, "translate", "a CycleGAN",
-                                                  "cyclegan_monet2photo")
+    model, provenance = load_image_to_image_model(args.source, args.weights, "stylize")
     if model.generator_ab.inputs[0].shape[-1] == 1:  # a grey model (cyclegan_mnist2uci)
         picture = read_image_file(args.image, channels=1)
     direction = args.direction

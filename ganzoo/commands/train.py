@@ -7,7 +7,7 @@ checkpoint is kept); 4 a checkpoint could not be written (e.g. disk full; the pr
 checkpoint is intact); 130 Ctrl-C (the resume command is printed).
 
 **Run options** (how a run is driven, not what it learns: checkpoint cadence, checkpoints
-kept, sample and nearest-image cadence, --quiet, --deterministic, --strategy, --data-dir) are
+kept, sample and nearest-image cadence, --quiet, --raw, --deterministic, --strategy, --data-dir) are
 stored in ``RUN/run_options.json``; ``--resume`` reuses them, and one given again on the
 command line wins and is stored. A run folder is created only once the data has loaded, and a
 run that fails through the user's doing (out of memory, Ctrl-C, bad data) before its first
@@ -28,7 +28,8 @@ EXIT_INTERRUPTED = 130
 #: Run options and their defaults (None: the option's "not set" meaning, e.g. a checkpoint
 #: per epoch, nearest panels as often as samples, the default strategy).
 RUN_OPTIONS = {"checkpoint_every": None, "keep_checkpoints": 3, "samples_every": 1, "nearest_every": None,
-               "quiet": False, "deterministic": False, "strategy": None, "data_dir": None}
+               "quiet": False, "deterministic": False, "strategy": None, "data_dir": None,
+               "raw": False}
 RUN_OPTIONS_FILE = "run_options.json"
 
 
@@ -70,6 +71,8 @@ def add_parser(sub):
                         "nearest training image, to see whether the model copies them (default: as "
                         "--samples-every; 0: never)")
     p.add_argument("--quiet", action=argparse.BooleanOptionalAction, help="no progress bar (one line per epoch)")
+    p.add_argument("--raw", action=argparse.BooleanOptionalAction,
+                   help="sample grids from the raw generator G (default: from the EMA generator once it is warm)")
     p.set_defaults(func=run)
 
 
@@ -303,7 +306,7 @@ def run(args) -> int:
               samples_every=samples_every, strategy=options["strategy"] or "none", resume=bool(args.resume),
               checkpoint_every=options["checkpoint_every"], keep_checkpoints=options["keep_checkpoints"],
               deterministic=options["deterministic"], extra_callbacks=extra_callbacks,
-              run_options=options)
+              run_options=options, samples_use_ema=False if options["raw"] else None)
     except KeyboardInterrupt:
         step = _newest_step(out) if out.is_dir() else None
         if step is not None:
@@ -336,6 +339,15 @@ def run(args) -> int:
         if isinstance(err, user_errors()):
             _discard_if_unstarted(out, created)
         raise
-    print(f"done: {out / 'model.keras'}; samples in {out / 'samples'}; "
-          f"sample more with `ganzoo sample {out} -n 64 -o grid.png`")
+    print(f"done: {out / 'model.keras'}; samples in {out / 'samples'}; {next_step_hint(config, out)}")
     return 0
+
+
+def next_step_hint(config, out) -> str:
+    """What to run next on a finished run of ``config``: the command that fits its model class."""
+    if config.model.cls == "SRGAN":
+        return f"upscale a picture with `ganzoo upscale {out} picture.png -o big.png`"
+    if config.model.cls == "CycleGAN":
+        a, b = config.model.domains
+        return f"translate a picture with `ganzoo stylize {out} picture.png --direction {b}2{a} -o out.png`"
+    return f"sample more with `ganzoo sample {out} -n 64 -o grid.png`"

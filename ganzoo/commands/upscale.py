@@ -29,8 +29,7 @@ def run(args) -> int:
 
     positive_tile(args.tile, args.overlap)
     picture = read_image_file(args.image)
-    model, provenance = load_image_to_image_model(args.source, args.weights, "upscale", "a super-resolution model",
-                                                  "srgan_div2k")
+    model, provenance = load_image_to_image_model(args.source, args.weights, "upscale")
     output = output_path(args.output, args.image, f"x{model.scale}")
     if model.channels != picture.shape[-1]:  # a grayscale model (srgan_mnist)
         picture = read_image_file(args.image, channels=model.channels)

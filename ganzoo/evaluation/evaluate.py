@@ -138,12 +138,13 @@ class ImageSource:
 
 def generated_source(model, n: int, config: Optional[Config] = None, seed: int = 0, labels=None,
                      truncation: Optional[float] = None, description: Optional[str] = None,
-                     noise: Optional[str] = None) -> ImageSource:
+                     noise: Optional[str] = None, use_ema: Optional[bool] = None) -> ImageSource:
     """``n`` images of a ganzoo model; conditional models get ``labels`` (default balanced).
 
     A model with per-pixel noise inputs (StyleGAN) samples with ``noise`` (default its
     ``EVALUATION_NOISE``, ``random`` as the official metrics), drawn per image from ``seed``:
-    the same seed gives the same images whatever the batch size.
+    the same seed gives the same images whatever the batch size. ``use_ema`` picks the
+    generator as in ``model.generate`` (default: the EMA generator once it is warm).
     """
     config = config or _model_config(model)
     noise_kwargs = {}
@@ -167,9 +168,12 @@ def generated_source(model, n: int, config: Optional[Config] = None, seed: int =
             stop = min(start + batch_size, n)
             lab = None if asked is None else asked[start:stop]
             extra = dict(noise_kwargs, first_index=start) if noise_kwargs else {}
-            yield model.generate_from_latents(z[start:stop], lab, batch_size=batch_size, **extra), lab
+            yield model.generate_from_latents(z[start:stop], lab, batch_size=batch_size, use_ema=use_ema, **extra), lab
 
-    return ImageSource("generated", description or f"{model.name} (seed {seed})", config, n, batches,
+    if description is None:
+        choice = model.sampling_choice(use_ema) if hasattr(model, "sampling_choice") else None
+        description = f"{model.name}{', ' + str(choice) if choice else ''} (seed {seed})"
+    return ImageSource("generated", description, config, n, batches,
                        labelled=conditional, conditional=conditional, noise=noise_kwargs.get("noise"))
 
 
@@ -257,7 +261,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
              data_dir: Optional[str] = None, cache=None, inception_weights: Optional[str] = "imagenet",
              inception_resize: int = 299,
              classifier=None, inception=None, kid_subsets: int = 100, kid_subset_size: int = 1000,
-             splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False) -> dict:
+             splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False,
+             description: Optional[str] = None, use_ema: Optional[bool] = None) -> dict:
     """Evaluate a ganzoo model (or an :class:`ImageSource`, or ``"real:mnist:test"``).
 
     Args:
@@ -272,6 +277,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         noise: StyleGAN's noise mode (default ``random``, as the official metrics; see
             :func:`generated_source`); an error for models without noise inputs.
         classifier, inception: ready extractors (tests, benchmarks); built when None.
+        description, use_ema: of a model's images (see :func:`generated_source`); the
+            description heads the table (``ganzoo eval`` names the weights and generator there).
         inception_weights, inception_resize: see :class:`InceptionExtractor`.
 
     Returns:
@@ -289,7 +296,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
                                                           getattr(model, "conditional", False))
         if n is None:
             n = DEFAULT_N_INCEPTION if any(METRICS[m].space == "inception" for m in names) else DEFAULT_N_CLASSIFIER
-        source = generated_source(model, n, config, seed=seed, labels=labels, truncation=truncation, noise=noise)
+        source = generated_source(model, n, config, seed=seed, labels=labels, truncation=truncation, noise=noise,
+                                  description=description, use_ema=use_ema)
     config = config or source.config
     names = parse_metrics(metrics) or default_metrics(config, source.conditional or source.kind == "real"
                                                        and source.labelled)

@@ -10,7 +10,7 @@ in [-1, 1]; every random draw goes through the model's ``keras.random.SeedGenera
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import NamedTuple, Optional, Sequence, Union
 
 import keras
 import numpy as np
@@ -45,6 +45,13 @@ def resolve_jit_compile(value: Union[bool, str]) -> bool:
 #: half-life is at most 5% of the training done so far.
 EMA_RAMPUP = 0.05
 
+#: The EMA generator is *warm* (``generate`` samples from it) once the random initial weights
+#: make up less than this share of its average: the product of the betas of the updates done.
+#: With the ramp-up the first update has beta 0, so one update suffices; without it the share
+#: is ``ema_decay ** updates`` (decay 0.999: warm after 4,603 updates; at 1,000 updates 37%
+#: of the average is still the random initialisation, and its images are noise).
+EMA_WARM_SHARE = 0.01
+
 
 def ema_beta(updates, decay: float, rampup: Optional[float] = EMA_RAMPUP):
     """Weight of the old average in EMA update number ``updates`` (0-based): float32 tensor.
@@ -75,6 +82,9 @@ class EMAState(keras.layers.Layer):
         self.rampup = None if rampup is None else float(rampup)
         self.updates = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
                                        name="updates", aggregation="only_first_replica")
+        #: False after loading a file saved before ganzoo counted EMA updates (``updates`` then
+        #: holds a stand-in, not the count; see :meth:`GANBase.ema_updates`).
+        self.counted = True
         self.built = True
 
     def beta(self):
@@ -88,11 +98,28 @@ class EMAState(keras.layers.Layer):
             return 0
         return int(np.ceil(np.log(0.5) / np.log(self.decay) / self.rampup))
 
+    def initial_share(self, updates: int) -> float:
+        """Share of the random initial weights left in the average after ``updates`` updates:
+        the product of their betas (0 after the first update with the ramp-up, whose first
+        beta is 0; ``decay ** updates`` without it; 1 before any update)."""
+        if updates <= 0:
+            return 1.0
+        return 0.0 if self.rampup is not None else float(self.decay) ** int(updates)
+
+    @property
+    def warm_updates(self) -> int:
+        """Updates after which the average is warm: :meth:`initial_share` below
+        :data:`EMA_WARM_SHARE` (1 with the ramp-up; decay 0.999 without: 4,603)."""
+        if self.rampup is not None:
+            return 1
+        return int(np.floor(np.log(EMA_WARM_SHARE) / np.log(self.decay))) + 1
+
     def load_own_variables(self, store):
         if not len(store.keys()):
             # A file saved before ganzoo counted EMA updates: its average ran without ramp-up
             # for an unknown number of steps; continue it at the full decay.
             self.updates.assign(self.rampup_steps)
+            self.counted = False
             return
         super().load_own_variables(store)
 
@@ -104,6 +131,17 @@ def batch_norm_layers(net) -> list:
     """Every ``BatchNormalization`` layer inside ``net`` (nested models included)."""
     return [layer for layer in net._flatten_layers(include_self=False, recursive=True)
             if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+class SamplingChoice(NamedTuple):
+    """The generator sampling uses (``ema``: the EMA generator, else G) and a one-line
+    ``description`` of it and why, for the user and for metadata."""
+
+    ema: bool
+    description: str
+
+    def __str__(self) -> str:
+        return self.description
 
 
 class AdversarialModel(keras.Model):
@@ -424,7 +462,7 @@ class GANBase(AdversarialModel):
         real, labels = self.unpack(data)
         labels = self._check_labels(labels) if self.conditional else None
         z = self.sample_latent(tf.shape(real)[0])
-        fake = self.sampling_generator()(self.generator_inputs(z, labels), training=False)
+        fake = self.sample_with(lambda net: net(self.generator_inputs(z, labels), training=False))
         for metric in self.quality_metrics:
             metric.update_state(real, fake, labels)
         return logs_for_strategy({m.name: m.result() for m in self.quality_metrics})
@@ -516,7 +554,7 @@ class GANBase(AdversarialModel):
             self.ema_generator(generator_inputs, training=True)
 
     def reestimate_batch_norm(self, batches: int = 64, batch_size: int = 256, seed: int = 0,
-                              use_ema: bool = True) -> int:
+                              use_ema: Optional[bool] = None) -> int:
         """Re-estimate the batch-norm moving statistics of the sampling generator from scratch:
         the average over ``batches`` batches of latents z ~ N(0, I) (labels uniform for a
         conditional model) of its own batch statistics in training mode, i.e. what its moving
@@ -598,11 +636,86 @@ class GANBase(AdversarialModel):
             raise ValueError(f"label {int(bad[0])} is out of range: this model knows classes 0..{self.num_classes - 1}")
         return arr.astype(np.int32)
 
-    def sampling_generator(self, use_ema: bool = True):
-        """The generator ``generate`` uses: the EMA generator when the model keeps one and ``use_ema``, else G."""
-        return self.ema_generator if use_ema and self.ema_generator is not None else self.generator
+    def ema_updates(self) -> Optional[int]:
+        """EMA updates done (one per generator step); None without an EMA generator. For a file
+        saved before ganzoo counted them: the generator optimizer's step count when the file
+        holds it, else None (unknown)."""
+        if self.ema_generator is None:
+            return None
+        if self.ema_state.counted:
+            return int(self.ema_state.updates.numpy())
+        steps = int(self.g_optimizer.iterations.numpy()) if getattr(self, "g_optimizer", None) is not None else 0
+        return steps or None
 
-    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True) -> np.ndarray:
+    def ema_is_warm(self) -> bool:
+        """Whether the EMA generator is warm: after :attr:`EMAState.warm_updates` updates, when
+        the random initial weights make up less than :data:`EMA_WARM_SHARE` of its average
+        (with the default ramp-up: after the first update). False without an EMA generator;
+        True when the update count is unknown (a file from before ganzoo counted them, which
+        always sampled from the EMA generator)."""
+        if self.ema_generator is None:
+            return False
+        updates = self.ema_updates()
+        return updates is None or updates >= self.ema_state.warm_updates
+
+    def sampling_choice(self, use_ema: Optional[bool] = None) -> "SamplingChoice":
+        """Which generator sampling uses, and why (one line for the user).
+
+        ``use_ema``: None (default) the EMA generator once it is warm (:meth:`ema_is_warm`),
+        else the raw generator G; True the EMA generator even before (ValueError when the model
+        keeps none); False the raw generator G.
+        """
+        if use_ema is not None and not isinstance(use_ema, (bool, np.bool_)):
+            raise ValueError(f"use_ema must be None (EMA generator once warm), True or False, got {use_ema!r}")
+        if self.ema_generator is None:
+            if use_ema:
+                raise ValueError(f"{self.name} keeps no EMA generator (model.ema_decay is null); sample with "
+                                 "use_ema=None or False")
+            return SamplingChoice(False, "generator (the model keeps no EMA generator)")
+        if use_ema is False:
+            return SamplingChoice(False, "raw generator (asked for; the model also keeps an EMA generator)")
+        updates = self.ema_updates()
+        if updates is None:
+            return SamplingChoice(True, "EMA generator (its update count is unknown: a file from an older ganzoo)")
+        share = self.ema_state.initial_share(updates)
+        state = (f"{updates:,} update(s), {share:.0%} of its average still the random initial weights"
+                 if share >= EMA_WARM_SHARE or self.ema_state.rampup is None else f"{updates:,} update(s)")
+        if self.ema_is_warm():
+            return SamplingChoice(True, f"EMA generator (warm: {state})")
+        if use_ema:
+            return SamplingChoice(True, f"EMA generator (asked for; not warm yet: {state})")
+        return SamplingChoice(False, f"raw generator (the EMA generator is not warm yet: {state}; warm after "
+                                     f"{self.ema_state.warm_updates:,})")
+
+    def sampling_generator(self, use_ema: Optional[bool] = None):
+        """The network sampling uses (see :meth:`sampling_choice`): by default the EMA generator
+        once it is warm, else G; ``use_ema=True`` / ``False`` picks the EMA generator / G."""
+        return self.ema_generator if self.sampling_choice(use_ema).ema else self.generator
+
+    def serving_images(self, net, inputs):
+        """Images of the generator ``net`` (G or the EMA generator) for ``inputs`` (``z``, or
+        ``[z, labels]``) as ``generate`` makes them, in a traced function: what an export serves.
+        Subclasses whose sampling is more than one call of ``net`` override it."""
+        return net(inputs, training=False)
+
+    def sample_with(self, make):
+        """``make(net)`` with the generator :meth:`sampling_generator` picks by default, inside a
+        traced step too (``test_step``): a ``tf.cond`` on the EMA's update count."""
+        if self.ema_generator is None:
+            return make(self.generator)
+        if tf.executing_eagerly():
+            return make(self.sampling_generator())
+        if self.ema_state.counted:
+            warm = self.ema_state.updates >= self.ema_state.warm_updates
+        elif getattr(self, "g_optimizer", None) is not None:
+            steps = tf.cast(self.g_optimizer.iterations, tf.int64)
+            warm = tf.logical_or(steps == 0, steps >= self.ema_state.warm_updates)
+        else:
+            return make(self.ema_generator)
+        return tf.cond(warm, lambda: make(self.ema_generator), lambda: make(self.generator))
+
+    def generate_from_latents(self, z, labels=None, batch_size: int = 256,
+                              use_ema: Optional[bool] = None) -> np.ndarray:
         """Images (float32 numpy in [-1, 1]) for given latent vectors (and labels)."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
@@ -617,13 +730,14 @@ class GANBase(AdversarialModel):
         return np.concatenate(out, axis=0).astype(np.float32)
 
     def generate(self, n: int, labels=None, seed: Optional[int] = None, truncation: Optional[float] = None,
-                 batch_size: int = 256, use_ema: bool = True) -> np.ndarray:
+                 batch_size: int = 256, use_ema: Optional[bool] = None) -> np.ndarray:
         """Generate ``n`` images as a float32 array in [-1, 1] of shape (n, H, W, C).
 
         The same ``seed`` gives the same images on every run (stateless draws); ``seed=None``
         draws from the model's own random stream. ``labels`` choose classes of a
         conditional model; ``truncation`` (psi in [0, 2]) trades variety for fidelity.
-        The EMA generator is used when the model keeps one (``use_ema=False`` for the raw G).
+        ``use_ema`` picks the generator (see :meth:`sampling_choice`): by default the EMA
+        generator once it is warm (:meth:`ema_is_warm`), else the raw G; True / False force one.
         """
         n = _check_count(n)
         labels = self.resolve_labels(n, labels)
@@ -681,5 +795,5 @@ def _check_count(n) -> int:
     return int(n)
 
 
-__all__ = ["AdversarialModel", "EMAState", "EMA_RAMPUP", "GANBase", "batch_norm_layers", "ema_beta",
+__all__ = ["AdversarialModel", "EMAState", "EMA_RAMPUP", "EMA_WARM_SHARE", "GANBase", "SamplingChoice", "batch_norm_layers", "ema_beta",
            "logs_for_strategy", "resolve_jit_compile"]

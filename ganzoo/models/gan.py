@@ -95,7 +95,7 @@ class ConditionalGAN(GAN):
         super().__init__(generator, discriminator, num_classes=num_classes, **kwargs)
 
     def interpolate_classes(self, start_label: int, end_label: int, steps: int = 8, seed: int = 0,
-                            use_ema: bool = True):
+                            use_ema: Optional[bool] = None):
         """Images morphing from one class into another for one fixed latent (``steps`` frames):
         the learned label embeddings are mixed linearly and fed to the generator's trunk."""
         self.resolve_labels(2, [start_label, end_label])

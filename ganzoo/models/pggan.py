@@ -303,16 +303,22 @@ class ProgressiveGAN(GANBase):
             return {}
         real, labels = self.unpack(data)
         z = self.sample_latent(tf.shape(real)[0])
-        fake = self._body(self.sampling_generator(), "generator").grow(z, self._level(self.phase), self.alpha)
+        fake = self.sample_with(lambda net: self._body(net, "generator").grow(z, self._level(self.phase), self.alpha))
         for metric in self.quality_metrics:
             metric.update_state(real, fake, labels)
         return {m.name: m.result() for m in self.quality_metrics}
+
+    def serving_images(self, net, inputs):
+        """``net``'s images at the current phase and alpha (as ``generate``), at full resolution."""
+        with tf.init_scope():  # read now (eagerly), even when traced: the export serves this phase
+            phase, alpha = int(self.phase.numpy()), float(self.alpha.numpy())
+        return self._full_size(net, inputs, phase, tf.constant(alpha, tf.float32))
 
     def _full_size(self, net, z, phase, alpha):
         return upsample_to(self.fake_images(net, z, phase, alpha), self.image_shape[0])
 
     # ------------------------------------------------------------------ sampling
-    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True,
+    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: Optional[bool] = None,
                               phase: Optional[int] = None, native_resolution: bool = False) -> np.ndarray:
         """Images for latents at ``phase`` (default: the current phase with the current alpha;
         an earlier, finished phase at alpha 1). Upsampled (nearest) to the full resolution
@@ -340,7 +346,7 @@ class ProgressiveGAN(GANBase):
         return np.concatenate(out, axis=0).astype(np.float32)
 
     def generate(self, n: int, labels=None, seed: Optional[int] = None, truncation: Optional[float] = None,
-                 batch_size: int = 256, use_ema: bool = True, phase: Optional[int] = None,
+                 batch_size: int = 256, use_ema: Optional[bool] = None, phase: Optional[int] = None,
                  native_resolution: bool = False) -> np.ndarray:
         """As :meth:`GANBase.generate`, at ``phase`` (default: the current one; see
         :meth:`generate_from_latents`)."""

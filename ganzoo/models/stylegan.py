@@ -162,6 +162,11 @@ class StyleGAN(GANBase):
         return self.generator([inputs] + [tf.tile(n[None], [batch, 1, 1, 1]) for n in self._const_noise(self.generator)],
                               training=training)
 
+    def serving_images(self, net, inputs):
+        """``net``'s images for latents ``inputs`` with each layer's constant noise (``generate``'s default)."""
+        batch = tf.shape(inputs)[0]
+        return net([inputs] + [tf.tile(n[None], [batch, 1, 1, 1]) for n in self._const_noise(net)], training=False)
+
     # ------------------------------------------------------------------ training
     def _random_noise(self, batch_size):
         return [self.replica_rows(lambda n, s=shape: keras.random.normal((n,) + s, seed=self.seed_generator),
@@ -267,8 +272,8 @@ class StyleGAN(GANBase):
             return {}
         real, labels = self.unpack(data)
         batch_size = tf.shape(real)[0]
-        net = self.sampling_generator()
-        fake = net([self.sample_latent(batch_size)] + self._random_noise(batch_size), training=False)
+        inputs = [self.sample_latent(batch_size)] + self._random_noise(batch_size)
+        fake = self.sample_with(lambda net: net(inputs, training=False))
         for metric in self.quality_metrics:
             metric.update_state(real, fake, labels)
         return {m.name: m.result() for m in self.quality_metrics}
@@ -278,7 +283,7 @@ class StyleGAN(GANBase):
         # Truncation happens in W (see styles()), so z is always a plain N(0, I) draw.
         return super()._latent_numpy(n, seed, None)
 
-    def styles(self, z, truncation: Optional[float] = None, use_ema: bool = True, batch_size: int = 256) -> np.ndarray:
+    def styles(self, z, truncation: Optional[float] = None, use_ema: Optional[bool] = None, batch_size: int = 256) -> np.ndarray:
         """Per-layer styles ``ws`` (n, num_ws, w_dim) for latents ``z``, truncated towards
         ``w_avg`` by psi: ``w_avg + psi * (w - w_avg)``."""
         z = np.asarray(z, dtype=np.float32)
@@ -292,7 +297,7 @@ class StyleGAN(GANBase):
             w = w_avg + float(truncation) * (w - w_avg)
         return np.repeat(w[:, None], self.num_ws, axis=1).astype(np.float32)
 
-    def seed_styles(self, seeds: Sequence[int], truncation: Optional[float] = None, use_ema: bool = True) -> np.ndarray:
+    def seed_styles(self, seeds: Sequence[int], truncation: Optional[float] = None, use_ema: Optional[bool] = None) -> np.ndarray:
         """``ws`` of each seed's image: row i equals ``styles`` of ``generate(1, seed=seeds[i])``."""
         seeds = list(seeds)
         if not seeds:
@@ -308,7 +313,7 @@ class StyleGAN(GANBase):
         return [l.const_noise for l in layers]
 
     def noise_inputs(self, n: int, noise: str = "const", noise_seed: Optional[int] = None,
-                     use_ema: bool = True, first_index: int = 0) -> list:
+                     use_ema: Optional[bool] = None, first_index: int = 0) -> list:
         """One noise array per convolution for ``n`` images: each layer's fixed map
         (``const``), a fresh N(0, 1) draw (``random``) or zeros. With ``noise_seed``, random
         noise is repeatable per image: image ``first_index + i`` gets the draw of the seed
@@ -334,7 +339,7 @@ class StyleGAN(GANBase):
         return out
 
     def synthesize(self, ws, noise: Union[str, list] = "const", noise_seed: Optional[int] = None,
-                   use_ema: bool = True, batch_size: int = 256, first_index: int = 0) -> np.ndarray:
+                   use_ema: Optional[bool] = None, batch_size: int = 256, first_index: int = 0) -> np.ndarray:
         """Images (float32 in [-1, 1]) for per-layer styles ``ws`` (n, num_ws, w_dim); ``noise``
         is a mode of :meth:`noise_inputs` (``first_index`` as there) or the list of noise arrays itself."""
         ws = np.asarray(ws, dtype=np.float32)
@@ -378,7 +383,7 @@ class StyleGAN(GANBase):
         return sorted(set(indices))
 
     # ------------------------------------------------------------------ sampling
-    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: bool = True,
+    def generate_from_latents(self, z, labels=None, batch_size: int = 256, use_ema: Optional[bool] = None,
                               truncation: Optional[float] = None, noise: str = "const",
                               noise_seed: Optional[int] = None, first_index: int = 0) -> np.ndarray:
         """Images for latents ``z``; ``noise``, ``noise_seed`` and ``first_index`` (the index of
@@ -389,7 +394,7 @@ class StyleGAN(GANBase):
                                first_index=first_index)
 
     def generate(self, n: int, labels=None, seed: Optional[int] = None, truncation: Optional[float] = None,
-                 batch_size: int = 256, use_ema: bool = True, noise: str = "const",
+                 batch_size: int = 256, use_ema: Optional[bool] = None, noise: str = "const",
                  noise_seed: Optional[int] = None) -> np.ndarray:
         """``n`` images; ``truncation`` psi is applied in W (psi = 0: w_avg's image for every
         seed); ``noise`` as in :meth:`noise_inputs` (``random`` with ``noise_seed=None`` uses
