@@ -19,7 +19,8 @@ def available_pretrained() -> list[str]:
 
 
 def _load_generator(model, path: Path) -> None:
-    if getattr(model, "task", None) == "image2image":  # CycleGAN: both generators (sampling_generator)
+    if getattr(model, "task", None) == "image2image" and hasattr(model, "sampling_generator"):
+        # CycleGAN: both generators in one file (an SRGAN has one generator, loaded below)
         model.sampling_generator().load_weights(str(path))
         return
     model.generator.load_weights(str(path))
