@@ -9,12 +9,13 @@ the samples look like digits at all, since blurry blobs can also spread over man
 
 Budget: the pggan_mnist recipe with a shorter schedule (BUDGET below): growth from 8x8
 (8 -> 16 -> 32, the recipe starts at 4x4) with 3,000 images per fade-in and per stabilisation
-instead of 60,000 (fully grown after 15,000 images), 32 channels, 1,600 steps of 32 images =
-51,200 images. With the reference's optimizer reset at every new level of detail (issue 16) the
-compressed schedule resets Adam every ~94 steps; from 4x4 the old budget (1,200 steps) reached
-coverage 0.73-0.89 depending on the machine and 1,600 steps 0.90-0.95. From 8x8 at 1,600 steps,
-measured on one core: coverage 0.957 (EMA G; raw G 0.937), FCD 55 after training. Skipped
-without real MNIST (../shared/tfds or TFDS_DATA_DIR) outside CI.
+instead of 60,000 (fully grown after 15,000 images), 32 channels, 2,400 steps of 32 images =
+76,800 images. The reference's optimizer reset at every new level of detail restarts Adam every
+~94 steps while it grows. Coverage over training (EMA G, measured here every 200 steps, seed 0):
+0.73 0.81 0.63 0.83 0.82 0.85 0.95 0.96 0.95 0.94 0.96 at 200..2200 steps; FCD 195 -> 43. At 1,600
+steps the curve has only just passed its knee: a CI machine (other CPU, other rounding) measured
+0.845 there, so the test trains 800 steps past it. Skipped without real MNIST (../shared/tfds or
+TFDS_DATA_DIR) outside CI.
 """
 
 import numpy as np
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.slow
 BUDGET = {"model.latent_dim": 64, "generator.filters": 32, "discriminator.filters": 32, "model.start_resolution": 8,
           "model.fade_images": 3000, "model.stabilize_images": 3000, "model.ema_decay": 0.99,
           "train.batch_size": 32}
-STEPS = 1600
+STEPS = 2400
 
 
 def _scores(model, classifier, real_features):
