@@ -80,6 +80,10 @@ def _yaml_names(folder: Path) -> list[str]:
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
+def _same(path, expected: Path) -> bool:
+    return path is not None and Path(path).resolve() == expected.resolve()
+
+
 def _pretrained_names() -> list[str]:
     return sorted(p.name for p in (REPO / "src" / "ganzoo" / "pretrained").iterdir())
 
@@ -102,9 +106,9 @@ def test_editable_install_imports_the_package_from_the_folder_that_holds_the_clo
         "the working directory shadows; setup.cfg's package_dir must be only `= src` for a plain .pth")
 
     got = _import_ganzoo(site_dir, cwd=tmp_path)
-    assert got["file"] == str(clone / "src" / "ganzoo" / "__init__.py"), got
+    assert _same(got["file"], clone / "src" / "ganzoo" / "__init__.py"), got
     assert got["models"] == _yaml_names(REPO / "zoo_configs")
-    assert got["configs"] == str(clone / "zoo_configs")  # read in place
+    assert _same(got["configs"], clone / "zoo_configs")  # read in place
     assert got["pretrained"] == _pretrained_names()
 
 
@@ -137,7 +141,7 @@ def test_built_distributions_ship_the_configs_and_the_pretrained_files(tmp_path)
     (tmp_path / "ganzoo").mkdir()  # the trap: a folder named ganzoo where Python starts
     got = _import_ganzoo(tmp_path / "site-packages", cwd=tmp_path)
     installed = tmp_path / "site-packages" / "ganzoo"
-    assert got["file"] == str(installed / "__init__.py"), got
+    assert _same(got["file"], installed / "__init__.py"), got
     assert got["models"] == _yaml_names(REPO / "zoo_configs")
-    assert got["configs"] == str(installed / "zoo_configs")
+    assert _same(got["configs"], installed / "zoo_configs")
     assert got["pretrained"] == _pretrained_names()
