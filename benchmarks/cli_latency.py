@@ -32,7 +32,7 @@ COMMANDS = {
 
 
 def time_command(args: list[str], repeats: int) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     env.pop("GANZOO_LAZY_IMPORT", None)
     seconds, tensorflow = [], False
     for _ in range(repeats):

@@ -379,5 +379,6 @@ def main(argv=None) -> int:
 if __name__ == "__main__":
     import sys
 
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path[:0] = [os.path.join(_root, "src"), _root]  # this checkout's ganzoo (src layout), benchmarks.*
     raise SystemExit(main())

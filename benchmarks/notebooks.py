@@ -42,8 +42,10 @@ class SmokeRun:
 
 def smoke_environment(tmp: Path) -> dict:
     """The variables a smoke run sets: smoke mode, offline, and fresh caches and Jupyter
-    folders under ``tmp`` (nothing is reused from earlier runs)."""
-    return {"GANZOO_SMOKE": "1", "GANZOO_OFFLINE": "1", "GANZOO_CACHE_DIR": str(tmp / "cache"),
+    folders under ``tmp`` (nothing is reused from earlier runs); the kernel imports this
+    checkout's ganzoo (``src/``) whichever one the interpreter has installed."""
+    pythonpath = os.pathsep.join(p for p in (str(ROOT / "src"), os.environ.get("PYTHONPATH")) if p)
+    return {"PYTHONPATH": pythonpath, "GANZOO_SMOKE": "1", "GANZOO_OFFLINE": "1", "GANZOO_CACHE_DIR": str(tmp / "cache"),
             "TF_CPP_MIN_LOG_LEVEL": "2", "JUPYTER_RUNTIME_DIR": str(tmp / "jupyter"),
             "IPYTHONDIR": str(tmp / "ipython")}
 

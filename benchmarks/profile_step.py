@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / p) for p in ("src", "")]  # checkout's ganzoo, benchmarks.*
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 PIECES = ("d_grads", "g_grads", "optimizer", "train_step", "fit_memory", "fit_pipeline", "data_only")

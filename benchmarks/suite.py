@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # this checkout's ganzoo (src layout), benchmarks.*
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks.runner import WorkerError, interleave, ratio  # noqa: E402
@@ -61,7 +61,8 @@ def log(msg: str) -> None:
 
 def _python_json(code: str, timeout: float = 7200) -> dict:
     """Run ``code`` (which prints one JSON line last) in a fresh interpreter."""
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))  # as in this process
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT), env=env,
                          timeout=timeout)
     if out.returncode:
         raise RuntimeError(out.stderr[-3000:])

@@ -41,7 +41,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / p) for p in ("src", "")]  # checkout's ganzoo, benchmarks.*
 
 
 def _emit(event: str, **fields) -> None:

@@ -1,5 +1,5 @@
 """The README's zoo table and pretrained-results table, generated from the registry and
-ganzoo/pretrained/*.json.
+src/ganzoo/pretrained/*.json.
 
     python docs/zoo_table.py            # print the table
     python docs/zoo_table.py --write    # replace the table between the markers in README.md
@@ -248,4 +248,5 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(REPO / "src"))  # describe this checkout's ganzoo (src layout), whichever is installed
     sys.exit(main())

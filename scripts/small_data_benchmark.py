@@ -42,6 +42,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's ganzoo (src layout), whichever one is installed
 VARIANTS = {
     "none": {"augment.ada": False, "augment.policy": ""},
     "diffaugment": {"augment.ada": False, "augment.policy": "color,translation,cutout"},

@@ -4,7 +4,7 @@
 
 Trains ganzoo.evaluation.classifier.build_classifier on the MNIST train split with
 DEFAULT_RECIPE, measures its accuracy on the test split and writes
-ganzoo/pretrained/mnist_classifier.keras and mnist_classifier.json (recipe, test accuracy,
+src/ganzoo/pretrained/mnist_classifier.keras and mnist_classifier.json (recipe, test accuracy,
 sha256). FCD, classifier score, coverage and label accuracy are computed in this
 classifier's feature space: regenerating it changes those numbers (and the sha256 that
 keys the cached reference statistics), so do it only on purpose.
@@ -16,6 +16,9 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's ganzoo (src layout), whichever one is installed
 
 
 def main(argv=None) -> int:

@@ -4,8 +4,8 @@
 
 Trains the registry entry with its config unchanged (``ganzoo.training.train``; an existing
 run folder of the same recipe is resumed, so raising ``train.epochs`` extends it exactly),
-then writes ``ganzoo/pretrained/<name>.weights.h5`` (the sampling generator: EMA when the
-entry keeps one) and ``ganzoo/pretrained/<name>.json`` (config hash, epochs, training time,
+then writes ``src/ganzoo/pretrained/<name>.weights.h5`` (the sampling generator: EMA when the
+entry keeps one) and ``src/ganzoo/pretrained/<name>.json`` (config hash, epochs, training time,
 the commit that trained it, machine, and the evaluation: FCD against the real-vs-real floor,
 coverage, label accuracy) and ``docs/images/pretrained/<name>.png``, the sample grid the README
 shows (``ganzoo generate``, seed 7; a conditional entry one digit per column).
@@ -36,6 +36,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))  # this checkout's ganzoo (src layout), whichever one is installed
 
 
 def _commit() -> str:
@@ -253,7 +254,7 @@ def main(argv=None) -> int:
     p.add_argument("name")
     p.add_argument("--data-dir", default=os.environ.get("TFDS_DATA_DIR") or str(ROOT.parent / "shared" / "tfds"))
     p.add_argument("--out", default=str(ROOT / "runs" / "pretrained"))
-    p.add_argument("--dest", default=str(ROOT / "ganzoo" / "pretrained"))
+    p.add_argument("--dest", default=str(ROOT / "src" / "ganzoo" / "pretrained"))
     p.add_argument("--evaluate-only", action="store_true",
                    help="only (re)evaluate the bundled weights and update their metadata")
     p.add_argument("--grid-only", action="store_true",
@@ -297,7 +298,7 @@ def main(argv=None) -> int:
     meta["evaluation"] = evaluate_weights(model, config, args.data_dir)
     (dest / f"{config.name}.json").write_text(json.dumps(meta, indent=2) + "\n")
     print(json.dumps(meta, indent=2))
-    if Path(args.dest).resolve() == (ROOT / "ganzoo" / "pretrained").resolve():
+    if Path(args.dest).resolve() == (ROOT / "src" / "ganzoo" / "pretrained").resolve():
         print(f"wrote {write_grid(config.name, config.conditional, data_dir=args.data_dir)}")
     return 0
 

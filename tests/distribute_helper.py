@@ -19,7 +19,8 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(_ROOT / "src"), str(_ROOT)]  # this checkout's ganzoo, and tests.*
 
 #: No batch norm: each replica would normalise its half batch by its own statistics (see
 #: ganzoo/distribute.py), which is a different computation, not an error.

@@ -8,6 +8,11 @@ from pathlib import Path
 import ganzoo
 from ganzoo.config import used_keys
 
+REPO = Path(__file__).resolve().parents[1]
+#: PYTHONPATH for a subprocess that must run this checkout's ganzoo (src layout: src/) and
+#: import tests.* (the repository root), whichever ganzoo its interpreter has installed.
+CHECKOUT_PYTHONPATH = os.pathsep.join([str(REPO / "src"), str(REPO)])
+
 #: Shrinks any entry to a few thousand parameters while keeping its resolution, classes,
 #: losses and training scheme (what the registry test must exercise).
 TINY = {

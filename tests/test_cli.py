@@ -1,5 +1,6 @@
 """The command line: list, train (all run-folder artefacts), sample, and clear errors."""
 
+import os
 import subprocess
 import sys
 
@@ -11,6 +12,7 @@ from PIL import Image
 from ganzoo.cli import main
 from ganzoo.commands.common import cycle_labels, parse_labels
 from ganzoo.images import read_metadata
+from tests.helpers import CHECKOUT_PYTHONPATH
 
 TINY_SET = ["--set", "generator.filters=8", "--set", "discriminator.filters=8", "--set", "model.latent_dim=8"]
 
@@ -100,7 +102,7 @@ def test_label_parsing():
 
 def test_console_entry_point_runs():
     out = subprocess.run([sys.executable, "-m", "ganzoo", "list", "--names"], capture_output=True, text=True,
-                         timeout=120)
+                         timeout=120, env=dict(os.environ, PYTHONPATH=CHECKOUT_PYTHONPATH))
     assert out.returncode == 0 and "dcgan_mnist" in out.stdout.split()
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from ganzoo.cli import main
 from ganzoo.quiet import is_noise
+from tests.helpers import CHECKOUT_PYTHONPATH
 from tests.test_faults import make_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +28,7 @@ ABSL_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ \S+:\d+\]")
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), **extra)
+    env = dict(os.environ, PYTHONPATH=CHECKOUT_PYTHONPATH, **extra)
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # as a user who never heard of it
     env.pop("GANZOO_LAZY_IMPORT", None)
     return env
@@ -58,7 +59,7 @@ def test_file_only_commands_import_no_tensorflow(argv, expected):
 def test_info_describes_an_entry_and_its_bundled_weights(capsys):
     assert main(["info", "dcgan_mnist", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    meta = json.loads((ROOT / "ganzoo" / "pretrained" / "dcgan_mnist.json").read_text())
+    meta = json.loads((ROOT / "src" / "ganzoo" / "pretrained" / "dcgan_mnist.json").read_text())
     assert info["entry"] == "dcgan_mnist" and info["paper"].startswith("Radford et al. 2016")
     assert info["model"] == "GAN (non_saturating loss)" and info["data"] == "TFDS mnist, 28x28x1"
     assert f"{meta['steps']} steps" in info["pretrained"]

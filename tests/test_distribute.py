@@ -18,13 +18,14 @@ import pytest
 
 from ganzoo import distribute
 from ganzoo.checkpoint import read_state
+from tests.helpers import CHECKOUT_PYTHONPATH
 
 HELPER = Path(__file__).with_name("distribute_helper.py")
 ROOT = HELPER.parents[1]
 
 
 def _env(**extra):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=CHECKOUT_PYTHONPATH)
     env.update(extra)
     return env
 

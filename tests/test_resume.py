@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from ganzoo.checkpoint import CheckpointManager, read_state, seed_generators
 from ganzoo.training import train
-from tests.helpers import tiny_config
+from tests.helpers import CHECKOUT_PYTHONPATH, tiny_config
 from tests.test_faults import make_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +38,7 @@ def test_sigkill_mid_training_then_resume_matches_uninterrupted_run(tmp_path):
     data = make_images(tmp_path / "data", 24)  # 6 steps per epoch at batch 4
     common = ["dcgan_mnist", "--data-path", str(data), "--batch-size", "4", "--epochs", "4",
               "--checkpoint-every", "4", "--deterministic", "--quiet", "--samples-every", "100", *TINY_SET]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(ROOT))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=CHECKOUT_PYTHONPATH)
     reference_dir, victim_dir = tmp_path / "reference", tmp_path / "victim"
     reference = subprocess.Popen(_cli(*common, "--out", str(reference_dir)), cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -27,7 +27,7 @@ from ganzoo.networks import build_discriminator, build_generator
 from ganzoo.networks.layers import maybe_spectral
 from ganzoo.networks.spectral import (SNConv2D, SNConv2DTranspose, SNDense, SNEmbedding, SpectralNormalized,
                                       spectral_normalized)
-from tests.helpers import tiny_config
+from tests.helpers import CHECKOUT_PYTHONPATH, tiny_config
 
 EPS = 1e-12
 
@@ -305,7 +305,7 @@ def test_mirrored_replicas_share_one_power_iteration(tmp_path):
     script, out = tmp_path / "mirrored.py", tmp_path / "out.json"
     script.write_text(_MIRRORED)
     root = Path(__file__).resolve().parents[1]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=str(root))
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=CHECKOUT_PYTHONPATH)
     proc = subprocess.run([sys.executable, str(script), str(out)], cwd=root, env=env, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -27,14 +27,16 @@ class UnknownModelError(KeyError):
 
 
 def config_dir() -> Path:
-    """The folder holding the zoo's YAML files (installed package or source checkout)."""
+    """The folder holding the zoo's YAML files: ``ganzoo/zoo_configs/`` in an installed package
+    (setup.py copies them there), ``zoo_configs/`` at the root of a source checkout otherwise
+    (``src/ganzoo/`` is two levels below it; an editable install)."""
     try:
         path = Path(str(importlib.resources.files("ganzoo.zoo_configs")))
         if path.is_dir() and any(path.glob("*.yaml")):
             return path
     except (ModuleNotFoundError, TypeError):
         pass
-    return Path(__file__).resolve().parent.parent / "zoo_configs"
+    return Path(__file__).resolve().parents[2] / "zoo_configs"
 
 
 @functools.lru_cache(maxsize=None)
