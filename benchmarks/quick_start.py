@@ -75,6 +75,7 @@ def write_digits(folder: Path, n: int = 500, data_dir: str | None = None) -> int
 
 
 def _load() -> list[float]:
+    """The 1, 5 and 15-minute load averages."""
     return [round(x, 2) for x in os.getloadavg()]
 
 
@@ -186,6 +187,7 @@ def step_cost(entries: list[str], folder: Path, steps: int = 5) -> dict:
 
 
 def parse_args(argv=None):
+    """Command-line options (see the module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--minutes", type=float, default=10.0, help="stop the run (Ctrl-C) after this many minutes "
                                                               "(default 10)")
@@ -218,6 +220,7 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    """Write the digits, run and watch the training, score the marks, write the JSON."""
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="ganzoo_quick_start_"))
