@@ -120,6 +120,17 @@ def test_quick_entry_is_a_cpu_sized_32px_folder_recipe():
     assert c.train.epochs * c.train.steps_per_epoch <= 6000
 
 
+def test_grey_folder_keeps_one_channel_when_asked(grey_folder):
+    """README: `--set data.channels=1` keeps grey pictures one-channel with the quick recipe."""
+    import ganzoo
+    from tests.helpers import tiny_config
+
+    config = tiny_config("dcgan_folder_quick", **{"data.path": str(grey_folder), "data.channels": 1})
+    images = next(iter(ganzoo.load_dataset(config, batch_size=4)))
+    assert tuple(images.shape) == (4, 32, 32, 1)
+    assert ganzoo.load(config).generate(2, seed=0).shape == (2, 32, 32, 1)
+
+
 def test_benchmark_scoring_reads_digits_the_data_layer_made_32px():
     """The benchmark's 32x32 RGB -> 28x28 grey conversion keeps real digits readable by the
     shipped MNIST classifier (else its coverage/confidence would judge the conversion)."""
@@ -141,3 +152,31 @@ def test_benchmark_scoring_reads_digits_the_data_layer_made_32px():
     probs = np.asarray(load_classifier("mnist_classifier")(inputs)[1])
     assert (probs.argmax(axis=1) == np.array(labels)).mean() >= 0.95
     assert probs.max(axis=1).mean() >= 0.9
+
+
+def test_benchmark_runs_times_and_scores_a_tiny_run(tmp_path, monkeypatch):
+    """benchmarks/quick_start.py end to end on 16 digits and a 2-epoch tiny run: the JSON has
+    the timeline of grids and checkpoints and a score per mark (no value of either is asserted)."""
+    data_dir = shared_tfds_dir()
+    if data_dir is None:
+        pytest.skip("real MNIST not available")
+    import json
+
+    from benchmarks.quick_start import main
+
+    tiny = ["train.epochs=2", "train.steps_per_epoch=2", "train.batch_size=4", "generator.filters=8",
+            "discriminator.filters=8", "model.latent_dim=8", "train.jit_compile=false"]
+    out = tmp_path / "quick.json"
+    monkeypatch.setenv("TFDS_DATA_DIR", data_dir)
+    assert main(["--images", "16", "-n", "20", "--minutes", "5", "--marks", "0.001,5", "--work", str(tmp_path / "w"),
+                 "--json", str(out), *[a for item in tiny for a in ("--set", item)]]) == 0
+    report = json.loads(out.read_text())
+    timeline = report["timeline"]
+    assert timeline["returncode"] == 0 and timeline["stopped_by_ctrl_c_at_s"] is None
+    assert sorted(timeline["sample_grids_s"]) == ["epoch_0001.png", "epoch_0002.png"]
+    assert sorted(timeline["checkpoints_s"]) == ["ckpt-00000002.keras", "ckpt-00000004.keras"]
+    early, late = report["scores"]
+    assert early == {"minutes": 0.001, "checkpoint": None}  # nothing written by then
+    assert late["step"] == 4 and sum(late["sampled"]["histogram"]) == 20
+    assert 0.0 <= late["sampled"]["coverage"] <= 1.0 and 0.1 <= late["sampled"]["mean_max_prob"] <= 1.0
+    assert report["machine"]["load_avg_before"] and "bar" in report and out.with_suffix(".png").is_file()
