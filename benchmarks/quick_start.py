@@ -6,7 +6,7 @@
    ``$TFDS_DATA_DIR``) as grey 28x28 PNG files into a folder: a "folder of your own pictures".
 2. Runs the README's training command in a subprocess, exactly as written there apart from the
    paths: ``ganzoo train dcgan_folder_quick --data-path DIGITS --out RUN`` (``python -m ganzoo``
-   with this checkout on ``PYTHONPATH``). While it runs, records the wall clock from the start
+   with this checkout's ``src`` on ``PYTHONPATH``). While it runs, records the wall clock from the start
    of ``train`` to each per-epoch sample grid and checkpoint (polled every 0.25 s), and
    hard-links every checkpoint as it appears (the run keeps only its newest 3). It stops the
    run with SIGINT (Ctrl-C) after ``--minutes`` unless the recipe finishes first.
@@ -53,6 +53,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "src") not in sys.path:
+    sys.path.insert(0, str(ROOT / "src"))  # this checkout's ganzoo (src layout) for the scoring
 #: The README's "Start here" training command for a CPU (paths filled in by the benchmark).
 START_HERE = ["train", "{entry}", "--data-path", "{data}", "--out", "{run}"]
 BAR = {"coverage": 0.9, "mean_max_prob": 0.8}
@@ -81,7 +83,7 @@ def _load() -> list[float]:
 
 def run_training(command: list[str], run: Path, minutes: float, cores: int | None, log) -> dict:
     """Run ``command`` (a ganzoo CLI call), watching ``run``; return the timeline."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
     snapshots = run.parent / (run.name + "_snapshots")
     snapshots.mkdir(parents=True, exist_ok=True)
     pin = None

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import shared_tfds_dir
+from tests.helpers import CHECKOUT_PYTHONPATH, shared_tfds_dir
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()
@@ -37,7 +37,7 @@ def _start_here():
 
 
 def _ganzoo(args, **kwargs):
-    env = dict(os.environ, PYTHONPATH=str(REPO), GANZOO_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(os.environ, PYTHONPATH=CHECKOUT_PYTHONPATH, GANZOO_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="2")
     out = subprocess.run([sys.executable, "-m", "ganzoo", *args], cwd=REPO, env=env, capture_output=True, text=True,
                          timeout=600, **kwargs)
     assert out.returncode == 0, f"`ganzoo {shlex.join(args)}` failed ({out.returncode}):\n{out.stderr[-3000:]}"
