@@ -191,6 +191,19 @@ def write_upscale_picture(name: str, grids: Path = GRIDS, data_dir=None) -> Path
     return path
 
 
+def train_time_callback(path: Path, previous: float, start: float):
+    """A callback that writes the run's training time so far (``previous`` seconds of earlier
+    processes plus this one's) to ``path`` at every epoch end, so a run that is interrupted and
+    resumed still reports the time of all its segments."""
+    import keras  # noqa: PLC0415
+
+    class _TrainTime(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            path.write_text(f"{previous + time.time() - start:.1f}\n")
+
+    return _TrainTime()
+
+
 def last_logged_losses(run: Path) -> dict:
     """The last epoch's losses from the run's log.csv (when this call trained nothing: the run
     had already reached its epochs, e.g. extended with `ganzoo train --resume`)."""
@@ -286,7 +299,7 @@ def main(argv=None) -> int:
     previous = float(done.read_text()) if resume and done.is_file() else 0.0
     start = time.time()
     model, history = train(config, out=run, data_dir=args.data_dir, verbose=2, samples_every=1, resume=resume,
-                           keep_checkpoints=1000)
+                           keep_checkpoints=1000, extra_callbacks=[train_time_callback(done, previous, start)])
     seconds = previous + time.time() - start
     done.write_text(f"{seconds:.1f}\n")
     losses = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else last_logged_losses(run)
