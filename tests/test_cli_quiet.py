@@ -69,7 +69,7 @@ def test_info_describes_an_entry_and_its_bundled_weights(capsys):
     assert main(["info", "dcgan_mnst"]) == 2
     assert "Closest: dcgan_mnist" in capsys.readouterr().err
     assert main(["info", "missing.png"]) == 2
-    assert "missing.png: no such file" in capsys.readouterr().err
+    assert "missing.png: does not exist" in capsys.readouterr().err
 
 
 def test_noise_filter_keeps_errors_and_python_output():

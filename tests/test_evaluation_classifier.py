@@ -70,7 +70,7 @@ class ReplayGenerator:
     def latents(self, n, seed=None, truncation=None):
         return np.arange(n, dtype=np.float32)[:, None]
 
-    def generate_from_latents(self, z, labels, batch_size=256):
+    def generate_from_latents(self, z, labels, batch_size=256, use_ema=None):  # a model's signature
         out = []
         for i, c in zip(z[:, 0].astype(int), labels):
             pool = self.by_class[self.only if self.only is not None else int(c)]

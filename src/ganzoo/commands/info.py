@@ -68,7 +68,7 @@ def run(args) -> int:
     path = Path(args.target).expanduser()
     if not path.is_file() or path.suffix.lower() in (".yaml", ".yml"):
         if path.suffix.lower() in (".png", ".gif"):
-            raise FileNotFoundError(f"{args.target}: no such file")
+            raise FileNotFoundError(f"{args.target}: does not exist")
         meta = entry_info(args.target)  # an unknown name: UnknownModelError with the closest entries
         if args.json:
             print(json.dumps(meta, indent=2))
