@@ -9,10 +9,10 @@ One row per registered entry (``ganzoo.list_models()``): model class and network
 the paper (the entry's ``paper`` field, first author and year), data, resolution, and
 whether weights are bundled; for bundled weights the measured quality recorded in their JSON
 by scripts/train_pretrained.py (FCD with the real-data floor, coverage, label accuracy).
-The second table (between its own markers) has one row per bundled generator: epochs and
-steps, training time on the machine that trained it, FCD as a multiple of the real-data floor,
-coverage, label accuracy and its sample grid (docs/images/pretrained/NAME.png, drawn by
-``scripts/train_pretrained.py``). Nothing is typed in by hand, so a new YAML file or new
+The second table (between its own markers) has one row per bundled model: its family and task,
+epochs and steps, training time on the machine that trained it, what was measured against the
+floor or the baseline (the same cell as the first table's) and its picture
+(docs/images/pretrained/NAME.png, drawn through the CLI by ``scripts/train_pretrained.py``). Nothing is typed in by hand, so a new YAML file or new
 weights change the tables.
 """
 
@@ -101,7 +101,16 @@ def _resolution(config) -> str:
     return side
 
 
+def _pct(value) -> str:
+    return f"{100 * value:.1f}%"
+
+
 def _quality(meta: dict) -> str:
+    """The measured quality recorded in ``meta`` against its floor or baseline, in one cell: FCD
+    (with the real test split's floor), coverage and label accuracy for a generator; PSNR, SSIM
+    and the classifier's reading against bicubic and the originals for a super-resolution entry
+    (``ganzoo.evaluation.sr_digits``); the classifier's accuracy on translated UCI digits against
+    the best plain resize, and the cycle, for a digit translation (``digit_translation``)."""
     evaluation = meta.get("evaluation") or {}
     values = evaluation.get("metrics") or {}
     if not values:
@@ -114,10 +123,20 @@ def _quality(meta: dict) -> str:
         parts.append(f"coverage {values['coverage']:.3f}")
     if "label_accuracy" in values:
         parts.append(f"label acc. {values['label_accuracy']:.3f}")
-    if "psnr" in values:  # a super-resolution entry (ganzoo.evaluation.sr_digits)
-        parts.append(f"PSNR {values['psnr']:.2f} dB (bicubic {values['bicubic_psnr']:.2f}), digits read "
-                     f"{values['accuracy']:.3f} (bicubic {values['bicubic_accuracy']:.3f}, "
-                     f"HR {values['hr_accuracy']:.3f})")
+    if "psnr" in values:
+        parts.append(f"PSNR {values['psnr']:.2f} dB (bicubic {values['bicubic_psnr']:.2f}), SSIM "
+                     f"{values['ssim']:.3f} (bicubic {values['bicubic_ssim']:.3f}), digits read "
+                     f"{_pct(values['accuracy'])} (bicubic {_pct(values['bicubic_accuracy'])}, "
+                     f"originals {_pct(values['hr_accuracy'])})")
+    if "uci_accuracy_translated" in values:
+        baselines = values.get("baselines") or {}
+        best = (f" (best plain resize {_pct(baselines['best'])}, {baselines['best_method']})"
+                if "best" in baselines else "")
+        parts.append(f"UCI digits read after translation {_pct(values['uci_accuracy_translated'])}{best}, "
+                     f"MNIST classes kept by the cycle {_pct(values['cycle_class_kept'])}")
+    bar = evaluation.get("bar")
+    if bar and "met" in bar:
+        parts.append("bar met" if bar["met"] else "bar not met")
     return ", ".join(parts)
 
 
@@ -169,32 +188,45 @@ def _minutes(seconds) -> str:
     return "-" if seconds is None else f"{seconds / 60:.0f} min"
 
 
+def _task(config) -> str:
+    """What the entry was trained to do, in a few words."""
+    m, data = config.model, config.data
+    if m.cls == "SRGAN":
+        return f"x{data.scale} super-resolution, {data.image_size // data.scale} -> {data.image_size}"
+    if m.cls == "CycleGAN":
+        return f"unpaired translation, {_data(config)}"
+    what = "the digit asked for" if m.cls == "ConditionalGAN" else "digits"
+    if m.cls == "ProgressiveGAN":
+        return f"{what}, grown {m.start_resolution} -> {data.image_size}"
+    return what
+
+
+def _picture(name: str, config) -> str:
+    grid = f"{GRIDS}/{name}.png"
+    if not (REPO / grid).is_file():
+        return "-"
+    caption = {"SRGAN": "LR, bicubic, SR, original", "CycleGAN": "before and after"}.get(
+        config.model.cls, "samples (seed 7)")
+    return f"![{name}: {caption}]({grid})"
+
+
 def results_rows() -> list[list[str]]:
-    """One list of cells per bundled generator (see the module docstring)."""
+    """One list of cells per bundled model (see the module docstring)."""
+    import ganzoo
+
     out = []
     for name, meta in _bundled():
-        values = (meta.get("evaluation") or {}).get("metrics") or {}
-        fcd = "-"
-        if "fcd" in values:
-            fcd = f"{values['fcd']:.2f}"
-            if values.get("fcd_floor"):
-                fcd += f" ({values['fcd'] / values['fcd_floor']:.1f}x floor)"
-        grid = f"{GRIDS}/{name}.png"
-        out.append([
-            f"`{name}`",
-            f"{meta.get('epochs', '-')} ({meta['steps']:,} steps)" if meta.get("steps") else str(meta.get("epochs", "-")),
-            _minutes(meta.get("training_seconds")),
-            fcd,
-            f"{values['coverage']:.3f}" if "coverage" in values else "-",
-            f"{values['label_accuracy']:.3f}" if "label_accuracy" in values else "-",
-            f"![{name} samples]({grid})" if (REPO / grid).is_file() else "-",
-        ])
+        config = ganzoo.get_config(name)
+        steps = f"{meta.get('epochs', '-')} ({meta['steps']:,} steps)" if meta.get("steps") else str(meta.get("epochs", "-"))
+        out.append([f"`{name}`", config.model.cls, _task(config), steps, _minutes(meta.get("training_seconds")),
+                    _quality(meta), _picture(name, config)])
     return out
 
 
 def results_table() -> str:
-    """The markdown table of the bundled generators' results."""
-    header = ["entry", "epochs", "training time", "FCD", "coverage", "label accuracy", "samples (seed 7)"]
+    """The markdown table of the bundled models' results."""
+    header = ["entry", "family", "task", "epochs (steps)", "training time",
+              "measured (10,000 samples or test images; against the floor or baseline)", "picture"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in results_rows()]
     return "\n".join(lines)
