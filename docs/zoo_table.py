@@ -105,6 +105,12 @@ def _pct(value) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _resize_name(method: str) -> str:
+    """'bicubic_box' -> 'bicubic into the 20x20 box' (``plain_resize_baselines``' names)."""
+    kind, _, frame = method.partition("_")
+    return f"{kind} into the 20x20 box" if frame == "box" else f"{kind}, full frame"
+
+
 def _quality(meta: dict) -> str:
     """The measured quality recorded in ``meta`` against its floor or baseline, in one cell: FCD
     (with the real test split's floor), coverage and label accuracy for a generator; PSNR, SSIM
@@ -130,7 +136,7 @@ def _quality(meta: dict) -> str:
                      f"originals {_pct(values['hr_accuracy'])})")
     if "uci_accuracy_translated" in values:
         baselines = values.get("baselines") or {}
-        best = (f" (best plain resize {_pct(baselines['best'])}, {baselines['best_method']})"
+        best = (f" (best plain resize {_pct(baselines['best'])}, {_resize_name(baselines['best_method'])})"
                 if "best" in baselines else "")
         parts.append(f"UCI digits read after translation {_pct(values['uci_accuracy_translated'])}{best}, "
                      f"MNIST classes kept by the cycle {_pct(values['cycle_class_kept'])}")

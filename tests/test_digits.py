@@ -169,3 +169,11 @@ def test_packaged_generators_load_as_pretrained_and_stylize(tmp_path, monkeypatc
                         * 127.5)
     tiles = np.asarray(result, np.float64).reshape(8, 28, 8, 28).transpose(0, 2, 1, 3).reshape(64, 28, 28)
     assert np.abs(tiles - expected[..., 0]).max() <= 1
+
+
+def test_translation_bar_needs_both_the_gain_over_resizing_and_the_cycle():
+    """Issue 17's bar for the digit CycleGAN: +10 points over the best plain resize, cycle >= 97%."""
+    bar = _train_pretrained_script().translation_bar
+    assert bar({"gain_over_best_resize": 0.10, "cycle_class_kept": 0.97})["met"] is True
+    assert bar({"gain_over_best_resize": 0.099, "cycle_class_kept": 0.99})["met"] is False
+    assert bar({"gain_over_best_resize": 0.2, "cycle_class_kept": 0.969})["met"] is False

@@ -17,7 +17,8 @@ from tests.helpers import shared_tfds_dir
 GENERATORS = ["cgan_mnist", "gan_mnist", "dcgan_mnist", "wgan_gp_mnist"]
 #: Image-to-image entries with bundled weights (issue 17): judged against their baselines.
 SUPER_RESOLUTION = ["srgan_mnist"]
-BUNDLED = GENERATORS + SUPER_RESOLUTION
+TRANSLATION = ["cyclegan_mnist2uci"]
+BUNDLED = GENERATORS + SUPER_RESOLUTION + TRANSLATION
 #: Bundled weights trained before the EMA ramp-up existed: their EMA generator averaged at the
 #: constant ema_decay from the first step (and copied G's batch-norm statistics). Their averages
 #: hold under 0.01% of the initial weights after 9,370 steps, so they were kept (issue 16);
@@ -97,6 +98,34 @@ def test_pretrained_super_resolution_beats_bicubic_on_test_digits(name):
           f"read {m['accuracy']:.3f} vs originals {m['hr_accuracy']:.3f} (500 test digits)")
     assert m["psnr"] >= m["bicubic_psnr"] + 2.0
     assert m["accuracy"] >= m["hr_accuracy"] - 0.03
+
+
+def test_bundled_translation_metadata_records_its_measurement_and_bar():
+    """The digit CycleGAN's recorded numbers are consistent with themselves and with its bar (the
+    shipped weights keep the cycle but do not reach +10 points over resizing: "met" says so)."""
+    for name in TRANSLATION:
+        evaluation = json.loads((PRETRAINED_DIR / f"{name}.json").read_text())["evaluation"]
+        m, bar = evaluation["metrics"], evaluation["bar"]
+        assert m["uci_test_digits"] == 450 and m["mnist_test_digits"] == 10000
+        assert m["gain_over_best_resize"] == pytest.approx(m["uci_accuracy_translated"] - m["baselines"]["best"])
+        assert bar["met"] == (m["gain_over_best_resize"] >= bar["gain_over_best_resize_at_least"]
+                              and m["cycle_class_kept"] >= bar["cycle_class_kept_at_least"])
+        assert m["cycle_class_kept"] >= 0.97
+
+
+@pytest.mark.parametrize("name", TRANSLATION)
+def test_pretrained_translation_keeps_mnist_classes_through_the_cycle(name):
+    """The shipped generators themselves: 500 MNIST test digits A -> B -> A keep their class."""
+    from ganzoo.evaluation.digit_translation import digit_translation_scores
+
+    data_dir = shared_tfds_dir()
+    if data_dir is None:
+        pytest.skip("real MNIST not found (../shared/tfds or TFDS_DATA_DIR)")
+    model = ganzoo.load(name, weights="pretrained", compile=False)
+    m = digit_translation_scores(model, ganzoo.get_config(name), n_mnist=500, data_dir=data_dir, baselines=False)
+    print(f"\npretrained {name}: cycle keeps {m['cycle_class_kept']:.3f} of 500 MNIST classes, "
+          f"UCI read after translation {m['uci_accuracy_translated']:.3f}")
+    assert m["cycle_class_kept"] >= 0.96 and m["mnist_accuracy"] >= 0.98
 
 
 def test_pretrained_weights_refuse_a_different_architecture():
