@@ -152,7 +152,35 @@ class AdversarialModel(keras.Model):
 
     Subclasses whose "generator side" spans several networks (CycleGAN's two generators)
     override :meth:`generator_variables` / :meth:`discriminator_variables`.
+
+    What data and training need from a class, it declares here (data, training, the CLI and
+    the registry ask the class, never compare ``model.cls`` with class names):
+
+    - ``data_kind``: what ``ganzoo.load_dataset`` yields for it, one of
+      :data:`ganzoo.model_registry.DATA_KINDS`: ``"latent"`` (single images, with labels for
+      a conditional model; the model draws its own latents: every :class:`GANBase`),
+      ``"paired_lr_hr"`` (low/high-resolution pairs: SRGAN), ``"unpaired_ab"`` (pictures of
+      two domains: CycleGAN). Any kind but ``"latent"`` makes the class image-to-image.
+    - :meth:`batches_per_step`: how many minibatches of ``train.batch_size`` one training step
+      consumes (the data pipeline batches that many examples per step, the distribution
+      check divides that many by the replicas).
+
+    A class joins the zoo with :func:`ganzoo.registry.register_model_class`.
     """
+
+    #: One of :data:`ganzoo.model_registry.DATA_KINDS` (declared by each concrete class's base).
+    data_kind: Optional[str] = None
+
+    @classmethod
+    def batches_per_step(cls, config) -> int:
+        """Minibatches of ``config.train.batch_size`` one ``train_step`` consumes (1; a class that
+        splits its batch over several updates, as WassersteinGAN's ``n_critic``, says so)."""
+        return 1
+
+    @classmethod
+    def examples_per_step(cls, config) -> int:
+        """Examples one ``train_step`` consumes: ``train.batch_size`` x :meth:`batches_per_step`."""
+        return config.train.batch_size * cls.batches_per_step(config)
 
     def generator_variables(self) -> list:
         """The trainable variables the generator optimizer updates."""
@@ -267,6 +295,8 @@ class GANBase(AdversarialModel):
             al. 2016): squared distance of the batch means of D's penultimate features on real
             and generated images; 0 = off.
     """
+
+    data_kind = "latent"
 
     def __init__(self, generator, discriminator, latent_dim: Optional[int] = None,
                  num_classes: Optional[int] = None, loss: str = "non_saturating",

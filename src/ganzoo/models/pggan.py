@@ -60,6 +60,7 @@ import tensorflow as tf
 from ganzoo import losses
 from ganzoo.models.base import GANBase, _check_count, _replicas_in_sync
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
+from ganzoo.model_registry import register_model_class
 
 __all__ = ["ProgressiveGAN", "growth_schedule", "level_of_detail_segment", "optimizer_state_variables",
            "reset_optimizer_state"]
@@ -122,6 +123,7 @@ def reset_optimizer_state(optimizers, when) -> None:
                                                         tf.convert_to_tensor(when))
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class ProgressiveGAN(GANBase):
     """PGGAN: a progressive generator/critic pair trained with WGAN-GP + drift.

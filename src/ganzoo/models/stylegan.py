@@ -48,6 +48,7 @@ import tensorflow as tf
 from ganzoo import losses
 from ganzoo.models.base import GANBase, _agree_on_finiteness, _check_count, _replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
+from ganzoo.model_registry import register_model_class
 
 __all__ = ["StyleGAN", "NOISE_MODES", "STYLE_GROUPS", "EVALUATION_NOISE"]
 
@@ -59,6 +60,7 @@ EVALUATION_NOISE = "random"
 STYLE_GROUPS = ("coarse", "middle", "fine")
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class StyleGAN(GANBase):
     """Style-based generator (nested ``mapping`` and ``synthesis`` models) and discriminator.
