@@ -126,6 +126,8 @@ class QualityMetric(keras.metrics.Metric):
     _needs_probs = False
 
     def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """As Keras's, for a state that is a sum (``aggregation="sum"``), remembered by ``name``
+        for :meth:`result_of`."""
         if aggregation != "sum":
             raise ValueError(f"{type(self).__name__}: quality-metric states must be sums (aggregation='sum')")
         variable = super().add_variable(shape, initializer, dtype=dtype, aggregation=aggregation, name=name)

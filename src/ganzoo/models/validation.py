@@ -44,6 +44,7 @@ class QualityValidation:
                                                        context="compile(metrics=...)")
 
     def get_compile_config(self):
+        """The base compile config, plus the quality metrics (serialized) when there are any."""
         config = super().get_compile_config()
         if config is not None and self.quality_metrics:
             config["metrics"] = [keras.saving.serialize_keras_object(m) for m in self.quality_metrics]
