@@ -243,9 +243,11 @@ def entry_flops(name: str, batch: int = 64, impl: str = "ganzoo") -> dict:
     if m.cls not in STEP_SCHEMES:
         return {"entry": name, "impl": impl, "batch": batch, "total": None, "per_image": None,
                 "note": f"no step composition for {m.cls} (counted: {', '.join(STEP_SCHEMES)})"}
-    wgan = m.cls == "WassersteinGAN"
-    result = train_step_flops(generator, discriminator, batch, n_critic=m.n_critic if wgan else 1,
-                              gradient_penalty=wgan and m.gradient_penalty > 0, r1=m.r1_gamma > 0,
+    from ganzoo.registry import model_class  # noqa: PLC0415
+
+    # gradient_penalty / r1_gamma are refused by validation where the class does not take them.
+    result = train_step_flops(generator, discriminator, batch, n_critic=model_class(m.cls).batches_per_step(config),
+                              gradient_penalty=m.gradient_penalty > 0, r1=m.r1_gamma > 0,
                               ema_forward=ema_forward)
     result.update(entry=name, impl=impl, batch=batch)
     return result

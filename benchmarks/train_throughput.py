@@ -30,8 +30,9 @@ def _dataset(config, synthetic: bool):
     import tensorflow as tf  # noqa: PLC0415
 
     import ganzoo  # noqa: PLC0415
+    from ganzoo.registry import model_class  # noqa: PLC0415
 
-    batch = config.train.batch_size * (config.model.n_critic if config.model.cls == "WassersteinGAN" else 1)
+    batch = model_class(config.model.cls).examples_per_step(config)
     if not synthetic:
         try:
             return ganzoo.load_dataset(config, repeat=True, download=False), "real"
@@ -51,13 +52,14 @@ def _dataset(config, synthetic: bool):
 def measure(name: str, jit: bool, steps: int, repeats: int, warmup: int, batch_size, synthetic: bool) -> dict:
     import ganzoo  # noqa: PLC0415
     from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
+    from ganzoo.registry import model_class  # noqa: PLC0415
 
     overrides = {"train.batch_size": batch_size} if batch_size else {}
     config = ganzoo.get_config(name, **overrides)
     ds, source = _dataset(config, synthetic)
     model = build_model(config)
     compile_model(model, config, jit_compile=jit)
-    images_per_step = config.train.batch_size * (config.model.n_critic if config.model.cls == "WassersteinGAN" else 1)
+    images_per_step = model_class(config.model.cls).examples_per_step(config)
     t0 = time.perf_counter()
     model.fit(ds, epochs=1, steps_per_epoch=warmup, verbose=0)
     warmup_s = time.perf_counter() - t0

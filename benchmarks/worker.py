@@ -68,7 +68,9 @@ def _threads() -> str:
 
 
 def _images_per_step(config) -> int:
-    return config.train.batch_size * (config.model.n_critic if config.model.cls == "WassersteinGAN" else 1)
+    from ganzoo.registry import model_class  # noqa: PLC0415
+
+    return model_class(config.model.cls).examples_per_step(config)
 
 
 def _synthetic_examples(config, n=2048):

@@ -8,18 +8,16 @@ relativistic logits; with ``non_saturating`` it is RaSGAN, with ``hinge`` RaHing
 
 Use it (examples/README.md, the README's "Add a new GAN")::
 
-    import relativistic_gan, ganzoo
-    relativistic_gan.register()                  # model.cls: RelativisticGAN is now known
+    import relativistic_gan, ganzoo             # the import registers model.cls: RelativisticGAN
     model = ganzoo.load("examples/ragan_mnist.yaml")
 """
 
 import keras
 import tensorflow as tf
 
-import ganzoo.config
-import ganzoo.models
 from ganzoo import losses
 from ganzoo.models import GAN
+from ganzoo.registry import register_model_class
 
 #: Losses with a relativistic form here (a Wasserstein critic needs a Lipschitz constraint instead).
 RELATIVISTIC_LOSSES = ("minimax", "non_saturating", "least_squares", "hinge")
@@ -44,7 +42,8 @@ def relativistic_generator_loss(name, real_logits, fake_logits):
     return losses.discriminator_loss(name, fake_rel, real_rel)
 
 
-@keras.saving.register_keras_serializable(package="ganzoo_examples")
+@register_model_class  # model.cls: RelativisticGAN, for configs and ganzoo.load
+@keras.saving.register_keras_serializable(package="ganzoo_examples")  # for keras.saving.load_model
 class RelativisticGAN(GAN):
     """Unconditional relativistic average GAN; constructor and config are :class:`GAN`'s."""
 
@@ -86,11 +85,3 @@ class RelativisticGAN(GAN):
         self.g_loss_tracker.update_state(g_loss)
         return self._metric_results()
 
-
-def register():
-    """Make ``model.cls: RelativisticGAN`` valid in configs and buildable by ``ganzoo.load``
-    (a class inside ganzoo would instead be added to the two tables in ganzoo/models/__init__.py
-    and ganzoo/config.py)."""
-    ganzoo.models.MODEL_CLASSES["RelativisticGAN"] = RelativisticGAN
-    if "RelativisticGAN" not in ganzoo.config.MODEL_CLASSES:
-        ganzoo.config.MODEL_CLASSES = ganzoo.config.MODEL_CLASSES + ("RelativisticGAN",)

@@ -114,9 +114,9 @@ def evaluate_weights(model, config, data_dir: str) -> dict:
     gets :func:`evaluate_super_resolution_weights` instead."""
     from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
 
-    if config.model.cls == "CycleGAN":
+    if model.data_kind == "unpaired_ab":
         return evaluate_translation(model, config, data_dir)
-    if config.model.cls == "SRGAN":
+    if model.data_kind == "paired_lr_hr":
         return evaluate_super_resolution_weights(model, config, data_dir)
 
     metrics = ["fcd", "coverage"] + (["label_accuracy"] if model.conditional else [])
@@ -261,11 +261,12 @@ def write_grid(name: str, conditional: bool, grids: Path = GRIDS, data_dir=None)
     carries its provenance): 64 samples, seed 7; a conditional entry 100, digits 0-9 per column.
     An SR entry gets :func:`write_upscale_picture` (its test digits from TFDS in ``data_dir``)."""
     from ganzoo.cli import main as cli  # noqa: PLC0415
-    from ganzoo.registry import get_config  # noqa: PLC0415
+    from ganzoo.registry import get_config, model_class_info  # noqa: PLC0415
 
-    if get_config(name).model.cls == "CycleGAN":
+    kind = model_class_info(get_config(name).model.cls).data_kind
+    if kind == "unpaired_ab":
         return write_translation_grid(name, grids)
-    if get_config(name).model.cls == "SRGAN":
+    if kind == "paired_lr_hr":
         return write_upscale_picture(name, grids, data_dir)
     grids.mkdir(parents=True, exist_ok=True)
     path = grids / f"{name}.png"

@@ -6,6 +6,10 @@ before TensorFlow initialises, so each scenario runs in a fresh interpreter).
         entry N steps on one device and under MirroredStrategy over both devices, same data,
         same global batch; write how far apart the two runs' weight updates and optimizer
         moments are relative to the state, and a different seed's as a control, as JSON.
+    python tests/distribute_helper.py validation OUT.json
+        Two logical CPU devices. For ConditionalGAN, StyleGAN and ProgressiveGAN (the three
+        ways of drawing validation fakes): evaluate quality metrics on the same validation
+        data on one device and under MirroredStrategy; write both results as JSON.
     python tests/distribute_helper.py worker RUN OUT.npz      (TF_CONFIG set by the caller)
         One MultiWorkerMirroredStrategy worker training a tiny entry into RUN with
         ganzoo.training.train; writes its final variables to OUT.npz.
@@ -120,6 +124,46 @@ def equivalence(out: str) -> None:
     Path(out).write_text(json.dumps(results, indent=1))
 
 
+def validation(out: str) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    from ganzoo.builders import build_model, compile_model
+    from ganzoo.evaluation import keras_metrics as km
+    from ganzoo.evaluation.classifier import load_classifier
+    from tests.helpers import tiny_config
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    results = {}
+    for entry in ("cgan_mnist", "stylegan_mnist", "pggan_mnist"):
+        config = tiny_config(entry, **{"train.batch_size": 4})
+        classifier = load_classifier(config, train=False)  # the shipped MNIST classifier (cropped if padded)
+        size, channels = config.data.image_size, config.data.channels
+        rng = np.random.default_rng(0)
+        # Real digits are not needed: any fixed images; 3 global batches of 8 (4 per replica).
+        x = rng.uniform(-1, 1, (24, size, size, channels)).astype("float32")
+        y = (np.arange(24) % 10).astype("int32")
+        data = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        per_strategy = {}
+        for name, strategy in (("one_device", tf.distribute.get_strategy()), ("mirrored", mirrored)):
+            with strategy.scope():
+                model = build_model(config)
+                compile_model(model, config)
+                metrics = [km.FrechetClassifierDistance(classifier=classifier), km.ClassCoverage(classifier=classifier),
+                           km.ClassifierScore(classifier=classifier)]
+                if config.conditional:
+                    metrics.append(km.LabelAccuracy(classifier=classifier))
+                model.compile(g_optimizer=model.g_optimizer, d_optimizer=model.d_optimizer, jit_compile=False,
+                              metrics=metrics)
+            logs = model.evaluate(data, return_dict=True, verbose=0)
+            per_strategy[name] = {k: float(np.asarray(v).reshape(-1)[0]) for k, v in logs.items()}
+            per_strategy[name + "_replicas"] = int(strategy.num_replicas_in_sync)
+        results[entry] = per_strategy
+    Path(out).write_text(json.dumps(results, indent=1))
+
+
 def worker(run: str, out: str) -> None:
     from ganzoo.distribute import get_strategy
 
@@ -142,4 +186,4 @@ def worker(run: str, out: str) -> None:
 
 if __name__ == "__main__":
     mode, *args = sys.argv[1:]
-    {"equivalence": equivalence, "worker": worker}[mode](*args)
+    {"equivalence": equivalence, "validation": validation, "worker": worker}[mode](*args)

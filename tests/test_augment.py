@@ -445,6 +445,41 @@ def test_feature_matching_compares_d_features_and_survives_saving(tmp_path):
     assert again.feature_matching == 0.5 and again.discriminator_features is not None
 
 
+def test_feature_matching_takes_a_declared_features_layer_and_no_private_keras_api():
+    """A discriminator may name its feature layer 'features' (used even when it is not the
+    logit's input); without one, the logit layer's input; a D whose logit is not a Dense on a
+    vector is refused by name. The lookup uses Keras' public functional API only."""
+    from pathlib import Path
+
+    from ganzoo.models import GAN
+    from ganzoo.models.discriminator_view import feature_model
+
+    def networks(declared: bool, head: str = "dense"):
+        z = keras.Input((4,))
+        generator = keras.Model(z, keras.layers.Reshape((2, 2, 1))(keras.layers.Dense(4, activation="tanh")(z)))
+        image = keras.Input((2, 2, 1))
+        x = keras.layers.Flatten()(image)
+        x = keras.layers.Dense(8, name="features" if declared else "wide")(x)
+        x = keras.layers.Dense(3, name="narrow")(x)
+        if head == "dense":
+            logit = keras.layers.Dense(1, name="logit")(x)
+        else:  # a patch logit: no feature vector feeds it
+            logit = keras.layers.Flatten()(keras.layers.Conv2D(1, 2)(image))
+        return generator, keras.Model(image, logit)
+
+    declared = GAN(*networks(True), feature_matching=1.0, seed=0)
+    assert [int(t.shape[-1]) for t in declared.discriminator_features.outputs] == [8, 1]
+    assert declared.discriminator_features.outputs[0] is declared.discriminator.get_layer("features").output
+    plain = GAN(*networks(False), feature_matching=1.0, seed=0)
+    assert plain.discriminator_features.outputs[0] is plain.discriminator.get_layer("logit").input
+    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (3, 2, 2, 1)).astype("float32"))
+    np.testing.assert_allclose(plain.discriminator_features(images)[1].numpy(), plain.discriminator(images).numpy())
+    with pytest.raises(ValueError, match="feature matching needs .* ends in Flatten"):
+        feature_model(networks(False, head="patch")[1])
+    source = Path(ganzoo.__file__).parent
+    assert not [str(p) for p in source.rglob("*.py") if "_keras_history" in p.read_text()]
+
+
 # ---------------------------------------------------------------------- the folder workflow
 
 def _png(path, size, mode="RGB", seed=0):

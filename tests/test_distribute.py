@@ -54,6 +54,27 @@ def test_mirrored_two_replicas_match_one_device(tmp_path):
             np.testing.assert_allclose(r["logs_mirrored"][key], values, rtol=tol, atol=tol, err_msg=f"{name} {key}")
 
 
+def test_mirrored_validation_metrics_cover_all_replicas(tmp_path):
+    """Quality metrics under two replicas equal one device's: each replica's state holds half
+    the validation images, and the Frechet distance / class-histogram entropy of each half,
+    averaged, is a different number. One test_step serves GAN, StyleGAN and PGGAN; all three
+    are checked (they draw their validation fakes differently)."""
+    out = tmp_path / "validation.json"
+    proc = subprocess.run([sys.executable, str(HELPER), "validation", str(out)], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    results = json.loads(out.read_text())
+    assert set(results) == {"cgan_mnist", "stylegan_mnist", "pggan_mnist"}
+    for entry, r in results.items():
+        assert r["one_device_replicas"] == 1 and r["mirrored_replicas"] == 2, r
+        one, two = r["one_device"], r["mirrored"]
+        expected = {"fcd", "coverage", "cs"} | ({"label_accuracy"} if entry == "cgan_mnist" else set())
+        assert set(one) == set(two) == expected, (entry, one, two)
+        assert one["fcd"] > 0 and np.isfinite(one["fcd"]), (entry, one)
+        for key in expected:  # same fakes, same reals: only the order of float64 sums differs
+            assert two[key] == pytest.approx(one[key], rel=1e-4, abs=1e-6), (entry, key, one, two)
+
+
 def rounding_tolerance(compute_dtype: str) -> float:
     """How far (relatively) two replicas may drift from one device through rounding alone.
 

@@ -92,6 +92,35 @@ def test_unknown_or_non_quality_metric_is_refused():
         km.get_quality_metrics([keras.metrics.Mean()])
 
 
+def test_compile_never_trains_a_classifier(tmp_path, monkeypatch, tiny_classifier):
+    """compile(metrics=["fcd"]) for a dataset without a shipped or cached domain classifier
+    (CIFAR-10) is refused with how to build the metric object; nothing is trained. Metric
+    objects built beforehand are taken as they are."""
+    from ganzoo.evaluation import classifier as classifier_module
+
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "empty_cache"))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("compile() started training a domain classifier")
+
+    monkeypatch.setattr(classifier_module, "train_classifier", no_training)
+    config = tiny_config("cgan_cifar10")
+    model = build_model(config)
+    g_opt, d_opt = make_optimizers(config)
+    with pytest.raises(ValueError) as err:
+        model.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=False, metrics=["fcd", "coverage"])
+    message = str(err.value)
+    assert "compile(metrics=...)" in message and "'fcd'" in message and "tfds-cifar10" in message
+    assert "load_classifier(config)" in message and "FrechetClassifierDistance(classifier=clf)" in message
+    assert not (tmp_path / "empty_cache").exists()
+
+    # The objects: compile takes them (any classifier the user chose; here a tiny 28x28 one,
+    # which compile does not second-guess), and keeps them.
+    fcd = km.FrechetClassifierDistance(classifier=tiny_classifier)
+    model.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=False, metrics=[fcd])
+    assert model.quality_metrics == [fcd]
+
+
 def test_fit_reports_validation_quality_and_survives_save_load(tmp_path):
     config = tiny_config("cgan_mnist")
     model = build_model(config)

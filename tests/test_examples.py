@@ -17,9 +17,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 @pytest.fixture
 def relativistic():
-    """The example module, registered; ganzoo's tables are restored afterwards."""
-    import ganzoo.config
-    import ganzoo.models
+    """The example module, registered (by its decorator); unregistered afterwards."""
+    from ganzoo.registry import model_class_names, register_model_class, unregister_model_class
 
     spec = importlib.util.spec_from_file_location("relativistic_gan", EXAMPLES / "relativistic_gan.py")
     module = sys.modules.get("relativistic_gan")
@@ -27,12 +26,10 @@ def relativistic():
         module = importlib.util.module_from_spec(spec)
         sys.modules["relativistic_gan"] = module
         spec.loader.exec_module(module)
-    saved = dict(ganzoo.models.MODEL_CLASSES), ganzoo.config.MODEL_CLASSES
-    module.register()
+    if "RelativisticGAN" not in model_class_names():  # imported earlier, unregistered since
+        register_model_class(module.RelativisticGAN)
     yield module
-    ganzoo.models.MODEL_CLASSES.clear()
-    ganzoo.models.MODEL_CLASSES.update(saved[0])
-    ganzoo.config.MODEL_CLASSES = saved[1]
+    unregister_model_class("RelativisticGAN")
 
 
 def test_example_is_short_and_cites_its_paper():

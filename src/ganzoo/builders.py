@@ -11,7 +11,7 @@ from typing import Optional, Union
 import keras
 
 from ganzoo.config import Config, model_kwargs
-from ganzoo.models import MODEL_CLASSES
+from ganzoo.model_registry import model_class
 from ganzoo.networks import build_discriminator, build_generator
 from ganzoo.registry import get_config
 
@@ -31,7 +31,7 @@ def build_model(config: Config):
 
 def _build_model(config: Config):
     keras.utils.set_random_seed(config.train.seed)
-    cls = MODEL_CLASSES[config.model.cls]
+    cls = model_class(config.model.cls)
     if hasattr(cls, "from_zoo_config"):  # classes that build their own set of networks or parts
         return cls.from_zoo_config(config)
     # The class takes exactly its keys of ganzoo.config.MODEL_KEYS (others are refused by validation).
@@ -60,7 +60,7 @@ def make_optimizers(config: Config):
     StyleGAN2 code does; the config holds the uncorrected values.
     """
     t = config.train
-    cls = MODEL_CLASSES.get(config.model.cls)
+    cls = model_class(config.model.cls)
     ratios = cls.optimizer_ratios(config) if hasattr(cls, "optimizer_ratios") else (1.0, 1.0)
     optimizers = []
     for lr, c in zip((t.learning_rate, t.d_learning_rate or t.learning_rate), ratios):

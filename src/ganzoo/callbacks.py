@@ -97,9 +97,9 @@ def sample_callback(config, out_dir, every: int = 1, data_dir=None, dataset=None
     """The per-epoch sample writer of an entry: :class:`SampleGrid` for latent GANs (``use_ema``
     as there), :class:`TranslationGrid` (on the first batch of ``dataset`` or of the entry's
     data) for image-to-image models."""
-    from ganzoo.config import IMAGE_TO_IMAGE_CLASSES  # noqa: PLC0415
+    from ganzoo.model_registry import model_class_info  # noqa: PLC0415
 
-    if config.model.cls in IMAGE_TO_IMAGE_CLASSES:
+    if model_class_info(config.model.cls).image_to_image:
         batch = None
         if dataset is not None:
             batch = tuple(x.numpy()[:4] for x in next(iter(dataset)))

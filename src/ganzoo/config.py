@@ -24,6 +24,8 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from ganzoo.model_registry import image_to_image_class_names, model_class, model_class_info, model_class_names
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -36,11 +38,10 @@ __all__ = [
     "parse_set_option",
 ]
 
-#: Names accepted for each choice-valued key. The model, network and loss tables in
-#: ``ganzoo.registry`` / ``ganzoo.losses`` are checked against these in the tests.
-MODEL_CLASSES = ("GAN", "ConditionalGAN", "WassersteinGAN", "SRGAN", "CycleGAN", "ProgressiveGAN", "StyleGAN")
-#: Model classes that map images to images (their data are image pairs, not single images).
-IMAGE_TO_IMAGE_CLASSES = ("SRGAN", "CycleGAN")
+#: Names accepted for each choice-valued key. The network and loss tables in
+#: ``ganzoo.networks`` / ``ganzoo.losses`` are checked against these in the tests. The model
+#: classes are those of ``ganzoo.model_registry`` (``MODEL_CLASSES`` and
+#: ``IMAGE_TO_IMAGE_CLASSES`` below are read-only views of it: see ``__getattr__``).
 LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating", "least_squares")
 GENERATOR_ARCHS = ("mlp", "dcgan", "sngan", "srresnet", "resnet", "pggan", "stylegan")
@@ -125,14 +126,29 @@ NETWORK_NOTES = {
 
 _DATA_COMMON = ("source", "name", "path", "split", "image_size", "channels", "limit", "cache", "shuffle_buffer",
                 "image_key")
-#: Data pipeline -> the ``data`` keys it reads: ``latent`` (``ganzoo.data``, every class that
-#: samples from z) and the image-to-image pipelines of ``ganzoo.data_image2image``; the keys
-#: of one source only are in KEYS_READ_WHEN.
+#: Data pipeline (a model class's ``data_kind``) -> the ``data`` keys it reads: ``latent``
+#: (``ganzoo.data``, every class that samples from z) and the image-to-image pipelines of
+#: ``ganzoo.data_image2image`` (SRGAN's LR/HR pairs, CycleGAN's two domains); the keys of one
+#: source only are in KEYS_READ_WHEN.
 DATA_KEYS = {
     "latent": _DATA_COMMON + ("pad", "crop", "label_key"),
-    "SRGAN": _DATA_COMMON + ("scale", "flip", "crops_per_image"),
-    "CycleGAN": _DATA_COMMON + ("path_a", "path_b", "load_size", "flip"),
+    "paired_lr_hr": _DATA_COMMON + ("scale", "flip", "crops_per_image"),
+    "unpaired_ab": _DATA_COMMON + ("path_a", "path_b", "load_size", "flip"),
 }
+
+
+def __getattr__(name):
+    """``MODEL_CLASSES`` / ``IMAGE_TO_IMAGE_CLASSES``: the registered model class names (all /
+    the image-to-image ones) as tuples, read from ``ganzoo.model_registry`` at each access."""
+    if name == "MODEL_CLASSES":
+        return model_class_names()
+    if name == "IMAGE_TO_IMAGE_CLASSES":
+        return image_to_image_class_names()
+    raise AttributeError(f"module 'ganzoo.config' has no attribute '{name}'")
+
+
+def _data_kind(config) -> str:
+    return model_class_info(config.model.cls).data_kind
 
 
 def _conditional(config) -> bool:
@@ -141,7 +157,7 @@ def _conditional(config) -> bool:
 
 def _tfds(config) -> bool:
     """Whether the data come from TFDS (with uci_digits, a CycleGAN's domain A does)."""
-    return config.data.source == "tfds" or (config.data.source == "uci_digits" and config.model.cls == "CycleGAN")
+    return config.data.source == "tfds" or (config.data.source == "uci_digits" and _data_kind(config) == "unpaired_ab")
 
 
 _TFDS_ONLY = "only a TFDS source (data.source: tfds) reads it"
@@ -168,7 +184,8 @@ KEYS_READ_WHEN = {
     "data.label_key": (lambda c: _tfds(c) and _conditional(c), "only a conditional model (model.num_classes "
                                                                 "set) on a TFDS source reads labels"),
     # A folder of images is read into memory (latent GANs, CycleGAN); SRGAN decodes large ones lazily.
-    "data.cache": (lambda c: _tfds(c) or c.model.cls == "SRGAN", "a folder source is held in memory already"),
+    "data.cache": (lambda c: _tfds(c) or _data_kind(c) == "paired_lr_hr", "a folder source is held in memory "
+                                                                           "already"),
     "data.path": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder; --data-path "
                                                        "sets both) reads it"),
     "data.path_a": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder) reads it"),
@@ -512,7 +529,7 @@ class Config:
             if value is None or value <= 0:
                 fail(key, f"must be > 0, got {value}")
 
-        choice("model.cls", m.cls, MODEL_CLASSES)
+        choice("model.cls", m.cls, model_class_names())
         choice("model.loss", m.loss, LOSS_NAMES)
         choice("generator.arch", g.arch, GENERATOR_ARCHS)
         choice("discriminator.arch", d.arch, DISCRIMINATOR_ARCHS)
@@ -571,13 +588,13 @@ class Config:
         positive("data.crop", data.crop, allow_none=True)
         positive("data.limit", data.limit, allow_none=True)
         positive("data.shuffle_buffer", data.shuffle_buffer)
-        if m.cls in IMAGE_TO_IMAGE_CLASSES or g.arch in _I2I_GENERATORS or d.arch in _I2I_DISCRIMINATORS:
+        if model_class_info(m.cls).image_to_image or g.arch in _I2I_GENERATORS or d.arch in _I2I_DISCRIMINATORS:
             _validate_image_to_image(self, fail, choice, positive)
         if m.cls in STYLE_ARCHS or g.arch in STYLE_ARCHS.values() or d.arch in STYLE_ARCHS.values():
             _validate_style_based(self, fail, positive)
         if data.pad < 0 or data.image_size - 2 * data.pad < 1:
             fail("data.pad", f"must be >= 0 and leave image content (image_size - 2 * pad > 0), got {data.pad}")
-        elif data.source == "folder" and not data.path and m.cls not in IMAGE_TO_IMAGE_CLASSES:
+        elif data.source == "folder" and not data.path and not model_class_info(m.cls).image_to_image:
             fail("data.path", "a folder source needs the folder of images: set data.path "
                  "(or pass --data-path on the command line)")
         if g.arch in ("dcgan", "sngan"):
@@ -753,23 +770,21 @@ SECTIONS = ("model", "generator", "discriminator", "data", "train", "augment")
 
 def model_keys(cls: str) -> tuple:
     """The ``model`` keys class ``cls`` takes: its :data:`MODEL_KEYS` row, or, for a class
-    registered at run time (``ganzoo.models.MODEL_CLASSES``, e.g. the README's "Add a new GAN"
+    registered with ``@ganzoo.registry.register_model_class`` (e.g. the README's "Add a new GAN"
     example), the keyword arguments of its constructors (the class's and its bases') that are
     ``model`` keys."""
     if cls in MODEL_KEYS:
         return MODEL_KEYS[cls]
-    from ganzoo.models import MODEL_CLASSES as classes  # noqa: PLC0415 (TensorFlow; only for such classes)
-
     names = {f.name for f in dataclasses.fields(ModelConfig)} - {"cls"}
     taken = set()
-    for klass in classes[cls].__mro__:
+    for klass in model_class(cls).__mro__:
         if "__init__" in vars(klass):
             taken |= set(inspect.signature(klass.__init__).parameters)
     return tuple(sorted(taken & names))
 
 
 def _data_pipeline(cls: str) -> str:
-    return cls if cls in IMAGE_TO_IMAGE_CLASSES else "latent"
+    return model_class_info(cls).data_kind
 
 
 def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
@@ -788,7 +803,7 @@ def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
         owners.setdefault(f"data.{key}", f"the data pipeline of {m.cls}")
     for f in dataclasses.fields(TrainConfig):
         owners[f"train.{f.name}"] = "training"
-    if m.cls not in IMAGE_TO_IMAGE_CLASSES:
+    if not model_class_info(m.cls).image_to_image:
         for f in dataclasses.fields(AugmentConfig):
             owners[f"augment.{f.name}"] = f"{m.cls}'s augmentation"
     if when:
@@ -814,7 +829,7 @@ def _classes_using(key: str) -> list[str]:
                                                                      NETWORK_KEYS["discriminator"][arch]))]
         return users
     if section == "data":
-        return [c for c in MODEL_CLASSES if name in DATA_KEYS[_data_pipeline(c)]]
+        return [c for c in model_class_names() if name in DATA_KEYS[_data_pipeline(c)]]
     return []
 
 
@@ -867,7 +882,7 @@ def model_kwargs(config: "Config") -> dict:
     m = config.model
     kwargs = {key: copy.deepcopy(getattr(m, key)) for key in model_keys(m.cls)}
     kwargs.update(seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
-    if m.cls not in IMAGE_TO_IMAGE_CLASSES:
+    if not model_class_info(m.cls).image_to_image:
         kwargs["augment"] = dataclasses.asdict(config.augment)
     return kwargs
 

@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 
-from ganzoo.config import IMAGE_TO_IMAGE_CLASSES, Config
+from ganzoo.config import Config
+from ganzoo.model_registry import model_class, model_class_info
 
 if TYPE_CHECKING:  # TensorFlow is imported on first use, not with the module.
     import tensorflow as tf
@@ -114,7 +115,7 @@ def load_dataset(
         ``(batch, image_size, image_size, channels)``, or of ``(images, int32 labels)``.
     """
     config = _resolve_config(name_or_config)
-    if config.model.cls in IMAGE_TO_IMAGE_CLASSES:  # (LR, HR) or (A, B) pairs: ganzoo/data_image2image.py
+    if model_class_info(config.model.cls).image_to_image:  # (LR, HR) or (A, B) pairs: ganzoo/data_image2image.py
         from ganzoo.data_image2image import load_image_to_image_dataset  # noqa: PLC0415
 
         if with_labels:
@@ -124,8 +125,8 @@ def load_dataset(
                                            seed=seed, limit=limit, download=download)
     data = config.data
     if batch_size is None:
-        # A WassersteinGAN step takes n_critic minibatches (one per critic update).
-        batch_size = config.train.batch_size * (config.model.n_critic if config.model.cls == "WassersteinGAN" else 1)
+        # One step may take several minibatches (a WassersteinGAN's n_critic: one per critic update).
+        batch_size = model_class(config.model.cls).examples_per_step(config)
     with_labels = config.conditional if with_labels is None else with_labels
     seed = config.train.seed if seed is None else seed
     limit = data.limit if limit is None else limit

@@ -32,6 +32,7 @@ import numpy as np
 from ganzoo.config import Config
 from ganzoo.data import (DataError, _few, _list_images, _pil_convert, _read_folder, _tf_square_resize,
                          _tfds_load)
+from ganzoo.model_registry import model_class_info
 
 __all__ = ["bicubic_downscale", "load_image_to_image_dataset", "read_image_file"]
 
@@ -56,7 +57,7 @@ def load_image_to_image_dataset(config: Config, split: Optional[str] = None, dat
     if limit is not None and limit <= 0:
         raise DataError(f"limit must be > 0 (or None for the whole split), got {limit}")
     opts = dict(data_dir=data_dir, shuffle=shuffle, seed=seed, limit=limit, download=download)
-    if config.model.cls == "SRGAN":
+    if model_class_info(config.model.cls).data_kind == "paired_lr_hr":
         ds, count, where = _super_resolution_pairs(config, split, repeat=repeat, **opts)
     else:
         ds, count, where = _unpaired_pairs(config, split, repeat=repeat, **opts)

@@ -3,7 +3,7 @@
 ``ganzoo train ... --strategy mirrored|multiworker|tpu`` and
 ``ganzoo.training.train(..., strategy=...)`` create the strategy here; a model built under
 ``strategy.scope()`` then trains with plain ``fit``. What makes that correct lives in the
-model classes (``ganzoo.models.base``):
+model classes (``ganzoo.models.distributed``, used by ``ganzoo.models.adversarial`` and the steps):
 
 * each replica's loss is its local mean divided by the number of replicas, recorded on the
   gradient tape, and Keras's TF optimizer sums the replicas' gradients: the gradient of the

@@ -1,8 +1,20 @@
-"""The zoo's registry: entry name -> ``zoo_configs/<name>.yaml``.
+"""The zoo's registry: entry name -> ``zoo_configs/<name>.yaml``, and model class name -> class.
 
-The YAML files are the registry: adding a file adds an entry. Model classes and network
-builders are looked up in explicit, greppable tables (``ganzoo.models.MODEL_CLASSES``,
-``ganzoo.networks.GENERATORS`` / ``DISCRIMINATORS``), never by import magic.
+The YAML files are the registry of entries: adding a file adds an entry; a folder of your
+own YAML files joins with :func:`add_config_dir`. Model classes register themselves with the
+:func:`register_model_class` decorator where they are defined (:mod:`ganzoo.model_registry`,
+whose only table ``ganzoo.models.MODEL_CLASSES`` views); network builders are looked up in
+explicit, greppable tables (``ganzoo.networks.GENERATORS`` / ``DISCRIMINATORS``), never by
+import magic.
+
+A new GAN in your own folder (the README's "Add a new GAN")::
+
+    @register_model_class
+    @keras.saving.register_keras_serializable(package="my_gans")
+    class MyGAN(ganzoo.models.GAN): ...
+
+    ganzoo.registry.add_config_dir("my_configs")   # my_configs/mygan_mnist.yaml: model.cls: MyGAN
+    model = ganzoo.load("mygan_mnist")
 """
 
 from __future__ import annotations
@@ -15,8 +27,15 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ganzoo.config import Config, ConfigError, apply_overrides
+from ganzoo.model_registry import (model_class, model_class_info, model_class_names, register_model_class,
+                                   unregister_model_class)
 
-__all__ = ["config_dir", "config_path", "list_models", "get_config", "UnknownModelError"]
+__all__ = ["config_dir", "config_path", "list_models", "get_config", "UnknownModelError", "add_config_dir",
+           "register_model_class", "unregister_model_class", "model_class", "model_class_info",
+           "model_class_names"]
+
+#: Folders of extra entries added with :func:`add_config_dir`, in the order added.
+_EXTRA_DIRS: list[Path] = []
 
 
 class UnknownModelError(KeyError):
@@ -39,9 +58,36 @@ def config_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "zoo_configs"
 
 
+def add_config_dir(folder: Union[str, Path]) -> list[str]:
+    """Register every ``*.yaml`` file of ``folder`` as an entry (file stem = name), next to
+    the zoo's own: ``ganzoo.load(name)``, ``get_config`` and ``list_models`` then know them.
+    Returns the names added. A name that is already an entry (the zoo's or another added
+    folder's) is refused, so an entry never silently means a different file. Adding the same
+    folder again does nothing."""
+    path = Path(folder).expanduser().resolve()
+    if not path.is_dir():
+        raise FileNotFoundError(f"add_config_dir: '{folder}' is not a folder")
+    if path in _EXTRA_DIRS or path == config_dir().resolve():
+        return []
+    known = _entries()
+    new = {p.stem: p for p in sorted(path.glob("*.yaml"))}
+    clash = sorted(set(new) & set(known))
+    if clash:
+        raise ValueError(f"add_config_dir: {', '.join(f'{n}.yaml' for n in clash)} in {path} would shadow the "
+                         f"entr{'y' if len(clash) == 1 else 'ies'} of the same name ({known[clash[0]]}); rename "
+                         "the file(s)")
+    _EXTRA_DIRS.append(path)
+    _entries.cache_clear()
+    return sorted(new)
+
+
 @functools.lru_cache(maxsize=None)
 def _entries() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(config_dir().glob("*.yaml"))}
+    entries = {p.stem: p for p in sorted(config_dir().glob("*.yaml"))}
+    for folder in _EXTRA_DIRS:
+        for p in sorted(folder.glob("*.yaml")):
+            entries.setdefault(p.stem, p)
+    return entries
 
 
 def list_models(pattern: Optional[str] = None) -> list[str]:

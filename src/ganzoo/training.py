@@ -45,6 +45,7 @@ import keras
 from ganzoo.checkpoint import CheckpointManager, atomic_copy, atomic_write_text, restore_metrics
 from ganzoo.config import Config
 from ganzoo.guard import DivergenceGuard, StepCallback
+from ganzoo.model_registry import model_class
 
 __all__ = ["train", "prepare_run_dir", "CheckpointEvery", "steps_per_epoch_of"]
 
@@ -215,8 +216,8 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
     # strategy start them).
     configure_cpu_threads(config.train.cpu_threads, config.train.precision, config.train.jit_compile)
     strategy = distribute.get_strategy(strategy)
-    n_critic = config.model.n_critic if config.model.cls == "WassersteinGAN" else 1
-    distribute.check_global_batch(config.train.batch_size, strategy, n_critic)
+    batches = model_class(config.model.cls).batches_per_step(config)
+    distribute.check_global_batch(config.train.batch_size, strategy, batches)
     if deterministic:
         import tensorflow as tf  # noqa: PLC0415
 

@@ -90,17 +90,22 @@ def saved_step(model_file: Path) -> Optional[int]:
 
 # ---------------------------------------------------------------------- which command fits which model
 
+# A model's kind is its class's ``data_kind`` (ganzoo.model_registry.DATA_KINDS): ``latent``
+# GANs draw images from random latents, ``paired_lr_hr`` models upscale (super-resolution),
+# ``unpaired_ab`` models translate between two domains. ``style_mixing`` is a capability
+# (a class with ``style_layers``, StyleGAN's), not a kind.
+
 #: What each kind of model is, in a few words.
 _KIND_TEXT = {
     "latent": "a {cls} (it draws new images from random latents)",
-    "SRGAN": "an SRGAN (super-resolution: a picture in, a larger picture out; nothing to sample from noise)",
-    "CycleGAN": "a CycleGAN (it translates pictures between two domains; nothing to sample from noise)",
+    "paired_lr_hr": "an {cls} (super-resolution: a picture in, a larger picture out; nothing to sample from noise)",
+    "unpaired_ab": "a {cls} (it translates pictures between two domains; nothing to sample from noise)",
 }
 #: The commands each kind of model is for (the first is suggested to a user who ran another).
 _KIND_COMMANDS = {
     "latent": ("sample {src} -n 64 -o grid.png", "interpolate {src} -o walk.gif"),
-    "SRGAN": ("upscale {src} PICTURE -o big.png", "eval {src}"),
-    "CycleGAN": ("stylize {src} PICTURE --direction DIRECTION -o out.png",),
+    "paired_lr_hr": ("upscale {src} PICTURE -o big.png", "eval {src}"),
+    "unpaired_ab": ("stylize {src} PICTURE --direction DIRECTION -o out.png",),
 }
 #: command -> (kinds it works on, what it needs in words)
 COMMAND_KINDS = {
@@ -109,36 +114,44 @@ COMMAND_KINDS = {
     "interpolate": (("latent",), "walks through the latent space of a GAN that draws images from random latents"),
     "demo": (("latent",), "needs a GAN that draws images from random latents"),
     "export": (("latent",), "exports latent-to-image generators (z in, images out)"),
-    "stylemix": (("StyleGAN",), "needs a StyleGAN (e.g. stylegan_mnist)"),
-    "eval": (("latent", "SRGAN"), "scores GAN samples (FID, FCD, ...) and SRGAN upscaling (PSNR/SSIM); a CycleGAN "
-                                  "has no ground truth to score against here"),
-    "upscale": (("SRGAN",), "needs a super-resolution model (e.g. srgan_div2k)"),
-    "stylize": (("CycleGAN",), "needs a CycleGAN (e.g. cyclegan_monet2photo)"),
+    "stylemix": (("style_mixing",), "needs a StyleGAN (e.g. stylegan_mnist)"),
+    "eval": (("latent", "paired_lr_hr"), "scores GAN samples (FID, FCD, ...) and SRGAN upscaling (PSNR/SSIM); a "
+                                         "CycleGAN has no ground truth to score against here"),
+    "upscale": (("paired_lr_hr",), "needs a super-resolution model (e.g. srgan_div2k)"),
+    "stylize": (("unpaired_ab",), "needs a CycleGAN (e.g. cyclegan_monet2photo)"),
 }
 
 
 def kind_of_class(cls: str) -> str:
-    """``"SRGAN"``, ``"CycleGAN"`` or ``"latent"`` (every GAN that samples from latents) for a ``model.cls``."""
-    return cls if cls in ("SRGAN", "CycleGAN") else "latent"
+    """The kind of a ``model.cls``: its registered ``data_kind`` (no TensorFlow needed)."""
+    from ganzoo.model_registry import model_class_info  # noqa: PLC0415
+
+    return model_class_info(cls).data_kind
 
 
 def _kind_of_model(model) -> tuple[str, str]:
-    """``(kind, class name)`` of a loaded model, by what it can do."""
-    cls = type(model).__name__
-    if callable(getattr(model, "upscale", None)):
-        return "SRGAN", cls
-    if callable(getattr(model, "translate", None)):
-        return "CycleGAN", cls
-    return "latent", cls
+    """``(kind, class name)`` of a loaded model: the ``data_kind`` its class declares."""
+    return getattr(type(model), "data_kind", None) or "latent", type(model).__name__
 
 
-def check_command_fits(command: str, kind: str, cls: str, source: str) -> None:
+def _mixes_styles(cls) -> bool:
+    """Whether a class (or a registered ``model.cls`` name) has StyleGAN's per-layer styles."""
+    if isinstance(cls, str):
+        from ganzoo.model_registry import model_class  # noqa: PLC0415
+
+        cls = model_class(cls)
+    return callable(getattr(cls, "style_layers", None))
+
+
+def check_command_fits(command: str, kind: str, cls, source: str) -> None:
     """ValueError (one line: what the model is, what the command needs, what to run instead)
-    when ``command`` does not apply to a model of ``kind`` / class ``cls``."""
+    when ``command`` does not apply to a model of ``kind`` / class ``cls`` (a class, or its
+    registered name)."""
     kinds, needs = COMMAND_KINDS[command]
-    fits = kind in kinds or ("StyleGAN" in kinds and cls == "StyleGAN")
+    fits = kind in kinds or ("style_mixing" in kinds and kind == "latent" and _mixes_styles(cls))
     if fits:
         return
+    cls = cls if isinstance(cls, str) else cls.__name__
     instead = [c.format(src=source) for c in _KIND_COMMANDS[kind] if c.split()[0] != command]
     raise ValueError(f"'{source}' is {_KIND_TEXT[kind].format(cls=cls)}; `ganzoo {command}` {needs}. "
                      f"Use `ganzoo {instead[0]}`" + (f" (also: {', '.join(f'ganzoo {c.split()[0]}' for c in instead[1:])})"
@@ -174,7 +187,7 @@ def load_source(source: str, weights: Optional[str] = None, command: Optional[st
         model_file = find_model_file(Path(source).expanduser())
         model = keras.saving.load_model(str(model_file))
         if command:
-            check_command_fits(command, *_kind_of_model(model), source)
+            check_command_fits(command, _kind_of_model(model)[0], type(model), source)
         step = saved_step(model_file)
         return model, {"model": model.name, "source": str(model_file), "weights": "run", "step": step,
                        "weights_sha256": sha256_file(model_file)}

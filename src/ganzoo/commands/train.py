@@ -21,6 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
+from ganzoo.model_registry import model_class_info
+
 EXIT_DIVERGED = 3
 EXIT_CHECKPOINT_WRITE = 4
 EXIT_INTERRUPTED = 130
@@ -270,7 +272,6 @@ def _lower_batch_hint(config, resumed: bool, out: Path) -> str:
 def run(args) -> int:
     """Train (or resume) as the arguments say; returns the exit status (see the module docstring)."""
     from ganzoo.checkpoint import CheckpointWriteError  # noqa: PLC0415
-    from ganzoo.config import IMAGE_TO_IMAGE_CLASSES  # noqa: PLC0415
     from ganzoo.guard import TrainingDiverged  # noqa: PLC0415
     from ganzoo.training import train  # noqa: PLC0415
 
@@ -293,7 +294,7 @@ def run(args) -> int:
     if nearest_every < 0 or samples_every <= 0:
         raise ValueError("--samples-every must be > 0 and --nearest-every >= 0 (0: no nearest-image panels)")
     small_data = config.data.source == "folder" or config.data.limit is not None
-    if small_data and config.model.cls not in IMAGE_TO_IMAGE_CLASSES:
+    if small_data and not model_class_info(config.model.cls).image_to_image:
         if config.data.source == "folder" and not args.resume:
             check_folder(config)
         panel = nearest_panel(config, out, nearest_every, data_dir=options["data_dir"])
@@ -345,9 +346,10 @@ def run(args) -> int:
 
 def next_step_hint(config, out) -> str:
     """What to run next on a finished run of ``config``: the command that fits its model class."""
-    if config.model.cls == "SRGAN":
+    kind = model_class_info(config.model.cls).data_kind
+    if kind == "paired_lr_hr":
         return f"upscale a picture with `ganzoo upscale {out} picture.png -o big.png`"
-    if config.model.cls == "CycleGAN":
+    if kind == "unpaired_ab":
         a, b = config.model.domains
         return f"translate a picture with `ganzoo stylize {out} picture.png --direction {b}2{a} -o out.png`"
     return f"sample more with `ganzoo sample {out} -n 64 -o grid.png`"

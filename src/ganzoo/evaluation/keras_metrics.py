@@ -3,21 +3,32 @@
 Compile a ganzoo model with them and every validation pass reports quality::
 
     from ganzoo.evaluation.keras_metrics import FrechetClassifierDistance, ClassCoverage, LabelAccuracy
-    model.compile(g_optimizer=..., d_optimizer=..., metrics=["fcd", "coverage", "label_accuracy"])
+    clf = load_classifier(config)   # the dataset's domain classifier (may train and cache it once)
+    model.compile(g_optimizer=..., d_optimizer=...,
+                  metrics=[FrechetClassifierDistance(classifier=clf), ClassCoverage(classifier=clf),
+                           LabelAccuracy(classifier=clf)])
     model.fit(train_ds, validation_data=ganzoo.load_dataset("cgan_mnist", split="test"), epochs=5)
     # -> val_fcd, val_coverage, val_label_accuracy per epoch
+
+``compile`` never trains anything: names (``metrics=["fcd", "coverage"]``) are accepted when
+their extractor is ready (the shipped MNIST classifier, a cached one, Inception-V3), and a name
+that would need a domain classifier trained first is refused with how to build the object.
 
 ``GANBase.test_step`` generates one fake per real validation image (with the validation
 batch's labels for a conditional model) and calls ``update_state(real, fake, labels)``.
 The states are sums, so the numbers are exact over the whole validation set except where
-noted:
+noted, and under ``tf.distribute`` the replicas' states are summed before the result is
+computed (:meth:`QualityMetric.result_of`). The math is :mod:`ganzoo.evaluation.stats`'s,
+run on tensors (``ops=keras.ops``):
 
 * :class:`FrechetDistance` (``fcd`` / ``fid``): running sums of features and outer products
   of the real and the fake stream; the result is the Frechet distance of the two Gaussians,
-  computed in float64 with ``Tr sqrt(S1 S2) = sum sqrt(eig(S1^1/2 S2 S1^1/2))`` (equal to
-  the ``scipy.linalg.sqrtm`` form of :func:`ganzoo.evaluation.stats.frechet_distance`).
-* :class:`KernelDistance` (``kid`` / ``kcd``): the unbiased MMD^2 of each validation batch, averaged
-  over batches (the keras.io GAN-ADA estimator). The offline ``ganzoo eval`` KID averages 100
+  computed in float64 by :func:`ganzoo.evaluation.stats.frechet_distance_of_moments` with
+  ``Tr sqrt(S1 S2) = sum sqrt(eig(S1^1/2 S2 S1^1/2))`` (:func:`~ganzoo.evaluation.stats.trace_sqrt_product`;
+  equal to the ``scipy.linalg.sqrtm`` form of :func:`ganzoo.evaluation.stats.frechet_distance`).
+* :class:`KernelDistance` (``kid`` / ``kcd``): the unbiased MMD^2
+  (:func:`ganzoo.evaluation.stats.unbiased_mmd2`) of each validation batch (of each replica's
+  share of it under ``tf.distribute``), averaged over batches (the keras.io GAN-ADA estimator). The offline ``ganzoo eval`` KID averages 100
   random subsets of 1000 instead.
 * :class:`ScoreMetric` (``is`` / ``cs``): exact single-split Inception/classifier score (the
   offline one averages 10 splits, the standard protocol).
@@ -39,6 +50,7 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
+from ganzoo.evaluation import stats
 from ganzoo.evaluation.features import FeatureExtractor, InceptionExtractor
 
 __all__ = [
@@ -70,29 +82,19 @@ def _inception(weights, resize: int, logits: bool) -> InceptionExtractor:
     return _INCEPTION[key]
 
 
-def _classifier(spec):
+def _classifier(spec, train: bool = True):
     from ganzoo.evaluation.classifier import DomainClassifier, load_classifier  # noqa: PLC0415
 
     if isinstance(spec, DomainClassifier):
         return spec
-    return load_classifier(spec)
+    return load_classifier(spec, train=train)
 
 
 def frechet_distance_tf(mu1, sigma1, mu2, sigma2):
-    """Frechet distance of two Gaussians in TF (float64, graph-safe, differentiable nowhere needed).
-
-    ``Tr sqrt(S1 S2)`` is the sum of the square roots of the eigenvalues of the symmetric PSD
-    matrix ``S1^1/2 S2 S1^1/2`` (same eigenvalues as ``S1 S2``); round-off negatives are clamped.
-    """
+    """Frechet distance of two Gaussians on tensors (float64, graph- and XLA-safe):
+    :func:`ganzoo.evaluation.stats.frechet_distance_of_moments` with ``ops=keras.ops``."""
     mu1, sigma1, mu2, sigma2 = (tf.cast(t, tf.float64) for t in (mu1, sigma1, mu2, sigma2))
-    e1, v1 = tf.linalg.eigh(sigma1)
-    sqrt1 = tf.matmul(v1 * tf.sqrt(tf.maximum(e1, 0.0))[None, :], v1, transpose_b=True)
-    inner = tf.matmul(tf.matmul(sqrt1, sigma2), sqrt1)
-    inner = 0.5 * (inner + tf.transpose(inner))
-    tr_covmean = tf.reduce_sum(tf.sqrt(tf.maximum(tf.linalg.eigvalsh(inner), 0.0)))
-    diff = mu1 - mu2
-    return (tf.reduce_sum(diff * diff) + tf.linalg.trace(sigma1) + tf.linalg.trace(sigma2)
-            - 2.0 * tr_covmean)
+    return stats.frechet_distance_of_moments(mu1, sigma1, mu2, sigma2, ops=keras.ops)
 
 
 class QualityMetric(keras.metrics.Metric):
@@ -100,6 +102,12 @@ class QualityMetric(keras.metrics.Metric):
 
     Subclasses choose their extractor from serialisable arguments (``classifier`` spec or
     Inception ``weights``/``resize``) so that ``get_config`` round-trips through a saved model.
+
+    Every state variable is a sum over examples (or batches), so the states of several
+    replicas add up to the state of all their examples; a subclass computes its value from a
+    state in ``_result(state)`` (``state``: variable name -> tensor), and
+    :meth:`result_of` evaluates it on any state, e.g. the replicas' summed one
+    (:func:`ganzoo.models.distributed.global_metric_results`).
     """
 
     #: "classifier" or "inception"
@@ -116,6 +124,28 @@ class QualityMetric(keras.metrics.Metric):
             self.extractor = _inception(inception_weights, self.resize, logits=self._needs_probs)
 
     _needs_probs = False
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum", name=None):
+        """As Keras's, for a state that is a sum (``aggregation="sum"``), remembered by ``name``
+        for :meth:`result_of`."""
+        if aggregation != "sum":
+            raise ValueError(f"{type(self).__name__}: quality-metric states must be sums (aggregation='sum')")
+        variable = super().add_variable(shape, initializer, dtype=dtype, aggregation=aggregation, name=name)
+        self.__dict__.setdefault("_state_names", []).append(name)
+        return variable
+
+    def result_of(self, values):
+        """The metric's value for the state ``values`` (one tensor per ``self.variables``, in order)."""
+        values = list(values)
+        if len(values) != len(self._state_names):
+            raise ValueError(f"{self.name}: expected {len(self._state_names)} state tensors, got {len(values)}")
+        return self._result(dict(zip(self._state_names, values)))
+
+    def result(self):
+        return self.result_of([v.value for v in self.variables])
+
+    def _result(self, state: dict):  # pragma: no cover
+        raise NotImplementedError
 
     def get_config(self):
         config = {"name": self.name}
@@ -160,16 +190,17 @@ class FrechetDistance(QualityMetric):
         self._accumulate("real", self._features(real_images)[0])
         self._accumulate("fake", self._features(fake_images)[0])
 
-    def _moments(self, stream: str):
-        count, total, outer = self.stream_vars[stream]
+    @staticmethod
+    def _moments(state: dict, stream: str):
+        count, total, outer = (state[f"{stream}_{key}"] for key in ("count", "sum", "outer"))
         n = tf.maximum(count, 2.0)
         mu = total / n
         sigma = (outer - n * mu[:, None] * mu[None, :]) / (n - 1.0)
         return mu, sigma
 
-    def result(self):
-        enough = tf.logical_and(self.stream_vars["real"][0] >= 2.0, self.stream_vars["fake"][0] >= 2.0)
-        fd = frechet_distance_tf(*self._moments("real"), *self._moments("fake"))
+    def _result(self, state):
+        enough = tf.logical_and(state["real_count"] >= 2.0, state["fake_count"] >= 2.0)
+        fd = frechet_distance_tf(*self._moments(state, "real"), *self._moments(state, "fake"))
         return tf.cast(tf.where(enough, fd, tf.constant(float("nan"), tf.float64)), self.dtype)
 
 
@@ -195,20 +226,6 @@ class FrechetInceptionDistance(FrechetDistance):
 
 # ---------------------------------------------------------------------- KID
 
-def _unbiased_mmd2_tf(x, y):
-    """Unbiased MMD^2 with the cubic polynomial kernel (Binkowski et al. 2018), float64."""
-    x, y = tf.cast(x, tf.float64), tf.cast(y, tf.float64)
-    d = tf.cast(tf.shape(x)[1], tf.float64)
-    m = tf.cast(tf.shape(x)[0], tf.float64)
-
-    def kernel(a, b):
-        return (tf.matmul(a, b, transpose_b=True) / d + 1.0) ** 3
-
-    k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
-    off_diag = lambda k: tf.reduce_sum(k) - tf.linalg.trace(k)  # noqa: E731
-    return (off_diag(k_xx) + off_diag(k_yy)) / (m * (m - 1.0)) - 2.0 * tf.reduce_sum(k_xy) / (m * m)
-
-
 @keras.saving.register_keras_serializable(package="ganzoo")
 class KernelDistance(QualityMetric):
     """Mean over validation batches of the unbiased MMD^2 (cubic kernel) of real vs fake features."""
@@ -223,11 +240,11 @@ class KernelDistance(QualityMetric):
     def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
         real = self._features(real_images)[0]
         fake = self._features(fake_images)[0]
-        self.total.assign_add(_unbiased_mmd2_tf(real, fake))
+        self.total.assign_add(stats.unbiased_mmd2(tf.cast(real, tf.float64), tf.cast(fake, tf.float64), ops=keras.ops))
         self.batches.assign_add(tf.constant(1.0, tf.float64))
 
-    def result(self):
-        return tf.cast(self.total / tf.maximum(self.batches, 1.0), self.dtype)
+    def _result(self, state):
+        return tf.cast(state["total"] / tf.maximum(state["batches"], 1.0), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -284,10 +301,10 @@ class ScoreMetric(_ProbabilityMetric):
         self.neg_entropy_sum.assign_add(tf.reduce_sum(tf.math.xlogy(p, p)))
         self.count.assign_add(tf.cast(tf.shape(p)[0], tf.float64))
 
-    def result(self):
-        n = tf.maximum(self.count, 1.0)
-        marginal = self.prob_sum / n
-        kl = self.neg_entropy_sum / n - tf.reduce_sum(tf.math.xlogy(marginal, marginal))
+    def _result(self, state):
+        n = tf.maximum(state["count"], 1.0)
+        marginal = state["prob_sum"] / n
+        kl = state["neg_entropy"] / n - tf.reduce_sum(tf.math.xlogy(marginal, marginal))
         return tf.cast(tf.exp(kl), self.dtype)
 
 
@@ -328,8 +345,9 @@ class ClassCoverage(_ProbabilityMetric):
         self.histogram.assign_add(tf.reduce_sum(tf.one_hot(predicted, self.extractor.num_classes,
                                                            dtype=tf.float64), axis=0))
 
-    def result(self):
-        freq = self.histogram / tf.maximum(tf.reduce_sum(self.histogram), 1.0)
+    def _result(self, state):
+        histogram = state["histogram"]
+        freq = histogram / tf.maximum(tf.reduce_sum(histogram), 1.0)
         entropy = -tf.reduce_sum(tf.math.xlogy(freq, freq))
         return tf.cast(entropy / math.log(self.extractor.num_classes), self.dtype)
 
@@ -355,8 +373,8 @@ class LabelAccuracy(_ProbabilityMetric):
         self.correct.assign_add(tf.reduce_sum(hits))
         self.total.assign_add(tf.cast(tf.size(hits), tf.float64))
 
-    def result(self):
-        return tf.cast(self.correct / tf.maximum(self.total, 1.0), self.dtype)
+    def _result(self, state):
+        return tf.cast(state["correct"] / tf.maximum(state["total"], 1.0), self.dtype)
 
 
 # ---------------------------------------------------------------------- by name
@@ -374,10 +392,16 @@ QUALITY_METRICS = {
 }
 
 
-def get_quality_metrics(specs, zoo_config: Optional[dict] = None) -> list:
+def get_quality_metrics(specs, zoo_config: Optional[dict] = None, *, train_classifier: bool = True,
+                        context: str = "get_quality_metrics") -> list:
     """Metric instances from names (``"fcd"``), serialized dicts (a saved model's compile config)
     or instances. Classifier metrics named by string use the domain classifier of the model's
-    dataset (``zoo_config``; MNIST when there is none)."""
+    dataset (``zoo_config``; MNIST when there is none).
+
+    ``train_classifier``: whether a name may train (and cache) that classifier when it is
+    missing; False (``compile(metrics=...)``) raises ValueError instead, naming the dataset and
+    how to build the metric objects beforehand.
+    """
     if specs is None:
         return []
     if isinstance(specs, (str, dict, keras.metrics.Metric)):
@@ -396,17 +420,36 @@ def get_quality_metrics(specs, zoo_config: Optional[dict] = None) -> list:
                                  "(pr needs whole feature sets: use ganzoo eval / EvaluationCallback)")
             if cls.space == "classifier":
                 if classifier is None:
-                    classifier = _classifier(_zoo_config_data(zoo_config))
+                    classifier = _named_classifier(spec, cls, zoo_config, train_classifier, context)
                 out.append(cls(classifier=classifier))
             else:
                 out.append(cls())
         else:
-            raise ValueError(f"compile(metrics=...) takes ganzoo quality metrics (names such as 'fcd', or "
-                             f"QualityMetric instances), got {spec!r}; GAN losses are tracked already")
+            raise ValueError(f"{context} takes ganzoo quality metrics (QualityMetric instances such as "
+                             f"FrechetClassifierDistance(classifier=...), or names such as 'fcd'), got {spec!r}; "
+                             "GAN losses are tracked already")
     names = [m.name for m in out]
     if len(set(names)) != len(names):
         raise ValueError(f"two quality metrics share a name: {names}")
     return out
+
+
+def _named_classifier(name: str, cls, zoo_config: Optional[dict], train: bool, context: str):
+    """The domain classifier a metric named ``name`` uses; with ``train`` False, a missing
+    one is an error that says how to build the metric object instead."""
+    data = _zoo_config_data(zoo_config)
+    try:
+        return _classifier(data, train=train)
+    except FileNotFoundError as err:
+        from ganzoo.evaluation.paths import dataset_key  # noqa: PLC0415
+
+        dataset = dataset_key(data) if data is not None else "mnist"
+        raise ValueError(
+            f"{context}: metric '{name}' needs the domain classifier of dataset '{dataset}', which is not "
+            f"trained yet ({err}), and compile() never trains one. Build the metric objects first: "
+            f"`clf = ganzoo.evaluation.classifier.load_classifier(config)` (trains and caches it once), then "
+            f"`compile(..., metrics=[{cls.__name__}(classifier=clf), ...])` "
+            f"(from ganzoo.evaluation.keras_metrics)") from None
 
 
 def _zoo_config_data(zoo_config: Optional[dict]):

@@ -50,6 +50,29 @@ PROBABILITY_SUM_ATOL = 1e-3
 IMAGINARY_ATOL = 1e-3
 
 
+#: The array operations of the math that NumPy and the streaming Keras metrics share
+#: (:func:`frechet_distance_of_moments`, :func:`trace_sqrt_product`, :func:`unbiased_mmd2`):
+#: NumPy's here; ``keras.ops`` has the same names, so
+#: :mod:`ganzoo.evaluation.keras_metrics` passes ``ops=keras.ops`` and runs the same
+#: functions inside a traced step (this module still never imports TensorFlow).
+class _NumpyOps:
+    matmul = staticmethod(np.matmul)
+    transpose = staticmethod(np.transpose)
+    sqrt = staticmethod(np.sqrt)
+    maximum = staticmethod(np.maximum)
+    sum = staticmethod(np.sum)
+    trace = staticmethod(np.trace)
+    eigh = staticmethod(np.linalg.eigh)
+    shape = staticmethod(np.shape)
+
+    @staticmethod
+    def cast(x, dtype):
+        return np.asarray(x, dtype=dtype)
+
+
+NUMPY_OPS = _NumpyOps()
+
+
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
@@ -250,8 +273,6 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
         if not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} contains NaN or infinite values")
 
-    diff = mu1 - mu2
-
     covmean = _sqrtm(sigma1.dot(sigma2))
     if not np.all(np.isfinite(covmean)):
         offset = np.eye(dim) * eps
@@ -271,9 +292,40 @@ def frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
             )
         covmean = covmean.real
 
-    tr_covmean = np.trace(covmean)
-    fd = diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2.0 * tr_covmean
-    return float(fd)
+    return float(frechet_distance_of_moments(mu1, sigma1, mu2, sigma2, np.trace(covmean)))
+
+
+def frechet_distance_of_moments(mu1, sigma1, mu2, sigma2, tr_covmean=None, ops=NUMPY_OPS):
+    """``||mu1 - mu2||^2 + Tr(sigma1) + Tr(sigma2) - 2 Tr sqrt(sigma1 sigma2)``: the Frechet
+    distance of two Gaussians, the one formula behind :func:`frechet_distance` and the
+    streaming :class:`ganzoo.evaluation.keras_metrics.FrechetDistance`.
+
+    ``tr_covmean``: ``Tr sqrt(sigma1 sigma2)`` when the caller computed it
+    (:func:`frechet_distance` takes it from ``scipy.linalg.sqrtm``, as the reference code);
+    None computes it with :func:`trace_sqrt_product`. ``ops``: the array operations
+    (:data:`NUMPY_OPS`, or ``keras.ops`` in a traced step). No input checks: see
+    :func:`frechet_distance` for the checked NumPy entry point.
+    """
+    if tr_covmean is None:
+        tr_covmean = trace_sqrt_product(sigma1, sigma2, ops=ops)
+    diff = mu1 - mu2
+    return ops.sum(diff * diff) + ops.trace(sigma1) + ops.trace(sigma2) - 2.0 * tr_covmean
+
+
+def trace_sqrt_product(sigma1, sigma2, ops=NUMPY_OPS):
+    """``Tr sqrt(sigma1 sigma2)`` for covariance matrices by symmetric eigendecomposition.
+
+    It is the sum of the square roots of the eigenvalues of the symmetric PSD matrix
+    ``sigma1^1/2 sigma2 sigma1^1/2`` (the same eigenvalues as ``sigma1 sigma2``); round-off
+    negatives are clamped at 0. Equal to the ``sqrtm`` form for PSD inputs, and graph-safe
+    (XLA included) with ``ops=keras.ops``, where ``scipy.linalg.sqrtm`` does not exist.
+    """
+    e1, v1 = ops.eigh(sigma1)
+    sqrt1 = ops.matmul(v1 * ops.sqrt(ops.maximum(e1, 0.0))[None, :], ops.transpose(v1))
+    inner = ops.matmul(ops.matmul(sqrt1, sigma2), sqrt1)
+    inner = 0.5 * (inner + ops.transpose(inner))
+    eigenvalues, _ = ops.eigh(inner)
+    return ops.sum(ops.sqrt(ops.maximum(eigenvalues, 0.0)))
 
 
 def frechet_distance_from_activations(a, b, eps=1e-6):
@@ -295,24 +347,29 @@ def frechet_distance_from_activations(a, b, eps=1e-6):
 # ---------------------------------------------------------------------------
 
 
-def _polynomial_kernel(x, y, degree, gamma, coef0):
-    return (gamma * (x @ y.T) + coef0) ** degree
-
-
-def _unbiased_mmd2(x, y, degree, gamma, coef0):
-    """Unbiased MMD^2 estimate for two samples of equal size m >= 2.
+def unbiased_mmd2(x, y, degree=3, gamma=None, coef0=1.0, ops=NUMPY_OPS):
+    """Unbiased MMD^2 estimate for two samples of equal size m >= 2, polynomial kernel
+    ``k(a, b) = (gamma a.b + coef0) ** degree`` (``gamma`` None: ``1 / dim``):
 
     ``(sum_{i!=j} k(x_i,x_j) + sum_{i!=j} k(y_i,y_j)) / (m (m-1))
     - 2 sum_{i,j} k(x_i,y_j) / m^2``  (Binkowski et al. 2018, eq. for the
     "unbiased" estimator in their reference code).
+
+    The one implementation behind :func:`kernel_inception_distance` (per subset) and the
+    streaming :class:`ganzoo.evaluation.keras_metrics.KernelDistance` (per batch, with
+    ``ops=keras.ops`` on float64 tensors). No input checks.
     """
-    m = x.shape[0]
-    k_xx = _polynomial_kernel(x, x, degree, gamma, coef0)
-    k_yy = _polynomial_kernel(y, y, degree, gamma, coef0)
-    k_xy = _polynomial_kernel(x, y, degree, gamma, coef0)
-    sum_xx = k_xx.sum() - np.trace(k_xx)
-    sum_yy = k_yy.sum() - np.trace(k_yy)
-    return (sum_xx + sum_yy) / (m * (m - 1)) - 2.0 * k_xy.sum() / (m * m)
+    m = ops.cast(ops.shape(x)[0], "float64")
+    if gamma is None:
+        gamma = 1.0 / ops.cast(ops.shape(x)[1], "float64")
+
+    def kernel(a, b):
+        return (gamma * ops.matmul(a, ops.transpose(b)) + coef0) ** degree
+
+    k_xx, k_yy, k_xy = kernel(x, x), kernel(y, y), kernel(x, y)
+    sum_xx = ops.sum(k_xx) - ops.trace(k_xx)
+    sum_yy = ops.sum(k_yy) - ops.trace(k_yy)
+    return (sum_xx + sum_yy) / (m * (m - 1.0)) - 2.0 * ops.sum(k_xy) / (m * m)
 
 
 def kernel_inception_distance(
@@ -373,7 +430,7 @@ def kernel_inception_distance(
     for i in range(num_subsets):
         idx_a = rng.choice(a.shape[0], m, replace=False)
         idx_b = rng.choice(b.shape[0], m, replace=False)
-        values[i] = _unbiased_mmd2(a[idx_a], b[idx_b], degree, gamma, coef0)
+        values[i] = unbiased_mmd2(a[idx_a], b[idx_b], degree, gamma, coef0)
     return float(np.mean(values)), float(np.std(values))
 
 

@@ -1,8 +1,18 @@
-"""What every ganzoo model shares: networks, config, compile, sampling, EMA.
+"""The latent GAN skeleton every zoo GAN subclasses: :class:`GANBase`.
 
-Each training scheme is its own subclass with its own ``train_step`` (``GAN``,
-``ConditionalGAN``, ``WassersteinGAN``); this base holds only the plumbing that all of them
-need, so that a reader finds a GAN's algorithm in one ``train_step``.
+It holds the generator and discriminator (two optimizers, from
+:class:`~ganzoo.models.adversarial.AdversarialModel`), the EMA generator and its updates, and
+the NumPy sampling API (``generate``, ``latents``, ``sampling_choice``). Each training scheme
+is its own subclass with its own ``train_step`` (``GAN``, ``ConditionalGAN``,
+``WassersteinGAN``, ...), so a reader finds a GAN's algorithm in one ``train_step``. The
+rest lives in modules of its own, mixed in here:
+
+* :mod:`ganzoo.models.adversarial`: the two optimizers, compile, gradient steps;
+* :mod:`ganzoo.models.distributed`: ``tf.distribute`` and mixed-precision plumbing of a step;
+* :mod:`ganzoo.models.sampling`: draws and network inputs inside a traced step;
+* :mod:`ganzoo.models.discriminator_view`: augmentation and feature matching;
+* :mod:`ganzoo.models.validation`: quality metrics, ``compile(metrics=...)``, ``test_step``;
+* :mod:`ganzoo.models.ema`: the EMA schedule and its state.
 
 Conventions (see GUIDE): discriminators return logits, real = 1, fake = 0, images are float
 in [-1, 1]; every random draw goes through the model's ``keras.random.SeedGenerator``.
@@ -10,7 +20,7 @@ in [-1, 1]; every random draw goes through the model's ``keras.random.SeedGenera
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple, Optional
 
 import keras
 import numpy as np
@@ -18,119 +28,18 @@ import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.augment import pipeline_from_config
+from ganzoo.models import distributed
+from ganzoo.models.adversarial import AdversarialModel, deserialize, serialize
+from ganzoo.models.discriminator_view import DiscriminatorView, feature_model
+from ganzoo.models.distributed import logs_for_strategy, resolve_jit_compile
+from ganzoo.models.ema import EMA_RAMPUP, EMA_WARM_SHARE, EMAState, batch_norm_layers, ema_beta
+from ganzoo.models.sampling import TrainingSampling
+from ganzoo.models.validation import QualityValidation
 
-
-def _serialize(obj):
-    return keras.saving.serialize_keras_object(obj)
-
-
-def _deserialize(obj):
-    return keras.saving.deserialize_keras_object(obj) if isinstance(obj, dict) else obj
-
-
-def resolve_jit_compile(value: Union[bool, str]) -> bool:
-    """``"auto"`` means what measured faster on this platform: XLA on GPU/TPU, plain graph
-    mode on CPU (benchmarks/train_throughput.py measured XLA slower for the small
-    MNIST/CIFAR networks on a 2-core CPU; see the README's benchmark table)."""
-    if value == "auto":
-        if tf.distribute.has_strategy() and not isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
-            # Keras XLA-compiles the function that calls strategy.run; like Keras's own "auto",
-            # no XLA under MirroredStrategy / MultiWorkerMirroredStrategy (TPUs compile anyway).
-            return False
-        return bool(tf.config.list_physical_devices("GPU") or tf.config.list_logical_devices("TPU"))
-    return bool(value)
-
-
-#: Default of ``ema_rampup`` (StyleGAN2-ADA's ``--cfg auto`` and ``cifar``): the EMA's
-#: half-life is at most 5% of the training done so far.
-EMA_RAMPUP = 0.05
-
-#: The EMA generator is *warm* (``generate`` samples from it) once the random initial weights
-#: make up less than this share of its average: the product of the betas of the updates done.
-#: With the ramp-up the first update has beta 0, so one update suffices; without it the share
-#: is ``ema_decay ** updates`` (decay 0.999: warm after 4,603 updates; at 1,000 updates 37%
-#: of the average is still the random initialisation, and its images are noise).
-EMA_WARM_SHARE = 0.01
-
-
-def ema_beta(updates, decay: float, rampup: Optional[float] = EMA_RAMPUP):
-    """Weight of the old average in EMA update number ``updates`` (0-based): float32 tensor.
-
-    StyleGAN2-ADA's schedule (``training_loop.py``: ``ema_nimg = min(ema_nimg, cur_nimg *
-    ema_rampup)``, ``beta = 0.5 ** (batch / ema_nimg)``) counted in steps: the half-life
-    ``h = ln 0.5 / ln decay`` steps is capped at ``rampup * updates``, so
-    ``beta = 0.5 ** (1 / min(h, rampup * updates))``. The first update copies G (beta 0)
-    and the random initial weights leave the average at once; from ``h / rampup`` updates
-    on, ``beta = decay``. ``rampup`` None: ``decay`` throughout (no ramp-up).
-    """
-    decay_t = tf.constant(decay, tf.float32)
-    if rampup is None:
-        return decay_t
-    ramped = rampup * tf.cast(updates, tf.float32)
-    return tf.minimum(decay_t, tf.pow(0.5, 1.0 / tf.maximum(ramped, 1e-8)))
-
-
-@keras.saving.register_keras_serializable(package="ganzoo")
-class EMAState(keras.layers.Layer):
-    """The EMA generator's schedule and its state: ``updates``, the number of EMA updates
-    done (int64 weight, so ``model.save`` / ``keras.saving.load_model``, checkpoints and
-    resumed runs continue the ramp-up exactly)."""
-
-    def __init__(self, decay: float, rampup: Optional[float] = EMA_RAMPUP, **kwargs):
-        super().__init__(**kwargs)
-        self.decay = float(decay)
-        self.rampup = None if rampup is None else float(rampup)
-        self.updates = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
-                                       name="updates", aggregation="only_first_replica")
-        #: False after loading a file saved before ganzoo counted EMA updates (``updates`` then
-        #: holds a stand-in, not the count; see :meth:`GANBase.ema_updates`).
-        self.counted = True
-        self.built = True
-
-    def beta(self):
-        """The decay of the next update (float32 tensor)."""
-        return ema_beta(self.updates, self.decay, self.rampup)
-
-    @property
-    def rampup_steps(self) -> int:
-        """Updates after which the ramp-up is over (``beta = decay``); 0 without ramp-up."""
-        if self.rampup is None:
-            return 0
-        return int(np.ceil(np.log(0.5) / np.log(self.decay) / self.rampup))
-
-    def initial_share(self, updates: int) -> float:
-        """Share of the random initial weights left in the average after ``updates`` updates:
-        the product of their betas (0 after the first update with the ramp-up, whose first
-        beta is 0; ``decay ** updates`` without it; 1 before any update)."""
-        if updates <= 0:
-            return 1.0
-        return 0.0 if self.rampup is not None else float(self.decay) ** int(updates)
-
-    @property
-    def warm_updates(self) -> int:
-        """Updates after which the average is warm: :meth:`initial_share` below
-        :data:`EMA_WARM_SHARE` (1 with the ramp-up; decay 0.999 without: 4,603)."""
-        if self.rampup is not None:
-            return 1
-        return int(np.floor(np.log(EMA_WARM_SHARE) / np.log(self.decay))) + 1
-
-    def load_own_variables(self, store):
-        if not len(store.keys()):
-            # A file saved before ganzoo counted EMA updates: its average ran without ramp-up
-            # for an unknown number of steps; continue it at the full decay.
-            self.updates.assign(self.rampup_steps)
-            self.counted = False
-            return
-        super().load_own_variables(store)
-
-    def get_config(self):
-        return {**super().get_config(), "decay": self.decay, "rampup": self.rampup}
-
-
-def batch_norm_layers(net) -> list:
-    """Every ``BatchNormalization`` layer inside ``net`` (nested models included)."""
-    return [layer for layer in net._flatten_layers(include_self=False, recursive=True)
-            if isinstance(layer, keras.layers.BatchNormalization)]
+# Older names, kept for code that imported them from here.
+_serialize, _deserialize = serialize, deserialize
+_replicas_in_sync = distributed.replicas_in_sync
+_agree_on_finiteness = distributed.agree_on_finiteness
 
 
 class SamplingChoice(NamedTuple):
@@ -144,105 +53,7 @@ class SamplingChoice(NamedTuple):
         return self.description
 
 
-class AdversarialModel(keras.Model):
-    """What every adversarial training scheme shares, latent or image-to-image: one optimizer
-    for the generator side and one for the discriminator side (``compile(g_optimizer=...,
-    d_optimizer=...)``), their serialisation (so ``keras.saving.load_model`` gives a model
-    that trains on with its optimizer state), and replica/loss-scale-aware gradient steps.
-
-    Subclasses whose "generator side" spans several networks (CycleGAN's two generators)
-    override :meth:`generator_variables` / :meth:`discriminator_variables`.
-    """
-
-    def generator_variables(self) -> list:
-        """The trainable variables the generator optimizer updates."""
-        return self.generator.trainable_variables
-
-    def discriminator_variables(self) -> list:
-        """The trainable variables the discriminator optimizer updates."""
-        return self.discriminator.trainable_variables
-
-    # ------------------------------------------------------------------ compile
-    def compile(self, g_optimizer=None, d_optimizer=None, jit_compile="auto", steps_per_execution=1, **kwargs):
-        """Set both optimizers (instances, names or serialized dicts; Adam(2e-4, 0.5) by
-        default). ``jit_compile="auto"`` picks XLA or graph mode by platform."""
-        self._jit_setting = jit_compile
-        super().compile(jit_compile=resolve_jit_compile(jit_compile), steps_per_execution=steps_per_execution,
-                        **kwargs)
-        self.g_optimizer = self._loss_scaled(self._make_optimizer(g_optimizer))
-        self.d_optimizer = self._loss_scaled(self._make_optimizer(d_optimizer))
-        # Build eagerly: optimizer variables must exist before tracing (and before
-        # keras.saving.load_model restores them).
-        self.g_optimizer.build(self.generator_variables())
-        self.d_optimizer.build(self.discriminator_variables())
-
-    @staticmethod
-    def _make_optimizer(spec):
-        if spec is None:
-            return keras.optimizers.Adam(2e-4, beta_1=0.5)
-        if isinstance(spec, dict):
-            return keras.optimizers.deserialize(spec)
-        return keras.optimizers.get(spec)
-
-    def _loss_scaled(self, optimizer):
-        """Under a ``mixed_float16`` policy, wrap in ``LossScaleOptimizer`` (as Keras's own
-        ``compile`` does for its single optimizer): float16 gradients underflow unscaled."""
-        if self.dtype_policy.name == "mixed_float16" and not isinstance(
-                optimizer, keras.optimizers.LossScaleOptimizer):
-            return keras.optimizers.LossScaleOptimizer(optimizer)
-        return optimizer
-
-    @staticmethod
-    def loss_scale(optimizer):
-        """The mixed-precision loss scale of ``optimizer`` (None without loss scaling). Inner
-        gradients that feed that optimizer (a gradient penalty's) must be scaled by it too."""
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            return optimizer.dynamic_scale
-        return None
-
-    def get_compile_config(self):
-        if getattr(self, "g_optimizer", None) is None:
-            return None
-        return {
-            "g_optimizer": _serialize(self.g_optimizer),
-            "d_optimizer": _serialize(self.d_optimizer),
-            "jit_compile": getattr(self, "_jit_setting", "auto"),
-            "steps_per_execution": self.steps_per_execution,
-        }
-
-    def compile_from_config(self, config):
-        if config:
-            self.compile(**config)
-
-    # ------------------------------------------------------------------ gradient steps
-    @staticmethod
-    def scale_for_replicas(loss):
-        """Per-replica loss -> share of the global-batch mean, so summed gradients across
-        replicas equal the single-device gradient (tf.distribute convention)."""
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
-
-    def apply_gradients(self, optimizer, tape, loss, variables):
-        """Scale (replicas, mixed-precision loss scale), differentiate and apply.
-
-        The scaling is recorded on ``tape`` (re-entered): scaling after the tape has closed is
-        invisible to it and gives ``None`` gradients under a strategy or a loss scale. Keras's
-        TF optimizer then all-reduces (sums) the per-replica gradients.
-        """
-        with tape:
-            scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
-        grads = tape.gradient(scaled, variables)
-        # Label-embedding gradients come as IndexedSlices with repeated rows (a batch repeats
-        # labels). Keras's Adam squares such slices row by row (sum of squares, not the square
-        # of the summed gradient), and under tf.distribute their size differs between replicas,
-        # which breaks the packed all-reduce. The tables are small: make them dense.
-        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        if _replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            grads = _agree_on_finiteness(grads)
-        optimizer.apply(grads, variables)
-
-
-class GANBase(AdversarialModel):
+class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, AdversarialModel):
     """Shared plumbing of the zoo's GAN models (not trainable by itself: no ``train_step``).
 
     Args:
@@ -268,14 +79,16 @@ class GANBase(AdversarialModel):
             and generated images; 0 = off.
     """
 
+    data_kind = "latent"
+
     def __init__(self, generator, discriminator, latent_dim: Optional[int] = None,
                  num_classes: Optional[int] = None, loss: str = "non_saturating",
                  ema_decay: Optional[float] = None, seed: Optional[int] = None,
                  zoo_config: Optional[dict] = None, augment: Optional[dict] = None,
                  feature_matching: float = 0.0, ema_rampup: Optional[float] = EMA_RAMPUP, **kwargs):
         super().__init__(**kwargs)
-        self.generator = _deserialize(generator)
-        self.discriminator = _deserialize(discriminator)
+        self.generator = deserialize(generator)
+        self.discriminator = deserialize(discriminator)
         losses.get_loss(loss)  # fail early on an unknown name
         self.loss_name = loss
         self.latent_dim = int(latent_dim or self._generator_latent_dim())
@@ -314,7 +127,7 @@ class GANBase(AdversarialModel):
         if float(feature_matching) < 0:
             raise ValueError(f"feature_matching must be >= 0, got {feature_matching}")
         self.feature_matching = float(feature_matching)
-        self.discriminator_features = self._feature_model() if self.feature_matching > 0 else None
+        self.discriminator_features = feature_model(self.discriminator) if self.feature_matching > 0 else None
         self.built = True
 
     # ------------------------------------------------------------------ structure
@@ -353,8 +166,8 @@ class GANBase(AdversarialModel):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "generator": _serialize(self.generator),
-            "discriminator": _serialize(self.discriminator),
+            "generator": serialize(self.generator),
+            "discriminator": serialize(self.discriminator),
             "latent_dim": self.latent_dim,
             "num_classes": self.num_classes,
             "loss": self.loss_name,
@@ -373,7 +186,7 @@ class GANBase(AdversarialModel):
         # Models saved before the EMA ramp-up existed averaged without one: keep that.
         config.setdefault("ema_rampup", None)
         for key in ("generator", "discriminator"):
-            config[key] = _deserialize(config[key])
+            config[key] = deserialize(config[key])
         return cls(**config)
 
     # ------------------------------------------------------------------ metrics
@@ -382,148 +195,10 @@ class GANBase(AdversarialModel):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
     def _metric_results(self) -> dict:
-        logs = logs_for_strategy({m.name: m.result() for m in self.metrics})
+        logs = distributed.logs_for_strategy({m.name: m.result() for m in self.metrics})
         if self.augment_pipe is not None:
             logs.update(self.augment_pipe.logs())  # ADA's p and r_t, in every epoch's logs
         return logs
-
-    # ------------------------------------------------------------------ the discriminator's view
-    def augment_images(self, images):
-        """What D sees of ``images`` (real or fake): augmented by ``augment_pipe`` when the
-        model has one (differentiable, draws from the model's seed generator), else unchanged.
-        Only train steps call this; sampling never does."""
-        if self.augment_pipe is None:
-            return images
-        return self.augment_pipe.apply(images, seed=self.seed_generator)
-
-    def observe_real_logits(self, real_logits) -> None:
-        """ADA: feed D's logits of (augmented) real images to the p controller."""
-        if self.augment_pipe is not None:
-            self.augment_pipe.observe(real_logits)
-
-    def _feature_model(self):
-        """D with two outputs, (penultimate features, logits), sharing D's layers: the input of
-        the final logit layer (of its linear part for a projection discriminator)."""
-        D = self.discriminator
-        op = D.outputs[0]._keras_history.operation
-        if isinstance(op, keras.layers.Add):  # projection head: Dense(h) + <embed(y), h>
-            op = op.input[0]._keras_history.operation
-        features = op.input
-        if isinstance(features, (list, tuple)) or len(features.shape) != 2:
-            raise ValueError(f"feature matching needs a discriminator whose logit is a Dense layer on a feature "
-                             f"vector; '{D.name}' ends in {type(op).__name__}")
-        return keras.Model(D.inputs, [features, D.outputs[0]], name="discriminator_features")
-
-    def generator_view(self, fake, fake_labels=None, real=None, real_labels=None):
-        """G's step through D: ``(fake_logits, feature_matching_loss)`` for generated images
-        (augmented as D sees them). With ``feature_matching`` > 0 the second term compares
-        D's mean penultimate features of ``real`` (constants) and of ``fake``; else it is 0."""
-        fake_in = self.discriminator_inputs(self.augment_images(fake), fake_labels)
-        if self.discriminator_features is None:
-            return self.discriminator(fake_in, training=True), tf.constant(0.0)
-        fake_features, fake_logits = self.discriminator_features(fake_in, training=True)
-        real_features, _ = self.discriminator_features(
-            self.discriminator_inputs(self.augment_images(real), real_labels), training=True)
-        fm = losses.feature_matching_loss(tf.stop_gradient(real_features), fake_features)
-        return fake_logits, fm
-
-    # ------------------------------------------------------------------ image-quality metrics (validation)
-    #: Set by ``compile(metrics=[...])``; kept apart from ``metrics`` (the loss trackers) so
-    #: training logs stay losses and validation logs stay quality.
-    quality_metrics = ()
-
-    def compile(self, *args, metrics=None, **kwargs):
-        """``metrics``: image-quality metrics for ``fit(validation_data=...)``/``evaluate`` (names
-        such as ``"fcd"``, ``"coverage"``, ``"label_accuracy"``, ``"fid"`` or
-        :mod:`ganzoo.evaluation.keras_metrics` objects); everything else as the base compile."""
-        super().compile(*args, **kwargs)
-        if metrics:
-            from ganzoo.evaluation.keras_metrics import get_quality_metrics  # noqa: PLC0415 (TF-heavy, optional)
-
-            self.quality_metrics = get_quality_metrics(metrics, self.zoo_config)
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        if config is not None and self.quality_metrics:
-            config["metrics"] = [_serialize(m) for m in self.quality_metrics]
-        return config
-
-    def reset_metrics(self):
-        """Reset the loss trackers and the image-quality metrics (Keras calls it at each epoch start)."""
-        super().reset_metrics()
-        for metric in self.quality_metrics:
-            metric.reset_state()
-
-    def test_step(self, data):
-        """Validation: one fake per real image of the batch (with the batch's labels when
-        conditional) from the sampling generator; updates and returns the quality metrics."""
-        if not self.quality_metrics:
-            return {}
-        real, labels = self.unpack(data)
-        labels = self._check_labels(labels) if self.conditional else None
-        z = self.sample_latent(tf.shape(real)[0])
-        fake = self.sample_with(lambda net: net(self.generator_inputs(z, labels), training=False))
-        for metric in self.quality_metrics:
-            metric.update_state(real, fake, labels)
-        return logs_for_strategy({m.name: m.result() for m in self.quality_metrics})
-
-    # ------------------------------------------------------------------ training helpers
-    @staticmethod
-    def unpack(data):
-        """Split a batch into (images, labels-or-None); accepts ``x``, ``(x,)``, ``(x, y)``
-        and ``{"image": ..., "label": ...}``."""
-        if isinstance(data, dict):
-            return data["image"], data.get("label")
-        if isinstance(data, (tuple, list)):
-            images = data[0]
-            labels = data[1] if len(data) > 1 else None
-            return images, labels
-        return data, None
-
-    @staticmethod
-    def replica_rows(draw, batch_size):
-        """``draw(n)`` for the whole global batch, and this replica's rows of it.
-
-        Replicas share the seed-generator state, so each would otherwise draw the *same*
-        numbers. Drawing for all and keeping its slice gives replica r exactly what a
-        one-device run draws for rows r*b..(r+1)*b of the global batch, the rows
-        ``tf.distribute`` gives it (tests/test_distribute.py checks the weights match).
-        """
-        replicas = _replicas_in_sync()
-        if replicas == 1:
-            return draw(batch_size)
-        ctx = tf.distribute.get_replica_context()
-        start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * tf.cast(batch_size, tf.int32)
-        return draw(batch_size * replicas)[start:start + batch_size]
-
-    def sample_latent(self, batch_size):
-        """A batch of latents z ~ N(0, I) from the model's seed generator (this replica's rows under a strategy)."""
-        return self.replica_rows(
-            lambda n: keras.random.normal((n, self.latent_dim), seed=self.seed_generator), batch_size)
-
-    def sample_labels(self, batch_size):
-        """A batch of class labels drawn uniformly from the model's seed generator (this replica's rows)."""
-        return self.replica_rows(lambda n: keras.random.randint(
-            (n,), 0, self.num_classes, seed=self.seed_generator, dtype="int32"), batch_size)
-
-    def sample_interpolation_weights(self, batch_size, rank: int = 4):
-        """U[0, 1] of shape ``[batch, 1, ..., 1]`` (the gradient penalty's alpha)."""
-        return self.replica_rows(
-            lambda n: keras.random.uniform([n] + [1] * (rank - 1), seed=self.seed_generator), batch_size)
-
-    def generator_inputs(self, z, labels=None):
-        """What the generator takes: ``z``, or ``[z, labels]`` for a conditional model."""
-        return [z, labels] if self.conditional else z
-
-    def discriminator_inputs(self, images, labels=None):
-        """What the discriminator takes: ``images``, or ``[images, labels]`` for a conditional model."""
-        return [images, labels] if self.conditional else images
-
-    def _check_labels(self, labels):
-        if self.conditional and labels is None:
-            raise ValueError(f"{type(self).__name__} is conditional: the dataset must yield (images, labels) "
-                             "batches (ganzoo.load_dataset does this for conditional entries)")
-        return None if labels is None else tf.cast(tf.reshape(labels, [-1]), tf.int32)
 
     def update_ema(self, generator_inputs=None):
         """One update of the EMA generator after a generator step (Karras et al. 2018; Yazici
@@ -698,22 +373,6 @@ class GANBase(AdversarialModel):
         Subclasses whose sampling is more than one call of ``net`` override it."""
         return net(inputs, training=False)
 
-    def sample_with(self, make):
-        """``make(net)`` with the generator :meth:`sampling_generator` picks by default, inside a
-        traced step too (``test_step``): a ``tf.cond`` on the EMA's update count."""
-        if self.ema_generator is None:
-            return make(self.generator)
-        if tf.executing_eagerly():
-            return make(self.sampling_generator())
-        if self.ema_state.counted:
-            warm = self.ema_state.updates >= self.ema_state.warm_updates
-        elif getattr(self, "g_optimizer", None) is not None:
-            steps = tf.cast(self.g_optimizer.iterations, tf.int64)
-            warm = tf.logical_or(steps == 0, steps >= self.ema_state.warm_updates)
-        else:
-            return make(self.ema_generator)
-        return tf.cond(warm, lambda: make(self.ema_generator), lambda: make(self.generator))
-
     def generate_from_latents(self, z, labels=None, batch_size: int = 256,
                               use_ema: Optional[bool] = None) -> np.ndarray:
         """Images (float32 numpy in [-1, 1]) for given latent vectors (and labels)."""
@@ -745,55 +404,11 @@ class GANBase(AdversarialModel):
         return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema)
 
 
-def _agree_on_finiteness(grads):
-    """Make every replica see a non-finite gradient if any replica has one.
-
-    ``LossScaleOptimizer`` checks finiteness on each replica's *local* gradients (Keras 3
-    all-reduces later, inside the inner optimizer) and under MirroredStrategy acts on replica
-    0's answer alone, so an overflow on another replica would be applied (and without merge
-    calls the replicas could disagree). With one all-reduced flag all skip the step and halve
-    the loss scale together. Called in a replica context with dense gradients.
-    """
-    ctx = tf.distribute.get_replica_context()
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
-    bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
-    poison = tf.where(bad > 0, float("nan"), 0.0)
-    return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
-
-
-def logs_for_strategy(logs: dict) -> dict:
-    """Metric results of one replica -> the global values, in a shape ``fit`` can reduce.
-
-    Each replica's loss trackers hold the mean over *its* examples. They are averaged over
-    the replicas here (equal replica batches: the global mean), because Keras reduces step
-    outputs differently per strategy: the mean under Mirrored, replica 0's value under TPU.
-    Keras 3 (3.15) reduces them under MultiWorkerMirroredStrategy with
-    ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars ("Invalid reduction
-    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388); 1-element
-    vectors reduce to the scalar. Unchanged on one replica.
-    """
-    ctx = tf.distribute.get_replica_context()
-    if not logs or ctx is None or ctx.num_replicas_in_sync == 1:
-        return logs
-    keys = list(logs)
-    values = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.cast(logs[k], tf.float32) for k in keys])
-    logs = dict(zip(keys, values))
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
-        logs = {key: tf.reshape(value, [1]) for key, value in logs.items()}
-    return logs
-
-
-def _replicas_in_sync() -> int:
-    """Replicas of the enclosing replica context (1 outside tf.distribute or cross-replica)."""
-    ctx = tf.distribute.get_replica_context()
-    return ctx.num_replicas_in_sync if ctx is not None else 1
-
-
 def _check_count(n) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"the number of images must be a positive integer, got {n!r}")
     return int(n)
 
 
-__all__ = ["AdversarialModel", "EMAState", "EMA_RAMPUP", "EMA_WARM_SHARE", "GANBase", "SamplingChoice", "batch_norm_layers", "ema_beta",
-           "logs_for_strategy", "resolve_jit_compile"]
+__all__ = ["AdversarialModel", "EMAState", "EMA_RAMPUP", "EMA_WARM_SHARE", "GANBase", "SamplingChoice",
+           "batch_norm_layers", "ema_beta", "logs_for_strategy", "resolve_jit_compile"]

@@ -25,8 +25,10 @@ import tensorflow as tf
 from ganzoo import losses
 from ganzoo.models.image2image import ImageToImageModel
 from ganzoo.models.image_pool import ImagePool
+from ganzoo.model_registry import register_model_class
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class CycleGAN(ImageToImageModel):
     """Unpaired translation; ``fit`` on ``(a, b)`` batches, ``translate(images, "a2b")`` afterwards.
@@ -42,6 +44,7 @@ class CycleGAN(ImageToImageModel):
         domains: names of domain A and B; ``translate`` accepts ``"<a>2<b>"`` / ``"<b>2<a>"``.
     """
 
+    data_kind = "unpaired_ab"
     network_keys = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
     loss_names = ("g_loss", "d_loss", "adversarial_loss", "cycle_loss", "identity_loss")
 

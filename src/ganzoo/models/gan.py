@@ -15,8 +15,10 @@ import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.models.base import GANBase
+from ganzoo.model_registry import register_model_class
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class GAN(GANBase):
     """Unconditional GAN: ``D`` learns real = 1 / fake = 0, ``G`` learns to fool it.
@@ -79,6 +81,7 @@ class GAN(GANBase):
         return self._metric_results()
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class ConditionalGAN(GAN):
     """Class-conditional GAN (Mirza & Osindero 2014): G and D both see the label.

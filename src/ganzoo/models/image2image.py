@@ -14,7 +14,7 @@ from typing import Optional
 import keras
 import numpy as np
 
-from ganzoo.models.base import AdversarialModel, _deserialize, _serialize
+from ganzoo.models.adversarial import AdversarialModel, deserialize as _deserialize, serialize as _serialize
 from ganzoo.tiling import tiled_apply
 
 

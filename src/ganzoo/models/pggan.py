@@ -58,8 +58,10 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
-from ganzoo.models.base import GANBase, _check_count, _replicas_in_sync
+from ganzoo.models.base import GANBase, _check_count
+from ganzoo.models.distributed import replicas_in_sync
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
+from ganzoo.model_registry import register_model_class
 
 __all__ = ["ProgressiveGAN", "growth_schedule", "level_of_detail_segment", "optimizer_state_variables",
            "reset_optimizer_state"]
@@ -122,6 +124,7 @@ def reset_optimizer_state(optimizers, when) -> None:
                                                         tf.convert_to_tensor(when))
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class ProgressiveGAN(GANBase):
     """PGGAN: a progressive generator/critic pair trained with WGAN-GP + drift.
@@ -289,7 +292,7 @@ class ProgressiveGAN(GANBase):
                 critic(self.augment_images(G.grow(z, level, alpha, training=True))))
         self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables)
         self.update_ema()
-        self.images_seen.assign_add(tf.cast(batch_size * _replicas_in_sync(), tf.int64))
+        self.images_seen.assign_add(tf.cast(batch_size * replicas_in_sync(), tf.int64))
 
         self.d_loss_tracker.update_state(total)
         self.g_loss_tracker.update_state(g_loss)
@@ -297,16 +300,10 @@ class ProgressiveGAN(GANBase):
         self.gp_tracker.update_state(gp)
         return {**self._metric_results(), "phase": phase, "alpha": alpha}
 
-    def test_step(self, data):
-        """Validation at the current phase (fakes upsampled to full resolution)."""
-        if not self.quality_metrics:
-            return {}
-        real, labels = self.unpack(data)
+    def validation_fakes(self, real, labels):
+        """Validation fakes at the current phase, upsampled to full resolution."""
         z = self.sample_latent(tf.shape(real)[0])
-        fake = self.sample_with(lambda net: self._body(net, "generator").grow(z, self._level(self.phase), self.alpha))
-        for metric in self.quality_metrics:
-            metric.update_state(real, fake, labels)
-        return {m.name: m.result() for m in self.quality_metrics}
+        return self.sample_with(lambda net: self._body(net, "generator").grow(z, self._level(self.phase), self.alpha))
 
     def serving_images(self, net, inputs):
         """``net``'s images at the current phase and alpha (as ``generate``), at full resolution."""

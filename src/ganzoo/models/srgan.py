@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.models.image2image import ImageToImageModel
+from ganzoo.model_registry import register_model_class
 
 #: ImageNet mean of VGG's BGR input ("caffe" preprocessing of keras.applications.vgg19).
 VGG_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -29,6 +30,7 @@ VGG_FEATURE_SCALE = 1.0 / 12.75
 CONTENT_LOSSES = ("vgg", "pixel")
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class SRGAN(ImageToImageModel):
     """Super-resolution GAN; ``fit`` on ``(lr, hr)`` batches, ``upscale(images)`` afterwards.
@@ -44,6 +46,7 @@ class SRGAN(ImageToImageModel):
         pretrain_steps: generator steps of pixel-MSE pre-training before the adversarial phase.
     """
 
+    data_kind = "paired_lr_hr"
     network_keys = ("generator", "discriminator", "feature_extractor")
     loss_names = ("g_loss", "d_loss", "pixel_loss", "content_loss", "adversarial_loss")
 

@@ -46,8 +46,10 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
-from ganzoo.models.base import GANBase, _agree_on_finiteness, _check_count, _replicas_in_sync
+from ganzoo.models.base import GANBase, _check_count
+from ganzoo.models.distributed import agree_on_finiteness, replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
+from ganzoo.model_registry import register_model_class
 
 __all__ = ["StyleGAN", "NOISE_MODES", "STYLE_GROUPS", "EVALUATION_NOISE"]
 
@@ -59,6 +61,7 @@ EVALUATION_NOISE = "random"
 STYLE_GROUPS = ("coarse", "middle", "fine")
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class StyleGAN(GANBase):
     """Style-based generator (nested ``mapping`` and ``synthesis`` models) and discriminator.
@@ -261,22 +264,16 @@ class StyleGAN(GANBase):
             return [tf.constant(0.0)] + [tf.zeros_like(v) for v in variables]
 
         r1, *grads = tf.cond(regularize, penalty_and_gradients, skipped)
-        if _replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            grads = _agree_on_finiteness(grads)
+        if replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = agree_on_finiteness(grads)
         _apply_if(optimizer, regularize, grads, variables)
         return r1
 
-    def test_step(self, data):
-        """Validation: fakes from the sampling generator with random noise."""
-        if not self.quality_metrics:
-            return {}
-        real, labels = self.unpack(data)
+    def validation_fakes(self, real, labels):
+        """Validation fakes: the sampling generator with random noise (as the official metrics)."""
         batch_size = tf.shape(real)[0]
         inputs = [self.sample_latent(batch_size)] + self._random_noise(batch_size)
-        fake = self.sample_with(lambda net: net(inputs, training=False))
-        for metric in self.quality_metrics:
-            metric.update_state(real, fake, labels)
-        return {m.name: m.result() for m in self.quality_metrics}
+        return self.sample_with(lambda net: net(inputs, training=False))
 
     # ------------------------------------------------------------------ styles and noise
     def _latent_numpy(self, n: int, seed: Optional[int], truncation: Optional[float]):

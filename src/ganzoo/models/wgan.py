@@ -16,8 +16,10 @@ import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.models.base import GANBase
+from ganzoo.model_registry import register_model_class
 
 
+@register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo")
 class WassersteinGAN(GANBase):
     """Critic/generator training with the Wasserstein loss.
@@ -28,6 +30,11 @@ class WassersteinGAN(GANBase):
         gradient_penalty: lambda of the gradient penalty (WGAN-GP: 10).
         drift: weight of the drift term eps * E[D(x)^2] (Karras et al. 2018); 0 = off.
     """
+
+    @classmethod
+    def batches_per_step(cls, config) -> int:
+        """``model.n_critic``: each critic update takes a minibatch of its own."""
+        return int(config.model.n_critic)
 
     def __init__(self, generator, discriminator, n_critic: int = 5, clip_value: Optional[float] = None,
                  gradient_penalty: float = 0.0, drift: float = 0.0, loss: str = "wasserstein", **kwargs):

@@ -1,0 +1,149 @@
+"""Inside a training or validation step: what ``tf.distribute`` and mixed precision need.
+
+:mod:`ganzoo.distribute` creates strategies and :mod:`ganzoo.precision` picks dtype
+policies; this module is their in-graph side, used by the model classes' steps:
+
+* :func:`scale_for_replicas`: each replica's loss is its local mean divided by the number of
+  replicas, so the summed gradients are the gradient of the global-batch mean;
+* :func:`replica_rows`: random draws are made for the whole global batch and sliced, so
+  replicas do not share latents and two replicas draw what one device draws;
+* :func:`agree_on_finiteness`: a loss-scaled step is skipped by all replicas or none;
+* :func:`logs_for_strategy` / :func:`global_metric_results`: what a step returns is the
+  global value (loss means averaged; quality metrics computed from the summed state);
+* :func:`loss_scaled` / :func:`loss_scale`: the ``LossScaleOptimizer`` of a ``mixed_float16``
+  model, and its scale (inner gradients such as a penalty's must carry it too);
+* :func:`resolve_jit_compile`: what ``jit_compile="auto"`` means on this platform.
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import keras
+import tensorflow as tf
+
+__all__ = ["replicas_in_sync", "replica_rows", "scale_for_replicas", "agree_on_finiteness",
+           "logs_for_strategy", "global_metric_results", "loss_scaled", "loss_scale", "resolve_jit_compile"]
+
+
+def replicas_in_sync() -> int:
+    """Replicas of the enclosing replica context (1 outside tf.distribute or cross-replica)."""
+    ctx = tf.distribute.get_replica_context()
+    return ctx.num_replicas_in_sync if ctx is not None else 1
+
+
+def replica_rows(draw, batch_size):
+    """``draw(n)`` for the whole global batch, and this replica's rows of it.
+
+    Replicas share the seed-generator state, so each would otherwise draw the *same*
+    numbers. Drawing for all and keeping its slice gives replica r exactly what a
+    one-device run draws for rows r*b..(r+1)*b of the global batch, the rows
+    ``tf.distribute`` gives it (tests/test_distribute.py checks the weights match).
+    """
+    replicas = replicas_in_sync()
+    if replicas == 1:
+        return draw(batch_size)
+    ctx = tf.distribute.get_replica_context()
+    start = tf.cast(ctx.replica_id_in_sync_group, tf.int32) * tf.cast(batch_size, tf.int32)
+    return draw(batch_size * replicas)[start:start + batch_size]
+
+
+def scale_for_replicas(loss):
+    """Per-replica loss -> share of the global-batch mean, so summed gradients across
+    replicas equal the single-device gradient (tf.distribute convention)."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+
+
+def agree_on_finiteness(grads):
+    """Make every replica see a non-finite gradient if any replica has one.
+
+    ``LossScaleOptimizer`` checks finiteness on each replica's *local* gradients (Keras 3
+    all-reduces later, inside the inner optimizer) and under MirroredStrategy acts on replica
+    0's answer alone, so an overflow on another replica would be applied (and without merge
+    calls the replicas could disagree). With one all-reduced flag all skip the step and halve
+    the loss scale together. Called in a replica context with dense gradients.
+    """
+    ctx = tf.distribute.get_replica_context()
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in grads if g is not None])
+    bad = ctx.all_reduce(tf.distribute.ReduceOp.SUM, tf.cast(tf.logical_not(finite), tf.float32))
+    poison = tf.where(bad > 0, float("nan"), 0.0)
+    return [None if g is None else g + tf.cast(poison, g.dtype) for g in grads]
+
+
+def _for_fit(logs: dict) -> dict:
+    """Keras 3 (3.15) reduces step outputs under MultiWorkerMirroredStrategy with
+    ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars ("Invalid reduction
+    dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388); 1-element
+    vectors reduce to the scalar."""
+    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+        return {key: tf.reshape(value, [1]) for key, value in logs.items()}
+    return logs
+
+
+def logs_for_strategy(logs: dict) -> dict:
+    """Metric results of one replica -> the global values, in a shape ``fit`` can reduce.
+
+    Each replica's loss trackers hold the mean over *its* examples. They are averaged over
+    the replicas here (equal replica batches: the global mean), because Keras reduces step
+    outputs differently per strategy: the mean under Mirrored, replica 0's value under TPU.
+    Unchanged on one replica.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if not logs or ctx is None or ctx.num_replicas_in_sync == 1:
+        return logs
+    keys = list(logs)
+    values = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, [tf.cast(logs[k], tf.float32) for k in keys])
+    return _for_fit(dict(zip(keys, values)))
+
+
+def global_metric_results(metrics) -> dict:
+    """``{name: result}`` of ``metrics`` over the examples of *all* replicas.
+
+    A replica's metric variables hold its own examples only (Keras makes them sync-on-read,
+    summed when read across replicas). Averaging each replica's *result* is wrong for any
+    metric that is not a mean of equal parts: the Frechet distance of each half of the data,
+    the entropy of each half's class histogram. Every ganzoo quality metric's state is a sum
+    (:class:`ganzoo.evaluation.keras_metrics.QualityMetric`), so the state is all-reduced
+    (summed) here and each result computed from the global state with
+    ``metric.result_of(state)``; every replica then returns the same, global value, whatever
+    reduction Keras applies to step outputs. Unchanged on one replica.
+    """
+    ctx = tf.distribute.get_replica_context()
+    if ctx is None or ctx.num_replicas_in_sync == 1:
+        return {m.name: m.result() for m in metrics}
+    logs = {}
+    for metric in metrics:
+        local = [tf.convert_to_tensor(v.value) for v in metric.variables]
+        summed = ctx.all_reduce(tf.distribute.ReduceOp.SUM, local) if local else []
+        logs[metric.name] = metric.result_of(list(summed))
+    return _for_fit(logs)
+
+
+def loss_scaled(optimizer, dtype_policy):
+    """Under a ``mixed_float16`` policy, ``optimizer`` wrapped in ``LossScaleOptimizer`` (as
+    Keras's own ``compile`` does for its single optimizer): float16 gradients underflow unscaled."""
+    if dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer
+
+
+def loss_scale(optimizer):
+    """The mixed-precision loss scale of ``optimizer`` (None without loss scaling). Inner
+    gradients that feed that optimizer (a gradient penalty's) must be scaled by it too."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.dynamic_scale
+    return None
+
+
+def resolve_jit_compile(value: Union[bool, str]) -> bool:
+    """``"auto"`` means what measured faster on this platform: XLA on GPU/TPU, plain graph
+    mode on CPU (benchmarks/train_throughput.py measured XLA slower for the small
+    MNIST/CIFAR networks on a 2-core CPU; see the README's benchmark table)."""
+    if value == "auto":
+        if tf.distribute.has_strategy() and not isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
+            # Keras XLA-compiles the function that calls strategy.run; like Keras's own "auto",
+            # no XLA under MirroredStrategy / MultiWorkerMirroredStrategy (TPUs compile anyway).
+            return False
+        return bool(tf.config.list_physical_devices("GPU") or tf.config.list_logical_devices("TPU"))
+    return bool(value)
