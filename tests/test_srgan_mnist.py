@@ -57,6 +57,17 @@ def test_image_to_image_channels_are_grey_or_rgb():
         ganzoo.get_config("srgan_mnist", **{"data.channels": 2})
 
 
+
+def test_image_to_image_models_say_their_channels_alike():
+    """SRGAN and CycleGAN answer ``model.channels`` the same way (the CLI reads grey pictures for
+    grey models through it)."""
+    small = {"generator.filters": 8, "discriminator.filters": 8}
+    assert ganzoo.load("srgan_mnist", compile=False, **small).channels == 1
+    assert ganzoo.load("cyclegan_mnist2uci", compile=False, **small).channels == 1
+    assert ganzoo.load("cyclegan_mnist2uci", compile=False, **small, **{"data.channels": 3}).channels == 3
+    assert ganzoo.load("srgan_div2k", compile=False, **small, **{"model.content_loss": "pixel"}).channels == 3
+
+
 @needs_mnist
 def test_pairs_are_whole_mnist_digits_and_their_bicubic_downscale():
     config = ganzoo.get_config("srgan_mnist", **{"data.limit": 8})

@@ -27,6 +27,17 @@ def load_image_to_image_model(source: str, weights: Optional[str], command: str)
     return load_source(source, weights, command=command)
 
 
+def picture_for(model, path, picture):
+    """``picture`` (read as RGB before the model loaded, so that a bad file fails first) in the
+    channels ``model`` takes: a grey model (srgan_mnist, cyclegan_mnist2uci) gets the file read
+    again as grey, by the same conversion as its training data."""
+    if model.channels == picture.shape[-1]:
+        return picture
+    from ganzoo.data_image2image import read_image_file  # noqa: PLC0415
+
+    return read_image_file(path, channels=model.channels)
+
+
 def output_path(output: Optional[str], image: str, suffix: str) -> Path:
     """The PNG to write: ``output``, or ``IMAGE_<suffix>.png`` next to the input; ValueError for other extensions."""
     path = Path(output) if output else Path(image).with_name(f"{Path(image).stem}_{suffix}.png")

@@ -4,7 +4,7 @@ Any size works (sides are reflect-padded to a multiple of 4 and cropped back); t
 runs whole by default, ``--tile N`` bounds memory for very large ones.
 """
 
-from ganzoo.commands.image2image_common import load_image_to_image_model, output_path, positive_tile
+from ganzoo.commands.image2image_common import load_image_to_image_model, output_path, picture_for, positive_tile
 
 
 def add_parser(sub):
@@ -31,8 +31,7 @@ def run(args) -> int:
     positive_tile(args.tile, args.overlap)
     picture = read_image_file(args.image)  # a missing or unreadable picture fails before the model loads
     model, provenance = load_image_to_image_model(args.source, args.weights, "stylize")
-    if model.generator_ab.inputs[0].shape[-1] == 1:  # a grey model (cyclegan_mnist2uci)
-        picture = read_image_file(args.image, channels=1)
+    picture = picture_for(model, args.image, picture)
     direction = args.direction
     if direction is None:
         if "photo2painting" not in model.directions:

@@ -5,7 +5,7 @@ without seams (ganzoo.tiling). RGBA / grayscale / palette pictures are converted
 model takes: RGB, or grey for a grayscale model (srgan_mnist).
 """
 
-from ganzoo.commands.image2image_common import load_image_to_image_model, output_path, positive_tile
+from ganzoo.commands.image2image_common import load_image_to_image_model, output_path, picture_for, positive_tile
 
 
 def add_parser(sub):
@@ -31,8 +31,7 @@ def run(args) -> int:
     picture = read_image_file(args.image)
     model, provenance = load_image_to_image_model(args.source, args.weights, "upscale")
     output = output_path(args.output, args.image, f"x{model.scale}")
-    if model.channels != picture.shape[-1]:  # a grayscale model (srgan_mnist)
-        picture = read_image_file(args.image, channels=model.channels)
+    picture = picture_for(model, args.image, picture)
     result = model.upscale(picture, tile=args.tile, overlap=args.overlap)
     save_image(result, output, metadata=dict(provenance, task="upscale", input=str(args.image), scale=model.scale,
                                              tile=args.tile, overlap=args.overlap))

@@ -58,6 +58,12 @@ class ImageToImageModel(AdversarialModel):
     def metrics(self):
         return list(self.trackers)
 
+    @property
+    def channels(self) -> int:
+        """Channels of the pictures the model takes and returns (3 for RGB, 1 for grey digits):
+        its first network's input channels (SRGAN's generator, CycleGAN's ``generator_ab``)."""
+        return int(getattr(self, self.network_keys[0]).inputs[0].shape[-1])
+
     def record(self, weights: Optional[dict] = None, **values) -> dict:
         """Update the trackers (``weights``: per-loss sample weights, 0 = not measured this
         step) and return all results, as ``train_step`` must."""

@@ -101,11 +101,6 @@ class SRGAN(ImageToImageModel):
         measured (ganzoo.guard then skips its collapse check)."""
         return self.d_optimizer is not None and int(self.d_optimizer.iterations.numpy()) > 0
 
-    @property
-    def channels(self) -> int:
-        """Channels of the images the generator takes and returns (3 for RGB)."""
-        return int(self.generator.inputs[0].shape[-1])
-
     def get_config(self):
         config = super().get_config()
         config.update({"scale": self.scale, "loss": self.loss_name, "content_loss": self.content_loss,
