@@ -16,7 +16,7 @@ if [ -z "${TFDS_DATA_DIR:-}" ] && [ -d ../shared/tfds ]; then
 fi
 export GANZOO_OFFLINE=${GANZOO_OFFLINE:-1}
 export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
-PYTEST=("$PY" -m pytest -n 2 --durations=15)
+PYTEST=("$PY" -m pytest -n 2 --dist worksteal --durations=15)
 if [ $# -gt 0 ]; then
   exec "${PYTEST[@]}" "$@"
 fi

@@ -97,6 +97,7 @@ def _check_quiet(result, what):
     assert len(err_lines) == len(set(err_lines)), f"{what} printed a line twice:\n{result.stderr}"
 
 
+@pytest.mark.slow  # an end-to-end run in a subprocess: the slow CI phase, beside the long proofs
 def test_train_and_sample_print_no_tensorflow_noise(tmp_path):
     data = make_images(tmp_path / "data", 8, size=(20, 20))  # smaller than 28 px: upscaled (warned once)
     run, grid = tmp_path / "run", tmp_path / "grid.png"

@@ -30,6 +30,7 @@ def _env(**extra):
     return env
 
 
+@pytest.mark.slow  # six trainings in two subprocesses: the slow CI phase, beside the long proofs
 def test_mirrored_two_replicas_match_one_device(tmp_path):
     out = tmp_path / "equivalence.json"
     proc = subprocess.run([sys.executable, str(HELPER), "equivalence", str(out)], cwd=ROOT, env=_env(),

@@ -98,6 +98,7 @@ def test_notebook_uses_only_public_names(name):
     assert not private, f"{name} uses private names: {private}"
 
 
+@pytest.mark.slow  # an end-to-end run in a subprocess: the slow CI phase, beside the long proofs
 @pytest.mark.parametrize("name", EXPECTED)
 def test_notebook_runs_top_to_bottom_in_smoke_mode(name, tmp_path, monkeypatch):
     for key, value in smoke_environment(tmp_path).items():

@@ -26,7 +26,7 @@ import ganzoo
 from ganzoo.builders import build_model, compile_model
 from tests.helpers import shared_tfds_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.longest]  # starts first; the other worker runs the rest
 
 BUDGET = {"model.latent_dim": 64, "generator.filters": 32, "discriminator.filters": 32, "model.start_resolution": 8,
           "model.fade_images": 3000, "model.stabilize_images": 3000, "model.ema_decay": 0.99,

@@ -81,6 +81,7 @@ def grey_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # an end-to-end run in a subprocess: the slow CI phase, beside the long proofs
 def test_start_here_end_to_end_on_a_grey_folder(tmp_path, grey_folder):
     _, commands = _start_here()
     train = next(c for c in commands if c[0] == "train")
