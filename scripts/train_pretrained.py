@@ -53,6 +53,10 @@ def package(model, config, dest: Path, seconds: float, commit: str, data: str, f
     """Write the sampling generator's weights and the metadata JSON into ``dest``."""
     from ganzoo.evaluation.paths import sha256_file  # noqa: PLC0415
 
+    if not getattr(model, "fully_grown", True):
+        raise SystemExit(f"{config.name}: the model has not finished growing (phase {int(model.phase.numpy())}, alpha "
+                         f"{float(model.alpha.numpy()):.3f}); bundled generator weights are loaded as fully grown: "
+                         "train more epochs")
     dest.mkdir(parents=True, exist_ok=True)
     weights = dest / f"{config.name}.weights.h5"
     # GANs ship their sampling (EMA) generator, an SR entry its upscaling generator.

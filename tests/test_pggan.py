@@ -67,6 +67,26 @@ def test_growth_schedule_golden_values():
     assert at(5, phases=1) == (0, 1.0)  # a single phase never grows
 
 
+def test_generator_weights_alone_load_fully_grown(tmp_path):
+    """Bundled PGGAN weights are the generator alone (no growth counters): loading them marks the
+    model fully grown, at the schedule's first image of the last phase at alpha 1."""
+    from ganzoo.weights import load_weights
+
+    model, config = _model_and_config()
+    assert model.grown_images == 4 + 12 + 8  # stabilise 4, fade+stabilise 12, fade 8 (EXPECTED: 24 = 6 steps)
+    assert growth_schedule(model.grown_images, 3, 8, 4)[0] == 2
+    assert float(growth_schedule(model.grown_images, 3, 8, 4)[1]) == 1.0
+    assert float(growth_schedule(model.grown_images - 1, 3, 8, 4)[1]) < 1.0
+    assert not model.fully_grown
+    path = tmp_path / "g.weights.h5"
+    model.generator.save_weights(str(path))
+    fresh = _model()
+    load_weights(fresh, str(path), config)  # not a whole-model file: loaded as the generator
+    assert fresh.fully_grown and int(fresh.images_seen.numpy()) == fresh.grown_images
+    z = np.random.default_rng(0).normal(size=(2, fresh.latent_dim)).astype("float32")
+    assert fresh.generate_from_latents(z, native_resolution=True).shape == (2, 16, 16, 1)
+
+
 def test_each_phase_has_its_resolution_and_fade_in_starts_from_the_previous_phase():
     model = _model()
     G = model.generator.get_layer("progressive_generator")

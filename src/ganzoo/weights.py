@@ -26,6 +26,8 @@ def _load_generator(model, path: Path) -> None:
     model.generator.load_weights(str(path))
     if getattr(model, "ema_generator", None) is not None:
         model.ema_generator.load_weights(str(path))
+    if hasattr(model, "mark_fully_grown"):  # a growing model: generator weights alone are shipped fully grown
+        model.mark_fully_grown()
 
 
 def load_weights(model, weights: str, config) -> None:

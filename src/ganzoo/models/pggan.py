@@ -212,6 +212,29 @@ class ProgressiveGAN(GANBase):
         phase, alpha = growth_schedule(images_seen, self.num_phases, self.fade_images, self.stabilize_images)
         return int(phase), float(alpha)
 
+    @property
+    def grown_images(self) -> int:
+        """Training images after which the model is fully grown: the last phase at alpha 1 (the
+        end of its fade-in; it starts at ``stabilize + (last - 1) * (fade + stabilize)``)."""
+        last = self.num_phases - 1
+        return 0 if last == 0 else self.stabilize_images + (last - 1) * (self.fade_images + self.stabilize_images) \
+            + self.fade_images
+
+    @property
+    def fully_grown(self) -> bool:
+        """Whether the growth state is the last phase at alpha 1."""
+        return int(self.phase.numpy()) == self.num_phases - 1 and float(self.alpha.numpy()) == 1.0
+
+    def mark_fully_grown(self) -> None:
+        """Give the model the growth state of fully grown generator weights loaded on their own
+        (the bundled weights hold the generator, not the model's growth counters): last phase,
+        alpha 1, and ``images_seen`` at least :attr:`grown_images`, so that ``generate`` draws at
+        full resolution and a further ``fit`` trains on at full resolution instead of growing
+        again from the first phase."""
+        self.images_seen.assign(max(int(self.images_seen.numpy()), self.grown_images))
+        self.phase.assign(self.num_phases - 1)
+        self.alpha.assign(1.0)
+
     def _fades(self, phase: int) -> bool:
         return phase > 0 and self.fade_images > 0
 
