@@ -108,11 +108,11 @@ def test_center_crop_offsets():
     # (top 39, left 19, as for CelebA) keeps only white.
     image = np.zeros((218, 178, 3), np.uint8)
     image[39:179, 19:159] = 255
-    out = gdata._tf_square_resize(tf.constant(image), 64, 3, 140).numpy()
+    out = gdata.tf_square_resize(tf.constant(image), 64, 3, 140).numpy()
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8
     assert out.min() == 255
     # Without crop: the center square of the short side (178), which includes black rows.
-    out = gdata._tf_square_resize(tf.constant(image), 64, 3, None).numpy()
+    out = gdata.tf_square_resize(tf.constant(image), 64, 3, None).numpy()
     assert out[0].max() == 0 and out[32, 32].min() == 255
 
 
@@ -206,7 +206,7 @@ def test_network_probe_gives_up_after_timeout(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", hanging_dns)
     try:
-        assert gdata._network_reachable() is False
+        assert gdata.network_reachable() is False
         # It answered while the lookup was still hanging: it gave up after its timeout rather
         # than waiting for the probe (no wall-clock bound, which would depend on the machine).
         assert not finished.is_set()

@@ -187,7 +187,7 @@ class FolderReport:
         lines = [f"{self.path}: {self.files} image files, {self.readable} readable, "
                  f"{len(self.unreadable)} unreadable"]
         if self.unreadable:
-            lines.append(f"  unreadable: {_few(self.unreadable, self.path)}")
+            lines.append(f"  unreadable: {few_paths(self.unreadable, self.path)}")
         if self.modes:
             lines.append("  modes: " + ", ".join(f"{m} {n}" for m, n in self.modes.most_common()))
         if self.sizes:
@@ -199,7 +199,7 @@ class FolderReport:
         if self.duplicates:
             n = sum(len(g) for g in self.duplicates)
             lines.append(f"  duplicates: {len(self.duplicates)} groups of identical files ({n} files), "
-                         f"e.g. {_few(self.duplicates[0], self.path)}")
+                         f"e.g. {few_paths(self.duplicates[0], self.path)}")
         if self.classes:
             lines.append(f"  classes ({len(self.classes)}): {', '.join(self.classes[:10])}"
                          + (" ..." if len(self.classes) > 10 else ""))
@@ -213,7 +213,7 @@ def scan_folder(path: Union[str, Path], image_size: Optional[int] = None,
     ``image_size`` (and ``crop``) only serve to count the images that would be upscaled.
     Raises :class:`DataError` if the path does not exist.
     """
-    report, _, _ = _read_folder(Path(path), image_size=image_size, crop=crop)
+    report, _, _ = read_folder(Path(path), image_size=image_size, crop=crop)
     return report
 
 
@@ -259,7 +259,7 @@ def _resolve_config(name_or_config: Union[str, Config]) -> Config:
     return get_config(name_or_config)
 
 
-def _few(paths, root: Optional[Path] = None, n: int = 3) -> str:
+def few_paths(paths, root: Optional[Path] = None, n: int = 3) -> str:
     """``a.png, b.png, c.png (+4 more)``, relative to ``root`` when possible."""
     def show(p):
         try:
@@ -280,7 +280,7 @@ def _tfds_examples(config: Config, split: str, data_dir: Optional[str], shuffle:
     import tensorflow as tf
 
     data = config.data
-    ds, info = _tfds_load(data.name, split, data_dir, shuffle=shuffle and limit is None,
+    ds, info = tfds_load(data.name, split, data_dir, shuffle=shuffle and limit is None,
                           seed=seed, download=download)
     spec = ds.element_spec
     features = sorted(spec) if isinstance(spec, dict) else []
@@ -302,7 +302,7 @@ def _tfds_examples(config: Config, split: str, data_dir: Optional[str], shuffle:
         ds = ds.take(limit)
 
     def prepare(example):
-        image = _tf_square_resize(example[data.image_key], data.image_size - 2 * data.pad, data.channels, data.crop)
+        image = tf_square_resize(example[data.image_key], data.image_size - 2 * data.pad, data.channels, data.crop)
         if not with_labels:
             return image
         return image, tf.cast(example[data.label_key], tf.int32)
@@ -331,7 +331,7 @@ def _check_tfds_labels(config: Config, spec: dict, features: list, info) -> None
                         f"set model.num_classes: {num_classes}")
 
 
-def _tf_square_resize(image, size: int, channels: int, crop: Optional[int]):
+def tf_square_resize(image, size: int, channels: int, crop: Optional[int]):
     """uint8 (h, w, c) -> center square (``crop`` or the short side) -> uint8 (size, size, channels)."""
     import tensorflow as tf
 
@@ -362,7 +362,7 @@ def _tf_square_resize(image, size: int, channels: int, crop: Optional[int]):
     return tf.ensure_shape(image, (size, size, channels))
 
 
-def _tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
+def tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
                seed: Optional[int], download: Optional[bool]):
     """``tfds.load`` without download first; on a missing dataset download or fail fast."""
     import tensorflow_datasets as tfds
@@ -383,7 +383,7 @@ def _tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
             raise DataError(f"TFDS '{name}': {err} Set data.split (or pass split=).") from None
         raise
 
-    if download is False or (download is None and not _network_reachable()):
+    if download is False or (download is None and not network_reachable()):
         reason = (" and download=False" if download is False else
                   " and cannot be downloaded: no network (or env GANZOO_OFFLINE=1)")
         raise DataError(_missing_message(name, data_dir, reason))
@@ -395,7 +395,7 @@ def _tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
                         + _missing_message(name, data_dir, "")) from err
 
 
-def _network_reachable() -> bool:
+def network_reachable() -> bool:
     """True if a TCP connection to the TFDS storage host succeeds within 3 s (never if
     ``GANZOO_OFFLINE=1``). Runs in a daemon thread so that a hanging DNS lookup cannot block."""
     if os.environ.get("GANZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes"):
@@ -500,13 +500,13 @@ def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
     import tensorflow as tf
 
     data = config.data
-    report, images, labels = _read_folder(Path(data.path), image_size=data.image_size - 2 * data.pad,
+    report, images, labels = read_folder(Path(data.path), image_size=data.image_size - 2 * data.pad,
                                           crop=data.crop, channels=data.channels,
                                           with_labels=with_labels, limit=limit)
     logger.info("folder source:\n%s", report.summary())
     if report.unreadable:
         logger.warning("skipped %d unreadable image files in %s: %s", len(report.unreadable),
-                       report.path, _few(report.unreadable, report.path))
+                       report.path, few_paths(report.unreadable, report.path))
     if report.too_small and _first_time(("too_small", str(report.path), data.image_size)):
         # Once per folder and size: a run reads its folder several times (training stream,
         # fixed-sample grid, nearest-image panel, each resumed segment).
@@ -514,7 +514,7 @@ def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
                        report.too_small, report.readable, report.path, data.image_size)
     if report.readable == 0:
         raise DataError(f"none of the {report.files} image files in {report.path} could be read "
-                        f"(e.g. {_few(report.unreadable, report.path)}); check that they are valid images")
+                        f"(e.g. {few_paths(report.unreadable, report.path)}); check that they are valid images")
     if with_labels:
         wanted = config.model.num_classes
         if wanted is not None and wanted != len(report.classes):
@@ -527,7 +527,7 @@ def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
     return tf.data.Dataset.from_tensor_slices(elements), len(images)
 
 
-def _list_images(root: Path) -> list[Path]:
+def list_images(root: Path) -> list[Path]:
     """Image files under ``root``, recursively, sorted; hidden files and folders skipped."""
     found = []
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
@@ -537,7 +537,7 @@ def _list_images(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _read_folder(root: Path, *, image_size: Optional[int] = None, crop: Optional[int] = None,
+def read_folder(root: Path, *, image_size: Optional[int] = None, crop: Optional[int] = None,
                  channels: Optional[int] = None, with_labels: bool = False,
                  limit: Optional[int] = None):
     """Decode every image under ``root`` once: the report, and if ``channels`` is given the
@@ -548,7 +548,7 @@ def _read_folder(root: Path, *, image_size: Optional[int] = None, crop: Optional
                         "to a folder of image files")
     if not root.is_dir():
         raise DataError(f"{root} is not a folder; data.path must be a folder of image files")
-    paths = _list_images(root)
+    paths = list_images(root)
     if not paths:
         raise DataError(f"{root} holds no image files (searched recursively for "
                         f"{', '.join(IMAGE_EXTENSIONS)}); put images there or fix data.path")
@@ -566,7 +566,7 @@ def _read_folder(root: Path, *, image_size: Optional[int] = None, crop: Optional
         loose = [p for p in paths if class_of[p] is None]
         if loose:
             raise DataError(f"{len(loose)} images lie directly in {root}, outside any class subfolder "
-                            f"({_few(loose, root)}); move them into a class subfolder or remove them")
+                            f"({few_paths(loose, root)}); move them into a class subfolder or remove them")
 
     decode = channels is not None
     report = FolderReport(path=root, files=len(paths), classes=classes, image_size=image_size)
@@ -629,7 +629,7 @@ def _pil_to_array(img, size: int, channels: int, crop: Optional[int]) -> np.ndar
     square crop (``crop`` or the short side), Lanczos resize."""
     from PIL import Image
 
-    img = _pil_convert(img, channels)
+    img = pil_convert(img, channels)
     width, height = img.size
     side = min(width, height, crop or max(width, height))
     left, top = (width - side) // 2, (height - side) // 2
@@ -640,7 +640,7 @@ def _pil_to_array(img, size: int, channels: int, crop: Optional[int]) -> np.ndar
     return array[..., None] if channels == 1 else array
 
 
-def _pil_convert(img, channels: int):
+def pil_convert(img, channels: int):
     """Any PIL image (16-bit, palette, with alpha, CMYK...) -> ``RGB`` (channels 3) or ``L``
     (channels 1); transparent pixels are composited on white."""
     from PIL import Image
