@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 
 from ganzoo.config import Config
-from ganzoo.data import (DataError, few_paths, list_images, pil_convert, read_folder, tf_square_resize,
-                         tfds_load)
+from ganzoo.data_io import (DataError, few_paths, list_images, pil_convert, read_folder, tf_square_resize,
+                            tfds_load)
 from ganzoo.model_registry import model_class_info
 
 __all__ = ["bicubic_downscale", "load_image_to_image_dataset", "read_image_file"]

@@ -39,7 +39,7 @@ def labelled_test_images(config, split: str = "test", limit: Optional[int] = Non
                          data_dir: Optional[str] = None) -> tuple:
     """``(hr, labels)``: uint8 ``(N, H, W, channels)`` images and int labels of the entry's TFDS
     dataset ``split`` (in the dataset's order; the first ``limit`` when given)."""
-    from ganzoo.data import DataError, tfds_load
+    from ganzoo.data_io import DataError, tfds_load
 
     data = config.data
     if data.source != "tfds":

@@ -119,7 +119,7 @@ def hr_evaluation_images(config, split: str = "validation", limit: Optional[int]
     TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images."""
     from pathlib import Path
 
-    from ganzoo.data import list_images, tfds_load
+    from ganzoo.data_io import list_images, tfds_load
     from ganzoo.data_image2image import read_image_file
 
     data = config.data
