@@ -152,3 +152,23 @@ def test_config_round_trips_through_yaml(tmp_path):
     assert dataclasses.asdict(again) == dataclasses.asdict(c)
     assert again.hash() == c.hash()
     assert ganzoo.get_config("cgan_cifar10", learning_rate=1e-3).hash() != c.hash()
+
+
+def test_checkpoint_identity_differs_from_the_hash_where_documented():
+    # config_identity (written into every checkpoint) and Config.hash (published weights) differ
+    # on purpose: see config_identity's docstring.
+    from ganzoo.checkpoint import config_identity
+
+    c = ganzoo.get_config("dcgan_mnist")
+    longer = apply_overrides(c, {"train.epochs": c.train.epochs + 5})
+    assert config_identity(longer) == config_identity(c)  # a resume may extend the run
+    assert longer.hash() != c.hash()  # more epochs learn something else
+    renamed = c.copy()
+    renamed.name = "my_dcgan"
+    assert renamed.hash() == c.hash()
+    assert config_identity(renamed) != config_identity(c)
+    threads = apply_overrides(c, {"train.cpu_threads": [1, 2]})
+    assert threads.hash() == c.hash()  # a speed-only key
+    assert config_identity(threads) != config_identity(c)
+    other = apply_overrides(c, {"train.learning_rate": 1e-3})
+    assert config_identity(other) != config_identity(c) and other.hash() != c.hash()

@@ -141,7 +141,7 @@ def test_benchmark_scoring_reads_digits_the_data_layer_made_32px():
     import tensorflow_datasets as tfds
 
     from benchmarks.quick_start import to_classifier_input
-    from ganzoo.data import _pil_to_array
+    from ganzoo.data_io import _pil_to_array
     from ganzoo.evaluation.classifier import load_classifier
 
     ds = tfds.as_numpy(tfds.load("mnist", split="test[:64]", data_dir=data_dir, download=False))

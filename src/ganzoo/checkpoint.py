@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime
 import errno
-import hashlib
 import json
 import logging
 import os
@@ -40,6 +39,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+
+from ganzoo.config import dict_digest
 
 __all__ = [
     "CheckpointError",
@@ -82,12 +83,19 @@ class Checkpoint:
 
 def config_identity(config) -> str:
     """Hash of everything in a config that a resumed run must share with its checkpoints:
-    the whole config except ``train.epochs`` (resuming may extend a run)."""
+    the whole config except ``train.epochs`` (resuming may extend a run) and the texts.
+
+    Not :meth:`ganzoo.config.Config.hash`, on purpose: that hash keeps ``train.epochs`` (more
+    epochs learn something else) and leaves out the name, the speed-only keys and keys at their
+    legacy values, so that published weights keep their hash; this identity is written into
+    every checkpoint, and defining it through that hash would make the checkpoints of existing
+    runs stop matching. Both digest the same way (:func:`ganzoo.config.dict_digest`).
+    """
     d = config.to_dict()
     d.get("train", {}).pop("epochs", None)
     for key in ("description", "paper", "source"):
         d.pop(key, None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return dict_digest(d)
 
 
 def seed_generators(model) -> list:

@@ -35,6 +35,7 @@ __all__ = [
     "TrainConfig",
     "AugmentConfig",
     "apply_overrides",
+    "dict_digest",
     "parse_set_option",
 ]
 
@@ -434,6 +435,13 @@ UNHASHED_KEYS = (("train", "cpu_threads"),)
 LEGACY_VALUES = ((("model", "ema_rampup"), None),)
 
 
+
+def dict_digest(d: dict) -> str:
+    """The first 16 hex digits of the sha256 of ``d`` as sorted-key JSON (:meth:`Config.hash`,
+    :func:`ganzoo.checkpoint.config_identity`)."""
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
 @dataclass
 class Config:
     """A complete zoo entry."""
@@ -492,7 +500,8 @@ class Config:
         return copy.deepcopy(self)
 
     def hash(self) -> str:
-        """A short stable hash of everything that changes what the entry learns."""
+        """A short stable hash of everything that changes what the entry learns (not its name,
+        texts, speed-only keys, or keys at their legacy values; see ``UNHASHED_KEYS``)."""
         d = self.to_dict()
         for key in ("name", "description", "paper", "source"):
             d.pop(key, None)
@@ -501,8 +510,7 @@ class Config:
         for (section, key), legacy in LEGACY_VALUES:
             if d[section].get(key) == legacy:
                 d[section].pop(key, None)
-        blob = json.dumps(d, sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return dict_digest(d)
 
     @property
     def conditional(self) -> bool:

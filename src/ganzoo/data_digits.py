@@ -26,7 +26,7 @@ import functools
 
 import numpy as np
 
-from ganzoo.data import DataError
+from ganzoo.data_io import DataError
 
 __all__ = ["UCI_DIGITS_SPLITS", "UCI_DIGITS_SPLIT_SEED", "load_uci_digits", "uci_digit_grids"]
 

@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 
 from ganzoo.config import Config
-from ganzoo.data import (DataError, _few, _list_images, _pil_convert, _read_folder, _tf_square_resize,
-                         _tfds_load)
+from ganzoo.data_io import (DataError, few_paths, list_images, pil_convert, read_folder, tf_square_resize,
+                            tfds_load)
 from ganzoo.model_registry import model_class_info
 
 __all__ = ["bicubic_downscale", "load_image_to_image_dataset", "read_image_file"]
@@ -109,7 +109,7 @@ def _tfds_images(config: Config, split: str, data_dir, shuffle, seed, limit, dow
     import tensorflow as tf
 
     data = config.data
-    ds, _ = _tfds_load(data.name, split, data_dir, shuffle=shuffle and limit is None, seed=seed,
+    ds, _ = tfds_load(data.name, split, data_dir, shuffle=shuffle and limit is None, seed=seed,
                        download=download)
     spec = ds.element_spec
     features = sorted(spec) if isinstance(spec, dict) else []
@@ -187,7 +187,7 @@ def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: 
     if not root.is_dir():
         raise DataError(f"the image folder {root} does not exist or is not a folder; set data.path "
                         "(or --data-path) to a folder of high-resolution images")
-    paths = _list_images(root)
+    paths = list_images(root)
     if not paths:
         raise DataError(f"{root} holds no image files; put images there or fix data.path")
     if limit is not None:
@@ -206,14 +206,14 @@ def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: 
         if cache:
             arrays.append(array)
     if unreadable:
-        logger.warning("skipped %d unreadable image files in %s: %s", len(unreadable), root, _few(unreadable, root))
+        logger.warning("skipped %d unreadable image files in %s: %s", len(unreadable), root, few_paths(unreadable, root))
     if small:
         raise DataError(f"{len(small)} of the images in {root} are smaller than the {min_side}px "
-                        f"high-resolution crop (data.image_size): {_few(small)}; remove them, or "
+                        f"high-resolution crop (data.image_size): {few_paths(small)}; remove them, or "
                         f"lower data.image_size (a multiple of data.scale)")
     if not kept:
         raise DataError(f"none of the {len(paths)} image files in {root} could be read "
-                        f"(e.g. {_few(unreadable, root)}); check that they are valid images")
+                        f"(e.g. {few_paths(unreadable, root)}); check that they are valid images")
 
     def generate():
         if cache:
@@ -244,7 +244,7 @@ def read_image_file(path, channels: int = 3) -> np.ndarray:
                 img = ImageOps.exif_transpose(img)
             except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to refuse the image
                 pass
-            array = np.asarray(_pil_convert(img, channels), dtype=np.uint8)
+            array = np.asarray(pil_convert(img, channels), dtype=np.uint8)
     except Exception as err:  # noqa: BLE001 - Pillow raises many types for bad files
         raise DataError(f"cannot read the image {path}: {type(err).__name__}: {err}; is it a valid "
                         "PNG/JPEG/WebP/TIFF file?") from None
@@ -267,19 +267,19 @@ def _unpaired_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, do
             ds, count, cache = tf.data.Dataset.from_tensor_slices(array), len(array), False
         elif data.source == "folder":
             path = (data.path_a, data.path_b)[index] or str(Path(data.path) / f"{split}{letter}")
-            report, array, _ = _read_folder(Path(path), image_size=load, channels=data.channels, limit=limit)
+            report, array, _ = read_folder(Path(path), image_size=load, channels=data.channels, limit=limit)
             if report.unreadable:
                 logger.warning("skipped %d unreadable image files in %s: %s", len(report.unreadable),
-                               report.path, _few(report.unreadable, report.path))
+                               report.path, few_paths(report.unreadable, report.path))
             if report.readable == 0:
                 raise DataError(f"none of the {report.files} image files in {report.path} could be read "
-                                f"(e.g. {_few(report.unreadable, report.path)}); check that they are valid images")
+                                f"(e.g. {few_paths(report.unreadable, report.path)}); check that they are valid images")
             ds, count, cache = tf.data.Dataset.from_tensor_slices(array), len(array), False
         else:
             # uci_digits: domain A is the whole TFDS dataset (MNIST), not a cycle_gan/* trainA split.
             tfds_split = split if data.source == "uci_digits" else f"{split}{letter}"
             ds, count = _tfds_images(config, tfds_split, data_dir, shuffle, seed, limit, download, data.channels)
-            ds = ds.map(lambda im: _tf_square_resize(im, load, data.channels, None),
+            ds = ds.map(lambda im: tf_square_resize(im, load, data.channels, None),
                         num_parallel_calls=tf.data.AUTOTUNE)
             cache = data.cache
             if count == 0:

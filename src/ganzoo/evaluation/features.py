@@ -146,9 +146,9 @@ def _keras_models_dirs() -> list[Path]:
 
 
 def _offline() -> bool:
-    from ganzoo.data import _network_reachable  # noqa: PLC0415 (one probe, shared with TFDS)
+    from ganzoo.data_io import network_reachable  # noqa: PLC0415 (one probe, shared with TFDS)
 
-    return not _network_reachable()
+    return not network_reachable()
 
 
 def _md5(path: Path) -> str:

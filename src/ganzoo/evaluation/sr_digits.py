@@ -39,12 +39,12 @@ def labelled_test_images(config, split: str = "test", limit: Optional[int] = Non
                          data_dir: Optional[str] = None) -> tuple:
     """``(hr, labels)``: uint8 ``(N, H, W, channels)`` images and int labels of the entry's TFDS
     dataset ``split`` (in the dataset's order; the first ``limit`` when given)."""
-    from ganzoo.data import DataError, _tfds_load
+    from ganzoo.data_io import DataError, tfds_load
 
     data = config.data
     if data.source != "tfds":
         raise DataError(f"the digit SR evaluation reads a labelled TFDS split; '{config.name}' reads a folder")
-    ds, _ = _tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
+    ds, _ = tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
     if limit is not None:
         ds = ds.take(limit)
     images, labels = [], []

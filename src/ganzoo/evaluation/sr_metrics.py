@@ -119,13 +119,13 @@ def hr_evaluation_images(config, split: str = "validation", limit: Optional[int]
     TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images."""
     from pathlib import Path
 
-    from ganzoo.data import _list_images, _tfds_load
+    from ganzoo.data_io import list_images, tfds_load
     from ganzoo.data_image2image import read_image_file
 
     data = config.data
     if data.source == "folder":
-        return [read_image_file(p, data.channels) for p in _list_images(Path(data.path))[:limit]]
-    ds, _ = _tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
+        return [read_image_file(p, data.channels) for p in list_images(Path(data.path))[:limit]]
+    ds, _ = tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
     if limit is not None:
         ds = ds.take(limit)
     images = []

@@ -244,7 +244,7 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
         """
         if isinstance(batches, bool) or not isinstance(batches, (int, np.integer)) or batches < 1:
             raise ValueError(f"batches must be a positive integer, got {batches!r}")
-        batch_size = _check_count(batch_size)
+        batch_size = check_image_count(batch_size)
         net = self.sampling_generator(use_ema)
         layers = batch_norm_layers(net)
         if not layers:
@@ -278,7 +278,7 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
 
     def latents(self, n: int, seed: Optional[int] = None, truncation: Optional[float] = None) -> np.ndarray:
         """The latent vectors ``generate(n, seed=seed, truncation=...)`` uses."""
-        n = _check_count(n)
+        n = check_image_count(n)
         if truncation is not None and not 0.0 <= float(truncation) <= 2.0:
             raise ValueError(f"truncation must be between 0 and 2 (psi; 1 = no truncation beyond 2 sigma), "
                              f"got {truncation}")
@@ -398,13 +398,14 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
         ``use_ema`` picks the generator (see :meth:`sampling_choice`): by default the EMA
         generator once it is warm (:meth:`ema_is_warm`), else the raw G; True / False force one.
         """
-        n = _check_count(n)
+        n = check_image_count(n)
         labels = self.resolve_labels(n, labels)
         z = self.latents(n, seed=seed, truncation=truncation)
         return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema)
 
 
-def _check_count(n) -> int:
+def check_image_count(n) -> int:
+    """``n`` as an int if it is a positive integer number of images, else a ValueError naming it."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"the number of images must be a positive integer, got {n!r}")
     return int(n)

@@ -58,7 +58,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
-from ganzoo.models.base import GANBase, _check_count
+from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import replicas_in_sync
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
 from ganzoo.model_registry import register_model_class
@@ -370,7 +370,7 @@ class ProgressiveGAN(GANBase):
                  native_resolution: bool = False) -> np.ndarray:
         """As :meth:`GANBase.generate`, at ``phase`` (default: the current one; see
         :meth:`generate_from_latents`)."""
-        n = _check_count(n)
+        n = check_image_count(n)
         z = self.latents(n, seed=seed, truncation=truncation)
         return self.generate_from_latents(z, labels, batch_size=batch_size, use_ema=use_ema, phase=phase,
                                           native_resolution=native_resolution)

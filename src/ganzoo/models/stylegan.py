@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
-from ganzoo.models.base import GANBase, _check_count
+from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import agree_on_finiteness, replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
 from ganzoo.model_registry import register_model_class
@@ -396,7 +396,7 @@ class StyleGAN(GANBase):
         """``n`` images; ``truncation`` psi is applied in W (psi = 0: w_avg's image for every
         seed); ``noise`` as in :meth:`noise_inputs` (``random`` with ``noise_seed=None`` uses
         ``seed``)."""
-        n = _check_count(n)
+        n = check_image_count(n)
         z = self.latents(n, seed=seed, truncation=truncation)
         if noise == "random" and noise_seed is None:
             noise_seed = seed

@@ -16,7 +16,8 @@ from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logi
                                     norm_act_dropout, wrap_generator)
 
 
-def _upsamplings(image_size, base_size):
+def upsampling_count(image_size, base_size):
+    """How many 2x upsamplings take ``base_size`` to ``image_size`` (a power-of-two ratio >= 2); ValueError otherwise."""
     ratio = image_size // base_size
     if base_size <= 0 or image_size % base_size or ratio < 2 or ratio & (ratio - 1):
         raise ValueError(f"a DCGAN generator with base_size={base_size} cannot produce {image_size}x{image_size}: "
@@ -24,7 +25,7 @@ def _upsamplings(image_size, base_size):
     return int(math.log2(ratio))
 
 
-def _downsamplings(image_size):
+def downsampling_count(image_size):
     """Stride-2 convolutions until the feature map is 4x4 or smaller."""
     n, size = 0, image_size
     while size > 4:
@@ -39,7 +40,7 @@ def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_siz
     """DCGAN generator: z (and an embedded label) -> Dense projection to ``base_size`` x ``base_size``,
     then stride-2 transposed convolutions doubling to ``image_size``, tanh output in [-1, 1].
     """
-    n_up = _upsamplings(image_size, base_size)
+    n_up = upsampling_count(image_size, base_size)
     inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
     width = filters * 2 ** (n_up - 1)
     x = maybe_spectral(layers.Dense(base_size * base_size * width, use_bias=norm == "none"), spectral_norm)(x)
@@ -61,7 +62,7 @@ def build_dcgan_discriminator(image_size, channels, filters=64, kernel_size=4, n
     then one logit; conditional by a label channel (``concat``) or a projection head.
     """
     inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
-    for i in range(_downsamplings(image_size)):
+    for i in range(downsampling_count(image_size)):
         x = maybe_spectral(layers.Conv2D(filters * 2 ** i, kernel_size, strides=2, padding="same"), spectral_norm)(x)
         # DCGAN: no normalisation on D's input layer.
         x = norm_act_dropout(x, norm if i > 0 else "none", leaky_slope, dropout)

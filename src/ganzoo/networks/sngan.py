@@ -22,7 +22,7 @@ widths halve at each doubling and end at ``filters``.
 import keras
 from keras import layers
 
-from ganzoo.networks.dcgan import _downsamplings, _upsamplings
+from ganzoo.networks.dcgan import downsampling_count, upsampling_count
 from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
                                     norm_act_dropout, wrap_generator)
 
@@ -37,7 +37,7 @@ def build_sngan_generator(image_size, channels, latent_dim, filters=64, base_siz
     ``base_size`` x ``filters * 2**k``, ``k`` stride-2 transposed convolutions down to ``filters``
     channels, then a 3x3 stride-1 convolution to the image (tanh in [-1, 1]).
     """
-    n_up = _upsamplings(image_size, base_size)
+    n_up = upsampling_count(image_size, base_size)
     inputs, x = generator_inputs(latent_dim, num_classes, embedding_dim)
     width = filters * 2 ** n_up
     x = maybe_spectral(layers.Dense(base_size * base_size * width, use_bias=norm == "none",
@@ -64,7 +64,7 @@ def build_sngan_discriminator(image_size, channels, filters=64, kernel_size=4, n
     then the logit (plus the projection term <embed(y), h> for ``projection`` conditioning).
     """
     inputs, x, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
-    n_down = _downsamplings(image_size)
+    n_down = downsampling_count(image_size)
     for i in range(n_down):
         width = filters * 2 ** i
         for k, stride in ((3, 1), (kernel_size, 2)):
