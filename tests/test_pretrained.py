@@ -100,15 +100,20 @@ def test_bundled_super_resolution_metadata_records_its_bar_against_bicubic():
         assert m["hr_accuracy"] - m["accuracy"] <= 0.03 < m["hr_accuracy"] - m["bicubic_accuracy"]
 
 
+def _pretrained_with_mnist(name):
+    """The bundled model of ``name`` and the real-MNIST folder (skipped outside CI without it)."""
+    data_dir = shared_tfds_dir()
+    if data_dir is None:
+        pytest.skip("real MNIST not found (../shared/tfds or TFDS_DATA_DIR)")
+    return ganzoo.load(name, weights="pretrained", compile=False), data_dir
+
+
 @pytest.mark.parametrize("name", SUPER_RESOLUTION)
 def test_pretrained_super_resolution_beats_bicubic_on_test_digits(name):
     """The shipped weights themselves, on 500 MNIST test digits (not the recorded numbers)."""
     from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution
 
-    data_dir = shared_tfds_dir()
-    if data_dir is None:
-        pytest.skip("real MNIST not found (../shared/tfds or TFDS_DATA_DIR)")
-    model = ganzoo.load(name, weights="pretrained", compile=False)
+    model, data_dir = _pretrained_with_mnist(name)
     m = evaluate_digit_super_resolution(model, ganzoo.get_config(name), limit=500, data_dir=data_dir)["metrics"]
     print(f"\npretrained {name}: PSNR {m['psnr']:.2f} dB vs bicubic {m['bicubic_psnr']:.2f}, "
           f"read {m['accuracy']:.3f} vs originals {m['hr_accuracy']:.3f} (500 test digits)")
@@ -134,10 +139,7 @@ def test_pretrained_translation_keeps_mnist_classes_through_the_cycle(name):
     """The shipped generators themselves: 500 MNIST test digits A -> B -> A keep their class."""
     from ganzoo.evaluation.digit_translation import digit_translation_scores
 
-    data_dir = shared_tfds_dir()
-    if data_dir is None:
-        pytest.skip("real MNIST not found (../shared/tfds or TFDS_DATA_DIR)")
-    model = ganzoo.load(name, weights="pretrained", compile=False)
+    model, data_dir = _pretrained_with_mnist(name)
     m = digit_translation_scores(model, ganzoo.get_config(name), n_mnist=500, data_dir=data_dir, baselines=False)
     print(f"\npretrained {name}: cycle keeps {m['cycle_class_kept']:.3f} of 500 MNIST classes, "
           f"UCI read after translation {m['uci_accuracy_translated']:.3f}")
