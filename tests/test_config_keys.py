@@ -158,8 +158,8 @@ class World:
         monkeypatch.setattr(ganzoo.networks.srresnet, "resolve_vgg19_weights", lambda weights=None: weights)
         monkeypatch.setattr(ganzoo.precision, "configure_cpu_threads",
                             lambda *args, **kwargs: self.records.append(("cpu_threads", args)))
-        monkeypatch.setattr(ganzoo.data, "_tfds_load", self._fake_tfds)
-        monkeypatch.setattr(ganzoo.data_image2image, "_tfds_load", self._fake_tfds)
+        monkeypatch.setattr(ganzoo.data, "tfds_load", self._fake_tfds)
+        monkeypatch.setattr(ganzoo.data_image2image, "tfds_load", self._fake_tfds)
         real_cache = tf.data.Dataset.cache
         monkeypatch.setattr(tf.data.Dataset, "cache",
                             lambda ds, *a, **k: (self.records.append(("cache",)), real_cache(ds, *a, **k))[1])
