@@ -211,7 +211,7 @@ def _picture(name: str, config) -> str:
     grid = f"{GRIDS}/{name}.png"
     if not (REPO / grid).is_file():
         return "-"
-    caption = {"SRGAN": "LR, bicubic, SR, original", "CycleGAN": "before and after"}.get(
+    caption = {"SRGAN": "LR, bicubic, SR, original", "CycleGAN": "UCI test digits translated to MNIST"}.get(
         config.model.cls, "samples (seed 7)")
     return f"![{name}: {caption}]({grid})"
 
