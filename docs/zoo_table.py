@@ -38,6 +38,14 @@ GRIDS = "docs/images/pretrained"
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR-10", "celeb_a": "CelebA", "div2k/bicubic_x4": "DIV2K HR crops"}
 
 
+def _kind(config) -> str:
+    """The entry's class's data kind (``latent``, ``paired_lr_hr``, ``unpaired_ab``), from the
+    model-class registry: the class declares it, the table does not compare class names."""
+    from ganzoo.model_registry import model_class_info
+
+    return model_class_info(config.model.cls).data_kind
+
+
 def _paper(text: str) -> str:
     """'Radford et al. 2016, "Unsupervised ..."; Karras ...' -> 'Radford et al. 2016; Karras et al. 2020'."""
     parts = [p.strip() for p in re.split(r";\s*(?=[A-Z][^;]*\d{4})", " ".join(text.split()))]
@@ -63,9 +71,9 @@ def _loss(config) -> str:
         text += " + drift"
     if m.r1_gamma:
         text += " + R1"
-    if m.cls == "SRGAN":
+    if _kind(config) == "paired_lr_hr":
         text += f" + {m.content_loss} content"
-    if m.cls == "CycleGAN":
+    if _kind(config) == "unpaired_ab":
         text += " + cycle" + (" + identity" if m.identity_weight else "")
     if getattr(config.augment, "ada", False):
         text += ", ADA"
@@ -77,7 +85,7 @@ def _data(config) -> str:
     if data.source == "folder":
         return "your folder of images" if data.path in (None, "my_paintings") else f"folder {data.path}"
     if data.source == "uci_digits":
-        return ("MNIST <-> UCI digits (scikit-learn)" if config.model.cls == "CycleGAN"
+        return ("MNIST <-> UCI digits (scikit-learn)" if _kind(config) == "unpaired_ab"
                 else "UCI digits (scikit-learn)")
     name = DATASETS.get(data.name, data.name)
     if data.crop:
@@ -92,9 +100,9 @@ def _data(config) -> str:
 def _resolution(config) -> str:
     data = config.data
     side = f"{data.image_size}x{data.image_size}x{data.channels}"
-    if config.model.cls == "SRGAN":
+    if _kind(config) == "paired_lr_hr":
         return f"{data.image_size // data.scale} -> {data.image_size} (x{data.scale}), any size after"
-    if config.model.cls == "CycleGAN":
+    if _kind(config) == "unpaired_ab":
         return f"{side}, any size after"
     if config.model.cls == "ProgressiveGAN":
         return f"{config.model.start_resolution} -> {side}"
@@ -197,11 +205,11 @@ def _minutes(seconds) -> str:
 def _task(config) -> str:
     """What the entry was trained to do, in a few words."""
     m, data = config.model, config.data
-    if m.cls == "SRGAN":
+    if _kind(config) == "paired_lr_hr":
         return f"x{data.scale} super-resolution, {data.image_size // data.scale} -> {data.image_size}"
-    if m.cls == "CycleGAN":
+    if _kind(config) == "unpaired_ab":
         return f"unpaired translation, {_data(config)}"
-    what = "the digit asked for" if m.cls == "ConditionalGAN" else "digits"
+    what = "the digit asked for" if config.conditional else "digits"
     if m.cls == "ProgressiveGAN":
         return f"{what}, grown {m.start_resolution} -> {data.image_size}"
     return what
@@ -211,8 +219,8 @@ def _picture(name: str, config) -> str:
     grid = f"{GRIDS}/{name}.png"
     if not (REPO / grid).is_file():
         return "-"
-    caption = {"SRGAN": "LR, bicubic, SR, original", "CycleGAN": "UCI test digits translated to MNIST"}.get(
-        config.model.cls, "samples (seed 7)")
+    caption = {"paired_lr_hr": "LR, bicubic, SR, original", "unpaired_ab": "UCI test digits translated to MNIST"}.get(
+        _kind(config), "samples (seed 7)")
     return f"![{name}: {caption}]({grid})"
 
 
