@@ -15,7 +15,8 @@ A CycleGAN entry (``cyclegan_mnist2uci``) ships both generators (the cycle needs
 directions: ``CycleGAN.sampling_generator``), is evaluated by
 ``ganzoo.evaluation.digit_translation`` (the MNIST classifier's accuracy on UCI test digits
 translated to MNIST against plain resizes, and the classes kept by the MNIST -> UCI -> MNIST
-cycle), and its grid is a before/after pair: 64 UCI test digits (``NAME_before.png``) and the
+cycle), and its grid is a before/after pair: 64 UCI test digits framed as the model's domain B
+(``data.pad_b`` / ``data.resize_b``: its input; ``NAME_before.png``) and the
 same picture through ``ganzoo stylize NAME --direction uci2mnist`` (``NAME.png``).
 
 A super-resolution entry (``srgan_mnist``) ships its upscaling generator; its evaluation is
