@@ -129,7 +129,8 @@ def test_domain_b_framing_keys_refuse_wrong_values_and_other_sources():
         ganzoo.get_config(ENTRY, **{"data.pad_b": 14})
     with pytest.raises(ConfigError, match=r"data.pad_b: .*>= 0.*got -1"):
         ganzoo.get_config(ENTRY, **{"data.pad_b": -1})
-    with pytest.raises(ConfigError, match=r"data.resize_b: 'cubic' is not one of bilinear, bicubic.*did you mean 'bicubic'"):
+    with pytest.raises(ConfigError, match=r"data.resize_b: 'cubic' is not one of bilinear, bicubic.*"
+                                          r"did you mean 'bicubic'"):
         ganzoo.get_config(ENTRY, **{"data.resize_b": "cubic"})
     # Only the UCI digits are framed from their grids; elsewhere the keys are refused as unread.
     with pytest.raises(ConfigError, match=r"data.pad_b is not read.*only the UCI digits"):
