@@ -54,13 +54,14 @@ def tiny_entry_config(name, tmp_path):
 #: alone cost minutes of CPU). test_full_resolution_networks_build checks the full size.
 SMOKE_MAX_SIZE = 32
 #: StyleGAN and ProgressiveGAN entries train at 16 px (4 -> 8 -> 16): tracing their step is
-#: what the test pays for (~9 s of CPU per StyleGAN trace at 32 px, 8 of it tracing), and it
-#: grows with every resolution level (ProgressiveGAN traces a branch per level; at 32 px its
-#: trace cost twice the 16 px one). Each level above 8 px is the same block again (the tiny
-#: width is 8 channels at every level), so 16 px still runs every layer kind, style mixing,
-#: lazy R1, ADA and a growth step through a fade-in. Training at 16 px is what
-#: tests/test_stylegan.py and tests/test_pggan.py do too; the entries' own sizes are checked
-#: by test_full_resolution_networks_build, and the slow proof grows pggan_mnist to 32 px.
+#: what the test pays for (7-11 s of CPU for a StyleGAN entry's first fit at 32 px, against
+#: ~1 s for the same step run eagerly), and it grows with every resolution level
+#: (ProgressiveGAN traces a branch per level: its first fit cost 6.3 s at 32 px, 3.6 s at
+#: 16 px). Each level above 8 px is the same block again (the tiny width is 8 channels at
+#: every level), so 16 px still runs every layer kind, style mixing, lazy R1, ADA and a growth
+#: step through a fade-in. Training at 16 px is what tests/test_stylegan.py and
+#: tests/test_pggan.py do too; the entries' own sizes are checked by
+#: test_full_resolution_networks_build, and the slow proof grows pggan_mnist to 32 px.
 SMOKE_SIZE_BY_CLASS = {"StyleGAN": 16, "ProgressiveGAN": 16}
 
 
@@ -83,7 +84,7 @@ def _networks(name):
 #: other entries of that class and those networks train on eagerly: the check there is that the
 #: optimizers' state came back with the weights, and the step they run is the same train_step
 #: code, already traced for this entry before saving; a second trace cost as much as the first
-#: (~9 s of CPU for a StyleGAN entry).
+#: (7-11 s of CPU for a StyleGAN entry).
 RELOAD_GRAPH_ENTRIES = {min((n for n in GENERATION_ENTRIES if _networks(n) == key),
                             key=lambda n: (ganzoo.get_config(n).data.image_size, n))
                         for key in {_networks(n) for n in GENERATION_ENTRIES}}
