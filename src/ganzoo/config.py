@@ -851,6 +851,16 @@ def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
     return owners
 
 
+def schema_keys() -> list[str]:
+    """Every dotted key a config may hold: ``model.cls``, the ``model`` keys of every registered
+    class and network (:func:`ganzoo.model_registry.model_settings`, :data:`NETWORK_MODEL_SETTINGS`),
+    and the fields of the other sections."""
+    keys = ["model.cls"] + [f"model.{name}" for name in _all_model_key_types()]
+    for section in SECTIONS[1:]:
+        keys += [f"{section}.{f.name}" for f in dataclasses.fields(getattr(Config(), section))]
+    return keys
+
+
 def used_keys(config: "Config") -> set[str]:
     """The dotted keys (``model.r1_gamma``, ``generator.filters``, ...) that this config's model,
     networks, data pipeline, training or augmentation read; setting any other key to anything but
@@ -904,11 +914,14 @@ def _check_keys_are_used(config: "Config", origin: str) -> None:
     """Refuse a key set to a non-default value that the entry's objects would ignore."""
     used = used_keys(config)
     default = Config()
-    for name, value in config.model.values.items():
+    for name, value in list(config.model.values.items()):
         key = f"model.{name}"
-        if key not in used and value != LEGACY_MODEL_DEFAULTS.get(name, _MISSING):
+        if key in used:
+            continue
+        if value != LEGACY_MODEL_DEFAULTS.get(name, _MISSING):
             who, why = _unused_key_message(config, key)
             raise ConfigError(f"{key} {who} ({origin}): {why}")
+        del config.model.values[name]  # an old run folder's key at its old default: nothing reads it
     for section in SECTIONS[1:]:
         ours, theirs = getattr(config, section), getattr(default, section)
         for f in dataclasses.fields(ours):
