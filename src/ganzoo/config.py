@@ -311,6 +311,11 @@ class ModelConfig:
         except AttributeError:
             return default
 
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with ``changes`` (``cls`` and/or settings), as ``dataclasses.replace`` for the other sections."""
+        values = {**copy.deepcopy(self.values), **changes}
+        return ModelConfig(values.pop("cls", self.cls), **values)
+
     def __eq__(self, other) -> bool:
         """Same class and same value of every key (given or default)."""
         return (isinstance(other, ModelConfig) and self.cls == other.cls
