@@ -15,7 +15,8 @@ A CycleGAN entry (``cyclegan_mnist2uci``) ships both generators (the cycle needs
 directions: ``CycleGAN.sampling_generator``), is evaluated by
 ``ganzoo.evaluation.digit_translation`` (the MNIST classifier's accuracy on UCI test digits
 translated to MNIST against plain resizes, and the classes kept by the MNIST -> UCI -> MNIST
-cycle), and its grid is a before/after pair: 64 UCI test digits (``NAME_before.png``) and the
+cycle), and its grid is a before/after pair: 64 UCI test digits framed as the model's domain B
+(``data.pad_b`` / ``data.resize_b``: its input; ``NAME_before.png``) and the
 same picture through ``ganzoo stylize NAME --direction uci2mnist`` (``NAME.png``).
 
 A super-resolution entry (``srgan_mnist``) ships its upscaling generator; its evaluation is
@@ -237,21 +238,23 @@ def last_logged_losses(run: Path) -> dict:
 
 
 def write_translation_grid(name: str, grids: Path = GRIDS, weights: str = "pretrained") -> Path:
-    """The before/after pair of a digit CycleGAN: 64 UCI test digits as the data layer serves them
-    (8x8 grid, no gaps, ``NAME_before.png``), then ``ganzoo stylize`` on that picture, 28-pixel
-    tiles without overlap so that every digit is translated alone (``NAME.png``)."""
+    """The before/after pair of a digit CycleGAN: 64 UCI test digits framed as its domain B, i.e. the
+    model's input (``load_uci_domain_b``; 8x8 grid, no gaps, ``NAME_before.png``), then ``ganzoo
+    stylize`` on that picture, 28-pixel tiles without overlap so that every digit is translated
+    alone (``NAME.png``)."""
     import ganzoo  # noqa: PLC0415
     from ganzoo.cli import main as cli  # noqa: PLC0415
-    from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+    from ganzoo.data_digits import load_uci_domain_b  # noqa: PLC0415
     from ganzoo.images import make_grid, save_image  # noqa: PLC0415
 
     config = ganzoo.get_config(name)
     size = config.data.image_size
     grids.mkdir(parents=True, exist_ok=True)
     before, after = grids / f"{name}_before.png", grids / f"{name}.png"
-    digits, labels = load_uci_digits("test", size, config.data.channels, limit=64)
+    digits, labels = load_uci_domain_b(config, "test", limit=64)
     save_image(make_grid(digits, nrow=8, padding=0), before,
-               metadata={"content": "the first 64 UCI test digits (ganzoo.data_digits)",
+               metadata={"content": "the first 64 UCI test digits, framed as the model's domain B "
+                                    "(ganzoo.data_digits)",
                          "labels": " ".join(map(str, labels))})
     a, b = config.model.domains
     if cli(["stylize", name, str(before), "--direction", f"{b}2{a}", "--tile", str(size), "--overlap", "0",

@@ -172,3 +172,32 @@ def test_checkpoint_identity_differs_from_the_hash_where_documented():
     assert config_identity(threads) != config_identity(c)
     other = apply_overrides(c, {"train.learning_rate": 1e-3})
     assert config_identity(other) != config_identity(c) and other.hash() != c.hash()
+
+
+def test_keys_added_at_a_neutral_default_change_neither_hashes_nor_checkpoint_identities():
+    """data.pad_b / data.resize_b came after weights were published and runs checkpointed: at their
+    defaults (the old behaviour) both digests are what they were without them; set, both change."""
+    from ganzoo.checkpoint import config_identity
+    from ganzoo.config import dict_digest
+
+    c = ganzoo.get_config("dcgan_mnist")
+    old = c.to_dict()
+    for key in ("pad_b", "resize_b"):
+        del old["data"][key]
+    old["train"].pop("epochs")
+    for key in ("description", "paper", "source"):
+        old.pop(key)
+    assert config_identity(c) == dict_digest(old)
+    entry = ganzoo.get_config("cyclegan_mnist2uci")
+    assert (entry.data.pad_b, entry.data.resize_b) == (4, "bicubic")
+    for overrides in ({"data.pad_b": 0}, {"data.resize_b": "bilinear"}):
+        other = apply_overrides(entry, overrides)
+        assert other.hash() != entry.hash() and config_identity(other) != config_identity(entry)
+    unframed = apply_overrides(entry, {"data.pad_b": 0, "data.resize_b": "bilinear"})
+    legacy = unframed.to_dict()
+    for key in ("name", "description", "paper", "source"):
+        legacy.pop(key)
+    for key in ("pad_b", "resize_b"):
+        del legacy["data"][key]
+    del legacy["train"]["cpu_threads"]
+    assert unframed.hash() == dict_digest(legacy)  # the recipe of the shipped weights hashes as before

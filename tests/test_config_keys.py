@@ -79,6 +79,7 @@ def candidates(key: str, c: Config, folders: dict) -> list[dict]:
         "data.image_size": lambda v: [v * 2, v // 2], "data.channels": lambda v: [3 if v == 1 else 1], "data.pad": lambda v: [1 if v == 0 else 0],
         "data.crop": lambda v: _other([30, 24], v), "data.limit": lambda v: [40], "data.cache": lambda v: [not v], "data.shuffle_buffer": lambda v: [2],
         "data.image_key": lambda v: ["alt_image"], "data.label_key": lambda v: ["alt_label"],
+        "data.pad_b": lambda v: [2 if v != 2 else 3], "data.resize_b": lambda v: _other(["area", "bilinear"], v),
         "train.batch_size": lambda v: [v * 2], "train.epochs": lambda v: [v + 1], "train.steps_per_epoch": lambda v: [7 if v is None else v + 1],
         "train.optimizer": lambda v: _other(["rmsprop", "adam"], v), "train.learning_rate": lambda v: [v * 2],
         "train.d_learning_rate": lambda v: [3e-4 if v is None else v * 2], "train.beta_1": lambda v: _other([0.3, 0.2], v),

@@ -16,7 +16,7 @@ import ganzoo
 import ganzoo.data_digits
 from ganzoo.config import ConfigError
 from ganzoo.data import DataError
-from ganzoo.data_digits import load_uci_digits, uci_digit_grids
+from ganzoo.data_digits import load_uci_digits, load_uci_domain_b, uci_digit_grids
 from tests.helpers import shared_tfds_dir, tiny_config
 
 ENTRY = "cyclegan_mnist2uci"
@@ -85,6 +85,59 @@ def test_uci_digits_bad_split_and_sources_are_refused():
         ganzoo.get_config("dcgan_mnist", **{"data.source": "uci_digits", "data.crop": 6})
 
 
+
+@needs_mnist
+def test_entry_frames_domain_b_like_mnist_and_leaves_domain_a_alone():
+    """cyclegan_mnist2uci frames the UCI digits as MNIST's were made (bicubic into the 20x20 box, a
+    4-pixel black border at 28 px); domain A, MNIST, is framed already and comes through untouched."""
+    config = ganzoo.get_config(ENTRY, **{"data.shuffle_buffer": 16})
+    assert (config.data.pad_b, config.data.resize_b, config.data.image_size, config.data.load_size) == (
+        4, "bicubic", 28, None)
+    a, b = (x.numpy() for x in next(iter(ganzoo.load_dataset(config, data_dir=shared_tfds_dir()))))
+    digits = np.round((b[..., 0] + 1) * 127.5).astype(np.uint8)
+    assert np.all(digits[:, :4] == 0) and np.all(digits[:, -4:] == 0)  # border rows
+    assert np.all(digits[:, :, :4] == 0) and np.all(digits[:, :, -4:] == 0)  # border columns
+    rows, cols = np.nonzero(digits.max(axis=0))
+    assert rows.min() >= 4 and rows.max() <= 23 and cols.min() >= 4 and cols.max() <= 23  # inside the box
+    # ...filling it (an 8x8 grid's ink reaches the edge of the resized grid) with bicubic values.
+    assert rows.min() <= 5 and rows.max() >= 22
+    uci, _ = load_uci_digits("train", 28, 1, pad=4, method="bicubic")
+    known = {u.tobytes() for u in uci[..., 0]}
+    assert all(d.tobytes() in known for d in digits)
+    assert not all(d.tobytes() in known for d in np.asarray(load_uci_digits("train", 28, 1, pad=4)[0][:16, ..., 0]))
+    # Domain A does not depend on domain B's framing.
+    plain = ganzoo.get_config(ENTRY, **{"data.shuffle_buffer": 16, "data.pad_b": 0, "data.resize_b": "bilinear"})
+    a_plain, b_plain = (x.numpy() for x in next(iter(ganzoo.load_dataset(plain, data_dir=shared_tfds_dir()))))
+    np.testing.assert_array_equal(a, a_plain)
+    assert np.any(b_plain[:, :4] > -1)  # unframed UCI digits fill the frame
+
+
+def test_domain_b_framing_is_one_function_of_the_config():
+    config = ganzoo.get_config(ENTRY)
+    images, labels = load_uci_domain_b(config, "test", limit=10)
+    expected, expected_labels = load_uci_digits("test", 28, 1, pad=4, method="bicubic", limit=10)
+    np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(labels, expected_labels)
+    wide = ganzoo.get_config(ENTRY, **{"data.image_size": 32, "data.pad_b": 6, "data.resize_b": "area",
+                                       "data.channels": 3})
+    images, _ = load_uci_domain_b(wide, "test", size=64, limit=4)  # the border scales with the image: 12
+    np.testing.assert_array_equal(images, load_uci_digits("test", 64, 3, pad=12, method="area", limit=4)[0])
+
+
+def test_domain_b_framing_keys_refuse_wrong_values_and_other_sources():
+    with pytest.raises(ConfigError, match=r"data.pad_b: .*leave room for the digit.*got 14"):
+        ganzoo.get_config(ENTRY, **{"data.pad_b": 14})
+    with pytest.raises(ConfigError, match=r"data.pad_b: .*>= 0.*got -1"):
+        ganzoo.get_config(ENTRY, **{"data.pad_b": -1})
+    with pytest.raises(ConfigError, match=r"data.resize_b: 'cubic' is not one of bilinear, bicubic.*"
+                                          r"did you mean 'bicubic'"):
+        ganzoo.get_config(ENTRY, **{"data.resize_b": "cubic"})
+    # Only the UCI digits are framed from their grids; elsewhere the keys are refused as unread.
+    with pytest.raises(ConfigError, match=r"data.pad_b is not read.*only the UCI digits"):
+        ganzoo.get_config("cyclegan_monet2photo", **{"data.pad_b": 4})
+    with pytest.raises(ConfigError, match=r"data.resize_b is not used by the data pipeline of GAN"):
+        ganzoo.get_config("dcgan_mnist", **{"data.source": "uci_digits", "data.resize_b": "bicubic"})
+
 @needs_mnist
 def test_entry_pairs_mnist_with_uci_digits_and_trains_on_real_data(tmp_path):
     config = tiny_config(ENTRY)
@@ -94,8 +147,10 @@ def test_entry_pairs_mnist_with_uci_digits_and_trains_on_real_data(tmp_path):
     size = config.data.image_size
     assert a.shape == b.shape == (config.train.batch_size, size, size, 1)
     assert a.min() >= -1 and a.max() <= 1 and b.min() >= -1 and b.max() <= 1
-    # Domain B is the UCI digits at the load size: their pixels take the bilinear values of the 8x8 grid.
-    uci, _ = load_uci_digits("train", config.data.load_size, 1)
+    # Domain B is the UCI digits framed as the entry says (bicubic into a box with a 4-pixel border at
+    # 28 px), scaled with the load size like domain A: at 36 px the border is round(4 * 36 / 32) = 4.
+    assert (config.data.image_size, config.data.load_size, config.data.pad_b) == (32, 36, 4)
+    uci, _ = load_uci_digits("train", config.data.load_size, 1, pad=4, method="bicubic")
     crop = np.round((b[0] + 1) * 127.5).astype(np.uint8)
     assert any(np.array_equal(crop, u[y:y + size, x:x + size]) for u in uci for y in range(5) for x in range(5))
 
@@ -127,10 +182,36 @@ def test_translation_scores_keys_and_plain_resize_baselines():
     for method in ("bilinear", "bicubic", "area"):
         assert 0.5 < base[f"{method}_full"] < 0.8 and 0.8 < base[f"{method}_box"] < 0.95
     assert base["best"] == max(v for k, v in base.items() if k not in ("best", "best_method"))
-    # The model sees the full frame (bilinear): its input is the bilinear_full baseline.
-    assert scores["uci_accuracy_untranslated"] == base["bilinear_full"]
+    # The model sees its training framing (bicubic into MNIST's box): its input is the bicubic_box baseline.
+    assert scores["uci_accuracy_untranslated"] == base["bicubic_box"]
+    assert "bicubic into 20x20 with a 4-pixel border" in scores["protocol"]
     assert scores["gain_over_best_resize"] == pytest.approx(scores["uci_accuracy_translated"] - base["best"])
 
+
+@needs_mnist
+@pytest.mark.parametrize("overrides, framing, baseline", [
+    ({}, dict(pad=4, method="bicubic"), "bicubic_box"),  # the entry's own framing
+    ({"data.pad_b": 0, "data.resize_b": "area"}, dict(pad=0, method="area"), "area_full"),
+])
+def test_translation_scores_feed_the_generator_the_entrys_framing(overrides, framing, baseline):
+    """The UCI digits reach generator_ba framed exactly as the entry's domain B was in training."""
+    import types
+
+    from ganzoo.evaluation.digit_translation import digit_translation_scores
+
+    config = ganzoo.get_config(ENTRY, **overrides)
+    seen = []
+
+    def identity(images, training=False):
+        seen.append(np.asarray(images))
+        return images
+
+    model = types.SimpleNamespace(generator_ab=lambda images, training=False: images, generator_ba=identity)
+    scores = digit_translation_scores(model, config, n_mnist=100, data_dir=shared_tfds_dir())
+    uci, _ = load_uci_digits("test", 28, 1, **framing)
+    np.testing.assert_array_equal(seen[0], uci.astype(np.float32) / 127.5 - 1.0)
+    assert scores["uci_accuracy_translated"] == scores["uci_accuracy_untranslated"] == scores["baselines"][baseline]
+    assert len(scores["baselines"]) == 8  # six plain resizes, the best and its name, whatever the framing
 
 def _train_pretrained_script():
     spec = importlib.util.spec_from_file_location("train_pretrained", ROOT / "scripts" / "train_pretrained.py")
@@ -156,7 +237,7 @@ def test_packaged_generators_load_as_pretrained_and_stylize(tmp_path, monkeypatc
 
     monkeypatch.setattr(ganzoo.weights, "PRETRAINED_DIR", tmp_path)
     loaded = ganzoo.load(ENTRY, weights="pretrained", compile=False)
-    digits, _ = load_uci_digits("test", 28, 1, limit=64)
+    digits, _ = load_uci_digits("test", 28, 1, pad=4, method="bicubic", limit=64)  # the entry's domain B
     for name in ("generator_ab", "generator_ba"):
         np.testing.assert_allclose(getattr(loaded, name)(digits[:8]), getattr(model, name)(digits[:8]), atol=1e-5)
 
@@ -164,6 +245,9 @@ def test_packaged_generators_load_as_pretrained_and_stylize(tmp_path, monkeypatc
     before = np.asarray(Image.open(tmp_path / "grids" / f"{ENTRY}_before.png"))
     result = Image.open(after)
     assert before.shape == (224, 224) and result.size == (224, 224)
+    # The before picture is the model's input: the digits framed as its domain B, tile by tile.
+    np.testing.assert_array_equal(before.reshape(8, 28, 8, 28).transpose(0, 2, 1, 3).reshape(64, 28, 28),
+                                  digits[..., 0])
     assert result.text.get("ganzoo:task") == "stylize" and result.text.get("ganzoo:direction") == "uci2mnist"
     expected = np.round((np.clip(np.asarray(model.generator_ba(digits.astype(np.float32) / 127.5 - 1)), -1, 1) + 1)
                         * 127.5)

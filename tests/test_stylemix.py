@@ -70,3 +70,31 @@ def test_stylemix_command_writes_the_grid_with_provenance(model_file, tmp_path, 
     assert "4x4" in capsys.readouterr().out
     assert main(["stylemix", str(path), "--rows", "1", "--cols", "x", "-o", str(out)]) == 2
     assert main(["stylemix", str(path), "--rows", "1", "--cols", "2", "--layers", "0-99", "-o", str(out)]) == 2
+
+
+def test_generate_draws_a_truncation_sweep_one_row_per_psi(model_file, tmp_path, capsys):
+    model, path = model_file
+    out = tmp_path / "sweep.png"
+    assert main(["generate", str(path), "-n", "3", "--seed", "5", "--truncation", "1,0.5,0", "-o", str(out)]) == 0
+    pad = 2
+    image = np.asarray(Image.open(out).convert("L"), dtype=np.float32)
+    assert image.shape == (3 * (16 + pad) + pad, 3 * (16 + pad) + pad)
+    meta = read_metadata(out)
+    assert meta["truncation"] == [1.0, 0.5, 0.0] and meta["seed"] == 5 and "psi" in meta["rows"]
+
+    def cell(row, col):
+        top, left = pad + row * (16 + pad), pad + col * (16 + pad)
+        return image[top:top + 16, left:left + 16]
+
+    # Row psi=0 is the average-w image in every column; row psi=1 keeps the latents apart.
+    assert np.abs(cell(2, 0) - cell(2, 2)).max() <= 1
+    assert np.abs(cell(0, 0) - cell(0, 2)).max() > 5
+    # Each row is `generate` at its psi with the same seed (same latents in every row).
+    expected = (model.generate(3, seed=5, truncation=0.5)[1] + 1) * 127.5
+    assert np.abs(cell(1, 1) - expected[..., 0]).max() <= 2
+    assert "truncation sweep" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # argparse: not a number
+        main(["generate", str(path), "-n", "2", "--truncation", "1,x", "-o", str(out)])
+    assert "comma list" in capsys.readouterr().err
+    for bad in (["--truncation", "1,0.5", "--separate"], ["--truncation", "1,5"]):
+        assert main(["generate", str(path), "-n", "2", *bad, "-o", str(out)]) == 2

@@ -61,6 +61,8 @@ CONDITIONINGS = ("concat", "projection")
 DATA_SOURCES = ("tfds", "folder", "uci_digits")
 #: Splits of ``data.source: uci_digits`` (ganzoo.data_digits: a fixed 1,347 / 450 split).
 UCI_DIGITS_SPLITS = ("train", "test")
+#: How the UCI digits' 8x8 grids may be resized (``tf.image.resize`` methods; ``data.resize_b``).
+UCI_RESIZE_METHODS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
 OPTIMIZERS = ("adam", "rmsprop")
 LR_SCHEDULES = ("constant", "linear", "cosine")
 #: Keras dtype policies a run may train under (``ganzoo.precision``); ``auto`` resolves per machine.
@@ -122,7 +124,7 @@ _DATA_COMMON = ("source", "name", "path", "split", "image_size", "channels", "li
 DATA_KEYS = {
     "latent": _DATA_COMMON + ("pad", "crop", "label_key"),
     "paired_lr_hr": _DATA_COMMON + ("scale", "flip", "crops_per_image"),
-    "unpaired_ab": _DATA_COMMON + ("path_a", "path_b", "load_size", "flip"),
+    "unpaired_ab": _DATA_COMMON + ("path_a", "path_b", "load_size", "flip", "pad_b", "resize_b"),
 }
 
 
@@ -150,6 +152,8 @@ def _tfds(config) -> bool:
 
 
 _TFDS_ONLY = "only a TFDS source (data.source: tfds) reads it"
+_UCI_FRAMING_ONLY = ("only the UCI digits (data.source: uci_digits) are framed from their 8x8 grids; the images of "
+                     "a folder or TFDS domain B are squared and resized whole")
 
 
 #: Keys that their object takes but reads only in some settings: key -> (whether it is read,
@@ -179,6 +183,8 @@ KEYS_READ_WHEN = {
                                                        "sets both) reads it"),
     "data.path_a": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder) reads it"),
     "data.path_b": (lambda c: c.data.source == "folder", "only a folder source (data.source: folder) reads it"),
+    "data.pad_b": (lambda c: c.data.source == "uci_digits", _UCI_FRAMING_ONLY),
+    "data.resize_b": (lambda c: c.data.source == "uci_digits", _UCI_FRAMING_ONLY),
     "train.beta_1": (lambda c: c.train.optimizer == "adam", "it is Adam's; train.optimizer is rmsprop"),
     "train.beta_2": (lambda c: c.train.optimizer == "adam", "it is Adam's; train.optimizer is rmsprop"),
     "train.decay_steps": (lambda c: c.train.lr_schedule != "constant", "only a decaying learning rate "
@@ -370,6 +376,16 @@ class DataConfig:
     load_size: Optional[int] = None
     #: Random horizontal flips (image-to-image entries).
     flip: bool = False
+    #: CycleGAN with ``source: uci_digits``: black border in pixels (at ``image_size``) around
+    #: domain B's digits, whose 8x8 grids are resized to ``image_size - 2 * pad_b`` first. 4 at
+    #: 28 px frames them as MNIST's digits were made (size-normalised into a 20x20 box centred in
+    #: 28x28), so that the translation learns stroke and grey levels, not a change of scale the
+    #: generator cannot make. Domain A (TFDS, MNIST) is not padded. With ``load_size`` the
+    #: framed digit is scaled like domain A: the border becomes ``pad_b * load_size / image_size``.
+    pad_b: int = 0
+    #: CycleGAN with ``source: uci_digits``: how domain B's 8x8 grids are resized
+    #: (``tf.image.resize``): ``bilinear``, ``bicubic``, ``area``, ``nearest`` or ``lanczos3``.
+    resize_b: str = "bilinear"
     #: Super-resolution: random crops taken from each decoded image (large images decode slowly).
     crops_per_image: int = 1
     split: str = "train"
@@ -446,8 +462,10 @@ def valid_cpu_threads(value) -> bool:
 UNHASHED_KEYS = (("train", "cpu_threads"),)
 #: Keys added after hashes were recorded (the bundled weights' metadata), with the value that
 #: reproduces the behaviour from before they existed: at that value they stay out of the hash,
-#: so a recipe run the old way keeps its old hash.
-LEGACY_VALUES = ((("model", "ema_rampup"), None),)
+#: so a recipe run the old way keeps its old hash. Those whose legacy value is also their default
+#: (data.pad_b, data.resize_b) stay out of ``ganzoo.checkpoint.config_identity`` at that value
+#: too, so that runs checkpointed before they existed still resume.
+LEGACY_VALUES = ((("model", "ema_rampup"), None), (("data", "pad_b"), 0), (("data", "resize_b"), "bilinear"))
 
 
 
@@ -757,6 +775,12 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
                 n and n.replace("_", "").isalnum() and "2" not in n for n in m.domains):
             fail("model.domains", f"must be two different names of letters (no '2', it separates "
                  f"directions such as photo2painting), got {m.domains}")
+        if data.source == "uci_digits":
+            choice("data.resize_b", data.resize_b, UCI_RESIZE_METHODS)
+            if data.pad_b < 0 or data.image_size - 2 * data.pad_b < 1:
+                fail("data.pad_b", f"the border of domain B's digits must be >= 0 and leave room for the digit "
+                     f"(data.image_size - 2 * pad_b > 0; MNIST's framing at 28 px: 4), got {data.pad_b} at "
+                     f"image_size {data.image_size}")
         if data.source == "folder" and not ((data.path_a and data.path_b) or data.path):
             fail("data.path_a", "a CycleGAN folder source needs two folders: set data.path_a and "
                  "data.path_b (or data.path holding trainA/ and trainB/)")

@@ -9,9 +9,13 @@ centred in 28x28.
 
 * **Values and polarity.** A grid value is the number of ink pixels of its 4x4 block, so
   ``v * 255 / 16`` gives MNIST's polarity (white digit on black) and range (0-255).
-* **Resolution.** The grid is resized to ``image_size - 2 * pad`` pixels (bilinear, like the
-  TFDS pipeline's resize, rounded to uint8 like an image file) and padded with a black border of
-  ``pad`` pixels; ``channels: 3`` repeats the grey level.
+* **Resolution.** The grid is resized to ``image_size - 2 * pad`` pixels (bilinear by default,
+  like the TFDS pipeline's resize, rounded to uint8 like an image file) and padded with a black
+  border of ``pad`` pixels; ``channels: 3`` repeats the grey level.
+* **Domain B of a CycleGAN** (:func:`load_uci_domain_b`): framed by the entry's ``data.pad_b`` and
+  ``data.resize_b`` (``cyclegan_mnist2uci``: bicubic into MNIST's 20x20 box, a 4-pixel border).
+  Everything that feeds UCI digits to such a model (its data pipeline, its evaluation, its
+  before/after grid) frames them through that one function.
 * **Split** (the data has none): a fixed permutation (``numpy.random.RandomState(0)``, frozen
   by NumPy's compatibility policy, so every NumPy version gives the same split) puts
   1,347 images in ``train`` and the other 450 in ``test`` (about 3:1, like the 60,000 / 10,000
@@ -23,19 +27,22 @@ scikit-learn is an optional dependency: ``pip install ganzoo[digits]``.
 from __future__ import annotations
 
 import functools
+from typing import Optional
 
 import numpy as np
 
+from ganzoo.config import UCI_RESIZE_METHODS
 from ganzoo.data_io import DataError
 
-__all__ = ["UCI_DIGITS_SPLITS", "UCI_DIGITS_SPLIT_SEED", "load_uci_digits", "uci_digit_grids"]
+__all__ = ["UCI_DIGITS_SPLITS", "UCI_DIGITS_SPLIT_SEED", "load_uci_digits", "load_uci_domain_b", "uci_digit_grids",
+           "uci_domain_b_framing"]
 
 #: Split name -> number of images.
 UCI_DIGITS_SPLITS = {"train": 1347, "test": 450}
 #: Seed of the permutation that splits the 1,797 images.
 UCI_DIGITS_SPLIT_SEED = 0
 #: Resize methods of :func:`load_uci_digits` (``tf.image.resize`` names).
-RESIZE_METHODS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
+RESIZE_METHODS = UCI_RESIZE_METHODS
 
 
 @functools.lru_cache(maxsize=1)
@@ -88,3 +95,23 @@ def load_uci_digits(split: str = "train", image_size: int = 28, channels: int = 
     if channels == 3:
         images = np.repeat(images, 3, axis=-1)
     return images, labels
+
+
+def uci_domain_b_framing(config, size: Optional[int] = None) -> dict:
+    """How ``config`` (a CycleGAN on ``data.source: uci_digits``) frames its domain B at ``size``
+    pixels (default ``data.image_size``): ``{"pad": border, "method": resize method}``, the keyword
+    arguments of :func:`load_uci_digits`. ``data.pad_b`` is in pixels of ``image_size``; at another
+    size (the ``load_size`` jitter) the border scales with the image, as domain A's does."""
+    data = config.data
+    size = data.image_size if size is None else size
+    return {"pad": int(round(data.pad_b * size / data.image_size)), "method": data.resize_b}
+
+
+def load_uci_domain_b(config, split: str = "test", size: Optional[int] = None,
+                      limit=None) -> tuple[np.ndarray, np.ndarray]:
+    """UCI digits as ``config``'s domain B: uint8 ``(n, size, size, data.channels)`` framed by
+    :func:`uci_domain_b_framing` (``data.pad_b``, ``data.resize_b``), and int32 labels. The one
+    place that says what a digit CycleGAN sees: its training data, its evaluation and its
+    before/after grid all come from here."""
+    size = config.data.image_size if size is None else size
+    return load_uci_digits(split, size, config.data.channels, limit=limit, **uci_domain_b_framing(config, size))

@@ -11,7 +11,8 @@
   TFDS ``cycle_gan/<name>`` (splits ``trainA``/``trainB``; ``data.split: test`` reads
   ``testA``/``testB``), two folders (``data.path_a``, ``data.path_b``), or, with
   ``data.source: uci_digits``, the TFDS dataset ``data.name`` (split ``data.split``; MNIST) as
-  domain A and the UCI digits (:mod:`ganzoo.data_digits`, same split name) as domain B. Each image is
+  domain A and the UCI digits (:mod:`ganzoo.data_digits`, same split name, framed by ``data.pad_b``
+  and ``data.resize_b``) as domain B. Each image is
   squared (center crop) and resized to ``data.load_size``, then randomly cropped to
   ``image_size`` and flipped (Zhu et al. 2017's jitter). An epoch is as long as the larger
   domain; the smaller one repeats, as in the reference code.
@@ -261,9 +262,9 @@ def _unpaired_pairs(config: Config, split, *, data_dir, shuffle, seed, limit, do
     domains = []
     for index, letter in enumerate("AB"):
         if data.source == "uci_digits" and letter == "B":
-            from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+            from ganzoo.data_digits import load_uci_domain_b  # noqa: PLC0415
 
-            array, _ = load_uci_digits(split, load, data.channels, limit=limit)
+            array, _ = load_uci_domain_b(config, split, load, limit=limit)  # data.pad_b / data.resize_b
             ds, count, cache = tf.data.Dataset.from_tensor_slices(array), len(array), False
         elif data.source == "folder":
             path = (data.path_a, data.path_b)[index] or str(Path(data.path) / f"{split}{letter}")

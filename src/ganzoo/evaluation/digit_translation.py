@@ -6,8 +6,11 @@ The judge is the MNIST classifier that ships with ganzoo (99.12% on MNIST test).
   the UCI test digits resized from their 8x8 grid by a plain interpolation (bilinear, bicubic,
   area), filling the frame and inside MNIST's 20x20 box with a 4-pixel border; the best of them is
   what translation must beat;
-* **translation** (``uci_accuracy_translated``): its accuracy on the same UCI test digits, as the
-  data layer serves them to the model (``data.source: uci_digits``), after the B -> A generator;
+* **translation** (``uci_accuracy_translated``): its accuracy on the same UCI test digits, framed
+  as the entry's domain B was in training (``data.pad_b``, ``data.resize_b``, read through
+  :func:`ganzoo.data_digits.load_uci_domain_b`), after the B -> A generator;
+  ``uci_accuracy_untranslated`` is the same digits without the generator (one of the baselines
+  when the framing is one of theirs);
 * **the cycle** (``cycle_class_kept``): MNIST test digits translated to UCI and back, the share still
   classified as their label (``mnist_accuracy``, the originals' share, is the ceiling).
 
@@ -110,11 +113,12 @@ def digit_translation_scores(model, config=None, classifier=None, n_mnist: int =
         baselines: also measure :func:`plain_resize_baselines` (on the same UCI digits).
 
     Returns:
-        ``{"uci_accuracy_translated", "uci_accuracy_untranslated" (the digits as the model gets them),
+        ``{"uci_accuracy_translated", "uci_accuracy_untranslated" (the digits as the model gets them:
+        its ``data.pad_b`` / ``data.resize_b`` framing),
         "cycle_class_kept", "mnist_accuracy", "baselines": {...}, "gain_over_best_resize", "protocol"}``.
     """
     from ganzoo.config import Config  # noqa: PLC0415
-    from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+    from ganzoo.data_digits import load_uci_domain_b, uci_domain_b_framing  # noqa: PLC0415
 
     if config is None:
         if not getattr(model, "zoo_config", None):
@@ -122,7 +126,7 @@ def digit_translation_scores(model, config=None, classifier=None, n_mnist: int =
         config = Config.from_dict(model.zoo_config)
     data = config.data
     classifier = _classifier(classifier)
-    uci, uci_labels = load_uci_digits("test", data.image_size, data.channels, limit=n_uci)
+    uci, uci_labels = load_uci_domain_b(config, "test", limit=n_uci)  # as the model saw domain B in training
     translated = _translate(model.generator_ba, uci)
     mnist, mnist_labels = _mnist_test(config, n_mnist, data_dir)
     cycled = _translate(model.generator_ba, _translate(model.generator_ab, mnist))
@@ -137,7 +141,11 @@ def digit_translation_scores(model, config=None, classifier=None, n_mnist: int =
     if baselines:
         result["baselines"] = plain_resize_baselines(classifier, limit=n_uci)
         result["gain_over_best_resize"] = result["uci_accuracy_translated"] - result["baselines"]["best"]
-    result["protocol"] = ("shipped mnist_classifier on 28x28 (centre crop); UCI test split of ganzoo.data_digits "
-                          "translated by generator_ba; cycle: MNIST test digits through generator_ab then "
-                          "generator_ba, classified as their label")
+    framing = uci_domain_b_framing(config)
+    frame = (f"{framing['method']} into {data.image_size - 2 * framing['pad']}x{data.image_size - 2 * framing['pad']}"
+             f" with a {framing['pad']}-pixel border" if framing["pad"] else f"{framing['method']}, full frame")
+    result["protocol"] = (f"shipped mnist_classifier on 28x28 (centre crop); UCI test split of ganzoo.data_digits "
+                          f"framed as the entry's domain B ({frame}, {data.image_size} px), translated by "
+                          f"generator_ba; cycle: MNIST test digits through generator_ab then generator_ba, "
+                          f"classified as their label")
     return result
