@@ -20,6 +20,8 @@ from ganzoo.data_digits import load_uci_digits, load_uci_domain_b, uci_digit_gri
 from tests.helpers import shared_tfds_dir, tiny_config
 
 ENTRY = "cyclegan_mnist2uci"
+#: Domain B framed as MNIST's digits were made (bicubic into the 20x20 box, 4-pixel border).
+BOXED = {"data.pad_b": 4, "data.resize_b": "bicubic"}
 ROOT = Path(__file__).resolve().parents[1]
 needs_mnist = pytest.mark.skipif(shared_tfds_dir() is None, reason="real MNIST (../shared/tfds) is not available")
 
@@ -88,9 +90,9 @@ def test_uci_digits_bad_split_and_sources_are_refused():
 
 @needs_mnist
 def test_entry_frames_domain_b_like_mnist_and_leaves_domain_a_alone():
-    """cyclegan_mnist2uci frames the UCI digits as MNIST's were made (bicubic into the 20x20 box, a
-    4-pixel black border at 28 px); domain A, MNIST, is framed already and comes through untouched."""
-    config = ganzoo.get_config(ENTRY, **{"data.shuffle_buffer": 16})
+    """data.pad_b / data.resize_b frame the UCI digits as MNIST's were made (bicubic into the 20x20 box,
+    a 4-pixel black border at 28 px); domain A, MNIST, is framed already and comes through untouched."""
+    config = ganzoo.get_config(ENTRY, **{"data.shuffle_buffer": 16, **BOXED})
     assert (config.data.pad_b, config.data.resize_b, config.data.image_size, config.data.load_size) == (
         4, "bicubic", 28, None)
     a, b = (x.numpy() for x in next(iter(ganzoo.load_dataset(config, data_dir=shared_tfds_dir()))))
@@ -113,7 +115,7 @@ def test_entry_frames_domain_b_like_mnist_and_leaves_domain_a_alone():
 
 
 def test_domain_b_framing_is_one_function_of_the_config():
-    config = ganzoo.get_config(ENTRY)
+    config = ganzoo.get_config(ENTRY, **BOXED)
     images, labels = load_uci_domain_b(config, "test", limit=10)
     expected, expected_labels = load_uci_digits("test", 28, 1, pad=4, method="bicubic", limit=10)
     np.testing.assert_array_equal(images, expected)
@@ -140,14 +142,14 @@ def test_domain_b_framing_keys_refuse_wrong_values_and_other_sources():
 
 @needs_mnist
 def test_entry_pairs_mnist_with_uci_digits_and_trains_on_real_data(tmp_path):
-    config = tiny_config(ENTRY)
+    config = tiny_config(ENTRY, **BOXED)
     ds = ganzoo.load_dataset(config, data_dir=shared_tfds_dir())
     assert ds.cardinality() == 60_000 // config.train.batch_size  # an epoch is the larger domain
     a, b = (x.numpy() for x in next(iter(ds)))
     size = config.data.image_size
     assert a.shape == b.shape == (config.train.batch_size, size, size, 1)
     assert a.min() >= -1 and a.max() <= 1 and b.min() >= -1 and b.max() <= 1
-    # Domain B is the UCI digits framed as the entry says (bicubic into a box with a 4-pixel border at
+    # Domain B is the UCI digits framed as the config says (bicubic into a box with a 4-pixel border at
     # 28 px), scaled with the load size like domain A: at 36 px the border is round(4 * 36 / 32) = 4.
     assert (config.data.image_size, config.data.load_size, config.data.pad_b) == (32, 36, 4)
     uci, _ = load_uci_digits("train", config.data.load_size, 1, pad=4, method="bicubic")
@@ -169,7 +171,7 @@ def test_entry_pairs_mnist_with_uci_digits_and_trains_on_real_data(tmp_path):
 def test_translation_scores_keys_and_plain_resize_baselines():
     from ganzoo.evaluation.digit_translation import digit_translation_scores
 
-    model = ganzoo.load(tiny_config(ENTRY, **{"data.image_size": 28, "data.load_size": None}), compile=False)
+    model = ganzoo.load(tiny_config(ENTRY, **{"data.image_size": 28, "data.load_size": None, **BOXED}), compile=False)
     scores = digit_translation_scores(model, n_mnist=200, data_dir=shared_tfds_dir())
     assert {"uci_accuracy_translated", "uci_accuracy_untranslated", "cycle_class_kept", "mnist_accuracy",
             "baselines", "gain_over_best_resize", "protocol"} <= set(scores)
@@ -182,7 +184,7 @@ def test_translation_scores_keys_and_plain_resize_baselines():
     for method in ("bilinear", "bicubic", "area"):
         assert 0.5 < base[f"{method}_full"] < 0.8 and 0.8 < base[f"{method}_box"] < 0.95
     assert base["best"] == max(v for k, v in base.items() if k not in ("best", "best_method"))
-    # The model sees its training framing (bicubic into MNIST's box): its input is the bicubic_box baseline.
+    # The model sees its training framing (here bicubic into MNIST's box): its input is the bicubic_box baseline.
     assert scores["uci_accuracy_untranslated"] == base["bicubic_box"]
     assert "bicubic into 20x20 with a 4-pixel border" in scores["protocol"]
     assert scores["gain_over_best_resize"] == pytest.approx(scores["uci_accuracy_translated"] - base["best"])
@@ -190,7 +192,8 @@ def test_translation_scores_keys_and_plain_resize_baselines():
 
 @needs_mnist
 @pytest.mark.parametrize("overrides, framing, baseline", [
-    ({}, dict(pad=4, method="bicubic"), "bicubic_box"),  # the entry's own framing
+    ({}, dict(pad=0, method="bilinear"), "bilinear_full"),  # the entry's own framing: full frame
+    (BOXED, dict(pad=4, method="bicubic"), "bicubic_box"),
     ({"data.pad_b": 0, "data.resize_b": "area"}, dict(pad=0, method="area"), "area_full"),
 ])
 def test_translation_scores_feed_the_generator_the_entrys_framing(overrides, framing, baseline):
@@ -237,7 +240,7 @@ def test_packaged_generators_load_as_pretrained_and_stylize(tmp_path, monkeypatc
 
     monkeypatch.setattr(ganzoo.weights, "PRETRAINED_DIR", tmp_path)
     loaded = ganzoo.load(ENTRY, weights="pretrained", compile=False)
-    digits, _ = load_uci_digits("test", 28, 1, pad=4, method="bicubic", limit=64)  # the entry's domain B
+    digits, _ = load_uci_domain_b(config, "test", limit=64)  # framed as the entry's domain B
     for name in ("generator_ab", "generator_ba"):
         np.testing.assert_allclose(getattr(loaded, name)(digits[:8]), getattr(model, name)(digits[:8]), atol=1e-5)
 
