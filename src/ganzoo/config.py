@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import json
 import types
+import warnings
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,8 +277,9 @@ class ModelConfig:
     network builders read (:data:`NETWORK_MODEL_SETTINGS`).
 
     ``config.model.style_mixing_prob`` reads a setting: the value the YAML gave, else the
-    constructor's default; a name that is neither a setting of the class nor a network's key is
-    an AttributeError. :meth:`get` reads with a fallback.
+    constructor's default; a key of the old schema that the class does not take
+    (``config.model.n_critic`` of a GAN) still reads its old default, with a DeprecationWarning;
+    any other name is an AttributeError. :meth:`get` reads with a fallback.
     """
 
     def __init__(self, cls: str = "GAN", **values):
@@ -299,6 +301,11 @@ class ModelConfig:
         defaults = self.defaults()
         if name in defaults:
             return defaults[name]
+        if name in LEGACY_MODEL_DEFAULTS:  # read before settings moved to the constructors: still works
+            warnings.warn(f"config.model.{name}: model class {self.cls} takes no setting '{name}'; reading it "
+                          f"gives its old default {LEGACY_MODEL_DEFAULTS[name]!r}, and will fail in a later "
+                          f"release: use config.model.get('{name}', default)", DeprecationWarning, stacklevel=2)
+            return copy.deepcopy(LEGACY_MODEL_DEFAULTS[name])
         close = difflib.get_close_matches(name, list(defaults), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
         raise AttributeError(f"model class {self.cls} takes no setting '{name}'{hint} (its settings: "
