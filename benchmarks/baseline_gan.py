@@ -51,7 +51,7 @@ def baseline_networks(config):
     """(generator, discriminator) as keras.Sequential, sized like the ganzoo entry ``config``
     (a DCGAN generator/discriminator; one-hot conditioning when the entry is conditional)."""
     g, d, data = config.generator, config.discriminator, config.data
-    num_classes = config.model.num_classes or 0
+    num_classes = config.model.get("num_classes") or 0
     size, ch = data.image_size, data.channels
     n_up = 0
     while g.base_size * 2 ** n_up < size:
@@ -187,7 +187,7 @@ def baseline_dataset(config, batch_size=None, data_dir=None):
     import tensorflow_datasets as tfds  # noqa: PLC0415
 
     batch_size = batch_size or config.train.batch_size
-    num_classes = config.model.num_classes
+    num_classes = config.model.get("num_classes")
     ds = tfds.load(config.data.name, split=config.data.split, as_supervised=True, data_dir=data_dir,
                    download=False)
 
@@ -204,8 +204,8 @@ def build_baseline(config, jit_compile=False, steps_per_execution=1):
     """A compiled plain (conditional) GAN sized like the ganzoo entry ``config``."""
     keras.utils.set_random_seed(config.train.seed)
     generator, discriminator = baseline_networks(config)
-    if config.model.num_classes:
-        model = PlainConditionalGAN(generator, discriminator, config.model.latent_dim, config.model.num_classes,
+    if config.model.get("num_classes"):
+        model = PlainConditionalGAN(generator, discriminator, config.model.latent_dim, config.model.get("num_classes"),
                                     config.data.image_size)
     else:
         model = PlainGAN(generator, discriminator, config.model.latent_dim)

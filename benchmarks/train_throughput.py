@@ -42,7 +42,7 @@ def _dataset(config, synthetic: bool):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (batch * 8, size, size, ch)).astype("float32")
     if config.conditional:
-        y = rng.integers(0, config.model.num_classes, batch * 8).astype("int32")
+        y = rng.integers(0, config.model.get("num_classes"), batch * 8).astype("int32")
         ds = tf.data.Dataset.from_tensor_slices((x, y))
     else:
         ds = tf.data.Dataset.from_tensor_slices(x)

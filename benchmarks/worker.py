@@ -82,7 +82,7 @@ def _synthetic_examples(config, n=2048):
     size, ch = config.data.image_size, config.data.channels
     x = rng.integers(0, 256, (n, size, size, ch), dtype=np.uint8)
     if config.conditional:
-        y = rng.integers(0, config.model.num_classes, n).astype(np.int32)
+        y = rng.integers(0, config.model.get("num_classes"), n).astype(np.int32)
         return tf.data.Dataset.from_tensor_slices((x, y))
     return tf.data.Dataset.from_tensor_slices(x)
 
@@ -113,7 +113,7 @@ def baseline_dataset(config):
 
     def normalize(*example):
         image = tf.cast(example[0], tf.float32) / 127.5 - 1.0
-        return (image, tf.one_hot(example[1], config.model.num_classes)) if config.conditional else image
+        return (image, tf.one_hot(example[1], config.model.get("num_classes"))) if config.conditional else image
 
     return (_synthetic_examples(config).map(normalize).shuffle(1024)
             .batch(config.train.batch_size, drop_remainder=True).repeat()), "synthetic"
@@ -215,7 +215,7 @@ def _inference_fn(spec):
 
     shape = (config.data.image_size, config.data.image_size, config.data.channels)
     with policy_scope(config.train.precision):
-        net = build_classifier(shape, config.model.num_classes or 10)
+        net = build_classifier(shape, config.model.get("num_classes") or 10)
     extractor = FeatureExtractor()
     extractor.model = keras.Model(net.inputs, [net.get_layer("features").output, net.output])
     images = np.random.default_rng(0).uniform(-1, 1, (batch, *shape)).astype(np.float32)

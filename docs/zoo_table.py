@@ -56,20 +56,20 @@ def _paper(text: str) -> str:
 def _model(config) -> str:
     m, g, d = config.model, config.generator, config.discriminator
     nets = g.arch if g.arch == d.arch else f"{g.arch} G, {d.arch} D"
-    extras = [nets] + (["SN"] if d.spectral_norm else []) + (["EMA"] if m.ema_decay else [])
+    extras = [nets] + (["SN"] if d.spectral_norm else []) + (["EMA"] if m.get("ema_decay") else [])
     return f"{m.cls} ({', '.join(extras)})"
 
 
 def _loss(config) -> str:
     m = config.model
     text = m.loss.replace("_", "-")
-    if m.gradient_penalty:
+    if m.get("gradient_penalty"):
         text += " + GP"
-    if m.clip_value:
+    if m.get("clip_value"):
         text += " (clipping)"
-    if m.drift:
+    if m.get("drift"):
         text += " + drift"
-    if m.r1_gamma:
+    if m.get("r1_gamma"):
         text += " + R1"
     if _kind(config) == "paired_lr_hr":
         text += f" + {m.content_loss} content"

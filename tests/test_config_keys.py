@@ -27,10 +27,10 @@ import numpy as np
 import pytest
 
 import ganzoo
-from ganzoo.config import ADA_LOSSES, NULL, SECTIONS, Config, ConfigError, apply_overrides, used_keys
+from ganzoo.config import ADA_LOSSES, LEGACY_MODEL_DEFAULTS, NULL, SECTIONS, Config, ConfigError, apply_overrides, schema_keys, used_keys
 from tests.helpers import tiny_config
 
-ALL_KEYS = [f"{section}.{f.name}" for section in SECTIONS for f in dataclasses.fields(getattr(Config(), section))]
+ALL_KEYS = schema_keys()
 #: Keys whose only valid value is fixed by the entry's class (so every change is refused).
 FIXED = {("WassersteinGAN", "model.loss"), ("ProgressiveGAN", "model.loss"),
          # and augment.ada where the loss is not one of ADA_LOSSES
@@ -50,7 +50,8 @@ def candidates(key: str, c: Config, folders: dict) -> list[dict]:
     """Changed values to try for ``key`` on ``c`` (each a dict of overrides; a few keys need a
     companion key to be valid, e.g. a decaying schedule needs decay_steps)."""
     section, name = key.split(".", 1)
-    v = getattr(getattr(c, section), name)
+    # a model key the class does not take: changed from the value old configs held for it
+    v = c.model.get(name, LEGACY_MODEL_DEFAULTS.get(name)) if section == "model" else getattr(getattr(c, section), name)
     m, t, d = c.model, c.train, c.data
     num = {  # key -> changed values of the current value v
         "model.latent_dim": lambda v: [v * 2], "model.num_classes": lambda v: [5 if v != 5 else 4],
@@ -212,7 +213,7 @@ class World:
         return _fingerprint(net.get_config())
 
     def data_view(self, c: Config) -> str:
-        key = json.dumps([dataclasses.asdict(c.data), c.model.cls, c.model.num_classes, c.model.n_critic,
+        key = json.dumps([dataclasses.asdict(c.data), c.model.cls, c.model.get("num_classes"), c.model.get("n_critic"),
                           c.train.batch_size, c.train.seed], default=str)
         if key not in self.data:
             from ganzoo.data import load_dataset
@@ -262,7 +263,7 @@ class World:
         data = ("data", c.model.cls if c.model.cls in ("SRGAN", "CycleGAN") else "latent", c.data.source,
                 c.conditional, c.model.cls == "WassersteinGAN")
         if kind == "model":
-            return (kind, c.model.cls, c.generator.arch, c.discriminator.arch, c.conditional, c.model.content_loss,
+            return (kind, c.model.cls, c.generator.arch, c.discriminator.arch, c.conditional, c.model.get("content_loss"),
                     c.augment.ada, bool(c.augment.policy))
         if kind in ("generator", "discriminator"):
             return (kind, getattr(c, kind).arch, c.conditional)
@@ -313,7 +314,7 @@ def _base(name: str, folders: dict) -> Config:
         extra["data.image_size"] = SMALL_SIZE
     if c.data.crop is not None:
         extra["data.crop"] = 40
-    if c.model.ema_decay is not None:
+    if c.model.get("ema_decay") is not None:
         extra["model.ema_decay"] = NULL
     if c.data.source == "folder":
         extra["data.path"] = folders["pairs" if c.model.cls == "CycleGAN" else "images"]

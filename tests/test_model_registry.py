@@ -32,16 +32,23 @@ from ganzoo.registry import register_model_class
 @register_model_class
 @keras.saving.register_keras_serializable(package="ganzoo_test_model_registry")
 class TwoStepCriticGAN(GAN):
-    """Two D updates (one per minibatch) per G update."""
+    """``critic_steps`` D updates (one per minibatch) per G update."""
+
+    def __init__(self, generator, discriminator, critic_steps: int = 1, **kwargs):
+        super().__init__(generator, discriminator, **kwargs)
+        self.critic_steps = int(critic_steps)
+
+    def get_config(self):
+        return {**super().get_config(), "critic_steps": self.critic_steps}
 
     @classmethod
     def batches_per_step(cls, config):
-        return 2
+        return config.model.critic_steps
 
     def train_step(self, data):
         real, _ = self.unpack(data)
         G, D = self.generator, self.discriminator
-        for half in tf.split(real, 2):
+        for half in tf.split(real, self.critic_steps):
             z = self.sample_latent(tf.shape(half)[0])
             with tf.GradientTape() as tape:
                 d_loss = losses.discriminator_loss(self.loss_name, D(half, training=True),
@@ -63,6 +70,7 @@ source: tiny networks so that two steps take a second
 model:
   cls: TwoStepCriticGAN
   latent_dim: 8
+  critic_steps: 2
 generator:
   arch: mlp
   hidden: [16]
@@ -107,8 +115,16 @@ def test_a_new_gan_is_its_class_and_one_yaml(own_folder):
     assert "TwoStepCriticGAN" in ganzoo.config.MODEL_CLASSES
     assert "TwoStepCriticGAN" not in ganzoo.config.IMAGE_TO_IMAGE_CLASSES
 
+    # The constructor is the class's configuration: its new keyword argument is a model: key,
+    # typed and checked from the signature, with no table edited.
+    assert ganzoo.get_config("twostep_digits").model.critic_steps == 2
+    with pytest.raises(ganzoo.ConfigError, match="unknown key 'model.critic_step' .*did you mean 'critic_steps'"):
+        ganzoo.get_config("twostep_digits", **{"model.critic_step": 3})
+    with pytest.raises(ganzoo.ConfigError, match="model.critic_steps: expected int"):
+        ganzoo.get_config("twostep_digits", **{"model.critic_steps": "two"})
+
     model = ganzoo.load("twostep_digits")
-    assert type(model).__name__ == "TwoStepCriticGAN" and model.latent_dim == 8
+    assert type(model).__name__ == "TwoStepCriticGAN" and model.latent_dim == 8 and model.critic_steps == 2
     ds = ganzoo.load_dataset("twostep_digits")
     batch = next(iter(ds))
     assert tuple(batch.shape) == (8, 8, 8, 1)  # batches_per_step (2) x train.batch_size (4)

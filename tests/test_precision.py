@@ -32,7 +32,7 @@ def _run(name, precision, **extra):
     if name.startswith("wgan"):
         extra.setdefault("model.n_critic", 2)  # keeps the traced step small
     config = tiny_config(name, **{"train.precision": precision, "train.batch_size": 8, **extra})
-    per_step = config.train.batch_size * config.model.n_critic
+    per_step = config.train.batch_size * config.model.get("n_critic", 1)
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (per_step, 28, 28, 1)).astype("float32")
     data = tf.data.Dataset.from_tensors(x).repeat(STEPS)  # one fixed batch: a learnable, smooth trend

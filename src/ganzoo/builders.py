@@ -11,7 +11,7 @@ from typing import Optional, Union
 import keras
 
 from ganzoo.config import Config, model_kwargs
-from ganzoo.model_registry import model_class
+from ganzoo.model_registry import class_signature, model_class
 from ganzoo.networks import build_discriminator, build_generator
 from ganzoo.registry import get_config
 
@@ -29,13 +29,36 @@ def build_model(config: Config):
         return _build_model(config)
 
 
+def build_network(role: str, config: Config):
+    """The network a model class's constructor argument ``role`` (one of its ``network_keys``)
+    takes, built from the config: a ``generator...`` argument from the ``generator`` section, a
+    ``discriminator...`` one from the ``discriminator`` section, ``feature_extractor`` the VGG19
+    features of a VGG content loss (None for another content loss: the class builds none)."""
+    if role.startswith("generator"):
+        return build_generator(config)
+    if role.startswith("discriminator"):
+        return build_discriminator(config)
+    if role == "feature_extractor":
+        if config.model.content_loss != "vgg":
+            return None
+        from ganzoo.networks.srresnet import build_vgg19_features, resolve_vgg19_weights  # noqa: PLC0415
+
+        return build_vgg19_features(config.model.vgg_layer, resolve_vgg19_weights(config.model.vgg_weights))
+    raise ValueError(f"{config.model.cls}.network_keys names '{role}', which no ganzoo builder makes; network "
+                     "arguments are generator..., discriminator... or feature_extractor")
+
+
 def _build_model(config: Config):
+    """The one way a config becomes a model: the class's networks (its ``network_keys``), then
+    its settings and config arguments (:func:`ganzoo.config.model_kwargs`). A fixed feature
+    extractor is built first, then the trained networks in order (the order draws initial
+    weights from the seeded stream: it is the one models of the same seed were always built in)."""
     keras.utils.set_random_seed(config.train.seed)
     cls = model_class(config.model.cls)
-    if hasattr(cls, "from_zoo_config"):  # classes that build their own set of networks or parts
-        return cls.from_zoo_config(config)
-    # The class takes exactly its keys of ganzoo.config.MODEL_KEYS (others are refused by validation).
-    return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
+    roles = class_signature(config.model.cls).network_keys
+    order = sorted(roles, key=lambda r: r.startswith(("generator", "discriminator")))
+    networks = {role: build_network(role, config) for role in order}
+    return cls(**networks, **model_kwargs(config))
 
 
 def _learning_rate(lr: float, config: Config):

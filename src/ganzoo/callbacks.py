@@ -104,7 +104,7 @@ def sample_callback(config, out_dir, every: int = 1, data_dir=None, dataset=None
         if dataset is not None:
             batch = tuple(x.numpy()[:4] for x in next(iter(dataset)))
         return TranslationGrid(out_dir, config=config, batch=batch, every=every, data_dir=data_dir)
-    return SampleGrid(out_dir, n=64 if not config.conditional else 10 * config.model.num_classes, every=every,
+    return SampleGrid(out_dir, n=64 if not config.conditional else 10 * config.model.get("num_classes"), every=every,
                       use_ema=use_ema)
 
 

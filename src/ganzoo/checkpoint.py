@@ -91,7 +91,7 @@ def config_identity(config) -> str:
     every checkpoint, and defining it through that hash would make the checkpoints of existing
     runs stop matching. Both digest the same way (:func:`ganzoo.config.dict_digest`).
     """
-    d = config.to_dict()
+    d = config.hash_dict()  # the model section in its legacy shape, as when the runs started
     d.get("train", {}).pop("epochs", None)
     for key in ("description", "paper", "source"):
         d.pop(key, None)

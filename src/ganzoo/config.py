@@ -17,6 +17,7 @@ import hashlib
 import inspect
 import json
 import types
+import warnings
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,8 @@ from typing import Any, Optional, Union
 
 import yaml
 
-from ganzoo.model_registry import image_to_image_class_names, model_class, model_class_info, model_class_names
+from ganzoo.model_registry import (class_signature, image_to_image_class_names, model_class_info, model_class_names,
+                                   model_settings)
 
 __all__ = [
     "Config",
@@ -72,29 +74,16 @@ DIFF_AUGMENT_OPS = ("color", "translation", "cutout")
 ADA_LOSSES = ("non_saturating", "minimax", "hinge")
 
 # ---------------------------------------------------------------------- which object uses which key
-# Every key of a config reaches the object that uses it, or setting it is refused. The tables
-# below say which keys each model class and each network builder take; from them
-# ``Config.validate`` refuses a key set (to anything but its dataclass default) where the
-# entry's objects would ignore it, ``model_kwargs`` hands a model class exactly its keys, and
-# tests/test_config_keys.py checks, for every registered entry, that changing each key it
-# accepts changes the built model, its data or its training. A new key: a dataclass field, and
-# its name in the table of each class / network / pipeline that uses it (nothing else).
+# Every key of a config reaches the object that uses it, or setting it is refused. A model
+# class's ``model`` keys are its constructor's keyword arguments (ganzoo.model_registry.
+# model_settings); the tables below say which keys each network builder and data pipeline
+# take. From them ``Config.validate`` refuses a key set (to anything but its default) where the
+# entry's objects would ignore it, ``model_kwargs`` hands a model class exactly its settings,
+# and tests/test_config_keys.py checks, for every registered entry, that changing each key it
+# accepts changes the built model, its data or its training. A new model setting: a keyword
+# argument of the class's constructor (nothing else); a new network / data key: a dataclass
+# field and its name in the table of each network / pipeline that uses it.
 
-_LATENT_MODEL_KEYS = ("latent_dim", "loss", "ema_decay", "ema_rampup", "feature_matching")
-#: model.cls -> the ``model`` keys the class takes: keyword arguments of its constructor of the
-#: same name (``model_kwargs``), except SRGAN's vgg_layer / vgg_weights, from which its
-#: ``from_zoo_config`` builds the VGG19 feature extractor.
-MODEL_KEYS = {
-    "GAN": _LATENT_MODEL_KEYS + ("label_smoothing", "r1_gamma"),
-    "ConditionalGAN": _LATENT_MODEL_KEYS + ("num_classes", "label_smoothing", "r1_gamma"),
-    "WassersteinGAN": _LATENT_MODEL_KEYS + ("num_classes", "n_critic", "clip_value", "gradient_penalty", "drift"),
-    "ProgressiveGAN": ("latent_dim", "loss", "ema_decay", "ema_rampup", "gradient_penalty", "drift", "fade_images",
-                       "stabilize_images", "start_resolution"),
-    "StyleGAN": _LATENT_MODEL_KEYS + ("r1_gamma", "r1_interval", "style_mixing_prob", "w_avg_beta"),
-    "SRGAN": ("loss", "content_loss", "vgg_layer", "vgg_weights", "content_weight", "adversarial_weight",
-              "pretrain_steps"),
-    "CycleGAN": ("loss", "cycle_weight", "identity_weight", "pool_size", "domains"),
-}
 _NORM_ACT = ("norm", "spectral_norm", "dropout", "leaky_slope")
 #: Network role -> arch -> the keys its builder takes (``ganzoo.networks.build_generator`` /
 #: ``build_discriminator``): keys of the network's own section (bare names) and of other
@@ -155,7 +144,7 @@ def _data_kind(config) -> str:
 
 
 def _conditional(config) -> bool:
-    return config.model.num_classes is not None
+    return config.model.get("num_classes") is not None
 
 
 def _tfds(config) -> bool:
@@ -245,80 +234,108 @@ class NetworkConfig:
     residual_blocks: Optional[int] = None
 
 
-@dataclass
-class ModelConfig:
-    """The training scheme: which model class, its loss and its tricks."""
-
-    #: ``GAN`` (unconditional), ``ConditionalGAN`` or ``WassersteinGAN``.
-    cls: str = "GAN"
-    latent_dim: int = 100
-    #: Number of classes of a conditional model (None: unconditional).
-    num_classes: Optional[int] = None
-    loss: str = "non_saturating"
-    #: One-sided label smoothing of the real target (Salimans et al. 2016).
-    label_smoothing: float = 0.0
-    #: Gradient-penalty weight lambda (WGAN-GP, Gulrajani et al. 2017); 0 disables.
-    gradient_penalty: float = 0.0
-    #: R1 penalty weight gamma (Mescheder et al. 2018); 0 disables.
-    r1_gamma: float = 0.0
-    #: WGAN weight clipping bound c (Arjovsky et al. 2017); None disables.
-    clip_value: Optional[float] = None
-    #: Critic updates per generator update (WassersteinGAN).
-    n_critic: int = 1
-    #: Decay of the exponential moving average of G's weights used for sampling; None disables.
-    ema_decay: Optional[float] = None
-    #: EMA ramp-up (StyleGAN2-ADA's ema_rampup): the average's half-life is at most this share
-    #: of the generator steps so far, so early samples show the current G instead of the
-    #: random initial weights; null keeps ema_decay from the first step.
-    ema_rampup: Optional[float] = 0.05
-    #: Weight of the feature-matching term (Salimans et al. 2016) added to G's loss: the
-    #: squared distance between the batch means of D's penultimate features on real and on
-    #: generated images; 0 disables. GAN, ConditionalGAN, WassersteinGAN and StyleGAN.
-    feature_matching: float = 0.0
-    # --- SRGAN (Ledig et al. 2017)
-    #: ``vgg`` (MSE on VGG19 features, scaled by 1/12.75 as in the paper) or ``pixel`` (MSE on pixels).
-    content_loss: str = "vgg"
-    #: VGG19 layer whose (post-activation) features the content loss compares: block5_conv4 = VGG54.
-    vgg_layer: str = "block5_conv4"
-    #: VGG19 weights: None = the ImageNet file if it is already in ~/.keras/models (or env
+#: The ``model`` keys read by network builders rather than by the model class: key -> (type,
+#: default). Which entry reads which: the ``model.`` keys of :data:`NETWORK_KEYS`, and the VGG19
+#: keys for a class with a ``feature_extractor`` network (SRGAN's content loss).
+NETWORK_MODEL_SETTINGS = {
+    #: Size of z (and of StyleGAN's w).
+    "latent_dim": (int, 100),
+    #: StyleGAN: fully connected layers of the mapping network z -> w (StyleGAN: 8).
+    "mapping_layers": (int, 8),
+    #: StyleGAN: learning-rate multiplier of the mapping network (StyleGAN: 0.01).
+    "mapping_lr_mul": (float, 0.01),
+    #: SRGAN: VGG19 layer whose (post-activation) features the content loss compares (block5_conv4 = VGG54).
+    "vgg_layer": (str, "block5_conv4"),
+    #: SRGAN: VGG19 weights: None = the ImageNet file if it is already in ~/.keras/models (or env
     #: GANZOO_VGG19_WEIGHTS), a path to a local ``.h5`` file, or ``random`` (untrained; tests only).
-    vgg_weights: Optional[str] = None
-    content_weight: float = 1.0
-    #: Weight of G's adversarial term (SRGAN: 1e-3).
-    adversarial_weight: float = 1e-3
-    #: Optimizer steps of pixel-MSE pre-training (SRResNet) before adversarial training starts.
-    pretrain_steps: int = 0
-    # --- CycleGAN (Zhu et al. 2017)
-    #: lambda of the cycle-consistency L1 terms.
-    cycle_weight: float = 10.0
-    #: Weight of the identity L1 terms (the paper: 0.5 * lambda = 5); 0 disables.
-    identity_weight: float = 5.0
-    #: Size of each image pool of past fakes shown to D (Shrivastava et al. 2017); 0 disables.
-    pool_size: int = 50
-    #: Names of domain A (TFDS trainA / data.path_a) and domain B, used by ``--direction a2b``.
-    domains: list[str] = field(default_factory=lambda: ["a", "b"])
-    # --- ProgressiveGAN (Karras et al. 2018)
-    #: Drift penalty epsilon * E[D(x)^2] on the critic's real scores (PGGAN: 0.001); 0 disables.
-    drift: float = 0.0
-    #: Training images over which each new resolution block fades in (PGGAN: 800k); 0 = no fade.
-    fade_images: int = 800_000
-    #: Training images per resolution phase at full strength, after its fade (PGGAN: 800k).
-    stabilize_images: int = 800_000
-    #: Resolution of the first phase (PGGAN: 4); a power of two up to data.image_size.
-    start_resolution: int = 4
-    # --- StyleGAN (Karras et al. 2019, 2020); the mapping network is latent_dim wide (z and w)
-    #: Fully connected layers of the mapping network z -> w (StyleGAN: 8).
-    mapping_layers: int = 8
-    #: Learning-rate multiplier of the mapping network (StyleGAN: 0.01).
-    mapping_lr_mul: float = 0.01
-    #: Probability that a training image mixes the styles of two latents (StyleGAN: 0.9).
-    style_mixing_prob: float = 0.9
-    #: Lazy regularisation (StyleGAN2: 16): R1 as a separate D step every this many minibatches,
-    #: weighted by the interval; D's learning rate is then multiplied by c = k / (k + 1) and its
-    #: Adam betas raised to the power c (``train`` holds the uncorrected values). 1: R1 in every D step.
-    r1_interval: int = 1
-    #: Decay of the running average of w used by the truncation trick (StyleGAN: 0.995).
-    w_avg_beta: float = 0.995
+    "vgg_weights": (Optional[str], None),
+}
+FEATURE_EXTRACTOR_KEYS = ("vgg_layer", "vgg_weights")
+
+#: FROZEN: the ``model`` section as every config had it before the section became the model
+#: class's constructor arguments (every key of every class, at its default then). Used only to
+#: keep old records valid: :meth:`Config.hash_dict` (so :meth:`Config.hash` and
+#: ``ganzoo.checkpoint.config_identity`` of every entry stay what shipped weights and running
+#: trainings recorded; tests/test_config_hashes.py pins them) and, when loading a run folder's
+#: config.yaml written before, to accept a key its class does not take at exactly this value.
+#: Never add to it or change it: a new setting is a constructor argument.
+LEGACY_MODEL_DEFAULTS = types.MappingProxyType({
+    "cls": "GAN", "latent_dim": 100, "num_classes": None, "loss": "non_saturating", "label_smoothing": 0.0,
+    "gradient_penalty": 0.0, "r1_gamma": 0.0, "clip_value": None, "n_critic": 1, "ema_decay": None,
+    "ema_rampup": 0.05, "feature_matching": 0.0, "content_loss": "vgg", "vgg_layer": "block5_conv4",
+    "vgg_weights": None, "content_weight": 1.0, "adversarial_weight": 1e-3, "pretrain_steps": 0,
+    "cycle_weight": 10.0, "identity_weight": 5.0, "pool_size": 50, "domains": ["a", "b"], "drift": 0.0,
+    "fade_images": 800_000, "stabilize_images": 800_000, "start_resolution": 4, "mapping_layers": 8,
+    "mapping_lr_mul": 0.01, "style_mixing_prob": 0.9, "r1_interval": 1, "w_avg_beta": 0.995,
+})
+
+
+class ModelConfig:
+    """The ``model`` section: ``cls``, the model class (``ganzoo.model_registry``), and the
+    keyword arguments of its constructor (its *settings*: name, type and default come from the
+    signature, :func:`ganzoo.model_registry.model_settings`), plus the few ``model`` keys that
+    network builders read (:data:`NETWORK_MODEL_SETTINGS`).
+
+    ``config.model.style_mixing_prob`` reads a setting: the value the YAML gave, else the
+    constructor's default; a key of the old schema that the class does not take
+    (``config.model.n_critic`` of a GAN) still reads its old default, with a DeprecationWarning;
+    any other name is an AttributeError. :meth:`get` reads with a fallback.
+    """
+
+    def __init__(self, cls: str = "GAN", **values):
+        object.__setattr__(self, "cls", cls)
+        object.__setattr__(self, "values", dict(values))
+
+    def defaults(self) -> dict:
+        """Key -> default of every key this section's class (or a network) may read."""
+        out = {name: copy.deepcopy(s.default) for name, s in model_settings(self.cls).items()}
+        out.update({name: default for name, (_, default) in NETWORK_MODEL_SETTINGS.items()})
+        return out
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        defaults = self.defaults()
+        if name in defaults:
+            return defaults[name]
+        if name in LEGACY_MODEL_DEFAULTS:  # read before settings moved to the constructors: still works
+            warnings.warn(f"config.model.{name}: model class {self.cls} takes no setting '{name}'; reading it "
+                          f"gives its old default {LEGACY_MODEL_DEFAULTS[name]!r}, and will fail in a later "
+                          f"release: use config.model.get('{name}', default)", DeprecationWarning, stacklevel=2)
+            return copy.deepcopy(LEGACY_MODEL_DEFAULTS[name])
+        close = difflib.get_close_matches(name, list(defaults), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise AttributeError(f"model class {self.cls} takes no setting '{name}'{hint} (its settings: "
+                             f"{', '.join(model_settings(self.cls))})")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name == "cls":
+            object.__setattr__(self, "cls", value)
+        else:
+            self.values[name] = value
+
+    def get(self, name: str, default=None):
+        """The value of ``name`` (given or the class's default), or ``default`` if the class takes no such key."""
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            return default
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with ``changes`` (``cls`` and/or settings), as ``dataclasses.replace`` for the other sections."""
+        values = {**copy.deepcopy(self.values), **changes}
+        return ModelConfig(values.pop("cls", self.cls), **values)
+
+    def __eq__(self, other) -> bool:
+        """Same class and same value of every key (given or default)."""
+        return (isinstance(other, ModelConfig) and self.cls == other.cls
+                and {**self.defaults(), **self.values} == {**other.defaults(), **other.values})
+
+    def __repr__(self) -> str:
+        return f"ModelConfig(cls={self.cls!r}{''.join(f', {k}={v!r}' for k, v in self.values.items())})"
 
 
 @dataclass
@@ -395,6 +412,11 @@ class DataConfig:
     shuffle_buffer: int = 10000
     image_key: str = "image"
     label_key: str = "label"
+
+    @property
+    def image_shape(self) -> tuple:
+        """``(image_size, image_size, channels)``: the shape of a training image (or crop)."""
+        return (self.image_size, self.image_size, self.channels)
 
 
 @dataclass
@@ -506,8 +528,26 @@ class Config:
         return cls.from_dict(raw, origin=str(path))
 
     def to_dict(self) -> dict:
-        """The whole config as plain nested dicts (every key, defaults included)."""
-        return dataclasses.asdict(self)
+        """The whole config as plain nested dicts (every key the entry reads, defaults included;
+        the ``model`` section: ``cls`` and every setting of the class and its networks)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "model":
+                out["model"] = {"cls": value.cls, **{k: copy.deepcopy(getattr(value, k))
+                                                     for k in _model_keys_read(self)}}
+            else:
+                out[f.name] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+        return out
+
+    def hash_dict(self) -> dict:
+        """:meth:`to_dict` with the ``model`` section in its legacy shape (the keys of
+        :data:`LEGACY_MODEL_DEFAULTS` that the class does not read at their values there): what
+        :meth:`hash` and ``ganzoo.checkpoint.config_identity`` digest, unchanged since weights were
+        published and trainings started."""
+        d = self.to_dict()
+        d["model"] = {**copy.deepcopy(dict(LEGACY_MODEL_DEFAULTS)), **d["model"]}
+        return d
 
     def to_yaml(self) -> str:
         """The whole config as YAML, in field order (``config.yaml`` of a run folder)."""
@@ -520,7 +560,7 @@ class Config:
     def hash(self) -> str:
         """A short stable hash of everything that changes what the entry learns (not its name,
         texts, speed-only keys, or keys at their legacy values; see ``UNHASHED_KEYS``)."""
-        d = self.to_dict()
+        d = self.hash_dict()
         for key in ("name", "description", "paper", "source"):
             d.pop(key, None)
         for section, key in UNHASHED_KEYS:
@@ -533,7 +573,7 @@ class Config:
     @property
     def conditional(self) -> bool:
         """Whether the entry is class-conditional (``model.num_classes`` is set)."""
-        return self.model.num_classes is not None
+        return self.model.get("num_classes") is not None
 
     # ------------------------------------------------------------------ validation
     def validate(self, origin: str = "<config>") -> None:
@@ -556,7 +596,9 @@ class Config:
                 fail(key, f"must be > 0, got {value}")
 
         choice("model.cls", m.cls, model_class_names())
-        choice("model.loss", m.loss, LOSS_NAMES)
+        reads = set(_model_keys_read(self))
+        if "loss" in reads:
+            choice("model.loss", m.loss, LOSS_NAMES)
         choice("generator.arch", g.arch, GENERATOR_ARCHS)
         choice("discriminator.arch", d.arch, DISCRIMINATOR_ARCHS)
         for net_name, net in (("generator", g), ("discriminator", d)):
@@ -578,25 +620,30 @@ class Config:
         choice("train.optimizer", t.optimizer, OPTIMIZERS)
         choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
         choice("train.precision", t.precision, PRECISIONS)
-        choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
+        if "content_loss" in reads:
+            choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
         # Before the value checks: a key that nothing reads is refused as such, whatever its value.
         _check_keys_are_used(self, origin)
 
-        positive("model.latent_dim", m.latent_dim)
-        positive("model.n_critic", m.n_critic)
-        positive("model.clip_value", m.clip_value, allow_none=True)
-        if m.num_classes is not None and m.num_classes < 2:
+        # Checks of a setting run where the entry's class (or a network) reads it.
+        mv = {key: getattr(m, key) for key in reads}
+        for key in ("latent_dim", "n_critic"):
+            if key in mv:
+                positive(f"model.{key}", mv[key])
+        if "clip_value" in mv:
+            positive("model.clip_value", mv["clip_value"], allow_none=True)
+        if mv.get("num_classes") is not None and mv["num_classes"] < 2:
             fail("model.num_classes", f"a conditional model needs at least 2 classes, got {m.num_classes}")
-        if m.cls == "ConditionalGAN" and m.num_classes is None:
+        if m.cls == "ConditionalGAN" and mv.get("num_classes") is None:
             fail("model.num_classes", "ConditionalGAN needs num_classes (e.g. 10 for MNIST)")
-        if not 0.0 <= m.label_smoothing < 1.0:
+        if not 0.0 <= mv.get("label_smoothing", 0.0) < 1.0:
             fail("model.label_smoothing", f"must be in [0, 1), got {m.label_smoothing}")
-        for key in ("gradient_penalty", "r1_gamma", "drift"):
-            if getattr(m, key) < 0:
-                fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
-        if m.ema_decay is not None and not 0.0 < m.ema_decay < 1.0:
+        for key in ("gradient_penalty", "r1_gamma", "drift", "feature_matching"):
+            if mv.get(key, 0) < 0:
+                fail(f"model.{key}", f"must be >= 0, got {mv[key]}")
+        if mv.get("ema_decay") is not None and not 0.0 < mv["ema_decay"] < 1.0:
             fail("model.ema_decay", f"must be in (0, 1), got {m.ema_decay}")
-        if m.ema_rampup is not None and not m.ema_rampup > 0:
+        if mv.get("ema_rampup") is not None and not mv["ema_rampup"] > 0:
             fail("model.ema_rampup", f"must be > 0 (e.g. 0.05), or null for no ramp-up; got {m.ema_rampup}")
         if m.cls == "WassersteinGAN":
             if m.loss != "wasserstein":
@@ -652,8 +699,6 @@ class Config:
         if t.decay_start < 0:
             fail("train.decay_start", f"must be >= 0, got {t.decay_start}")
         _validate_augment(self, fail)
-        if m.feature_matching < 0:
-            fail("model.feature_matching", f"must be >= 0, got {m.feature_matching}")
         if t.lr_schedule != "constant" and t.decay_steps is None:
             fail("train.decay_steps", f"lr_schedule '{t.lr_schedule}' needs decay_steps (the number of "
                  "optimizer steps over which the learning rate decays)")
@@ -709,11 +754,9 @@ def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
     for net_name, net in (("generator", g), ("discriminator", d)):
         positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
     positive("data.crops_per_image", data.crops_per_image)
-    for key in ("content_weight", "adversarial_weight", "cycle_weight", "identity_weight"):
-        if getattr(m, key) < 0:
-            fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
-    for key in ("pretrain_steps", "pool_size"):
-        if getattr(m, key) < 0:
+    for key in ("content_weight", "adversarial_weight", "cycle_weight", "identity_weight", "pretrain_steps",
+                "pool_size"):
+        if m.get(key, 0) < 0:
             fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
     if m.cls == "SRGAN":
         choice("model.vgg_layer", m.vgg_layer, VGG19_LAYERS)
@@ -801,18 +844,14 @@ SECTIONS = ("model", "generator", "discriminator", "data", "train", "augment")
 
 
 def model_keys(cls: str) -> tuple:
-    """The ``model`` keys class ``cls`` takes: its :data:`MODEL_KEYS` row, or, for a class
-    registered with ``@ganzoo.registry.register_model_class`` (e.g. the README's "Add a new GAN"
-    example), the keyword arguments of its constructors (the class's and its bases') that are
-    ``model`` keys."""
-    if cls in MODEL_KEYS:
-        return MODEL_KEYS[cls]
-    names = {f.name for f in dataclasses.fields(ModelConfig)} - {"cls"}
-    taken = set()
-    for klass in model_class(cls).__mro__:
-        if "__init__" in vars(klass):
-            taken |= set(inspect.signature(klass.__init__).parameters)
-    return tuple(sorted(taken & names))
+    """The ``model`` keys class ``cls`` takes: the settings of its constructor
+    (:func:`ganzoo.model_registry.model_settings`)."""
+    return tuple(model_settings(cls))
+
+
+def _model_keys_read(config: "Config") -> list[str]:
+    """The ``model`` keys (bare names) the entry's class and networks take, ``cls`` aside."""
+    return [k.split(".", 1)[1] for k in _key_owners(config, when=False) if k.startswith("model.") and k != "model.cls"]
 
 
 def _data_pipeline(cls: str) -> str:
@@ -826,6 +865,9 @@ def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
     owners = {"model.cls": "the registry", "generator.arch": "the registry", "discriminator.arch": "the registry"}
     for key in model_keys(m.cls):
         owners.setdefault(f"model.{key}", m.cls)
+    if "feature_extractor" in class_signature(m.cls).network_keys:
+        for key in FEATURE_EXTRACTOR_KEYS:
+            owners.setdefault(f"model.{key}", f"{m.cls}'s feature extractor")
     for role in ("generator", "discriminator"):
         arch = getattr(config, role).arch
         for key in NETWORK_KEYS[role][arch]:
@@ -845,6 +887,16 @@ def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
     return owners
 
 
+def schema_keys() -> list[str]:
+    """Every dotted key a config may hold: ``model.cls``, the ``model`` keys of every registered
+    class and network (:func:`ganzoo.model_registry.model_settings`, :data:`NETWORK_MODEL_SETTINGS`),
+    and the fields of the other sections."""
+    keys = ["model.cls"] + [f"model.{name}" for name in _all_model_key_types()]
+    for section in SECTIONS[1:]:
+        keys += [f"{section}.{f.name}" for f in dataclasses.fields(getattr(Config(), section))]
+    return keys
+
+
 def used_keys(config: "Config") -> set[str]:
     """The dotted keys (``model.r1_gamma``, ``generator.filters``, ...) that this config's model,
     networks, data pipeline, training or augmentation read; setting any other key to anything but
@@ -855,7 +907,8 @@ def used_keys(config: "Config") -> set[str]:
 def _classes_using(key: str) -> list[str]:
     section, name = key.split(".", 1)
     if section == "model":
-        users = [c for c, keys in MODEL_KEYS.items() if name in keys]
+        users = [c for c in model_class_names() if name in model_keys(c)
+                 or (name in FEATURE_EXTRACTOR_KEYS and "feature_extractor" in class_signature(c).network_keys)]
         users += [c for c, arch in STYLE_ARCHS.items()
                   if c not in users and any(key in keys for keys in (NETWORK_KEYS["generator"][arch],
                                                                      NETWORK_KEYS["discriminator"][arch]))]
@@ -897,7 +950,15 @@ def _check_keys_are_used(config: "Config", origin: str) -> None:
     """Refuse a key set to a non-default value that the entry's objects would ignore."""
     used = used_keys(config)
     default = Config()
-    for section in SECTIONS:
+    for name, value in list(config.model.values.items()):
+        key = f"model.{name}"
+        if key in used:
+            continue
+        if value != LEGACY_MODEL_DEFAULTS.get(name, _MISSING):
+            who, why = _unused_key_message(config, key)
+            raise ConfigError(f"{key} {who} ({origin}): {why}")
+        del config.model.values[name]  # an old run folder's key at its old default: nothing reads it
+    for section in SECTIONS[1:]:
         ours, theirs = getattr(config, section), getattr(default, section)
         for f in dataclasses.fields(ours):
             key = f"{section}.{f.name}"
@@ -906,16 +967,26 @@ def _check_keys_are_used(config: "Config", origin: str) -> None:
                 raise ConfigError(f"{key} {who} ({origin}): {why}")
 
 
+_MISSING = object()
+
+
+def config_path_value(config: "Config", path: str):
+    """The value at a dotted ``path`` of ``config`` (``"train.seed"``); a section gives its dict."""
+    value = config
+    for part in path.split("."):
+        value = getattr(value, part)
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else copy.deepcopy(value)
+
+
 def model_kwargs(config: "Config") -> dict:
-    """The keyword arguments of the entry's model class (``model.cls``): its :data:`MODEL_KEYS`
-    under their own names, the seed, the entry's name and whole config (provenance) and, for
-    classes that sample from z, the ``augment`` section (SRGAN's vgg_layer / vgg_weights are for
-    its ``from_zoo_config``, which builds the VGG19 features from them)."""
-    m = config.model
-    kwargs = {key: copy.deepcopy(getattr(m, key)) for key in model_keys(m.cls)}
-    kwargs.update(seed=config.train.seed, zoo_config=config.to_dict(), name=config.name)
-    if not model_class_info(m.cls).image_to_image:
-        kwargs["augment"] = dataclasses.asdict(config.augment)
+    """The keyword arguments of the entry's model class except its networks: every setting of
+    its constructor (the YAML's value or the default), the arguments it takes from other
+    sections (its ``config_arguments``, e.g. ``seed`` from ``train.seed``), the entry's name
+    and whole config (``zoo_config``, provenance)."""
+    m, signature = config.model, class_signature(config.model.cls)
+    kwargs = {key: copy.deepcopy(getattr(m, key)) for key in signature.settings}
+    kwargs.update({arg: config_path_value(config, path) for arg, path in signature.config_arguments.items()})
+    kwargs.update(zoo_config=config.to_dict(), name=config.name)
     return kwargs
 
 
@@ -977,6 +1048,52 @@ def _coerce(value: Any, tp, where: str, origin: str):
     raise ConfigError(f"{origin}: {where}: expected {_type_name(tp)}, got {value!r} ({type(value).__name__})")
 
 
+def _model_key_types(cls: str) -> dict:
+    """``model`` key -> type for class ``cls``: its settings, then the networks' keys."""
+    types_ = {name: s.type for name, s in model_settings(cls).items()}
+    types_.update({name: tp for name, (tp, _) in NETWORK_MODEL_SETTINGS.items()})
+    return types_
+
+
+def _all_model_key_types() -> dict:
+    """``model`` key -> type for every registered class (the first class that takes a key wins)."""
+    out = {}
+    for cls in model_class_names():
+        for name, tp in _model_key_types(cls).items():
+            out.setdefault(name, tp)
+    return out
+
+
+def _build_model_section(raw, origin: str) -> ModelConfig:
+    """The ``model`` section: ``cls`` must be a registered class; each other key a setting of its
+    constructor (coerced to the annotation's type) or a network's (:data:`NETWORK_MODEL_SETTINGS`).
+    A key some other class takes is kept for :meth:`Config.validate` to refuse as unused (with
+    which classes take it); any other key is unknown."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: model: expected a mapping of model keys, got {raw!r}")
+    cls = _coerce(raw.get("cls", "GAN"), str, "model.cls", origin)
+    if cls not in model_class_names():
+        close = difflib.get_close_matches(cls, model_class_names(), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ConfigError(f"{origin}: model.cls: '{cls}' is not one of {', '.join(model_class_names())}{hint}")
+    ours, everyone = _model_key_types(cls), _all_model_key_types()
+    values = {}
+    for key, value in raw.items():
+        if key == "cls":
+            continue
+        tp = ours.get(key, everyone.get(key))
+        if tp is None:
+            valid = ["cls", *ours]
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{origin}: unknown key 'model.{key}' in 'model'{hint} (valid keys for {cls}, from "
+                              f"its constructor and its networks: {', '.join(valid)})")
+        values[key] = _coerce(value, tp, f"model.{key}", origin)
+    return ModelConfig(cls, **values)
+
+
 def _build(cls, raw: dict, origin: str, prefix: str):
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -990,7 +1107,9 @@ def _build(cls, raw: dict, origin: str, prefix: str):
             raise ConfigError(f"{origin}: unknown key '{where}'{section}{hint} "
                               f"(valid keys: {', '.join(names)})")
         tp = hints[key]
-        if dataclasses.is_dataclass(tp):
+        if tp is ModelConfig:
+            kwargs[key] = _build_model_section(value, origin)
+        elif dataclasses.is_dataclass(tp):
             if value is None:
                 value = {}
             if not isinstance(value, dict):
@@ -1021,7 +1140,10 @@ def _leaf_paths() -> dict[str, list[str]]:
     hints = typing.get_type_hints(Config)
     for f in dataclasses.fields(Config):
         tp = hints[f.name]
-        if dataclasses.is_dataclass(tp):
+        if tp is ModelConfig:
+            for name in _all_model_key_types():
+                paths.setdefault(name, []).append(f"model.{name}")
+        elif dataclasses.is_dataclass(tp):
             for sub in dataclasses.fields(tp):
                 paths.setdefault(sub.name, []).append(f"{f.name}.{sub.name}")
         else:
@@ -1093,7 +1215,10 @@ def _drop_settings_left_behind(config: Config, raw: dict, given: set, origin: st
     default = Config()
     for key in before - after - given:
         section, name = key.split(".", 1)
-        raw[section][name] = copy.deepcopy(getattr(getattr(default, section), name))
+        if section == "model":  # a setting the new class does not take: it goes with the old class
+            raw["model"].pop(name, None)
+        else:
+            raw[section][name] = copy.deepcopy(getattr(getattr(default, section), name))
 
 
 def parse_set_option(text: str) -> tuple[str, Any]:

@@ -236,7 +236,7 @@ def _check_tfds_labels(config: Config, spec: dict, features: list, info) -> None
         num_classes = getattr(info.features[data.label_key], "num_classes", None)
     except (AttributeError, KeyError, TypeError):
         num_classes = None
-    wanted = config.model.num_classes
+    wanted = config.model.get("num_classes")
     if num_classes is not None and wanted is not None and num_classes != wanted:
         raise DataError(f"TFDS '{data.name}' has {num_classes} classes but model.num_classes is {wanted}; "
                         f"set model.num_classes: {num_classes}")
@@ -290,7 +290,7 @@ def _folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
         raise DataError(f"none of the {report.files} image files in {report.path} could be read "
                         f"(e.g. {few_paths(report.unreadable, report.path)}); check that they are valid images")
     if with_labels:
-        wanted = config.model.num_classes
+        wanted = config.model.get("num_classes")
         if wanted is not None and wanted != len(report.classes):
             raise DataError(f"{report.path} has {len(report.classes)} class subfolders "
                             f"({', '.join(report.classes)}) but model.num_classes is {wanted}; set "

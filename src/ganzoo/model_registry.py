@@ -25,11 +25,18 @@ checks that the class declares the same data kind.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import functools
 import importlib
-from typing import Optional
+import importlib.util
+import inspect
+import typing
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Optional, Union
 
-__all__ = ["DATA_KINDS", "ModelClassInfo", "register_model_class", "unregister_model_class", "model_class",
+__all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings", "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
            "model_class_info", "model_class_names", "image_to_image_class_names"]
 
 #: What ``ganzoo.load_dataset`` yields for a class of each data kind (its ``data_kind``).
@@ -101,6 +108,8 @@ def register_model_class(cls: Optional[type] = None, *, name: Optional[str] = No
                              f"('{key}') first")
         _INFO[key] = ModelClassInfo(key, klass.__module__, kind)
         _CLASSES[key] = klass
+        class_signature.cache_clear()
+        _check_settings_are_typed(key)
         return klass
 
     return register if cls is None else register(cls)
@@ -114,6 +123,7 @@ def unregister_model_class(name: str) -> None:
         raise KeyError(f"no model class '{name}' is registered")
     del _INFO[name]
     _CLASSES.pop(name, None)
+    class_signature.cache_clear()
 
 
 def model_class_names() -> tuple:
@@ -144,3 +154,206 @@ def model_class(name: str) -> type:
             raise ImportError(f"{info.module} was imported but registered no model class '{name}' "
                               "(is its @register_model_class missing?)")
     return _CLASSES[name]
+
+
+def loaded_model_class(name: str) -> Optional[type]:
+    """The class registered as ``name`` if its module is imported already, else None (no import)."""
+    return _CLASSES.get(name)
+
+
+# ---------------------------------------------------------------------- settings: the constructor
+# A model class's ``model:`` settings are the keyword arguments of its constructor (and of its
+# bases' constructors, which it passes ``**kwargs`` to) that have a default value, less the
+# arguments the builder supplies from elsewhere: its networks (``network_keys``), the
+# arguments it takes from other config sections (``config_arguments``, e.g. ``seed`` from
+# ``train.seed``) and the provenance ``zoo_config``, and less a base's arguments that the
+# class does not use (``refused_settings``: the config refuses them, naming the classes that
+# take them). The annotation is the setting's type (the
+# config loader coerces YAML values to it), the default its default. Nothing else declares them.
+
+#: Constructor arguments that ganzoo.builders passes to every class and that are no setting.
+PROVENANCE_ARGUMENTS = ("zoo_config",)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One ``model:`` key of a class: its ``name``, ``type`` (from the annotation), ``default``
+    and ``owner`` (the class whose constructor declares it)."""
+
+    name: str
+    type: Any
+    default: Any
+    owner: str
+
+
+def _normalized(tp):
+    """Sequence[X] / tuple[X, ...] -> list[X] (YAML gives lists), recursively in unions."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, getattr(__import__("types"), "UnionType", Union)):
+        return Union[tuple(_normalized(a) for a in typing.get_args(tp))]
+    if origin in (list, tuple, Sequence, getattr(typing, "Sequence")):
+        args = [a for a in typing.get_args(tp) if a is not Ellipsis]
+        return list[_normalized(args[0])] if args else list
+    return tp
+
+
+_ANNOTATION_NAMES = {"Optional": Optional, "Union": Union, "Sequence": Sequence, "list": list, "tuple": tuple,
+                     "dict": dict, "float": float, "int": int, "str": str, "bool": bool, "None": None,
+                     "Any": Any}
+
+
+def _class_layers(klass: type) -> list[dict]:
+    """The constructor layers of an imported class, subclass first: each ``{"owner", "params":
+    [(name, type, has_default, default)], "network_keys", "config_arguments"}``."""
+    layers = []
+    for k in klass.__mro__:
+        if k.__module__.split(".")[0] in ("keras", "tensorflow", "builtins", "typing", "abc"):
+            continue
+        params = []
+        if "__init__" in vars(k):
+            hints = typing.get_type_hints(k.__init__)
+            for p in list(inspect.signature(k.__init__).parameters.values())[1:]:
+                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                    continue
+                params.append((p.name, hints.get(p.name), p.default is not p.empty,
+                               None if p.default is p.empty else p.default))
+        layers.append({"owner": k.__qualname__, "params": params,
+                       "network_keys": vars(k).get("network_keys"),
+                       "config_arguments": vars(k).get("config_arguments"),
+                       "refused_settings": vars(k).get("refused_settings")})
+    return layers
+
+
+@functools.lru_cache(maxsize=None)
+def _module_tree(module: str):
+    # The file is found from the top package's folder: find_spec("a.b.c") would import a.b, and
+    # ganzoo.models' __init__ imports every model class (and TensorFlow).
+    top, *rest = module.split(".")
+    spec = importlib.util.find_spec(top)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        base = Path(folder).joinpath(*rest)
+        for path in (base.with_suffix(".py"), base / "__init__.py"):
+            if rest and path.is_file():
+                return ast.parse(path.read_text(encoding="utf-8"), str(path))
+    return None
+
+
+def _resolve_name(module: str, name: str, depth: int = 0):
+    """``(module, node)`` where ``name`` of ``module`` is defined (a ClassDef, or an Assign's
+    value), following ``from ganzoo... import name``; None outside ganzoo."""
+    tree = _module_tree(module) if module.startswith("ganzoo") and depth < 8 else None
+    if tree is None:
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return module, node
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            return module, node.value
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
+            return module, node.value
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            for alias in node.names:
+                if (alias.asname or alias.name) == name:
+                    return _resolve_name(node.module, alias.name, depth + 1)
+    return None
+
+
+def _literal(module: str, node):
+    if isinstance(node, ast.Name):
+        found = _resolve_name(module, node.id)
+        if found is None:
+            raise ValueError(f"{module}: cannot read the value of {node.id} without importing it")
+        return _literal(*found)
+    return ast.literal_eval(node)
+
+
+def _source_layers(module: str, name: str, seen=None) -> list[dict]:
+    """:func:`_class_layers` read from the source of a class's module, without importing it."""
+    found = _resolve_name(module, name)
+    if found is None:
+        return []
+    module, node = found
+    if not isinstance(node, ast.ClassDef):
+        return []
+    layer = {"owner": node.name, "params": [], "network_keys": None, "config_arguments": None,
+             "refused_settings": None}
+    for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "__init__":
+            args = item.args.posonlyargs + item.args.args
+            defaults = [None] * (len(args) - len(item.args.defaults)) + list(item.args.defaults)
+            pairs = list(zip(args, defaults))[1:] + list(zip(item.args.kwonlyargs, item.args.kw_defaults))
+            for arg, default in pairs:
+                tp = None if arg.annotation is None else eval(ast.unparse(arg.annotation),  # noqa: S307
+                                                               dict(_ANNOTATION_NAMES))
+                layer["params"].append((arg.arg, tp, default is not None,
+                                        None if default is None else _literal(module, default)))
+        targets = []
+        if isinstance(item, ast.Assign):
+            targets = [t.id for t in item.targets if isinstance(t, ast.Name)]
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+            targets = [item.target.id]
+        for target in targets:
+            if target in ("network_keys", "config_arguments", "refused_settings"):
+                layer[target] = _literal(module, item.value)
+    layers = [layer]
+    for base in node.bases:
+        if isinstance(base, ast.Name):
+            for sub in _source_layers(module, base.id):
+                if sub["owner"] not in {l["owner"] for l in layers}:
+                    layers.append(sub)
+    return layers
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassSignature:
+    """What a class's constructors say: its ``model:`` ``settings`` (key -> :class:`Setting`),
+    its ``network_keys`` (arguments the builder builds networks for) and its
+    ``config_arguments`` (argument -> the dotted config path the builder reads it from)."""
+
+    settings: dict
+    network_keys: tuple
+    config_arguments: dict
+
+
+def _signature_from_layers(layers: list[dict]) -> ClassSignature:
+    network_keys = tuple(next((l["network_keys"] for l in layers if l["network_keys"] is not None), ()))
+    config_arguments = {}
+    for layer in reversed(layers):  # a subclass's entry replaces its base's
+        config_arguments.update(layer["config_arguments"] or {})
+    not_settings = set(network_keys) | set(config_arguments) | set(PROVENANCE_ARGUMENTS)
+    settings = {}
+    for layer in layers:  # subclass first: a base's argument that a subclass refuses is no setting
+        not_settings |= set(layer["refused_settings"] or ())
+        for name, tp, has_default, default in layer["params"]:
+            if name in settings or name in not_settings or not has_default:
+                continue
+            settings[name] = Setting(name, None if tp is None else _normalized(tp), default, layer["owner"])
+    return ClassSignature(settings, network_keys, config_arguments)
+
+
+@functools.lru_cache(maxsize=None)
+def class_signature(name: str) -> ClassSignature:
+    """The :class:`ClassSignature` of the class registered as ``name``, read from its
+    constructors: with :mod:`inspect` when its module is imported, else from its module's
+    source (configs validate without TensorFlow); tests/test_model_settings.py checks that
+    both readings agree for every class of the zoo."""
+    klass = _CLASSES.get(name)
+    if klass is not None:
+        return _signature_from_layers(_class_layers(klass))
+    layers = _source_layers(model_class_info(name).module, name)
+    return _signature_from_layers(layers) if layers else _signature_from_layers(_class_layers(model_class(name)))
+
+
+def model_settings(name: str) -> dict:
+    """``model:`` key -> :class:`Setting` of the class registered as ``name``: the keyword
+    arguments with a default of its constructors (see :func:`class_signature`)."""
+    return class_signature(name).settings
+
+
+def _check_settings_are_typed(name: str) -> None:
+    untyped = [s.name for s in model_settings(name).values() if s.type is None]
+    if untyped:
+        raise TypeError(f"model class {name}: constructor argument(s) {', '.join(untyped)} have a default but no "
+                        "type annotation; a model: setting needs one (the config loader coerces YAML values to it), "
+                        "or list the argument in the class's network_keys / config_arguments if the builder "
+                        "supplies it")

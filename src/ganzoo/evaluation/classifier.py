@@ -101,9 +101,9 @@ def _data_config(data: Union[str, Config, DataConfig]) -> Config:
 
 
 def dataset_num_classes(config: Config, data_dir: Optional[str] = None) -> int:
-    """Number of classes of the dataset's label feature (config.model.num_classes when set)."""
-    if config.model.num_classes:
-        return int(config.model.num_classes)
+    """Number of classes of the dataset's label feature (config.model.get("num_classes") when set)."""
+    if config.model.get("num_classes"):
+        return int(config.model.get("num_classes"))
     data = config.data
     if data.source == "folder":
         from ganzoo.data import scan_folder  # noqa: PLC0415

@@ -89,7 +89,7 @@ def _mnist_test(config, n: int, data_dir: Optional[str]):
     import ganzoo  # noqa: PLC0415
 
     data = dataclasses.replace(config.data, source="tfds", split="test", pad=0, crop=None, limit=None)
-    latent = dataclasses.replace(config, model=dataclasses.replace(config.model, cls="GAN", num_classes=10),
+    latent = dataclasses.replace(config, model=config.model.replace(cls="ConditionalGAN", num_classes=10),
                                  data=data)
     images, labels = [], []
     for x, y in ganzoo.load_dataset(latent, batch_size=1000, shuffle=False, with_labels=True, drop_remainder=False,

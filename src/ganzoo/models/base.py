@@ -80,6 +80,13 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
     """
 
     data_kind = "latent"
+    #: Constructor arguments that are networks: ganzoo.builders builds each with the builder of its
+    #: role (the name's prefix: generator / discriminator) from the config's network sections.
+    network_keys = ("generator", "discriminator")
+    #: Constructor arguments ganzoo.builders reads from other config sections than ``model``:
+    #: argument -> dotted path (a section gives its dict). Every other keyword argument with a
+    #: default is a ``model:`` setting (:func:`ganzoo.model_registry.model_settings`).
+    config_arguments = {"seed": "train.seed", "augment": "augment"}
 
     def __init__(self, generator, discriminator, latent_dim: Optional[int] = None,
                  num_classes: Optional[int] = None, loss: str = "non_saturating",

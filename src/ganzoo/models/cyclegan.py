@@ -46,6 +46,7 @@ class CycleGAN(ImageToImageModel):
 
     data_kind = "unpaired_ab"
     network_keys = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
+    config_arguments = {"image_shape": "data.image_shape"}
     loss_names = ("g_loss", "d_loss", "adversarial_loss", "cycle_loss", "identity_loss")
 
     def __init__(self, generator_ab, generator_ba, discriminator_a, discriminator_b, image_shape=(256, 256, 3),
@@ -73,17 +74,6 @@ class CycleGAN(ImageToImageModel):
         self.pool_b = ImagePool(self.pool_size, self.image_shape, seed=None if seed is None else seed + 1,
                                 name="pool_b")
         self.built = True
-
-    @classmethod
-    def from_zoo_config(cls, config):
-        """Build both generators and both discriminators of a zoo config and the model around them."""
-        from ganzoo.config import model_kwargs  # noqa: PLC0415
-        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
-
-        data = config.data
-        nets = [build_generator(config), build_generator(config), build_discriminator(config),
-                build_discriminator(config)]
-        return cls(*nets, image_shape=(data.image_size, data.image_size, data.channels), **model_kwargs(config))
 
     def get_config(self):
         config = super().get_config()

@@ -28,6 +28,9 @@ class GAN(GANBase):
         r1_gamma: weight of the R1 penalty on real images (Mescheder et al. 2018); 0 = off.
     """
 
+    #: GANBase arguments this class does not use (ConditionalGAN takes num_classes again).
+    refused_settings = ("num_classes",)
+
     def __init__(self, generator, discriminator, label_smoothing: float = 0.0, r1_gamma: float = 0.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         if self.conditional and type(self) is GAN:

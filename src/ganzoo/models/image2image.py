@@ -30,6 +30,8 @@ class ImageToImageModel(AdversarialModel):
     task = "image2image"
     network_keys: tuple = ()
     loss_names: tuple = ()
+    #: Constructor arguments read from other config sections (see :attr:`GANBase.config_arguments`).
+    config_arguments = {"seed": "train.seed"}
 
     def __init__(self, seed: Optional[int] = None, zoo_config: Optional[dict] = None, **kwargs):
         super().__init__(**kwargs)

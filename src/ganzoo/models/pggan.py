@@ -137,6 +137,9 @@ class ProgressiveGAN(GANBase):
         start_resolution: resolution of phase 0 (paper: 4); lower blocks are always on.
     """
 
+    #: GANBase arguments this class does not use: a conditional PGGAN and feature matching are not built.
+    refused_settings = ("num_classes", "feature_matching")
+
     def __init__(self, generator, discriminator, gradient_penalty: float = 10.0, drift: float = 1e-3,
                  fade_images: int = 800_000, stabilize_images: int = 800_000, start_resolution: int = 4,
                  loss: str = "wasserstein", **kwargs):
@@ -145,6 +148,8 @@ class ProgressiveGAN(GANBase):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
         if self.conditional:
             raise ValueError("ProgressiveGAN is unconditional; remove num_classes")
+        if self.feature_matching:
+            raise ValueError("ProgressiveGAN has no feature-matching term; remove feature_matching")
         self.levels = resolution_levels(self.image_shape[0])
         if start_resolution not in self.levels:
             raise ValueError(f"start_resolution must be one of {self.levels}, got {start_resolution}")
@@ -167,14 +172,6 @@ class ProgressiveGAN(GANBase):
                                      name="alpha", aggregation="only_first_replica")
         self.gp_tracker = keras.metrics.Mean(name="gp")
         self.wd_tracker = keras.metrics.Mean(name="wasserstein_distance")
-
-    @classmethod
-    def from_zoo_config(cls, config):
-        """Build the growing networks of a zoo config and the model around them."""
-        from ganzoo.config import model_kwargs  # noqa: PLC0415
-        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
-
-        return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
 
     def get_config(self):
         config = super().get_config()

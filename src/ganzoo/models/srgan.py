@@ -48,6 +48,7 @@ class SRGAN(ImageToImageModel):
 
     data_kind = "paired_lr_hr"
     network_keys = ("generator", "discriminator", "feature_extractor")
+    config_arguments = {"scale": "data.scale"}
     loss_names = ("g_loss", "d_loss", "pixel_loss", "content_loss", "adversarial_loss")
 
     def __init__(self, generator, discriminator, feature_extractor=None, scale: int = 4,
@@ -73,21 +74,6 @@ class SRGAN(ImageToImageModel):
         self.pretrain_steps = int(pretrain_steps)
         self._check_scale()
         self.built = True
-
-    @classmethod
-    def from_zoo_config(cls, config):
-        """Build the entry's networks (VGG weights are resolved first: no weights, no build)."""
-        from ganzoo.config import model_kwargs  # noqa: PLC0415
-        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
-        from ganzoo.networks.srresnet import build_vgg19_features, resolve_vgg19_weights  # noqa: PLC0415
-
-        kwargs = model_kwargs(config)
-        vgg_layer, vgg_weights = kwargs.pop("vgg_layer"), kwargs.pop("vgg_weights")
-        extractor = None
-        if kwargs["content_loss"] == "vgg":
-            extractor = build_vgg19_features(vgg_layer, resolve_vgg19_weights(vgg_weights))
-        return cls(build_generator(config), build_discriminator(config), extractor, scale=config.data.scale,
-                   **kwargs)
 
     def _check_scale(self):
         probe = keras.ops.convert_to_numpy(self.generator(np.zeros((1, 3, 5, self.channels), np.float32)))

@@ -74,6 +74,9 @@ class StyleGAN(GANBase):
         w_avg_beta: decay of the running average of w (StyleGAN: 0.995).
     """
 
+    #: GANBase arguments this class does not use (StyleGAN is unconditional).
+    refused_settings = ("num_classes",)
+
     def __init__(self, generator, discriminator, r1_gamma: float = 10.0, r1_interval: int = 16,
                  style_mixing_prob: float = 0.9, w_avg_beta: float = 0.995, loss: str = "non_saturating", **kwargs):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
@@ -98,14 +101,6 @@ class StyleGAN(GANBase):
         self.d_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
                                        name="d_steps", aggregation="only_first_replica")
         self.r1_tracker = keras.metrics.Mean(name="r1")
-
-    @classmethod
-    def from_zoo_config(cls, config):
-        """Build the mapping/synthesis generator and residual discriminator of a zoo config and the model around them."""
-        from ganzoo.config import model_kwargs  # noqa: PLC0415
-        from ganzoo.networks import build_discriminator, build_generator  # noqa: PLC0415
-
-        return cls(build_generator(config), build_discriminator(config), **model_kwargs(config))
 
     @property
     def lazy_r1(self) -> bool:

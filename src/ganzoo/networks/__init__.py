@@ -44,7 +44,7 @@ def _common(config, net):
     return dict(
         image_size=config.data.image_size,
         channels=config.data.channels,
-        num_classes=config.model.num_classes,
+        num_classes=config.model.get("num_classes"),
         embedding_dim=net.embedding_dim,
         norm=net.norm,
         spectral_norm=net.spectral_norm,
