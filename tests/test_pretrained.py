@@ -14,9 +14,9 @@ from ganzoo.evaluation.stats import class_coverage, label_accuracy
 from ganzoo.weights import PRETRAINED_DIR, available_pretrained, pretrained_path
 from tests.helpers import shared_tfds_dir
 
-GENERATORS = ["cgan_mnist", "gan_mnist", "dcgan_mnist", "wgan_gp_mnist", "pggan_mnist"]
+GENERATORS = ["cgan_mnist", "gan_mnist", "dcgan_mnist", "wgan_gp_mnist", "pggan_mnist", "stylegan_mnist"]
 #: Issue 17's bars for the generators it trained: (coverage at least, FCD below gan_mnist's 17.9).
-FAMILY_BARS = {"pggan_mnist": (0.98, 17.9)}
+FAMILY_BARS = {"pggan_mnist": (0.98, 17.9), "stylegan_mnist": (0.98, 17.9)}
 #: Image-to-image entries with bundled weights (issue 17): judged against their baselines.
 SUPER_RESOLUTION = ["srgan_mnist"]
 TRANSLATION = ["cyclegan_mnist2uci"]
@@ -58,11 +58,13 @@ def test_pretrained_cgan_mnist_draws_the_requested_digits():
 
 @pytest.mark.parametrize("name", UNCONDITIONAL)
 def test_pretrained_unconditional_entries_cover_the_digits(name):
+    """The shipped weights themselves reach the 0.97 coverage bar. 2,000 samples: wgan_mnist's 10,000
+    score 0.9728, and 500 scored 0.9695 (the estimate's spread at 500 is about as large as its margin)."""
     model = ganzoo.load(name, weights="pretrained", compile=False)
     classifier = load_classifier("mnist_classifier").with_pad(ganzoo.get_config(name).data.pad)  # 32x32: cut the border
-    _, probs = classifier.predict(model.generate(500, seed=2024))
+    _, probs = classifier.predict(model.generate(2000, seed=2024))
     coverage = class_coverage(probs, 10)["coverage"]
-    print(f"\npretrained {name}: coverage {coverage:.4f} (500 samples)")
+    print(f"\npretrained {name}: coverage {coverage:.4f} (2,000 samples)")
     assert coverage >= 0.97
 
 
@@ -88,6 +90,34 @@ def test_pretrained_pggan_draws_at_full_resolution():
     model = ganzoo.load("pggan_mnist", weights="pretrained", compile=False)
     assert model.fully_grown and model.phase_resolution(int(model.phase.numpy())) == 32
     assert model.generate(2, seed=0, native_resolution=True).shape == (2, 32, 32, 1)
+
+
+def test_pretrained_stylegan_digit_identity_follows_the_coarse_styles():
+    """Issue 17's style-mixing claim, measured on the shipped stylegan_mnist: copying the coarse
+    styles (4-8 px) of B into A gives B's digit; copying the 16-32 px styles keeps A's digit (they
+    change stroke weight and slant). The MNIST classifier reads 8 x 8 mixes of different digits."""
+    from ganzoo import art
+
+    model = ganzoo.load("stylegan_mnist", weights="pretrained", compile=False)
+    classifier = load_classifier("mnist_classifier").with_pad(ganzoo.get_config("stylegan_mnist").data.pad)
+    seeds_a, seeds_b = list(range(100, 108)), list(range(200, 208))
+
+    def read(images):
+        return classifier.predict(images)[1].argmax(-1)
+
+    rates = {}
+    for layers in ("coarse", sorted(set(model.style_layers("middle")) | set(model.style_layers("fine")))):
+        grid = art.style_mix(model, seeds_a, seeds_b, layers=layers)
+        a, b = read(grid[1:, 0]), read(grid[0, 1:])
+        mixed = read(grid[1:, 1:].reshape((-1,) + grid.shape[2:])).reshape(len(seeds_a), len(seeds_b))
+        differ = a[:, None] != b[None, :]
+        assert differ.sum() >= 20, "too few pairs of different digits to judge"
+        rates[str(layers)] = ((mixed == a[:, None])[differ].mean(), (mixed == b[None, :])[differ].mean())
+    print(f"\nstylegan_mnist mixes read as (A's digit, B's digit): {rates}")
+    coarse_a, coarse_b = rates["coarse"]
+    (fine_a, fine_b), = [v for k, v in rates.items() if k != "coarse"]
+    assert coarse_b >= 0.7 and coarse_a <= 0.2, "B's coarse styles should carry B's digit"
+    assert fine_a >= 0.7 and fine_b <= 0.2, "B's 16-32 px styles should leave A's digit"
 
 
 def test_bundled_super_resolution_metadata_records_its_bar_against_bicubic():
