@@ -64,7 +64,7 @@ def test_info_describes_an_entry_and_its_bundled_weights(capsys):
     assert info["model"] == "GAN (non_saturating loss)" and info["data"] == "TFDS mnist, 28x28x1"
     assert f"{meta['steps']} steps" in info["pretrained"]
     assert f"coverage {meta['evaluation']['metrics']['coverage']}" in info["scores"]
-    assert main(["info", "stylegan_mnist"]) == 0
+    assert main(["info", "stylegan_celeba"]) == 0  # an entry without bundled weights
     assert "none bundled" in capsys.readouterr().out
     assert main(["info", "dcgan_mnst"]) == 2
     assert "Closest: dcgan_mnist" in capsys.readouterr().err
