@@ -13,7 +13,8 @@ centred in 28x28.
   like the TFDS pipeline's resize, rounded to uint8 like an image file) and padded with a black
   border of ``pad`` pixels; ``channels: 3`` repeats the grey level.
 * **Domain B of a CycleGAN** (:func:`load_uci_domain_b`): framed by the entry's ``data.pad_b`` and
-  ``data.resize_b`` (``cyclegan_mnist2uci``: bicubic into MNIST's 20x20 box, a 4-pixel border).
+  ``data.resize_b`` (default: bilinear to the full frame, the shipped ``cyclegan_mnist2uci``;
+  ``pad_b: 4, resize_b: bicubic`` puts them in MNIST's 20x20 box with a 4-pixel border).
   Everything that feeds UCI digits to such a model (its data pipeline, its evaluation, its
   before/after grid) frames them through that one function.
 * **Split** (the data has none): a fixed permutation (``numpy.random.RandomState(0)``, frozen
