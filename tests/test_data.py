@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from ganzoo import data_io
+from ganzoo.data import tfds as data_tfds
 from ganzoo.config import Config
 from ganzoo.data import DataError, load_dataset, scan_folder
 from tests.helpers import shared_tfds_dir
@@ -108,11 +108,11 @@ def test_center_crop_offsets():
     # (top 39, left 19, as for CelebA) keeps only white.
     image = np.zeros((218, 178, 3), np.uint8)
     image[39:179, 19:159] = 255
-    out = data_io.tf_square_resize(tf.constant(image), 64, 3, 140).numpy()
+    out = data_tfds.tf_square_resize(tf.constant(image), 64, 3, 140).numpy()
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8
     assert out.min() == 255
     # Without crop: the center square of the short side (178), which includes black rows.
-    out = data_io.tf_square_resize(tf.constant(image), 64, 3, None).numpy()
+    out = data_tfds.tf_square_resize(tf.constant(image), 64, 3, None).numpy()
     assert out[0].max() == 0 and out[32, 32].min() == 255
 
 
@@ -196,7 +196,7 @@ def test_unknown_tfds_name_suggests_close_names(tmp_path):
 
 def test_network_probe_gives_up_after_timeout(monkeypatch):
     monkeypatch.delenv("GANZOO_OFFLINE")
-    monkeypatch.setattr(data_io, "_PROBE_TIMEOUT", 0.2)
+    monkeypatch.setattr(data_tfds, "_PROBE_TIMEOUT", 0.2)
     release, finished = threading.Event(), threading.Event()
 
     def hanging_dns(*args, **kwargs):  # hangs until the test releases it (60 s at most)
@@ -206,7 +206,7 @@ def test_network_probe_gives_up_after_timeout(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", hanging_dns)
     try:
-        assert data_io.network_reachable() is False
+        assert data_tfds.network_reachable() is False
         # It answered while the lookup was still hanging: it gave up after its timeout rather
         # than waiting for the probe (no wall-clock bound, which would depend on the machine).
         assert not finished.is_set()

@@ -12,7 +12,7 @@ import keras
 import ganzoo
 from ganzoo.builders import build_model, compile_model
 from ganzoo.data import DataError
-from ganzoo.data_image2image import bicubic_downscale
+from ganzoo.data.pairs import bicubic_downscale
 from ganzoo.evaluation import sr_metrics
 from ganzoo.models import SRGAN
 from ganzoo.networks.srresnet import (VGG19_NOTOP_FILE, PixelShuffle, build_srgan_discriminator,

@@ -16,7 +16,7 @@ from PIL import Image
 import ganzoo
 from ganzoo import registry
 from ganzoo.cli import main as cli
-from ganzoo.data_image2image import bicubic_downscale
+from ganzoo.data.pairs import bicubic_downscale
 from ganzoo.evaluation import sr_digits
 from ganzoo.evaluation.classifier import load_classifier
 from ganzoo.images import read_metadata

@@ -8,7 +8,7 @@ The judge is the MNIST classifier that ships with ganzoo (99.12% on MNIST test).
   what translation must beat;
 * **translation** (``uci_accuracy_translated``): its accuracy on the same UCI test digits, framed
   as the entry's domain B was in training (``data.pad_b``, ``data.resize_b``, read through
-  :func:`ganzoo.data_digits.load_uci_domain_b`), after the B -> A generator;
+  :func:`ganzoo.data.digits.load_uci_domain_b`), after the B -> A generator;
   ``uci_accuracy_untranslated`` is the same digits without the generator (one of the baselines
   when the framing is one of theirs);
 * **the cycle** (``cycle_class_kept``): MNIST test digits translated to UCI and back, the share still
@@ -64,7 +64,7 @@ def plain_resize_baselines(classifier=None, split: str = "test", limit: Optional
     """The classifier's accuracy on UCI digits resized without a model: ``{"<method>_full": acc,
     "<method>_box": acc, ..., "best": acc, "best_method": "<method>_<framing>"}``; ``full`` fills
     the 28x28 frame, ``box`` is MNIST's 20x20 box with a 4-pixel border."""
-    from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+    from ganzoo.data.digits import load_uci_digits  # noqa: PLC0415
 
     classifier = _classifier(classifier)
     scores = {}
@@ -118,7 +118,7 @@ def digit_translation_scores(model, config=None, classifier=None, n_mnist: int =
         "cycle_class_kept", "mnist_accuracy", "baselines": {...}, "gain_over_best_resize", "protocol"}``.
     """
     from ganzoo.config import Config  # noqa: PLC0415
-    from ganzoo.data_digits import load_uci_domain_b, uci_domain_b_framing  # noqa: PLC0415
+    from ganzoo.data.digits import load_uci_domain_b, uci_domain_b_framing  # noqa: PLC0415
 
     if config is None:
         if not getattr(model, "zoo_config", None):

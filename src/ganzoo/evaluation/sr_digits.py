@@ -1,7 +1,7 @@
 """Super-resolution of digits judged by what matters for digits: can they still be read?
 
 For an SR entry trained on MNIST (``srgan_mnist``: 7x7 -> 28x28) the HR test images are
-downscaled by the entry's own degradation (:func:`ganzoo.data_image2image.bicubic_downscale`,
+downscaled by the entry's own degradation (:func:`ganzoo.data.pairs.bicubic_downscale`,
 antialiased bicubic, rounded to uint8), then upscaled by the model and by plain bicubic
 interpolation (:func:`ganzoo.evaluation.sr_metrics.bicubic_upscale`). Reported, each as the
 mean over the images:
@@ -39,7 +39,8 @@ def labelled_test_images(config, split: str = "test", limit: Optional[int] = Non
                          data_dir: Optional[str] = None) -> tuple:
     """``(hr, labels)``: uint8 ``(N, H, W, channels)`` images and int labels of the entry's TFDS
     dataset ``split`` (in the dataset's order; the first ``limit`` when given)."""
-    from ganzoo.data_io import DataError, tfds_load
+    from ganzoo.data.errors import DataError
+    from ganzoo.data.tfds import tfds_load
 
     data = config.data
     if data.source != "tfds":
@@ -96,7 +97,7 @@ def digit_super_resolution_scores(model, hr, labels, classifier="mnist_classifie
             :func:`~ganzoo.evaluation.classifier.load_classifier` takes (default: the shipped MNIST one).
     Returns: a dict with :data:`SCORE_KEYS` (accuracies as fractions, PSNR in dB).
     """
-    from ganzoo.data_image2image import bicubic_downscale
+    from ganzoo.data.pairs import bicubic_downscale
     from ganzoo.evaluation.classifier import load_classifier
     from ganzoo.evaluation.sr_metrics import bicubic_upscale, psnr, ssim
 

@@ -90,7 +90,7 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
         y_channel: compare luma only (the literature's protocol) or all RGB channels.
         border: pixels shaved off each side before comparing (default: the scale).
     """
-    from ganzoo.data_image2image import bicubic_downscale
+    from ganzoo.data.pairs import bicubic_downscale
 
     scale = int(model.scale)
     border = scale if border is None else border
@@ -119,8 +119,8 @@ def hr_evaluation_images(config, split: str = "validation", limit: Optional[int]
     TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images."""
     from pathlib import Path
 
-    from ganzoo.data_io import list_images, tfds_load
-    from ganzoo.data_image2image import read_image_file
+    from ganzoo.data.folder import list_images, read_image_file
+    from ganzoo.data.tfds import tfds_load
 
     data = config.data
     if data.source == "folder":
