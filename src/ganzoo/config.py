@@ -38,6 +38,7 @@ __all__ = [
     "AugmentConfig",
     "apply_overrides",
     "dict_digest",
+    "drop_legacy_values",
     "parse_set_option",
 ]
 
@@ -475,6 +476,16 @@ UNHASHED_KEYS = (("train", "cpu_threads"),)
 LEGACY_VALUES = ((("model", "ema_rampup"), None), (("data", "pad_b"), 0), (("data", "resize_b"), "bilinear"))
 
 
+def drop_legacy_values(d: dict, *, defaults_only: bool = False) -> dict:
+    """Remove from the config dict ``d`` (in place; returned) every key of
+    :data:`LEGACY_VALUES` that sits at its legacy value. ``defaults_only``: only those whose
+    legacy value is also today's default (what :func:`ganzoo.checkpoint.config_identity` drops)."""
+    default = Config().to_dict() if defaults_only else None
+    for (section, key), legacy in LEGACY_VALUES:
+        if (default is None or legacy == default[section][key]) and d[section].get(key) == legacy:
+            d[section].pop(key, None)
+    return d
+
 
 def dict_digest(d: dict) -> str:
     """The first 16 hex digits of the sha256 of ``d`` as sorted-key JSON (:meth:`Config.hash`,
@@ -565,10 +576,7 @@ class Config:
             d.pop(key, None)
         for section, key in UNHASHED_KEYS:
             d[section].pop(key, None)
-        for (section, key), legacy in LEGACY_VALUES:
-            if d[section].get(key) == legacy:
-                d[section].pop(key, None)
-        return dict_digest(d)
+        return dict_digest(drop_legacy_values(d))
 
     @property
     def conditional(self) -> bool:
