@@ -5,7 +5,8 @@ datasets other than MNIST) go under one cache folder: env ``GANZOO_CACHE_DIR``, 
 ``~/.cache/ganzoo``. Every file name is built from a key that names everything that
 changes its content, so a stale file is never read for a different protocol.
 
-Nothing here imports TensorFlow.
+Nothing here imports TensorFlow, nor ganzoo's config: a data description is read by its
+fields (those of ``ganzoo.config.DataConfig``).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import os
 import re
 from pathlib import Path
 from typing import Optional, Union
-
-from ganzoo.config import Config, DataConfig
 
 __all__ = ["cache_dir", "dataset_key", "safe_name", "sha256_file"]
 
@@ -30,12 +29,19 @@ def cache_dir(override: Optional[Union[str, Path]] = None) -> Path:
     return Path(path).expanduser()
 
 
-def dataset_key(data: Union[Config, DataConfig]) -> str:
+def dataset_key(data) -> str:
     """A file-name-safe identity of what a dataset source yields: source, name (or folder),
     crop, the resolution images are resized to and any black border, e.g. ``tfds-mnist-28x28x1``,
     ``tfds-mnist-32x32x1-pad2`` or ``tfds-celeb_a-crop140-64x64x3``. The split is not part of it
-    (keys add it)."""
-    if isinstance(data, Config):
+    (keys add it).
+
+    ``data``: a data description (the fields of ``ganzoo.config.DataConfig``: source, name, path,
+    crop, limit, image_size, channels, pad), a config holding one as ``.data``, or a
+    :class:`~ganzoo.evaluation.real.RealData` (its ``key``)."""
+    key = getattr(data, "key", None)
+    if isinstance(key, str):
+        return key
+    if not hasattr(data, "source"):
         data = data.data
     if data.source == "folder":
         folder = str(Path(data.path).expanduser().resolve()) if data.path else ""
