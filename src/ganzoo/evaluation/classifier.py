@@ -36,7 +36,7 @@ import numpy as np
 
 from ganzoo.evaluation import legacy
 from ganzoo.evaluation.features import FeatureExtractor
-from ganzoo.evaluation.paths import cache_dir, dataset_key, sha256_file
+from ganzoo.evaluation.paths import cache_dir, data_description, dataset_key, sha256_file
 from ganzoo.evaluation.real import RealData
 
 __all__ = [
@@ -270,7 +270,7 @@ def _description(data):
     """The data description (DataConfig fields) of a RealData, a config or a description; None if unknown."""
     if isinstance(data, RealData):
         return data.description
-    return data if hasattr(data, "source") else getattr(data, "data", None)
+    return data_description(data)
 
 
 def _shipped_with_pad(data) -> tuple[Optional[str], int]:

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
-__all__ = ["cache_dir", "dataset_key", "safe_name", "sha256_file"]
+__all__ = ["cache_dir", "data_description", "dataset_key", "safe_name", "sha256_file"]
 
 #: Environment variable naming the cache folder.
 CACHE_ENV = "GANZOO_CACHE_DIR"
@@ -41,8 +41,7 @@ def dataset_key(data) -> str:
     key = getattr(data, "key", None)
     if isinstance(key, str):
         return key
-    if not hasattr(data, "source"):
-        data = data.data
+    data = data_description(data)
     if data.source == "folder":
         folder = str(Path(data.path).expanduser().resolve()) if data.path else ""
         name = f"folder-{safe_name(Path(folder).name)}-{hashlib.sha1(folder.encode()).hexdigest()[:8]}"
@@ -54,6 +53,15 @@ def dataset_key(data) -> str:
     limit = f"-first{data.limit}" if data.limit else ""
     pad = f"-pad{data.pad}" if getattr(data, "pad", 0) else ""
     return f"{name}{crop}{limit}-{data.image_size}x{data.image_size}x{data.channels}{pad}"
+
+
+def data_description(data):
+    """The data description in ``data``: itself when it has the fields of a ``DataConfig``
+    (``image_size``, ``source``, ...), else its ``.data`` (a ``Config``); None for anything else."""
+    if hasattr(data, "image_size") and hasattr(data, "source"):
+        return data
+    inner = getattr(data, "data", None)
+    return inner if hasattr(inner, "image_size") else None
 
 
 def safe_name(text: str) -> str:
