@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from ganzoo import data_io
+from ganzoo import data_io, network
 from ganzoo.config import Config
 from ganzoo.data import DataError, load_dataset, scan_folder
 from tests.helpers import shared_tfds_dir
@@ -196,7 +196,7 @@ def test_unknown_tfds_name_suggests_close_names(tmp_path):
 
 def test_network_probe_gives_up_after_timeout(monkeypatch):
     monkeypatch.delenv("GANZOO_OFFLINE")
-    monkeypatch.setattr(data_io, "_PROBE_TIMEOUT", 0.2)
+    monkeypatch.setattr(network, "PROBE_TIMEOUT", 0.2)
     release, finished = threading.Event(), threading.Event()
 
     def hanging_dns(*args, **kwargs):  # hangs until the test releases it (60 s at most)

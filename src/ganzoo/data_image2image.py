@@ -33,6 +33,7 @@ import numpy as np
 from ganzoo.config import Config
 from ganzoo.data_io import (DataError, few_paths, list_images, pil_convert, read_folder, tf_square_resize,
                             tfds_load)
+from ganzoo.images import bicubic_downscale  # the SR degradation (evaluation uses it too); re-exported here
 from ganzoo.model_registry import model_class_info
 
 __all__ = ["bicubic_downscale", "load_image_to_image_dataset", "read_image_file"]
@@ -163,19 +164,6 @@ def _super_resolution_pairs(config: Config, split, *, data_dir, shuffle, seed, l
     if shuffle and k > 1:
         pairs = pairs.shuffle(8 * k, seed=seed, reshuffle_each_iteration=True)
     return pairs, (None if count is None else count * k), where
-
-
-def bicubic_downscale(hr, scale: int):
-    """uint8 HR image(s) ``(..., h, w, c)`` -> uint8 LR ``(..., h // scale, w // scale, c)``: antialiased
-    bicubic, rounded like a saved LR file (the degradation of the SR training pairs and of
-    :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores`)."""
-    import tensorflow as tf
-
-    hr = tf.convert_to_tensor(hr)
-    height, width = hr.shape[-3], hr.shape[-2]
-    size = (height // scale, width // scale) if height and width else tf.shape(hr)[-3:-1] // scale
-    lr = tf.image.resize(tf.cast(hr, tf.float32), size, method="bicubic", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
 
 
 def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool, channels: int = 3):

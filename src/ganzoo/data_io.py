@@ -14,8 +14,6 @@ import hashlib
 import io
 import logging
 import os
-import socket
-import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -23,6 +21,8 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+
+from ganzoo.network import network_reachable  # the one probe (Keras weights share it)
 
 __all__ = ["DataError", "FolderReport", "IMAGE_EXTENSIONS", "few_paths", "list_images", "network_reachable",
            "pil_convert", "read_folder", "tf_square_resize", "tfds_load"]
@@ -33,10 +33,6 @@ logger = logging.getLogger("ganzoo.data")
 #: File name endings (lower case) collected from a folder source.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
-#: Host probed to decide whether a missing TFDS dataset can be downloaded.
-_PROBE_HOST = ("storage.googleapis.com", 443)
-
-_PROBE_TIMEOUT = 3.0
 
 #: Files the TFDS ``celeb_a`` builder (tensorflow-datasets 4.9.x) downloads from Google Drive,
 #: with the names its checksum file registers (TFDS checks their size and sha256).
@@ -176,26 +172,6 @@ def tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
     except Exception as err:  # noqa: BLE001 - any download failure gets the manual instructions
         raise DataError(f"downloading TFDS '{name}' failed: {type(err).__name__}: {err}\n\n"
                         + _missing_message(name, data_dir, "")) from err
-
-
-def network_reachable() -> bool:
-    """True if a TCP connection to the TFDS storage host succeeds within 3 s (never if
-    ``GANZOO_OFFLINE=1``). Runs in a daemon thread so that a hanging DNS lookup cannot block."""
-    if os.environ.get("GANZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes"):
-        return False
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection(_PROBE_HOST, timeout=_PROBE_TIMEOUT).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, name="ganzoo-network-probe", daemon=True)
-    thread.start()
-    thread.join(_PROBE_TIMEOUT)
-    return bool(result and result[0])
 
 
 def _searched(data_dir: Optional[str]) -> str:

@@ -54,7 +54,7 @@ from ganzoo.model_registry import register_model_class
 __all__ = ["StyleGAN", "NOISE_MODES", "STYLE_GROUPS", "EVALUATION_NOISE"]
 
 NOISE_MODES = ("const", "random", "none")
-#: The noise ``ganzoo eval`` (``ganzoo.evaluation.generated_source``) samples with.
+#: The noise ``ganzoo eval`` (``ganzoo.evaluation.evaluate.generated_source``) samples with.
 EVALUATION_NOISE = "random"
 #: Named groups of style layers (Karras et al. 2019, sec. 3.1): coarse 4-8 px, middle 16-32 px,
 #: fine 64 px and up; below 64 px "fine" is the last resolution alone.
@@ -76,6 +76,8 @@ class StyleGAN(GANBase):
 
     #: GANBase arguments this class does not use (StyleGAN is unconditional).
     refused_settings = ("num_classes",)
+    #: The noise evaluation samples with (read by ``ganzoo.evaluation.evaluate.generated_source``).
+    EVALUATION_NOISE = EVALUATION_NOISE
 
     def __init__(self, generator, discriminator, r1_gamma: float = 10.0, r1_interval: int = 16,
                  style_mixing_prob: float = 0.9, w_avg_beta: float = 0.995, loss: str = "non_saturating", **kwargs):
