@@ -46,7 +46,7 @@ from ganzoo.constraints import split_annotated
 __all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings",
            "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
            "model_class_info", "model_class_names", "image_to_image_class_names", "compile_check_config",
-           "check_config_free_names"]
+           "check_config_free_names", "source_class_signature"]
 
 #: What ``ganzoo.load_dataset`` yields for a class of each data kind (its ``data_kind``).
 DATA_KINDS = {
@@ -179,6 +179,15 @@ def loaded_model_class(name: str) -> Optional[type]:
 # class does not use (``refused_settings``: the config refuses them, naming the classes that
 # take them). The annotation is the setting's type (the
 # config loader coerces YAML values to it), the default its default. Nothing else declares them.
+#
+# A setting's range is part of its annotation (``Annotated[float, Interval(0, 1)]``, the objects
+# of ganzoo.constraints: ``Setting.constraints``); a rule across keys is the class's
+# ``@staticmethod check_config(config, fail)``: it calls ``fail(key, message)`` on a bad config.
+# Config.validate applies both, the checks of every class of the MRO, base first (a subclass
+# adds rules to its bases', it cannot drop them). Before the module is imported, both are read
+# from its source: the annotation's constraints may take literal arguments only, and
+# check_config, compiled on its own, may read its arguments, builtins and module-level
+# constants with literal values (tests/test_model_rules.py checks it for every class).
 
 #: Constructor arguments that ganzoo.builders passes to every class and that are no setting.
 PROVENANCE_ARGUMENTS = ("zoo_config",)
@@ -357,7 +366,9 @@ def compile_check_config(module: str, node: ast.FunctionDef, owner: str):
                             "constants") from None
     tree = ast.fix_missing_locations(ast.Module(body=[bare], type_ignores=[]))
     exec(compile(tree, str(_module_path(module) or module), "exec"), namespace)  # noqa: S102
-    return namespace[node.name]
+    function = namespace[node.name]
+    function.__qualname__, function.__module__ = f"{owner}.{node.name}", module
+    return function
 
 
 def _source_layers(module: str, name: str, seen=None) -> list[dict]:
@@ -442,8 +453,15 @@ def class_signature(name: str) -> ClassSignature:
     klass = _CLASSES.get(name)
     if klass is not None:
         return _signature_from_layers(_class_layers(klass))
+    return source_class_signature(name) or _signature_from_layers(_class_layers(model_class(name)))
+
+
+def source_class_signature(name: str) -> Optional[ClassSignature]:
+    """The :class:`ClassSignature` of the class registered as ``name`` read from its module's
+    source, whether or not the module is imported (its ``check_config`` methods compiled from
+    the source); None for a class whose source is not a ganzoo module."""
     layers = _source_layers(model_class_info(name).module, name)
-    return _signature_from_layers(layers) if layers else _signature_from_layers(_class_layers(model_class(name)))
+    return _signature_from_layers(layers) if layers else None
 
 
 def model_settings(name: str) -> dict:
