@@ -46,7 +46,7 @@ def main(argv=None) -> int:
     from ganzoo.evaluation.features import InceptionExtractor, InceptionWeightsError  # noqa: PLC0415
 
     rows = []
-    classifier = load_classifier("cgan_mnist")
+    classifier = load_classifier("mnist_classifier")
     rows.append({"extractor": "mnist classifier (features + probs)",
                  **measure(classifier, (28, 28, 1), args.classifier_images, 500)})
     try:

@@ -32,7 +32,7 @@ def train_and_evaluate(entry: str, precision: str, epochs: int, n: int, seed: in
     import keras  # noqa: PLC0415
 
     import ganzoo  # noqa: PLC0415
-    from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
+    from ganzoo.zoo_eval import evaluate  # noqa: PLC0415
 
     overrides = {"train.precision": precision, "train.seed": seed, "train.batch_size": batch}
     config = ganzoo.get_config(entry, **overrides)

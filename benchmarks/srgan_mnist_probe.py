@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import ganzoo
-    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution
+    from ganzoo.zoo_eval import evaluate_digit_super_resolution
 
     overrides = dict(parse_set_option(s) for s in args.overrides)
     config = ganzoo.get_config(args.entry, **overrides)

@@ -115,7 +115,7 @@ def run_variant(name, args, classifier, eval_config, train_x, test_x):
     import ganzoo  # noqa: PLC0415
     from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
     from ganzoo.config import parse_set_option  # noqa: PLC0415
-    from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
+    from ganzoo.zoo_eval import evaluate  # noqa: PLC0415
 
     overrides = dict(parse_set_option(s) for s in args.set)
     overrides.update(VARIANTS[name])

@@ -36,7 +36,8 @@ def main(argv=None) -> int:
 
     import tensorflow as tf  # noqa: PLC0415
 
-    from ganzoo.evaluation.classifier import save_classifier, train_classifier  # noqa: PLC0415
+    from ganzoo.evaluation.classifier import save_classifier
+    from ganzoo.zoo_eval import train_classifier  # noqa: PLC0415
 
     tf.config.experimental.enable_op_determinism()  # same seed, same weights (on one platform)
     model, metadata = train_classifier("cgan_mnist", epochs=args.epochs, batch_size=args.batch_size,

@@ -88,7 +88,7 @@ EVAL_SAMPLES = 10_000
 
 def evaluate_translation(model, config, data_dir: str) -> dict:
     """The digit translation measurement of an MNIST <-> UCI digits CycleGAN (see the module docstring)."""
-    from ganzoo.evaluation.digit_translation import digit_translation_scores  # noqa: PLC0415
+    from ganzoo.zoo_eval import digit_translation_scores  # noqa: PLC0415
 
     if config.data.source != "uci_digits":
         raise SystemExit(f"{config.name}: scripts/train_pretrained.py evaluates only the MNIST <-> UCI digits "
@@ -117,7 +117,7 @@ def evaluate_weights(model, config, data_dir: str) -> dict:
     against the whole train split, with the shipped MNIST classifier; and the real-vs-real
     floor (10,000 test images against the same reference) measured the same way. An SR entry
     gets :func:`evaluate_super_resolution_weights` instead."""
-    from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
+    from ganzoo.zoo_eval import evaluate  # noqa: PLC0415
 
     if model.data_kind == "unpaired_ab":
         return evaluate_translation(model, config, data_dir)
@@ -147,7 +147,7 @@ def evaluate_super_resolution_weights(model, config, data_dir: str, limit=None) 
     """PSNR/SSIM of the model and of bicubic, and the shipped MNIST classifier's accuracy on SR,
     bicubic and HR images, on the whole test split (``ganzoo.evaluation.sr_digits``), with the
     bar of the shipped weights checked."""
-    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution  # noqa: PLC0415
+    from ganzoo.zoo_eval import evaluate_digit_super_resolution  # noqa: PLC0415
 
     result = evaluate_digit_super_resolution(model, config, limit=limit, data_dir=data_dir)
     values = {k: round(float(v), 4) for k, v in result["metrics"].items()}
@@ -175,10 +175,9 @@ def write_upscale_picture(name: str, grids: Path = GRIDS, data_dir=None) -> Path
 
     import ganzoo  # noqa: PLC0415
     from ganzoo.cli import main as cli  # noqa: PLC0415
-    from ganzoo.data.pairs import bicubic_downscale  # noqa: PLC0415
-    from ganzoo.evaluation.sr_digits import labelled_test_images  # noqa: PLC0415
     from ganzoo.evaluation.sr_metrics import bicubic_upscale  # noqa: PLC0415
-    from ganzoo.images import read_metadata, save_image  # noqa: PLC0415
+    from ganzoo.images import bicubic_downscale, read_metadata, save_image  # noqa: PLC0415
+    from ganzoo.zoo_eval import labelled_test_images  # noqa: PLC0415
 
     config = ganzoo.get_config(name)
     scale = config.data.scale

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from ganzoo import network
 from ganzoo.config import Config
 from ganzoo.data import DataError, load_dataset, scan_folder
 from ganzoo.data import tfds as data_tfds
@@ -199,7 +200,7 @@ def test_unknown_tfds_name_suggests_close_names(tmp_path):
 
 def test_network_probe_gives_up_after_timeout(monkeypatch):
     monkeypatch.delenv("GANZOO_OFFLINE")
-    monkeypatch.setattr(data_tfds, "_PROBE_TIMEOUT", 0.2)
+    monkeypatch.setattr(network, "PROBE_TIMEOUT", 0.2)
     release, finished = threading.Event(), threading.Event()
 
     def hanging_dns(*args, **kwargs):  # hangs until the test releases it (60 s at most)
@@ -209,7 +210,7 @@ def test_network_probe_gives_up_after_timeout(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", hanging_dns)
     try:
-        assert data_tfds.network_reachable() is False
+        assert network.network_reachable() is False
         # It answered while the lookup was still hanging: it gave up after its timeout rather
         # than waiting for the probe (no wall-clock bound, which would depend on the machine).
         assert not finished.is_set()
@@ -381,7 +382,7 @@ def test_name_resolved_through_the_registry(tmp_path):
 
 def test_data_is_a_package_below_models_training_and_evaluation():
     """ganzoo.data is a package of one-concern modules that import only config, the two
-    registries and each other (data sits below models, training, evaluation and the CLI), and
+    registries, the leaf modules ganzoo.network and ganzoo.images, and each other (data sits below models, training, evaluation and the CLI), and
     none imports the package's own ``__init__``."""
     modules = module_files()
     assert modules["ganzoo.data"][1], "ganzoo.data is a package"
@@ -390,7 +391,10 @@ def test_data_is_a_package_below_models_training_and_evaluation():
             "ganzoo.data.digits", "ganzoo.data.pairs", "ganzoo.data.errors"} <= members
     assert "ganzoo.data_io" not in modules  # internal before, so removed rather than kept as a shim
     _, edges = scan()
-    allowed = members | {"ganzoo.config", "ganzoo.model_registry", "ganzoo.registry"}
+    # config and the two registries, and the leaf modules that own the network probe and the SR
+    # degradation (ganzoo.network, ganzoo.images): data sits above the leaf layer
+    allowed = members | {"ganzoo.config", "ganzoo.model_registry", "ganzoo.registry",
+                         "ganzoo.network", "ganzoo.images"}
     for module in members | {"ganzoo.data"}:
         assert edges[module] <= allowed, f"{module} imports {sorted(edges[module] - allowed)}"
         if module != "ganzoo.data":
@@ -411,7 +415,12 @@ def test_public_names_of_ganzoo_data_keep_working():
     for name in ganzoo.data.__all__:
         assert hasattr(ganzoo.data, name), name
     assert ganzoo.data.read_image_file is folder.read_image_file
-    assert ganzoo.data.bicubic_downscale is pairs.bicubic_downscale
+    # one home each, outside the package: the SR degradation and the offline probe
+    from ganzoo import images, network
+
+    assert pairs.bicubic_downscale is images.bicubic_downscale
+    assert data_tfds.network_reachable is network.network_reachable
+    assert not {"bicubic_downscale", "network_reachable"} & set(ganzoo.data.__all__)
     assert ganzoo.data.load_uci_digits is digits.load_uci_digits
     assert pipeline.batch_pipeline.__module__ == "ganzoo.data.pipeline"
     import ganzoo
@@ -422,7 +431,8 @@ def test_public_names_of_ganzoo_data_keep_working():
 @pytest.mark.parametrize("old, new, names", [
     ("ganzoo.data_digits", "ganzoo.data.digits", ["load_uci_digits", "load_uci_domain_b", "uci_digit_grids",
                                                   "uci_domain_b_framing", "UCI_DIGITS_SPLITS"]),
-    ("ganzoo.data_image2image", "ganzoo.data.pairs", ["bicubic_downscale", "load_image_to_image_dataset"]),
+    ("ganzoo.data_image2image", "ganzoo.data.pairs", ["load_image_to_image_dataset"]),
+    ("ganzoo.data_image2image", "ganzoo.images", ["bicubic_downscale"]),
     ("ganzoo.data_image2image", "ganzoo.data.folder", ["read_image_file"]),
 ])
 def test_old_module_names_warn_and_point_to_the_new_ones(monkeypatch, old, new, names):

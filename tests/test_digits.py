@@ -169,7 +169,7 @@ def test_entry_pairs_mnist_with_uci_digits_and_trains_on_real_data(tmp_path):
 
 @needs_mnist
 def test_translation_scores_keys_and_plain_resize_baselines():
-    from ganzoo.evaluation.digit_translation import digit_translation_scores
+    from ganzoo.zoo_eval import digit_translation_scores
 
     model = ganzoo.load(tiny_config(ENTRY, **{"data.image_size": 28, "data.load_size": None, **BOXED}), compile=False)
     scores = digit_translation_scores(model, n_mnist=200, data_dir=shared_tfds_dir())
@@ -200,7 +200,7 @@ def test_translation_scores_feed_the_generator_the_entrys_framing(overrides, fra
     """The UCI digits reach generator_ba framed exactly as the entry's domain B was in training."""
     import types
 
-    from ganzoo.evaluation.digit_translation import digit_translation_scores
+    from ganzoo.zoo_eval import digit_translation_scores
 
     config = ganzoo.get_config(ENTRY, **overrides)
     seen = []

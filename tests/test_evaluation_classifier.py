@@ -11,9 +11,10 @@ import ganzoo
 from ganzoo.config import DataConfig
 from ganzoo.evaluation import classifier as classifier_module
 from ganzoo.evaluation.classifier import PRETRAINED_DIR, load_classifier
-from ganzoo.evaluation.evaluate import evaluate
 from ganzoo.evaluation.paths import sha256_file
-from ganzoo.evaluation.reference import real_batches
+from ganzoo.evaluation.real import ArrayData
+from ganzoo.zoo_eval import evaluate, real_batches
+from ganzoo.zoo_eval import load_classifier as load_entry_classifier
 from tests.helpers import shared_tfds_dir
 
 needs_mnist = pytest.mark.skipif(shared_tfds_dir() is None, reason="real MNIST (../shared/tfds) is not available")
@@ -26,8 +27,9 @@ def test_shipped_classifier_metadata_matches_the_file():
     assert meta["dataset"] == "tfds-mnist-28x28x1" and meta["train_split"] == "train"
     assert meta["test_accuracy"] >= 0.99 and meta["test_examples"] == 10000
     assert path.stat().st_size < 600_000
-    clf = load_classifier("cgan_mnist")
+    clf = load_entry_classifier("cgan_mnist")
     assert clf.name == f"classifier-tfds-mnist-28x28x1-{meta['sha256'][:12]}"
+    assert load_classifier("mnist_classifier") is clf  # the shipped file, from evaluation alone
     assert clf.spec == "mnist_classifier" and clf.num_classes == 10 and clf.feature_dim == 128
 
 
@@ -99,7 +101,7 @@ def test_coverage_and_label_accuracy_see_mode_collapse(mnist_test, tmp_path):
 @needs_mnist
 def test_real_test_images_are_classified_correctly(mnist_test):
     images, labels = mnist_test
-    _, probs = load_classifier("cgan_mnist").predict(images)
+    _, probs = load_classifier("mnist_classifier").predict(images)
     accuracy = float(np.mean(np.argmax(probs, axis=1) == labels))
     assert accuracy > 0.985
 
@@ -107,7 +109,8 @@ def test_real_test_images_are_classified_correctly(mnist_test):
 def test_other_datasets_get_a_trained_and_cached_classifier(tmp_path, monkeypatch):
     data = DataConfig(name="fashion_mnist", image_size=28, channels=1)
     with tfds.testing.mock_data(num_examples=64):
-        clf = load_classifier(data, cache=tmp_path, verbose=0, recipe={"epochs": 1, "steps_per_epoch": 1, "batch_size": 16})
+        clf = load_entry_classifier(data, cache=tmp_path, verbose=0,
+                                    recipe={"epochs": 1, "steps_per_epoch": 1, "batch_size": 16})
     path = tmp_path / "classifiers" / "tfds-fashion_mnist-28x28x1.keras"
     assert clf.path == path and path.is_file() and path.with_suffix(".json").is_file()
     assert clf.num_classes == 10 and clf.metadata["test_accuracy"] is not None
@@ -116,7 +119,7 @@ def test_other_datasets_get_a_trained_and_cached_classifier(tmp_path, monkeypatc
         raise AssertionError("the cached classifier should have been loaded")
 
     monkeypatch.setattr(classifier_module, "train_classifier", no_training)
-    again = load_classifier(data, cache=tmp_path)
+    again = load_classifier(data, cache=tmp_path)  # a cached one: evaluation alone finds it from the description
     assert again.name == clf.name
     with pytest.raises(FileNotFoundError, match="no domain classifier"):
         load_classifier(DataConfig(name="kmnist", image_size=28, channels=1), cache=tmp_path, train=False)
@@ -124,10 +127,50 @@ def test_other_datasets_get_a_trained_and_cached_classifier(tmp_path, monkeypatc
 
 def test_padded_mnist_is_judged_by_the_shipped_classifier_without_its_border():
     clf = load_classifier(DataConfig(name="mnist", image_size=32, channels=1, pad=2))
-    plain = load_classifier("cgan_mnist")
+    plain = load_classifier("mnist_classifier")
     assert clf.image_shape == (32, 32, 1) and clf.spec == "mnist_classifier@pad2"
     assert clf.name == plain.name + "-unpad2"
     x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     padded = np.pad(x, ((0, 0), (2, 2), (2, 2), (0, 0)), constant_values=-1.0)
     np.testing.assert_allclose(clf.predict(padded)[0], plain.predict(x)[0], rtol=1e-5, atol=1e-6)
     assert load_classifier(clf.spec).name == clf.name  # the spec round-trips (Keras metric configs)
+
+
+@needs_mnist
+def test_evaluation_takes_arrays_without_a_config(mnist_test, tmp_path):
+    """``ganzoo.evaluation.evaluate.evaluate`` on an ArrayData: no config, registry or data loader;
+    the same images as the zoo join's reference give the same FCD."""
+    from ganzoo.evaluation.evaluate import evaluate as evaluate_on
+
+    images, labels = mnist_test
+    generator = ReplayGenerator(images, labels)
+    del generator.zoo_config  # nothing to find a dataset by: the RealData is all evaluation knows
+    real = ArrayData({"train": (images, labels)}, key="first-2000-mnist-test")
+    kwargs = dict(metrics=["fcd", "coverage"], n=500, cache=tmp_path, classifier=load_classifier("mnist_classifier"))
+    ours = evaluate_on(generator, data=real, **kwargs)
+    assert ours["protocol"]["dataset"] == "first-2000-mnist-test"
+    assert ours["protocol"]["resolution"] == [28, 28, 1] and ours["protocol"]["reference"]["classifier"]["count"] == 2000
+    assert ours["metrics"]["coverage"] > 0.99 and ours["metrics"]["fcd"] < 5
+    # the zoo join over the same 2,000 images (cgan_mnist's test split, first 2,000) agrees
+    joined = evaluate(ReplayGenerator(images, labels), ref_split="test", ref_samples=2000,
+                      data_dir=shared_tfds_dir(), **kwargs)
+    assert joined["metrics"]["fcd"] == pytest.approx(ours["metrics"]["fcd"], rel=1e-6)
+    assert joined["metrics"]["coverage"] == ours["metrics"]["coverage"]
+
+
+def test_config_taking_forms_in_evaluation_warn_and_forward(tmp_path):
+    """The 0.1 forms that took an entry or a config still work from their old homes, with a
+    DeprecationWarning naming the new one (ganzoo.zoo_eval)."""
+    from ganzoo.evaluation import evaluate as evaluate_module
+
+    with pytest.warns(DeprecationWarning, match="ganzoo.zoo_eval.load_classifier"):
+        clf = load_classifier("cgan_mnist")
+    assert clf is load_classifier("mnist_classifier")
+    with pytest.warns(DeprecationWarning, match="ganzoo.zoo_eval.classifier_path"):
+        assert classifier_module.classifier_path("cgan_mnist") == PRETRAINED_DIR / "mnist_classifier.keras"
+    with pytest.warns(DeprecationWarning, match="ganzoo.zoo_eval.parse_real_source"):
+        config, split = evaluate_module.parse_real_source("real:mnist:test")
+    assert config.data.name == "mnist" and split == "test"
+    with pytest.warns(DeprecationWarning, match="ganzoo.zoo_eval.evaluate"):
+        with pytest.raises(ValueError, match="carries no ganzoo config"):
+            evaluate_module.evaluate(type("Bare", (), {"name": "bare", "zoo_config": None})(), ["fcd"], 4)

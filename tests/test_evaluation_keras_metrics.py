@@ -111,7 +111,7 @@ def test_compile_never_trains_a_classifier(tmp_path, monkeypatch, tiny_classifie
         model.compile(g_optimizer=g_opt, d_optimizer=d_opt, jit_compile=False, metrics=["fcd", "coverage"])
     message = str(err.value)
     assert "compile(metrics=...)" in message and "'fcd'" in message and "tfds-cifar10" in message
-    assert "load_classifier(config)" in message and "FrechetClassifierDistance(classifier=clf)" in message
+    assert "ganzoo.zoo_eval.load_classifier(config)" in message and "FrechetClassifierDistance(classifier=clf)" in message
     assert not (tmp_path / "empty_cache").exists()
 
     # The objects: compile takes them (any classifier the user chose; here a tiny 28x28 one,

@@ -8,7 +8,9 @@ from ganzoo.config import DataConfig
 from ganzoo.evaluation import stats
 from ganzoo.evaluation.features import FeatureExtractor
 from ganzoo.evaluation.paths import cache_dir, dataset_key
-from ganzoo.evaluation.reference import reference_path, reference_statistics
+from ganzoo.evaluation.real import ArrayData
+from ganzoo.evaluation.reference import reference_path
+from ganzoo.zoo_eval import real_batches, reference_statistics
 from tests.helpers import tiny_config
 
 
@@ -45,8 +47,6 @@ def test_second_call_reuses_the_file(tmp_path):
         assert second["features"].shape == (25, 49)  # a kept subset for KID / precision-recall
 
         # The statistics are those of all 40 images, not of the kept subset.
-        from ganzoo.evaluation.reference import real_batches
-
         everything = np.concatenate([extractor.predict_batch(b)[0] for b in real_batches(config, "train")])
         mu, sigma = stats.activation_statistics(everything)
         np.testing.assert_allclose(first["mu"], mu, rtol=1e-6)
@@ -86,3 +86,19 @@ def test_dataset_key_names_resolution_crop_and_folder(tmp_path, monkeypatch):
     assert cache_dir() == tmp_path / "c"
     monkeypatch.delenv("GANZOO_CACHE_DIR")
     assert str(cache_dir()).endswith(".cache/ganzoo")
+
+
+def test_reference_statistics_of_arrays_need_no_config(tmp_path):
+    """evaluation's reference_statistics takes a RealData (here arrays) and caches under its key."""
+    from ganzoo.evaluation.reference import reference_statistics as reference_of
+
+    images = np.random.default_rng(0).uniform(-1, 1, (30, 8, 8, 1)).astype(np.float32)
+    real = ArrayData({"train": images}, key="noise-8x8x1")
+    extractor = PooledPixels()
+    first = reference_of(real, extractor, "train", cache=tmp_path, batch_size=7)
+    assert first["path"].endswith("noise-8x8x1-train-pooled-4x4-nall.npz") and first["count"] == 30
+    mu, sigma = stats.activation_statistics(extractor.predict_batch(images)[0])
+    np.testing.assert_allclose(first["mu"], mu, rtol=1e-6)
+    np.testing.assert_allclose(first["sigma"], sigma, rtol=1e-6, atol=1e-9)
+    assert reference_of(real, extractor, "train", cache=tmp_path)["cached"]
+    assert reference_of(real, extractor, "train", n=10, cache=tmp_path)["count"] == 10

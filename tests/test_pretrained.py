@@ -141,7 +141,7 @@ def _pretrained_with_mnist(name):
 @pytest.mark.parametrize("name", SUPER_RESOLUTION)
 def test_pretrained_super_resolution_beats_bicubic_on_test_digits(name):
     """The shipped weights themselves, on 500 MNIST test digits (not the recorded numbers)."""
-    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution
+    from ganzoo.zoo_eval import evaluate_digit_super_resolution
 
     model, data_dir = _pretrained_with_mnist(name)
     m = evaluate_digit_super_resolution(model, ganzoo.get_config(name), limit=500, data_dir=data_dir)["metrics"]
@@ -167,7 +167,7 @@ def test_bundled_translation_metadata_records_its_measurement_and_bar():
 @pytest.mark.parametrize("name", TRANSLATION)
 def test_pretrained_translation_keeps_mnist_classes_through_the_cycle(name):
     """The shipped generators themselves: 500 MNIST test digits A -> B -> A keep their class."""
-    from ganzoo.evaluation.digit_translation import digit_translation_scores
+    from ganzoo.zoo_eval import digit_translation_scores
 
     model, data_dir = _pretrained_with_mnist(name)
     m = digit_translation_scores(model, ganzoo.get_config(name), n_mnist=500, data_dir=data_dir, baselines=False)

@@ -12,8 +12,8 @@ import keras
 import ganzoo
 from ganzoo.builders import build_model, compile_model
 from ganzoo.data import DataError
-from ganzoo.data.pairs import bicubic_downscale
 from ganzoo.evaluation import sr_metrics
+from ganzoo.images import bicubic_downscale
 from ganzoo.models import SRGAN
 from ganzoo.networks.srresnet import (VGG19_NOTOP_FILE, PixelShuffle, build_srgan_discriminator,
                                       build_srresnet_generator, build_vgg19_features, resolve_vgg19_weights)

@@ -23,7 +23,7 @@ import sys
 from ganzoo.config import Config, ConfigError
 from ganzoo.registry import UnknownModelError, get_config, list_models
 
-__version__ = "0.1.0"
+from ganzoo.version import __version__
 
 __all__ = [
     "Config",

@@ -153,8 +153,8 @@ class EvaluationCallback(keras.callbacks.Callback):
         every: evaluate after epochs ``every``, ``2 * every``, ...
         n, seed: images per evaluation and their latent seed (the same each time).
         path: JSON-lines file to append one record per evaluation to.
-        **evaluate_kwargs: passed to :func:`ganzoo.evaluation.evaluate.evaluate`
-            (``ref_split``, ``data_dir``, ``cache``, ``inception_weights``, ...).
+        **evaluate_kwargs: passed to :func:`ganzoo.zoo_eval.evaluate`
+            (``config``, ``ref_split``, ``data_dir``, ``cache``, ``inception_weights``, ...).
     """
 
     def __init__(self, metrics=None, every: int = 1, n: int = 2000, seed: int = 0, path=None, **evaluate_kwargs):
@@ -174,7 +174,7 @@ class EvaluationCallback(keras.callbacks.Callback):
             return
         import json  # noqa: PLC0415
 
-        from ganzoo.evaluation.evaluate import evaluate  # noqa: PLC0415
+        from ganzoo.zoo_eval import evaluate  # noqa: PLC0415
 
         result = evaluate(self.model, self.metrics, self.n, seed=self.seed, **self.evaluate_kwargs)
         record = {"epoch": epoch + 1, **result["metrics"], **result["details"]}

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from ganzoo.config import LEGACY_VALUES, Config, dict_digest
+from ganzoo.config import dict_digest, drop_legacy_values
 
 __all__ = [
     "CheckpointError",
@@ -95,11 +95,7 @@ def config_identity(config) -> str:
     d.get("train", {}).pop("epochs", None)
     for key in ("description", "paper", "source"):
         d.pop(key, None)
-    default = Config().to_dict()
-    for (section, key), legacy in LEGACY_VALUES:  # keys added at a default that changes nothing
-        if legacy == default[section][key] and d[section].get(key) == legacy:
-            d[section].pop(key, None)
-    return dict_digest(d)
+    return dict_digest(drop_legacy_values(d, defaults_only=True))  # keys added at a default that changes nothing
 
 
 def seed_generators(model) -> list:

@@ -25,6 +25,7 @@ from typing import Any, Optional, Union
 
 import yaml
 
+from ganzoo.constraints import OneOf, Positive, split_annotated
 from ganzoo.model_registry import (class_signature, image_to_image_class_names, model_class_info, model_class_names,
                                    model_settings)
 
@@ -38,6 +39,7 @@ __all__ = [
     "AugmentConfig",
     "apply_overrides",
     "dict_digest",
+    "drop_legacy_values",
     "parse_set_option",
 ]
 
@@ -49,15 +51,11 @@ LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstei
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating", "least_squares")
 GENERATOR_ARCHS = ("mlp", "dcgan", "sngan", "srresnet", "resnet", "pggan", "stylegan")
 DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan", "srgan", "patchgan", "pggan", "stylegan")
-#: Model classes built from their own network families (Karras et al. 2018 / 2020): class -> arch.
-STYLE_ARCHS = {"ProgressiveGAN": "pggan", "StyleGAN": "stylegan"}
-#: The networks each image-to-image class is built from: (generator arch, discriminator arch).
-IMAGE_TO_IMAGE_ARCHS = {"SRGAN": ("srresnet", "srgan"), "CycleGAN": ("resnet", "patchgan")}
+#: Architectures that double from 4x4 to a power-of-two image size (Karras et al. 2018 / 2020).
+DOUBLING_ARCHS = ("pggan", "stylegan")
 NORMS = ("batch", "layer", "instance", "none")
-CONTENT_LOSSES = ("vgg", "pixel")
 #: Layers of keras.applications.VGG19 a content loss may compare (block5_conv4 = VGG54, block2_conv2 = VGG22).
 VGG19_LAYERS = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1))
-SR_SCALES = (2, 3, 4, 8)
 CONDITIONINGS = ("concat", "projection")
 DATA_SOURCES = ("tfds", "folder", "uci_digits")
 #: Splits of ``data.source: uci_digits`` (ganzoo.data.digits: a fixed 1,347 / 450 split).
@@ -235,17 +233,17 @@ class NetworkConfig:
 
 
 #: The ``model`` keys read by network builders rather than by the model class: key -> (type,
-#: default). Which entry reads which: the ``model.`` keys of :data:`NETWORK_KEYS`, and the VGG19
+#: default); the type may carry :mod:`ganzoo.constraints` (``Annotated``), as a class's settings do. Which entry reads which: the ``model.`` keys of :data:`NETWORK_KEYS`, and the VGG19
 #: keys for a class with a ``feature_extractor`` network (SRGAN's content loss).
 NETWORK_MODEL_SETTINGS = {
     #: Size of z (and of StyleGAN's w).
-    "latent_dim": (int, 100),
+    "latent_dim": (typing.Annotated[int, Positive()], 100),
     #: StyleGAN: fully connected layers of the mapping network z -> w (StyleGAN: 8).
-    "mapping_layers": (int, 8),
+    "mapping_layers": (typing.Annotated[int, Positive()], 8),
     #: StyleGAN: learning-rate multiplier of the mapping network (StyleGAN: 0.01).
-    "mapping_lr_mul": (float, 0.01),
+    "mapping_lr_mul": (typing.Annotated[float, Positive()], 0.01),
     #: SRGAN: VGG19 layer whose (post-activation) features the content loss compares (block5_conv4 = VGG54).
-    "vgg_layer": (str, "block5_conv4"),
+    "vgg_layer": (typing.Annotated[str, OneOf(VGG19_LAYERS)], "block5_conv4"),
     #: SRGAN: VGG19 weights: None = the ImageNet file if it is already in ~/.keras/models (or env
     #: GANZOO_VGG19_WEIGHTS), a path to a local ``.h5`` file, or ``random`` (untrained; tests only).
     "vgg_weights": (Optional[str], None),
@@ -475,6 +473,16 @@ UNHASHED_KEYS = (("train", "cpu_threads"),)
 LEGACY_VALUES = ((("model", "ema_rampup"), None), (("data", "pad_b"), 0), (("data", "resize_b"), "bilinear"))
 
 
+def drop_legacy_values(d: dict, *, defaults_only: bool = False) -> dict:
+    """Remove from the config dict ``d`` (in place; returned) every key of
+    :data:`LEGACY_VALUES` that sits at its legacy value. ``defaults_only``: only those whose
+    legacy value is also today's default (what :func:`ganzoo.checkpoint.config_identity` drops)."""
+    default = Config().to_dict() if defaults_only else None
+    for (section, key), legacy in LEGACY_VALUES:
+        if (default is None or legacy == default[section][key]) and d[section].get(key) == legacy:
+            d[section].pop(key, None)
+    return d
+
 
 def dict_digest(d: dict) -> str:
     """The first 16 hex digits of the sha256 of ``d`` as sorted-key JSON (:meth:`Config.hash`,
@@ -565,10 +573,7 @@ class Config:
             d.pop(key, None)
         for section, key in UNHASHED_KEYS:
             d[section].pop(key, None)
-        for (section, key), legacy in LEGACY_VALUES:
-            if d[section].get(key) == legacy:
-                d[section].pop(key, None)
-        return dict_digest(d)
+        return dict_digest(drop_legacy_values(d))
 
     @property
     def conditional(self) -> bool:
@@ -620,40 +625,13 @@ class Config:
         choice("train.optimizer", t.optimizer, OPTIMIZERS)
         choice("train.lr_schedule", t.lr_schedule, LR_SCHEDULES)
         choice("train.precision", t.precision, PRECISIONS)
-        if "content_loss" in reads:
-            choice("model.content_loss", m.content_loss, CONTENT_LOSSES)
+        # The model settings' own constraints (their annotations): choices first, as which keys
+        # are read may depend on them (content_loss: vgg reads vgg_layer).
+        limits = _model_constraints(self)
+        _check_constraints(self, limits, fail, choices=True)
         # Before the value checks: a key that nothing reads is refused as such, whatever its value.
         _check_keys_are_used(self, origin)
-
-        # Checks of a setting run where the entry's class (or a network) reads it.
-        mv = {key: getattr(m, key) for key in reads}
-        for key in ("latent_dim", "n_critic"):
-            if key in mv:
-                positive(f"model.{key}", mv[key])
-        if "clip_value" in mv:
-            positive("model.clip_value", mv["clip_value"], allow_none=True)
-        if mv.get("num_classes") is not None and mv["num_classes"] < 2:
-            fail("model.num_classes", f"a conditional model needs at least 2 classes, got {m.num_classes}")
-        if m.cls == "ConditionalGAN" and mv.get("num_classes") is None:
-            fail("model.num_classes", "ConditionalGAN needs num_classes (e.g. 10 for MNIST)")
-        if not 0.0 <= mv.get("label_smoothing", 0.0) < 1.0:
-            fail("model.label_smoothing", f"must be in [0, 1), got {m.label_smoothing}")
-        for key in ("gradient_penalty", "r1_gamma", "drift", "feature_matching"):
-            if mv.get(key, 0) < 0:
-                fail(f"model.{key}", f"must be >= 0, got {mv[key]}")
-        if mv.get("ema_decay") is not None and not 0.0 < mv["ema_decay"] < 1.0:
-            fail("model.ema_decay", f"must be in (0, 1), got {m.ema_decay}")
-        if mv.get("ema_rampup") is not None and not mv["ema_rampup"] > 0:
-            fail("model.ema_rampup", f"must be > 0 (e.g. 0.05), or null for no ramp-up; got {m.ema_rampup}")
-        if m.cls == "WassersteinGAN":
-            if m.loss != "wasserstein":
-                fail("model.loss", "WassersteinGAN trains a critic with the 'wasserstein' loss")
-            if m.clip_value is None and m.gradient_penalty == 0:
-                fail("model.clip_value", "a WassersteinGAN needs a Lipschitz constraint: set clip_value "
-                     "(WGAN) or gradient_penalty (WGAN-GP)")
-            if m.gradient_penalty > 0 and d.norm == "batch":
-                fail("discriminator.norm", "batch norm breaks the per-example gradient penalty "
-                     "(Gulrajani et al. 2017, sec. 4); use 'layer' or 'none'")
+        _check_constraints(self, limits, fail, choices=False)
 
         if data.channels not in (1, 3):
             fail("data.channels", f"must be 1 or 3, got {data.channels}")
@@ -661,10 +639,11 @@ class Config:
         positive("data.crop", data.crop, allow_none=True)
         positive("data.limit", data.limit, allow_none=True)
         positive("data.shuffle_buffer", data.shuffle_buffer)
-        if model_class_info(m.cls).image_to_image or g.arch in _I2I_GENERATORS or d.arch in _I2I_DISCRIMINATORS:
-            _validate_image_to_image(self, fail, choice, positive)
-        if m.cls in STYLE_ARCHS or g.arch in STYLE_ARCHS.values() or d.arch in STYLE_ARCHS.values():
-            _validate_style_based(self, fail, positive)
+        _check_network_archs(self, fail)
+        _validate_pipelines(self, fail, choice, positive)
+        # Rules across keys: each class's (and its bases') check_config, base first.
+        for check in class_signature(m.cls).checks:
+            check(self, fail)
         if data.pad < 0 or data.image_size - 2 * data.pad < 1:
             fail("data.pad", f"must be >= 0 and leave image content (image_size - 2 * pad > 0), got {data.pad}")
         elif data.source == "folder" and not data.path and not model_class_info(m.cls).image_to_image:
@@ -730,109 +709,89 @@ def _validate_augment(config: Config, fail) -> None:
         fail("augment.initial_p", f"must be in [0, 1], got {a.initial_p}")
 
 
-_I2I_GENERATORS = {g for g, _ in IMAGE_TO_IMAGE_ARCHS.values()}
-_I2I_DISCRIMINATORS = {d for _, d in IMAGE_TO_IMAGE_ARCHS.values()}
+def _model_constraints(config: Config) -> dict:
+    """``model`` key -> its :mod:`ganzoo.constraints`, for each key the entry's class (its
+    constructor's annotations) or networks (:data:`NETWORK_MODEL_SETTINGS`) read."""
+    settings = model_settings(config.model.cls)
+    out = {}
+    for key in _model_keys_read(config):
+        found = settings[key].constraints if key in settings else ()
+        if key in NETWORK_MODEL_SETTINGS:
+            found += split_annotated(NETWORK_MODEL_SETTINGS[key][0])[1]
+        if found:
+            out[key] = found
+    return out
 
 
-def _validate_image_to_image(config: Config, fail, choice, positive) -> None:
-    """The SRGAN / CycleGAN part of :meth:`Config.validate`."""
-    m, g, d, data = config.model, config.generator, config.discriminator, config.data
-    if m.cls not in IMAGE_TO_IMAGE_ARCHS:
-        fail("generator.arch" if g.arch in _I2I_GENERATORS else "discriminator.arch",
-             f"the {g.arch}/{d.arch} networks map images to images; use model.cls "
-             f"{' or '.join(IMAGE_TO_IMAGE_ARCHS)}")
-    g_arch, d_arch = IMAGE_TO_IMAGE_ARCHS[m.cls]
-    if g.arch != g_arch:
-        fail("generator.arch", f"{m.cls} is built from a '{g_arch}' generator, got '{g.arch}'")
-    if d.arch != d_arch:
-        fail("discriminator.arch", f"{m.cls} is built from a '{d_arch}' discriminator, got '{d.arch}'")
-    if m.loss == "wasserstein":
-        fail("model.loss", f"{m.cls} has no Lipschitz constraint for a Wasserstein critic; use "
-             "non_saturating, least_squares or hinge")
-    if data.channels not in (1, 3):  # grey: srgan_mnist, cyclegan_mnist2uci
-        fail("data.channels", f"{m.cls} works on RGB (3) or grayscale (1) images, got {data.channels}")
+def _check_constraints(config: Config, limits: dict, fail, choices: bool) -> None:
+    """Check the value of each read ``model`` key against its constraints: the
+    :class:`~ganzoo.constraints.OneOf` ones (``choices``) or the others."""
+    for key, found in limits.items():
+        for limit in found:
+            if isinstance(limit, OneOf) == choices:
+                problem = limit.problem(getattr(config.model, key))
+                if problem:
+                    fail(f"model.{key}", problem)
+
+
+def _arch_owners(role: int, arch: str) -> list:
+    """The model classes built from ``arch`` as their generator (``role`` 0) or discriminator (1)."""
+    return [c for c in model_class_names() if (class_signature(c).network_archs or (None, None))[role] == arch]
+
+
+def _check_network_archs(config: Config, fail) -> None:
+    """A class that declares its networks (``network_archs``) is built from them; a class that
+    does not is built from none of the networks another class declares."""
+    m, nets = config.model, (("generator", config.generator), ("discriminator", config.discriminator))
+    own = class_signature(m.cls).network_archs
+    if own is not None:
+        for (role, net), arch in zip(nets, own):
+            if net.arch != arch:
+                what = f"'{arch}' networks" if own[0] == own[1] else f"a '{arch}' {role}"
+                fail(f"{role}.arch", f"{m.cls} is built from {what}, got '{net.arch}'")
+        return
+    for index, (role, net) in enumerate(nets):
+        owners = _arch_owners(index, net.arch)
+        if not owners:
+            continue
+        if model_class_info(owners[0]).image_to_image:
+            fail(f"{role}.arch", f"the {config.generator.arch}/{config.discriminator.arch} networks map images to "
+                 f"images; use model.cls {' or '.join(c for c in image_to_image_class_names() if class_signature(c).network_archs)}")
+        fail(f"{role}.arch", f"the '{net.arch}' networks grow or take styles and are trained by model.cls "
+             f"{' or '.join(owners)}")
+
+
+def _validate_pipelines(config: Config, fail, choice, positive) -> None:
+    """The rules of the networks' shapes and of the data pipelines (a class's ``data_kind``)
+    that hold whichever class reads them."""
+    m, g, d, data, used = config.model, config.generator, config.discriminator, config.data, used_keys(config)
     for net_name, net in (("generator", g), ("discriminator", d)):
-        positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
-    positive("data.crops_per_image", data.crops_per_image)
-    for key in ("content_weight", "adversarial_weight", "cycle_weight", "identity_weight", "pretrain_steps",
-                "pool_size"):
-        if m.get(key, 0) < 0:
-            fail(f"model.{key}", f"must be >= 0, got {getattr(m, key)}")
-    if m.cls == "SRGAN":
-        choice("model.vgg_layer", m.vgg_layer, VGG19_LAYERS)
-        if data.scale not in SR_SCALES:
-            fail("data.scale", f"must be one of {', '.join(map(str, SR_SCALES))} (pixel-shuffle "
-                 f"upsampling by 2s, or one 3), got {data.scale}")
-        if data.image_size % data.scale or data.image_size // data.scale < 2:
-            fail("data.image_size", f"the HR crop ({data.image_size}) must be a multiple of data.scale "
-                 f"({data.scale}) with an LR crop of at least 2 pixels (SRGAN: 96 at x4)")
-        if data.source == "uci_digits":
-            fail("data.source", "the UCI digits are 8x8 grids, no high-resolution images; use tfds or folder")
-        if data.source == "folder" and not data.path:
-            fail("data.path", "a folder source needs the folder of high-resolution images: set "
-                 "data.path (or pass --data-path on the command line)")
-    else:  # CycleGAN
-        if data.image_size % 4 or data.image_size < 16:
-            fail("data.image_size", f"the CycleGAN generator downsamples twice and the PatchGAN "
-                 f"three times: use a multiple of 4 of at least 16 (paper: 256), got {data.image_size}")
-        if data.load_size is not None and data.load_size < data.image_size:
-            fail("data.load_size", f"the jitter resize ({data.load_size}) must be at least the crop "
-                 f"data.image_size ({data.image_size}); paper: 286 for 256")
-        if len(m.domains) != 2 or len(set(m.domains)) != 2 or not all(
-                n and n.replace("_", "").isalnum() and "2" not in n for n in m.domains):
-            fail("model.domains", f"must be two different names of letters (no '2', it separates "
-                 f"directions such as photo2painting), got {m.domains}")
-        if data.source == "uci_digits":
-            choice("data.resize_b", data.resize_b, UCI_RESIZE_METHODS)
-            if data.pad_b < 0 or data.image_size - 2 * data.pad_b < 1:
-                fail("data.pad_b", f"the border of domain B's digits must be >= 0 and leave room for the digit "
-                     f"(data.image_size - 2 * pad_b > 0; MNIST's framing at 28 px: 4), got {data.pad_b} at "
-                     f"image_size {data.image_size}")
-        if data.source == "folder" and not ((data.path_a and data.path_b) or data.path):
-            fail("data.path_a", "a CycleGAN folder source needs two folders: set data.path_a and "
-                 "data.path_b (or data.path holding trainA/ and trainB/)")
-
-
-def _validate_style_based(config: Config, fail, positive) -> None:
-    """The ProgressiveGAN / StyleGAN part of :meth:`Config.validate`."""
-    m, g, d, data = config.model, config.generator, config.discriminator, config.data
-    if m.cls not in STYLE_ARCHS:
-        arch = g.arch if g.arch in STYLE_ARCHS.values() else d.arch
-        owner = next(c for c, a in STYLE_ARCHS.items() if a == arch)
-        fail("generator.arch" if g.arch == arch else "discriminator.arch",
-             f"the '{arch}' networks grow or take styles and are trained by model.cls {owner}")
-    arch = STYLE_ARCHS[m.cls]
-    for key, net in (("generator.arch", g), ("discriminator.arch", d)):
-        if net.arch != arch:
-            fail(key, f"{m.cls} is built from '{arch}' networks, got '{net.arch}'")
+        if f"{net_name}.residual_blocks" in used:
+            positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
     size = data.image_size
-    if size < 4 or size & (size - 1):
+    if (g.arch in DOUBLING_ARCHS or d.arch in DOUBLING_ARCHS) and (size < 4 or size & (size - 1)):
         fail("data.image_size", f"{m.cls} doubles its resolution from 4x4, so image_size must be a power of two "
              f"(e.g. 32, 64, 128), got {size}; pad small images with data.pad (MNIST: image_size 32, pad 2)")
-    if m.cls == "ProgressiveGAN":
-        if m.loss != "wasserstein" or m.gradient_penalty <= 0:
-            fail("model.loss" if m.loss != "wasserstein" else "model.gradient_penalty",
-                 "ProgressiveGAN trains with WGAN-GP: loss: wasserstein and gradient_penalty > 0 (paper: 10)")
-        start = m.start_resolution
-        if start < 4 or start & (start - 1) or start > size:
-            fail("model.start_resolution", f"must be a power of two from 4 to data.image_size ({size}), got {start}")
-        if m.fade_images < 0:
-            fail("model.fade_images", f"must be >= 0, got {m.fade_images}")
-        positive("model.stabilize_images", m.stabilize_images)
-        if config.train.lr_schedule != "constant":
-            fail("train.lr_schedule", "ProgressiveGAN resets its optimizers (step count included) at every new "
-                 "level of detail, as the official code, which would restart a schedule; use constant")
-    else:
-        if m.loss == "wasserstein":
-            fail("model.loss", "StyleGAN has no Lipschitz constraint for a Wasserstein critic; use non_saturating "
-                 "(the papers' loss), hinge or least_squares")
-        positive("model.mapping_layers", m.mapping_layers)
-        positive("model.mapping_lr_mul", m.mapping_lr_mul)
-        positive("model.r1_interval", m.r1_interval)
-        if not 0.0 <= m.style_mixing_prob <= 1.0:
-            fail("model.style_mixing_prob", f"must be in [0, 1], got {m.style_mixing_prob}")
-        if not 0.0 <= m.w_avg_beta < 1.0:
-            fail("model.w_avg_beta", f"must be in [0, 1), got {m.w_avg_beta}")
+    kind = _data_kind(config)
+    if "data.crops_per_image" in used:
+        positive("data.crops_per_image", data.crops_per_image)
+    if kind == "paired_lr_hr" and data.source == "uci_digits":
+        fail("data.source", "the UCI digits are 8x8 grids, no high-resolution images; use tfds or folder")
+    if kind == "paired_lr_hr" and data.source == "folder" and not data.path:
+        fail("data.path", "a folder source needs the folder of high-resolution images: set "
+             "data.path (or pass --data-path on the command line)")
+    if "data.load_size" in used and data.load_size is not None and data.load_size < data.image_size:
+        fail("data.load_size", f"the jitter resize ({data.load_size}) must be at least the crop "
+             f"data.image_size ({data.image_size}); paper: 286 for 256")
+    if "data.resize_b" in used:
+        choice("data.resize_b", data.resize_b, UCI_RESIZE_METHODS)
+    if "data.pad_b" in used and (data.pad_b < 0 or data.image_size - 2 * data.pad_b < 1):
+        fail("data.pad_b", f"the border of domain B's digits must be >= 0 and leave room for the digit "
+             f"(data.image_size - 2 * pad_b > 0; MNIST's framing at 28 px: 4), got {data.pad_b} at "
+             f"image_size {data.image_size}")
+    if kind == "unpaired_ab" and data.source == "folder" and not ((data.path_a and data.path_b) or data.path):
+        fail("data.path_a", "a CycleGAN folder source needs two folders: set data.path_a and "
+             "data.path_b (or data.path holding trainA/ and trainB/)")
 
 
 # ---------------------------------------------------------------------- which keys are used
@@ -909,9 +868,9 @@ def _classes_using(key: str) -> list[str]:
     if section == "model":
         users = [c for c in model_class_names() if name in model_keys(c)
                  or (name in FEATURE_EXTRACTOR_KEYS and "feature_extractor" in class_signature(c).network_keys)]
-        users += [c for c, arch in STYLE_ARCHS.items()
-                  if c not in users and any(key in keys for keys in (NETWORK_KEYS["generator"][arch],
-                                                                     NETWORK_KEYS["discriminator"][arch]))]
+        users += [c for c in model_class_names() if c not in users and class_signature(c).network_archs
+                  and any(key in NETWORK_KEYS[role][arch] for role, arch in
+                          zip(("generator", "discriminator"), class_signature(c).network_archs))]
         return users
     if section == "data":
         return [c for c in model_class_names() if name in DATA_KEYS[_data_pipeline(c)]]
@@ -932,7 +891,7 @@ def _unused_key_message(config: "Config", key: str) -> tuple[str, str]:
         who = f"is not used by the '{arch}' {section}"
         if not archs:
             return who, f"{note}no {section} architecture takes it; remove it"
-        fixed = m.cls in STYLE_ARCHS or m.cls in IMAGE_TO_IMAGE_ARCHS
+        fixed = class_signature(m.cls).network_archs is not None
         choose = "" if fixed else f" or choose one of them as {section}.arch"
         return who, f"{note}it applies to the {', '.join(archs)} {section}s; remove it{choose}"
     if section == "augment":
@@ -1051,7 +1010,7 @@ def _coerce(value: Any, tp, where: str, origin: str):
 def _model_key_types(cls: str) -> dict:
     """``model`` key -> type for class ``cls``: its settings, then the networks' keys."""
     types_ = {name: s.type for name, s in model_settings(cls).items()}
-    types_.update({name: tp for name, (tp, _) in NETWORK_MODEL_SETTINGS.items()})
+    types_.update({name: split_annotated(tp)[0] for name, (tp, _) in NETWORK_MODEL_SETTINGS.items()})
     return types_
 
 

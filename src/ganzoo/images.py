@@ -171,3 +171,16 @@ def read_metadata(path) -> dict:
             continue
         out[key] = value
     return out
+
+
+def bicubic_downscale(hr, scale: int):
+    """uint8 HR image(s) ``(..., h, w, c)`` -> uint8 LR ``(..., h // scale, w // scale, c)``: antialiased
+    bicubic, rounded like a saved LR file (the degradation of the SR training pairs,
+    :mod:`ganzoo.data.pairs`, and of :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores`)."""
+    import tensorflow as tf  # noqa: PLC0415
+
+    hr = tf.convert_to_tensor(hr)
+    height, width = hr.shape[-3], hr.shape[-2]
+    size = (height // scale, width // scale) if height and width else tf.shape(hr)[-3:-1] // scale
+    lr = tf.image.resize(tf.cast(hr, tf.float32), size, method="bicubic", antialias=True)
+    return tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)

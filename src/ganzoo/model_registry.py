@@ -26,18 +26,27 @@ checks that the class declares the same data kind.
 from __future__ import annotations
 
 import ast
+import builtins
+import copy
 import dataclasses
 import functools
 import importlib
 import importlib.util
 import inspect
+import symtable
+import textwrap
 import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Annotated, Any, Optional, Union
 
-__all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings", "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
-           "model_class_info", "model_class_names", "image_to_image_class_names"]
+from ganzoo import constraints
+from ganzoo.constraints import split_annotated
+
+__all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings",
+           "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
+           "model_class_info", "model_class_names", "image_to_image_class_names", "compile_check_config",
+           "check_config_free_names", "source_class_signature"]
 
 #: What ``ganzoo.load_dataset`` yields for a class of each data kind (its ``data_kind``).
 DATA_KINDS = {
@@ -170,6 +179,15 @@ def loaded_model_class(name: str) -> Optional[type]:
 # class does not use (``refused_settings``: the config refuses them, naming the classes that
 # take them). The annotation is the setting's type (the
 # config loader coerces YAML values to it), the default its default. Nothing else declares them.
+#
+# A setting's range is part of its annotation (``Annotated[float, Interval(0, 1)]``, the objects
+# of ganzoo.constraints: ``Setting.constraints``); a rule across keys is the class's
+# ``@staticmethod check_config(config, fail)``: it calls ``fail(key, message)`` on a bad config.
+# Config.validate applies both, the checks of every class of the MRO, base first (a subclass
+# adds rules to its bases', it cannot drop them). Before the module is imported, both are read
+# from its source: the annotation's constraints may take literal arguments only, and
+# check_config, compiled on its own, may read its arguments, builtins and module-level
+# constants with literal values (tests/test_model_rules.py checks it for every class).
 
 #: Constructor arguments that ganzoo.builders passes to every class and that are no setting.
 PROVENANCE_ARGUMENTS = ("zoo_config",)
@@ -177,13 +195,15 @@ PROVENANCE_ARGUMENTS = ("zoo_config",)
 
 @dataclasses.dataclass(frozen=True)
 class Setting:
-    """One ``model:`` key of a class: its ``name``, ``type`` (from the annotation), ``default``
-    and ``owner`` (the class whose constructor declares it)."""
+    """One ``model:`` key of a class: its ``name``, ``type`` (from the annotation), ``default``,
+    ``owner`` (the class whose constructor declares it) and ``constraints``."""
 
     name: str
     type: Any
     default: Any
     owner: str
+    #: The :mod:`ganzoo.constraints` of its annotation (``Annotated[float, Interval(0, 1)]``).
+    constraints: tuple = ()
 
 
 def _normalized(tp):
@@ -199,7 +219,7 @@ def _normalized(tp):
 
 _ANNOTATION_NAMES = {"Optional": Optional, "Union": Union, "Sequence": Sequence, "list": list, "tuple": tuple,
                      "dict": dict, "float": float, "int": int, "str": str, "bool": bool, "None": None,
-                     "Any": Any}
+                     "Any": Any, "Annotated": Annotated}
 
 
 def _class_layers(klass: type) -> list[dict]:
@@ -211,21 +231,26 @@ def _class_layers(klass: type) -> list[dict]:
             continue
         params = []
         if "__init__" in vars(k):
-            hints = typing.get_type_hints(k.__init__)
+            hints = typing.get_type_hints(k.__init__, include_extras=True)
             for p in list(inspect.signature(k.__init__).parameters.values())[1:]:
                 if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                     continue
                 params.append((p.name, hints.get(p.name), p.default is not p.empty,
                                None if p.default is p.empty else p.default))
+        check = vars(k).get("check_config")
+        if check is not None and not isinstance(check, staticmethod):
+            raise TypeError(f"{k.__qualname__}.check_config must be a @staticmethod check_config(config, fail)")
         layers.append({"owner": k.__qualname__, "params": params,
                        "network_keys": vars(k).get("network_keys"),
                        "config_arguments": vars(k).get("config_arguments"),
-                       "refused_settings": vars(k).get("refused_settings")})
+                       "refused_settings": vars(k).get("refused_settings"),
+                       "network_archs": vars(k).get("network_archs"),
+                       "check_config": None if check is None else check.__func__})
     return layers
 
 
 @functools.lru_cache(maxsize=None)
-def _module_tree(module: str):
+def _module_path(module: str) -> Optional[Path]:
     # The file is found from the top package's folder: find_spec("a.b.c") would import a.b, and
     # ganzoo.models' __init__ imports every model class (and TensorFlow).
     top, *rest = module.split(".")
@@ -234,8 +259,14 @@ def _module_tree(module: str):
         base = Path(folder).joinpath(*rest)
         for path in (base.with_suffix(".py"), base / "__init__.py"):
             if rest and path.is_file():
-                return ast.parse(path.read_text(encoding="utf-8"), str(path))
+                return path
     return None
+
+
+@functools.lru_cache(maxsize=None)
+def _module_tree(module: str):
+    path = _module_path(module)
+    return None if path is None else ast.parse(path.read_text(encoding="utf-8"), str(path))
 
 
 def _resolve_name(module: str, name: str, depth: int = 0):
@@ -267,6 +298,79 @@ def _literal(module: str, node):
     return ast.literal_eval(node)
 
 
+def _annotation(module: str, node):
+    """The value of an annotation read from ``module``'s source without importing it: typing
+    names, builtin types and :mod:`ganzoo.constraints` objects built from literal arguments."""
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, str):  # a quoted annotation
+            return _annotation(module, ast.parse(node.value, mode="eval").body)
+        if node.value is None:
+            return None
+    elif isinstance(node, ast.Name):
+        if node.id in _ANNOTATION_NAMES:
+            return _ANNOTATION_NAMES[node.id]
+        found = _resolve_name(module, node.id)
+        if found is not None and found[0] == constraints.__name__ and isinstance(found[1], ast.ClassDef):
+            return getattr(constraints, found[1].name)
+    elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "typing":
+        return getattr(typing, node.attr)
+    elif isinstance(node, ast.Subscript):
+        base = _annotation(module, node.value)
+        items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        args = tuple(_annotation(module, item) for item in items)
+        return base[args if len(args) > 1 else args[0]]
+    elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return Union[_annotation(module, node.left), _annotation(module, node.right)]
+    elif isinstance(node, ast.Call):
+        factory = _annotation(module, node.func)
+        if isinstance(factory, type) and issubclass(factory, constraints.Constraint):
+            return factory(*[_literal(module, a) for a in node.args],
+                           **{k.arg: _literal(module, k.value) for k in node.keywords})
+    elif isinstance(node, ast.List):  # Callable[[...], ...] style argument lists
+        return [_annotation(module, item) for item in node.elts]
+    raise ValueError(f"{module}: cannot read the annotation {ast.unparse(node)} without importing the module "
+                     "(a setting's annotation may use typing names, builtin types and ganzoo.constraints "
+                     "objects with literal arguments)")
+
+
+def check_config_free_names(source: str) -> set:
+    """The names the function defined in ``source`` reads from outside itself (its globals,
+    builtins included), found with :mod:`symtable`."""
+    table = symtable.symtable(textwrap.dedent(source), "<check_config>", "exec")
+    names, stack = set(), list(table.get_children())
+    while stack:
+        child = stack.pop()
+        stack.extend(child.get_children())
+        names |= {sym.get_name() for sym in child.get_symbols() if sym.is_global() and sym.is_referenced()}
+    return names
+
+
+def compile_check_config(module: str, node: ast.FunctionDef, owner: str):
+    """The ``check_config`` static method of class ``owner`` compiled from its source (``node``
+    of ``module``) without importing the module: it may read its arguments, builtins and
+    module-level constants with literal values (``SR_SCALES = (2, 3, 4, 8)``), nothing else."""
+    if not any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list):
+        raise TypeError(f"{module}.{owner}.check_config must be a @staticmethod check_config(config, fail)")
+    bare = copy.copy(node)  # keeps the line numbers of the source file for tracebacks
+    bare.decorator_list = []
+    namespace = {"__builtins__": builtins}
+    for name in sorted(check_config_free_names(ast.unparse(bare))):
+        if hasattr(builtins, name):
+            continue
+        try:
+            namespace[name] = _literal(module, ast.Name(name, ast.Load()))
+        except ValueError:
+            raise TypeError(f"{module}.{owner}.check_config reads '{name}', which is neither a builtin nor a "
+                            "module-level constant with a literal value: configs validate without importing the "
+                            "class's module, so check_config may use only its arguments, builtins and such "
+                            "constants") from None
+    tree = ast.fix_missing_locations(ast.Module(body=[bare], type_ignores=[]))
+    exec(compile(tree, str(_module_path(module) or module), "exec"), namespace)  # noqa: S102
+    function = namespace[node.name]
+    function.__qualname__, function.__module__ = f"{owner}.{node.name}", module
+    return function
+
+
 def _source_layers(module: str, name: str, seen=None) -> list[dict]:
     """:func:`_class_layers` read from the source of a class's module, without importing it."""
     found = _resolve_name(module, name)
@@ -276,15 +380,16 @@ def _source_layers(module: str, name: str, seen=None) -> list[dict]:
     if not isinstance(node, ast.ClassDef):
         return []
     layer = {"owner": node.name, "params": [], "network_keys": None, "config_arguments": None,
-             "refused_settings": None}
+             "refused_settings": None, "network_archs": None, "check_config": None}
     for item in node.body:
+        if isinstance(item, ast.FunctionDef) and item.name == "check_config":
+            layer["check_config"] = compile_check_config(module, item, node.name)
         if isinstance(item, ast.FunctionDef) and item.name == "__init__":
             args = item.args.posonlyargs + item.args.args
             defaults = [None] * (len(args) - len(item.args.defaults)) + list(item.args.defaults)
             pairs = list(zip(args, defaults))[1:] + list(zip(item.args.kwonlyargs, item.args.kw_defaults))
             for arg, default in pairs:
-                tp = None if arg.annotation is None else eval(ast.unparse(arg.annotation),  # noqa: S307
-                                                               dict(_ANNOTATION_NAMES))
+                tp = None if arg.annotation is None else _annotation(module, arg.annotation)
                 layer["params"].append((arg.arg, tp, default is not None,
                                         None if default is None else _literal(module, default)))
         targets = []
@@ -293,7 +398,7 @@ def _source_layers(module: str, name: str, seen=None) -> list[dict]:
         elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
             targets = [item.target.id]
         for target in targets:
-            if target in ("network_keys", "config_arguments", "refused_settings"):
+            if target in ("network_keys", "config_arguments", "refused_settings", "network_archs"):
                 layer[target] = _literal(module, item.value)
     layers = [layer]
     for base in node.bases:
@@ -308,15 +413,22 @@ def _source_layers(module: str, name: str, seen=None) -> list[dict]:
 class ClassSignature:
     """What a class's constructors say: its ``model:`` ``settings`` (key -> :class:`Setting`),
     its ``network_keys`` (arguments the builder builds networks for) and its
-    ``config_arguments`` (argument -> the dotted config path the builder reads it from)."""
+    ``config_arguments`` (argument -> the dotted config path the builder reads it from); and
+    what the class declares about its configuration: ``network_archs`` (the ``(generator,
+    discriminator)`` architectures it is built from, or None: any generic one) and ``checks``,
+    the ``check_config(config, fail)`` static methods of the class and its bases, base first."""
 
     settings: dict
     network_keys: tuple
     config_arguments: dict
+    network_archs: Optional[tuple] = None
+    checks: tuple = ()
 
 
 def _signature_from_layers(layers: list[dict]) -> ClassSignature:
     network_keys = tuple(next((l["network_keys"] for l in layers if l["network_keys"] is not None), ()))
+    archs = next((l["network_archs"] for l in layers if l["network_archs"] is not None), None)
+    checks = tuple(l["check_config"] for l in reversed(layers) if l["check_config"] is not None)
     config_arguments = {}
     for layer in reversed(layers):  # a subclass's entry replaces its base's
         config_arguments.update(layer["config_arguments"] or {})
@@ -327,8 +439,9 @@ def _signature_from_layers(layers: list[dict]) -> ClassSignature:
         for name, tp, has_default, default in layer["params"]:
             if name in settings or name in not_settings or not has_default:
                 continue
-            settings[name] = Setting(name, None if tp is None else _normalized(tp), default, layer["owner"])
-    return ClassSignature(settings, network_keys, config_arguments)
+            base, limits = split_annotated(tp)
+            settings[name] = Setting(name, None if tp is None else _normalized(base), default, layer["owner"], limits)
+    return ClassSignature(settings, network_keys, config_arguments, None if archs is None else tuple(archs), checks)
 
 
 @functools.lru_cache(maxsize=None)
@@ -340,8 +453,15 @@ def class_signature(name: str) -> ClassSignature:
     klass = _CLASSES.get(name)
     if klass is not None:
         return _signature_from_layers(_class_layers(klass))
+    return source_class_signature(name) or _signature_from_layers(_class_layers(model_class(name)))
+
+
+def source_class_signature(name: str) -> Optional[ClassSignature]:
+    """The :class:`ClassSignature` of the class registered as ``name`` read from its module's
+    source, whether or not the module is imported (its ``check_config`` methods compiled from
+    the source); None for a class whose source is not a ganzoo module."""
     layers = _source_layers(model_class_info(name).module, name)
-    return _signature_from_layers(layers) if layers else _signature_from_layers(_class_layers(model_class(name)))
+    return _signature_from_layers(layers) if layers else None
 
 
 def model_settings(name: str) -> dict:

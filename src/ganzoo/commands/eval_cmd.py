@@ -5,7 +5,8 @@ the reference split, the floor a generator can reach. For a super-resolution mod
 it reports PSNR/SSIM (Y channel, the scale shaved off each border) of the model and of
 bicubic upscaling on the HR images of the entry's held-out split (div2k: validation) or folder;
 for digits (srgan_mnist) on the test split, with the MNIST classifier's accuracy on SR, bicubic
-and HR images (ganzoo.evaluation.sr_digits).
+and HR images (ganzoo.evaluation.sr_digits). ganzoo.zoo_eval joins the evaluation functions
+to the entry's config and data.
 """
 
 from pathlib import Path
@@ -71,7 +72,8 @@ SR_METRICS = frozenset({"psnr", "ssim"})
 def run(args) -> int:
     """Run ``ganzoo eval`` with the parsed ``args``; return the exit status (0 on success)."""
     from ganzoo.commands.common import choose_generator, describe_weights, parse_labels  # noqa: PLC0415
-    from ganzoo.evaluation.evaluate import evaluate, format_table, parse_metrics, write_json  # noqa: PLC0415
+    from ganzoo.evaluation.evaluate import format_table, parse_metrics, write_json  # noqa: PLC0415
+    from ganzoo.zoo_eval import evaluate  # noqa: PLC0415
 
     if args.n is not None and args.n < 2:
         raise ValueError(f"-n must be at least 2 images, got {args.n}")
@@ -154,7 +156,8 @@ def _run_super_resolution(model, args, provenance) -> int:
 
     from ganzoo.config import Config  # noqa: PLC0415
     from ganzoo.evaluation.evaluate import write_json  # noqa: PLC0415
-    from ganzoo.evaluation.sr_metrics import hr_evaluation_images, super_resolution_scores  # noqa: PLC0415
+    from ganzoo.evaluation.sr_metrics import super_resolution_scores  # noqa: PLC0415
+    from ganzoo.zoo_eval import hr_evaluation_images  # noqa: PLC0415
 
     if args.metrics and {m.strip() for m in args.metrics.split(",") if m.strip()} - SR_METRICS:
         raise ValueError(f"a super-resolution model is evaluated with psnr,ssim (against bicubic), "
@@ -196,7 +199,7 @@ def _run_digit_super_resolution(model, config, args) -> int:
     """Digits: PSNR/SSIM against bicubic and the MNIST classifier's accuracy on SR, bicubic and
     HR images of the labelled test split (``ganzoo.evaluation.sr_digits``)."""
     from ganzoo.evaluation.evaluate import write_json  # noqa: PLC0415
-    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution  # noqa: PLC0415
+    from ganzoo.zoo_eval import evaluate_digit_super_resolution  # noqa: PLC0415
 
     result = evaluate_digit_super_resolution(model, config, split=args.split or "test", limit=args.n,
                                              data_dir=args.data_dir)

@@ -34,8 +34,10 @@ The modules, each about one thing (data flows one way, down this list; none impo
 package's ``__init__``):
 
 * :mod:`~ganzoo.data.loader`: :func:`load_dataset`, the dispatch.
-* :mod:`~ganzoo.data.pairs`: the image-to-image pipelines, :func:`bicubic_downscale`.
-* :mod:`~ganzoo.data.tfds`: :func:`tfds_load` (no surprise downloads), :func:`network_reachable`.
+* :mod:`~ganzoo.data.pairs`: the image-to-image pipelines (the SR degradation is
+  :func:`ganzoo.images.bicubic_downscale`).
+* :mod:`~ganzoo.data.tfds`: :func:`tfds_load` (no surprise downloads; the offline probe is
+  :func:`ganzoo.network.network_reachable`).
 * :mod:`~ganzoo.data.folder`: image folders and files (:func:`read_folder`, :func:`scan_folder`,
   :func:`read_image_file`, :class:`FolderReport`).
 * :mod:`~ganzoo.data.digits`: the UCI digits (:func:`load_uci_digits`).
@@ -49,10 +51,10 @@ from ganzoo.data.errors import DataError, few_paths
 from ganzoo.data.folder import (IMAGE_EXTENSIONS, FolderReport, list_images, pil_convert, read_folder, read_image_file,
                                 scan_folder)
 from ganzoo.data.loader import load_dataset
-from ganzoo.data.pairs import bicubic_downscale, load_image_to_image_dataset
-from ganzoo.data.tfds import network_reachable, tf_square_resize, tfds_load
+from ganzoo.data.pairs import load_image_to_image_dataset
+from ganzoo.data.tfds import tf_square_resize, tfds_load
 
-__all__ = ["DataError", "FolderReport", "IMAGE_EXTENSIONS", "UCI_DIGITS_SPLITS", "bicubic_downscale", "few_paths",
+__all__ = ["DataError", "FolderReport", "IMAGE_EXTENSIONS", "UCI_DIGITS_SPLITS", "few_paths",
            "list_images", "load_dataset", "load_image_to_image_dataset", "load_uci_digits", "load_uci_domain_b",
-           "network_reachable", "pil_convert", "read_folder", "read_image_file", "scan_folder", "tf_square_resize",
+           "pil_convert", "read_folder", "read_image_file", "scan_folder", "tf_square_resize",
            "tfds_load", "uci_digit_grids"]

@@ -3,7 +3,7 @@
 * **Super-resolution** (SRGAN): batches of ``(lr, hr)`` pairs. ``hr`` is a random
   ``image_size`` x ``image_size`` crop of a high-resolution image (TFDS ``div2k``'s ``hr``
   feature, or any folder of photos), ``lr`` its bicubic downscale by ``data.scale``
-  (antialiased, rounded to uint8 like a real LR file), as in Ledig et al. 2017. Images smaller
+  (:func:`ganzoo.images.bicubic_downscale`: antialiased, rounded to uint8 like a real LR file), as in Ledig et al. 2017. Images smaller
   than the crop are skipped for TFDS and refused with the file names for a folder. With
   ``data.channels: 1`` the images are grey (``srgan_mnist``: the whole 28x28 digit is the HR
   crop, its 7x7 downscale the LR input).
@@ -34,9 +34,10 @@ from ganzoo.data.errors import DataError, few_paths
 from ganzoo.data.folder import check_readable, list_images, read_folder, read_image_file
 from ganzoo.data.pipeline import batch_to_float, check_sizes
 from ganzoo.data.tfds import tf_square_resize, tfds_images
+from ganzoo.images import bicubic_downscale  # the SR degradation (evaluation uses it too)
 from ganzoo.model_registry import model_class_info
 
-__all__ = ["bicubic_downscale", "load_image_to_image_dataset"]
+__all__ = ["load_image_to_image_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -116,19 +117,6 @@ def _super_resolution_pairs(config: Config, split, *, data_dir, shuffle, seed, l
     if shuffle and k > 1:
         pairs = pairs.shuffle(8 * k, seed=seed, reshuffle_each_iteration=True)
     return pairs, (None if count is None else count * k), where
-
-
-def bicubic_downscale(hr, scale: int):
-    """uint8 HR image(s) ``(..., h, w, c)`` -> uint8 LR ``(..., h // scale, w // scale, c)``: antialiased
-    bicubic, rounded like a saved LR file (the degradation of the SR training pairs and of
-    :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores`)."""
-    import tensorflow as tf
-
-    hr = tf.convert_to_tensor(hr)
-    height, width = hr.shape[-3], hr.shape[-2]
-    size = (height // scale, width // scale) if height and width else tf.shape(hr)[-3:-1] // scale
-    lr = tf.image.resize(tf.cast(hr, tf.float32), size, method="bicubic", antialias=True)
-    return tf.cast(tf.clip_by_value(tf.round(lr), 0.0, 255.0), tf.uint8)
 
 
 def _folder_full_images(root: Path, min_side: int, limit: Optional[int], cache: bool, channels: int = 3):

@@ -2,7 +2,7 @@
 
 * :func:`tfds_load`: ``tfds.load`` that never downloads unasked. A dataset that is not prepared in
   ``data_dir`` (default: env ``TFDS_DATA_DIR``, else ``~/tensorflow_datasets``) is downloaded
-  only when the network is reachable (:func:`network_reachable`, never with env
+  only when the network is reachable (:func:`ganzoo.network.network_reachable`, never with env
   ``GANZOO_OFFLINE=1``); otherwise a :class:`~ganzoo.data.errors.DataError` says within seconds
   where to put it (for CelebA: which files, from where).
 * :func:`tfds_examples`: the uint8 examples of ``load_dataset`` for ``data.source: tfds``
@@ -18,25 +18,19 @@ from __future__ import annotations
 import difflib
 import logging
 import os
-import socket
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
 from ganzoo.config import Config
 from ganzoo.data.errors import DataError
+from ganzoo.network import network_reachable  # the one probe (Keras' weights share it)
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-__all__ = ["network_reachable", "tf_square_resize", "tfds_examples", "tfds_image_spec", "tfds_images", "tfds_load"]
+__all__ = ["tf_square_resize", "tfds_examples", "tfds_image_spec", "tfds_images", "tfds_load"]
 
 logger = logging.getLogger(__name__)
-
-#: Host probed to decide whether a missing TFDS dataset can be downloaded.
-_PROBE_HOST = ("storage.googleapis.com", 443)
-
-_PROBE_TIMEOUT = 3.0
 
 #: Files the TFDS ``celeb_a`` builder (tensorflow-datasets 4.9.x) downloads from Google Drive,
 #: with the names its checksum file registers (TFDS checks their size and sha256).
@@ -80,26 +74,6 @@ def tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
     except Exception as err:  # noqa: BLE001 - any download failure gets the manual instructions
         raise DataError(f"downloading TFDS '{name}' failed: {type(err).__name__}: {err}\n\n"
                         + _missing_message(name, data_dir, "")) from err
-
-
-def network_reachable() -> bool:
-    """True if a TCP connection to the TFDS storage host succeeds within 3 s (never if
-    ``GANZOO_OFFLINE=1``). Runs in a daemon thread so that a hanging DNS lookup cannot block."""
-    if os.environ.get("GANZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes"):
-        return False
-    result: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection(_PROBE_HOST, timeout=_PROBE_TIMEOUT).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, name="ganzoo-network-probe", daemon=True)
-    thread.start()
-    thread.join(_PROBE_TIMEOUT)
-    return bool(result and result[0])
 
 
 def _searched(data_dir: Optional[str]) -> str:

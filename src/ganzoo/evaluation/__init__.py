@@ -6,8 +6,13 @@
   coverage and label accuracy.
 * ``reference``: cached reference statistics of a dataset split.
 * ``keras_metrics``: the metrics as ``keras.metrics.Metric`` for ``fit(validation_data=...)``.
-* ``evaluate``: ``ganzoo.evaluation.evaluate.evaluate(model_or_source, metrics, n)``, behind
-  ``ganzoo eval`` (a module, so the function is not re-exported under the same name).
+* ``real``: :class:`RealData`, the real images evaluation compares with (``ArrayData`` for arrays).
+* ``evaluate``: ``ganzoo.evaluation.evaluate.evaluate(model_or_source, metrics, n, data=real)``
+  (a module, so the function is not re-exported under the same name).
+* ``sr_metrics``, ``sr_digits``, ``digit_translation``: super-resolution and digit-translation scores.
+
+Nothing here reads a config, the registry or the data loaders: :mod:`ganzoo.zoo_eval` joins
+these functions to a zoo entry (``ganzoo.zoo_eval.evaluate(model)``, behind ``ganzoo eval``).
 
 The TensorFlow-backed names below are imported on first use, so ``import ganzoo.evaluation``
 stays light.
@@ -34,6 +39,8 @@ _LAZY = {
     "load_classifier": "ganzoo.evaluation.classifier",
     "train_classifier": "ganzoo.evaluation.classifier",
     "reference_statistics": "ganzoo.evaluation.reference",
+    "RealData": "ganzoo.evaluation.real",
+    "ArrayData": "ganzoo.evaluation.real",
 }
 
 __all__ = [

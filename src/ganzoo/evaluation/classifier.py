@@ -16,6 +16,11 @@ coverage, label accuracy of conditional models).
 
 Input convention is ganzoo's: float images in [-1, 1], shaped like the entry's images.
 The penultimate layer is named ``features``; the last layer ``logits``.
+
+The functions here take a :class:`~ganzoo.evaluation.real.RealData` (the images to train on)
+or a data description (``ganzoo.config.DataConfig`` fields, to choose a shipped or cached
+file); ``ganzoo.zoo_eval.load_classifier(entry_or_config)`` / ``train_classifier(...)`` join them
+to the registry and the data loaders.
 """
 
 from __future__ import annotations
@@ -29,9 +34,10 @@ from typing import Optional, Union
 
 import numpy as np
 
-from ganzoo.config import Config, DataConfig
+from ganzoo.evaluation import legacy
 from ganzoo.evaluation.features import FeatureExtractor
-from ganzoo.evaluation.paths import cache_dir, dataset_key, sha256_file
+from ganzoo.evaluation.paths import cache_dir, data_description, dataset_key, sha256_file
+from ganzoo.evaluation.real import RealData
 
 __all__ = [
     "DomainClassifier",
@@ -89,45 +95,12 @@ def build_classifier(image_shape: tuple, num_classes: int, width: int = 32, feat
 
 # ====================================================================== training
 
-def _data_config(data: Union[str, Config, DataConfig]) -> Config:
-    """An entry name, Config or DataConfig -> a Config whose data section describes the dataset."""
-    if isinstance(data, DataConfig):
-        return Config(data=data)
-    if isinstance(data, Config):
-        return data
-    from ganzoo.registry import get_config  # noqa: PLC0415
-
-    return get_config(data)
+def dataset_num_classes(config, data_dir: Optional[str] = None) -> int:
+    """Deprecated here: ``ganzoo.zoo_eval.dataset_num_classes`` (a :class:`RealData` has ``num_classes()``)."""
+    return legacy.forward("dataset_num_classes", "ganzoo.evaluation.classifier.dataset_num_classes")(config, data_dir)
 
 
-def dataset_num_classes(config: Config, data_dir: Optional[str] = None) -> int:
-    """Number of classes of the dataset's label feature (config.model.get("num_classes") when set)."""
-    if config.model.get("num_classes"):
-        return int(config.model.get("num_classes"))
-    data = config.data
-    if data.source == "folder":
-        from ganzoo.data import scan_folder  # noqa: PLC0415
-
-        classes = scan_folder(data.path).classes
-        if len(classes) < 2:
-            raise ValueError(f"the folder {data.path} has no class subfolders: a domain classifier needs labels; "
-                             "use --metrics fid,kid,is instead")
-        return len(classes)
-    import os  # noqa: PLC0415
-
-    import tensorflow_datasets as tfds  # noqa: PLC0415
-
-    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
-    info = tfds.builder(data.name, data_dir=data_dir).info
-    feature = info.features[data.label_key] if data.label_key in info.features else None
-    num = getattr(feature, "num_classes", None)
-    if not num:
-        raise ValueError(f"TFDS '{data.name}' has no class label '{data.label_key}': domain-classifier metrics "
-                         "(fcd, cs, coverage, label_accuracy) need a labelled dataset; use fid,kid,is")
-    return int(num)
-
-
-def train_classifier(data: Union[str, Config, DataConfig] = "cgan_mnist", *, epochs: int = DEFAULT_RECIPE["epochs"],
+def train_classifier(data="cgan_mnist", *, epochs: int = DEFAULT_RECIPE["epochs"],
                      batch_size: int = DEFAULT_RECIPE["batch_size"],
                      learning_rate: float = DEFAULT_RECIPE["learning_rate"], seed: int = DEFAULT_RECIPE["seed"],
                      max_shift: int = 2, train_split: str = "train", test_split: Optional[str] = "test",
@@ -135,25 +108,30 @@ def train_classifier(data: Union[str, Config, DataConfig] = "cgan_mnist", *, epo
     """Train a domain classifier on a dataset's train split; return ``(keras model, metadata)``.
 
     Args:
-        data: entry name, Config or DataConfig naming the dataset and resolution.
+        data: the labelled images, a :class:`~ganzoo.evaluation.real.RealData`
+            (``ganzoo.zoo_eval.real_data(entry)``; an entry name or config here is the
+            deprecated form of ``ganzoo.zoo_eval.train_classifier``).
         epochs, batch_size, learning_rate, seed: the recipe (Adam, cross-entropy on logits).
         max_shift: training-time random shift in pixels (robustness to imperfect samples).
-        train_split / test_split: TFDS splits; the test accuracy goes into the metadata
+        train_split / test_split: splits of ``data``; the test accuracy goes into the metadata
             (None or a missing split: not measured).
         steps_per_epoch: cut epochs short (tests).
     """
+    if not isinstance(data, RealData):
+        return legacy.forward("train_classifier", "ganzoo.evaluation.classifier.train_classifier")(
+            data, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed, max_shift=max_shift,
+            train_split=train_split, test_split=test_split, steps_per_epoch=steps_per_epoch, data_dir=data_dir,
+            verbose=verbose)
+    if data_dir is not None:
+        raise TypeError("train_classifier(RealData, data_dir=...): the RealData already knows where its images are")
     import keras  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    from ganzoo.data import DataError, load_dataset  # noqa: PLC0415
-
-    config = _data_config(data)
-    num_classes = dataset_num_classes(config, data_dir)
-    image_shape = (config.data.image_size, config.data.image_size, config.data.channels)
+    num_classes = data.num_classes()
+    image_shape = tuple(data.image_shape)
     keras.utils.set_random_seed(seed)
-    train_ds = load_dataset(config, split=train_split, data_dir=data_dir, batch_size=batch_size, shuffle=True,
-                            with_labels=True, seed=seed, drop_remainder=False,
-                            repeat=steps_per_epoch is not None)
+    train_ds = data.dataset(train_split, batch_size=batch_size, shuffle=True, with_labels=True, seed=seed,
+                            drop_remainder=False, repeat=steps_per_epoch is not None)
     if max_shift:
         # Per-image random shifts of whole pixels; the border is the background (-1).
         shift = keras.layers.RandomTranslation(max_shift / image_shape[0], max_shift / image_shape[1],
@@ -173,9 +151,8 @@ def train_classifier(data: Union[str, Config, DataConfig] = "cgan_mnist", *, epo
     test_accuracy, test_examples = None, None
     if test_split:
         try:
-            test_ds = load_dataset(config, split=test_split, data_dir=data_dir, batch_size=500, shuffle=False,
-                                   with_labels=True, drop_remainder=False)
-        except DataError as err:
+            test_ds = data.dataset(test_split, batch_size=500, shuffle=False, with_labels=True, drop_remainder=False)
+        except data.unavailable as err:
             logger.warning("no test accuracy for the classifier: %s", err)
         else:
             correct = total = 0
@@ -186,8 +163,8 @@ def train_classifier(data: Union[str, Config, DataConfig] = "cgan_mnist", *, epo
             test_accuracy, test_examples = correct / total, total
 
     metadata = {
-        "dataset": dataset_key(config),
-        "tfds_name": config.data.name if config.data.source == "tfds" else None,
+        "dataset": data.key,
+        "tfds_name": data.tfds_name,
         "train_split": train_split,
         "test_split": test_split if test_accuracy is not None else None,
         "test_accuracy": test_accuracy,
@@ -289,27 +266,41 @@ class DomainClassifier(FeatureExtractor):
         return f"{spec}@pad{self.pad}" if self.pad else spec
 
 
-def _shipped_with_pad(config: Config) -> tuple[Optional[str], int]:
+def _description(data):
+    """The data description (DataConfig fields) of a RealData, a config or a description; None if unknown."""
+    if isinstance(data, RealData):
+        return data.description
+    return data_description(data)
+
+
+def _shipped_with_pad(data) -> tuple[Optional[str], int]:
     """(shipped classifier name, border to cut) for a dataset a shipped classifier can judge."""
-    data = config.data
     key = dataset_key(data)
     if key in PRETRAINED_CLASSIFIERS:
         return PRETRAINED_CLASSIFIERS[key], 0
-    pad = getattr(data, "pad", 0)
+    description = _description(data)
+    pad = getattr(description, "pad", 0)
     if pad:
-        inner = dataclasses.replace(data, image_size=data.image_size - 2 * pad, pad=0)
+        inner = dataclasses.replace(description, image_size=description.image_size - 2 * pad, pad=0)
         if dataset_key(inner) in PRETRAINED_CLASSIFIERS:
             return PRETRAINED_CLASSIFIERS[dataset_key(inner)], pad
     return None, 0
 
 
-def classifier_path(data: Union[str, Config, DataConfig], cache: Optional[Union[str, Path]] = None) -> Path:
-    """Where the classifier of a dataset lives: the shipped file, or the cache."""
-    config = _data_config(data)
-    shipped, _ = _shipped_with_pad(config)
+def _entry_name(data) -> bool:
+    """A string that names neither a shipped classifier nor a file: a zoo entry (the deprecated form)."""
+    return isinstance(data, str) and data not in PRETRAINED_CLASSIFIERS.values() and not data.endswith(".keras")
+
+
+def classifier_path(data, cache: Optional[Union[str, Path]] = None) -> Path:
+    """Where the classifier of a dataset (a :class:`RealData` or a data description) lives: the
+    shipped file, or the cache."""
+    if _entry_name(data):
+        return legacy.forward("classifier_path", "ganzoo.evaluation.classifier.classifier_path")(data, cache)
+    shipped, _ = _shipped_with_pad(data)
     if shipped:
         return PRETRAINED_DIR / f"{shipped}.keras"
-    return cache_dir(cache) / "classifiers" / f"{dataset_key(config)}.keras"
+    return cache_dir(cache) / "classifiers" / f"{dataset_key(data)}.keras"
 
 
 def _load_file(path: Path) -> DomainClassifier:
@@ -328,30 +319,36 @@ def _load_file(path: Path) -> DomainClassifier:
 _LOADED: dict = {}
 
 
-def load_classifier(data: Union[str, Config, DataConfig, None] = None, *, cache: Optional[Union[str, Path]] = None,
-                    train: bool = True, data_dir: Optional[str] = None, recipe: Optional[dict] = None,
-                    verbose="auto") -> DomainClassifier:
-    """The domain classifier for a dataset (entry name, Config or DataConfig; default MNIST).
+def load_classifier(data=None, *, cache: Optional[Union[str, Path]] = None, train: bool = True,
+                    data_dir: Optional[str] = None, recipe: Optional[dict] = None, verbose="auto") -> DomainClassifier:
+    """The domain classifier of a dataset (default: the shipped MNIST one).
 
-    ``data`` may also be a shipped classifier's name (``"mnist_classifier"``) or the path of a
-    ``.keras`` file. A missing cached classifier is trained with :data:`DEFAULT_RECIPE` and
-    saved (``train=False`` raises FileNotFoundError instead; ``recipe`` overrides arguments of
-    :func:`train_classifier`). Loaded classifiers are memoised per file.
+    ``data``: a shipped classifier's name (``"mnist_classifier"``), the path of a ``.keras``
+    file, a :class:`~ganzoo.evaluation.real.RealData` (its classifier is trained on it when
+    missing) or a data description (a ``Config`` / ``DataConfig``: finds the shipped or cached
+    file). A missing cached classifier is trained with :data:`DEFAULT_RECIPE` and saved
+    (``train=False`` raises FileNotFoundError instead; ``recipe`` overrides arguments of
+    :func:`train_classifier`). An entry name, or a description whose classifier must be trained
+    first, is the deprecated form of ``ganzoo.zoo_eval.load_classifier``. Loaded classifiers are
+    memoised per file.
     """
     if data is None:
-        data = "cgan_mnist"
+        data = PRETRAINED_CLASSIFIERS["tfds-mnist-28x28x1"]
     pad = 0
     if isinstance(data, str) and "@pad" in data:  # a spec written by DomainClassifier.spec
         data, _, pad_text = data.rpartition("@pad")
         pad = int(pad_text)
+    if _entry_name(data):
+        return legacy.forward("load_classifier", "ganzoo.evaluation.classifier.load_classifier")(
+            data, cache=cache, train=train, data_dir=data_dir, recipe=recipe, verbose=verbose)
     if isinstance(data, str) and data in PRETRAINED_CLASSIFIERS.values():
         path = PRETRAINED_DIR / f"{data}.keras"
-    elif isinstance(data, str) and data.endswith(".keras"):
+    elif isinstance(data, str):
         path = Path(data).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"classifier file '{data}' does not exist")
     else:
-        pad = _shipped_with_pad(_data_config(data))[1]
+        pad = _shipped_with_pad(data)[1]
         path = classifier_path(data, cache)
     if not path.is_file():
         if path.parent == PRETRAINED_DIR:
@@ -359,8 +356,11 @@ def load_classifier(data: Union[str, Config, DataConfig, None] = None, *, cache:
                                     "regenerate it with `python scripts/train_mnist_classifier.py`")
         if not train:
             raise FileNotFoundError(f"no domain classifier cached at {path}")
-        logger.warning("training a domain classifier for %s (cached at %s)", dataset_key(_data_config(data)), path)
-        model, metadata = train_classifier(data, data_dir=data_dir, verbose=verbose, **(recipe or {}))
+        if not isinstance(data, RealData):  # a description: the images to train on come from the data loaders
+            return legacy.forward("load_classifier", "ganzoo.evaluation.classifier.load_classifier")(
+                data, cache=cache, train=train, data_dir=data_dir, recipe=recipe, verbose=verbose)
+        logger.warning("training a domain classifier for %s (cached at %s)", data.key, path)
+        model, metadata = train_classifier(data, verbose=verbose, **(recipe or {}))
         save_classifier(model, metadata, path)
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _LOADED:

@@ -15,6 +15,10 @@ The judge is the MNIST classifier that ships with ganzoo (99.12% on MNIST test).
   classified as their label (``mnist_accuracy``, the originals' share, is the ceiling).
 
 Images are judged at 28x28; larger entries (32 px) are centre-cropped to 28.
+
+The functions here take the digits as arrays (:func:`translation_scores`,
+:func:`resize_baseline_scores`); :func:`ganzoo.zoo_eval.digit_translation_scores` and
+:func:`ganzoo.zoo_eval.plain_resize_baselines` read them from the entry's data and call them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ from typing import Optional
 
 import numpy as np
 
-__all__ = ["BASELINE_METHODS", "digit_translation_scores", "plain_resize_baselines"]
+from ganzoo.evaluation import legacy
+
+__all__ = ["BASELINE_METHODS", "digit_translation_scores", "plain_resize_baselines", "translation_scores",
+           "resize_baseline_scores", "predict_digits", "MNIST_BOX_PAD", "CLASSIFIER_SIZE"]
 
 #: Interpolations of the plain-resize baselines.
 BASELINE_METHODS = ("bilinear", "bicubic", "area")
@@ -43,7 +50,7 @@ def _to_float(images) -> np.ndarray:
     return images.astype(np.float32) / 127.5 - 1.0 if images.dtype == np.uint8 else images.astype(np.float32)
 
 
-def _predict(classifier, images, batch_size: int = 500) -> np.ndarray:
+def predict_digits(classifier, images, batch_size: int = 500) -> np.ndarray:
     """Predicted classes of float [-1, 1] (or uint8) images (n, s, s, 1 or 3), s >= 28: centre-cropped to 28, grey."""
     images = _to_float(images)
     if images.shape[-1] == 3:
@@ -61,17 +68,18 @@ def _predict(classifier, images, batch_size: int = 500) -> np.ndarray:
 
 
 def plain_resize_baselines(classifier=None, split: str = "test", limit: Optional[int] = None) -> dict:
-    """The classifier's accuracy on UCI digits resized without a model: ``{"<method>_full": acc,
-    "<method>_box": acc, ..., "best": acc, "best_method": "<method>_<framing>"}``; ``full`` fills
-    the 28x28 frame, ``box`` is MNIST's 20x20 box with a 4-pixel border."""
-    from ganzoo.data.digits import load_uci_digits  # noqa: PLC0415
+    """Deprecated here: :func:`ganzoo.zoo_eval.plain_resize_baselines` (it reads the UCI digits)."""
+    return legacy.forward("plain_resize_baselines", "ganzoo.evaluation.digit_translation.plain_resize_baselines")(
+        classifier, split, limit)
 
+
+def resize_baseline_scores(resized: dict, classifier=None) -> dict:
+    """The classifier's accuracy on digits resized without a model: ``resized`` maps a name
+    (``"<method>_<framing>"``, see :data:`BASELINE_METHODS`) to ``(images, labels)``; returns
+    ``{name: accuracy, ..., "best": acc, "best_method": name}``."""
     classifier = _classifier(classifier)
-    scores = {}
-    for method in BASELINE_METHODS:
-        for framing, pad in (("full", 0), ("box", MNIST_BOX_PAD)):
-            images, labels = load_uci_digits(split, CLASSIFIER_SIZE, 1, pad=pad, method=method, limit=limit)
-            scores[f"{method}_{framing}"] = float(np.mean(_predict(classifier, images) == labels))
+    scores = {name: float(np.mean(predict_digits(classifier, images) == labels))
+              for name, (images, labels) in resized.items()}
     best = max(scores, key=scores.get)
     return {**scores, "best": scores[best], "best_method": best}
 
@@ -82,70 +90,35 @@ def _translate(generator, images, batch_size: int = 500) -> np.ndarray:
                            for i in range(0, len(images), batch_size)])
 
 
-def _mnist_test(config, n: int, data_dir: Optional[str]):
-    """The first ``n`` MNIST test digits (float [-1, 1], as domain A of ``config``) and their labels."""
-    import dataclasses  # noqa: PLC0415
+def translation_scores(model, uci, uci_labels, mnist, mnist_labels, classifier=None) -> dict:
+    """The translation measurement of an MNIST (A) <-> UCI digits (B) CycleGAN on arrays.
 
-    import ganzoo  # noqa: PLC0415
+    Args:
+        model: a :class:`~ganzoo.models.cyclegan.CycleGAN` (A = MNIST, B = UCI digits).
+        uci, uci_labels: UCI test digits framed as the model's domain B, and their classes.
+        mnist, mnist_labels: MNIST test digits (domain A) and their classes.
+        classifier: default the shipped ``mnist_classifier``.
 
-    data = dataclasses.replace(config.data, source="tfds", split="test", pad=0, crop=None, limit=None)
-    latent = dataclasses.replace(config, model=config.model.replace(cls="ConditionalGAN", num_classes=10),
-                                 data=data)
-    images, labels = [], []
-    for x, y in ganzoo.load_dataset(latent, batch_size=1000, shuffle=False, with_labels=True, drop_remainder=False,
-                                    data_dir=data_dir, limit=n):
-        images.append(x.numpy())
-        labels.append(y.numpy())
-    return np.concatenate(images), np.concatenate(labels)
+    Returns:
+        ``{"uci_accuracy_translated", "uci_accuracy_untranslated", "cycle_class_kept",
+        "mnist_accuracy", "uci_test_digits", "mnist_test_digits"}``.
+    """
+    classifier = _classifier(classifier)
+    translated = _translate(model.generator_ba, uci)
+    cycled = _translate(model.generator_ba, _translate(model.generator_ab, mnist))
+    return {
+        "uci_accuracy_translated": float(np.mean(predict_digits(classifier, translated) == uci_labels)),
+        "uci_accuracy_untranslated": float(np.mean(predict_digits(classifier, uci) == uci_labels)),
+        "cycle_class_kept": float(np.mean(predict_digits(classifier, cycled) == mnist_labels)),
+        "mnist_accuracy": float(np.mean(predict_digits(classifier, mnist) == mnist_labels)),
+        "uci_test_digits": int(len(uci)),
+        "mnist_test_digits": int(len(mnist)),
+    }
 
 
 def digit_translation_scores(model, config=None, classifier=None, n_mnist: int = 10_000,
                              n_uci: Optional[int] = None, data_dir: Optional[str] = None,
                              baselines: bool = True) -> dict:
-    """The translation measurement of an MNIST (A) <-> UCI digits (B) CycleGAN.
-
-    Args:
-        model: a :class:`~ganzoo.models.cyclegan.CycleGAN` (A = MNIST, B = UCI digits).
-        config: its zoo config (default: the one saved in the model); fixes image size and channels.
-        classifier: default the shipped ``mnist_classifier``.
-        n_mnist: MNIST test digits for the cycle (10,000: the whole split).
-        n_uci: UCI test digits (None: all 450).
-        baselines: also measure :func:`plain_resize_baselines` (on the same UCI digits).
-
-    Returns:
-        ``{"uci_accuracy_translated", "uci_accuracy_untranslated" (the digits as the model gets them:
-        its ``data.pad_b`` / ``data.resize_b`` framing),
-        "cycle_class_kept", "mnist_accuracy", "baselines": {...}, "gain_over_best_resize", "protocol"}``.
-    """
-    from ganzoo.config import Config  # noqa: PLC0415
-    from ganzoo.data.digits import load_uci_domain_b, uci_domain_b_framing  # noqa: PLC0415
-
-    if config is None:
-        if not getattr(model, "zoo_config", None):
-            raise ValueError("pass the model's zoo config (config=): the model does not carry one")
-        config = Config.from_dict(model.zoo_config)
-    data = config.data
-    classifier = _classifier(classifier)
-    uci, uci_labels = load_uci_domain_b(config, "test", limit=n_uci)  # as the model saw domain B in training
-    translated = _translate(model.generator_ba, uci)
-    mnist, mnist_labels = _mnist_test(config, n_mnist, data_dir)
-    cycled = _translate(model.generator_ba, _translate(model.generator_ab, mnist))
-    result = {
-        "uci_accuracy_translated": float(np.mean(_predict(classifier, translated) == uci_labels)),
-        "uci_accuracy_untranslated": float(np.mean(_predict(classifier, uci) == uci_labels)),
-        "cycle_class_kept": float(np.mean(_predict(classifier, cycled) == mnist_labels)),
-        "mnist_accuracy": float(np.mean(_predict(classifier, mnist) == mnist_labels)),
-        "uci_test_digits": int(len(uci)),
-        "mnist_test_digits": int(len(mnist)),
-    }
-    if baselines:
-        result["baselines"] = plain_resize_baselines(classifier, limit=n_uci)
-        result["gain_over_best_resize"] = result["uci_accuracy_translated"] - result["baselines"]["best"]
-    framing = uci_domain_b_framing(config)
-    frame = (f"{framing['method']} into {data.image_size - 2 * framing['pad']}x{data.image_size - 2 * framing['pad']}"
-             f" with a {framing['pad']}-pixel border" if framing["pad"] else f"{framing['method']}, full frame")
-    result["protocol"] = (f"shipped mnist_classifier on 28x28 (centre crop); UCI test split of ganzoo.data_digits "
-                          f"framed as the entry's domain B ({frame}, {data.image_size} px), translated by "
-                          f"generator_ba; cycle: MNIST test digits through generator_ab then generator_ba, "
-                          f"classified as their label")
-    return result
+    """Deprecated here: :func:`ganzoo.zoo_eval.digit_translation_scores` (it reads the entry's data)."""
+    return legacy.forward("digit_translation_scores", "ganzoo.evaluation.digit_translation.digit_translation_scores")(
+        model, config, classifier=classifier, n_mnist=n_mnist, n_uci=n_uci, data_dir=data_dir, baselines=baselines)

@@ -1,10 +1,11 @@
 """Offline evaluation: a model (or real images) in, the standard metrics out.
 
-``evaluate(model, metrics=["fcd", "coverage", "label_accuracy"], n=10000)`` generates ``n``
-images, runs the needed feature extractors once per batch, compares with the cached
-reference statistics of the dataset's train split and returns a JSON-ready dict. The
-``ganzoo eval`` command and :class:`ganzoo.callbacks.EvaluationCallback` are thin layers
-over it.
+``evaluate(model, metrics=["fcd", "coverage", "label_accuracy"], n=10000, data=real)`` generates
+``n`` images, runs the needed feature extractors once per batch, compares with the cached
+reference statistics of the real dataset's train split (``real``: a
+:class:`~ganzoo.evaluation.real.RealData`) and returns a JSON-ready dict.
+:func:`ganzoo.zoo_eval.evaluate` finds the dataset of a zoo model (its config) and calls it; the
+``ganzoo eval`` command and :class:`ganzoo.callbacks.EvaluationCallback` are thin layers over that.
 
 Metrics (names as in ``--metrics``):
 
@@ -46,8 +47,9 @@ from typing import Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from ganzoo.config import Config
-from ganzoo.evaluation import stats
+from ganzoo.evaluation import legacy, stats
+from ganzoo.evaluation.real import RealData
+from ganzoo.version import __version__
 
 __all__ = [
     "METRICS",
@@ -111,10 +113,13 @@ def parse_metrics(spec: Union[str, list, tuple, None]) -> Optional[list]:
     return out
 
 
-def default_metrics(config: Config, conditional: bool) -> list:
+def default_metrics(channels, conditional: bool) -> list:
     """MNIST-like (grayscale) data: fcd, coverage (+ label_accuracy when conditional);
-    RGB data: fid, kid, is."""
-    if config.data.channels == 1:
+    RGB data: fid, kid, is. ``channels``: the images' channels (or a config / data description,
+    whose ``channels`` it reads)."""
+    if not isinstance(channels, int):
+        channels = getattr(channels, "data", channels).channels
+    if channels == 1:
         return ["fcd", "coverage"] + (["label_accuracy"] if conditional else [])
     return ["fid", "kid", "is"]
 
@@ -127,7 +132,8 @@ class ImageSource:
 
     kind: str  # "generated" or "real"
     description: str
-    config: Config
+    #: The real dataset the images come from (real sources) or are compared with; may be None.
+    data: Optional[RealData]
     n: int
     batches: Callable[[int], Iterator[tuple]]
     labelled: bool
@@ -136,7 +142,7 @@ class ImageSource:
     noise: Optional[str] = None
 
 
-def generated_source(model, n: int, config: Optional[Config] = None, seed: int = 0, labels=None,
+def generated_source(model, n: int, data: Optional[RealData] = None, seed: int = 0, labels=None,
                      truncation: Optional[float] = None, description: Optional[str] = None,
                      noise: Optional[str] = None, use_ema: Optional[bool] = None) -> ImageSource:
     """``n`` images of a ganzoo model; conditional models get ``labels`` (default balanced).
@@ -144,14 +150,19 @@ def generated_source(model, n: int, config: Optional[Config] = None, seed: int =
     A model with per-pixel noise inputs (StyleGAN) samples with ``noise`` (default its
     ``EVALUATION_NOISE``, ``random`` as the official metrics), drawn per image from ``seed``:
     the same seed gives the same images whatever the batch size. ``use_ema`` picks the
-    generator as in ``model.generate`` (default: the EMA generator once it is warm).
+    generator as in ``model.generate`` (default: the EMA generator once it is warm). ``data``:
+    the real dataset the images are to be compared with (kept on the source).
     """
-    config = config or _model_config(model)
+    if data is not None and not isinstance(data, RealData):
+        import warnings  # noqa: PLC0415
+
+        warnings.warn("generated_source(model, n, config): the config is ignored (deprecated); pass the "
+                      "RealData to evaluate(..., data=...) or use ganzoo.zoo_eval.evaluate", DeprecationWarning,
+                      stacklevel=2)
+        data = None
     noise_kwargs = {}
     if hasattr(model, "noise_inputs"):
-        from ganzoo.models.stylegan import EVALUATION_NOISE  # noqa: PLC0415
-
-        noise_kwargs = {"noise": noise or EVALUATION_NOISE, "noise_seed": seed}
+        noise_kwargs = {"noise": noise or model.EVALUATION_NOISE, "noise_seed": seed}
     elif noise is not None:
         raise ValueError(f"noise={noise!r}: {model.name} has no noise inputs (only StyleGAN models do)")
     n = int(n)
@@ -173,89 +184,36 @@ def generated_source(model, n: int, config: Optional[Config] = None, seed: int =
     if description is None:
         choice = model.sampling_choice(use_ema) if hasattr(model, "sampling_choice") else None
         description = f"{model.name}{', ' + str(choice) if choice else ''} (seed {seed})"
-    return ImageSource("generated", description, config, n, batches,
+    return ImageSource("generated", description, data, n, batches,
                        labelled=conditional, conditional=conditional, noise=noise_kwargs.get("noise"))
 
 
-def real_source(config: Config, split: str = "test", n: Optional[int] = None,
+def real_source(data: RealData, split: str = "test", n: Optional[int] = None,
                 data_dir: Optional[str] = None) -> ImageSource:
-    """The first ``n`` (default all) images of a real split, with their labels when the dataset has them."""
-    from ganzoo.evaluation.reference import real_batches  # noqa: PLC0415
-
-    labelled = _has_labels(config, data_dir)
-    count = _split_size(config, split, data_dir)
+    """The first ``n`` (default all) images of a split of ``data`` (a :class:`RealData`), with
+    their labels when it has them. A config here is the deprecated form of
+    ``ganzoo.zoo_eval.real_source``."""
+    if not isinstance(data, RealData):
+        return legacy.forward("real_source", "ganzoo.evaluation.evaluate.real_source")(data, split, n, data_dir)
+    labelled = data.has_labels()
+    count = data.num_examples(split)
     n = min(n, count) if n and count else (n or count)
 
     def batches(batch_size: int):
-        for batch in real_batches(config, split, n, batch_size, data_dir, with_labels=labelled):
+        for batch in data.batches(split, n, batch_size, with_labels=labelled):
             yield batch if labelled else (batch, None)
 
-    name = config.data.name if config.data.source == "tfds" else config.data.path
-    return ImageSource("real", f"real {name} {split}", config, n, batches, labelled=labelled)
+    return ImageSource("real", f"real {data.name} {split}", data, n, batches, labelled=labelled)
 
 
-def parse_real_source(spec: str) -> tuple[Config, str]:
-    """``real:DATASET_OR_ENTRY[:SPLIT]`` -> (config describing the dataset, split); DATASET may be a
-    TFDS name (``mnist``: the resolution of its first zoo entry) or an entry (``dcgan_cifar10``)."""
-    from ganzoo.registry import get_config, list_models  # noqa: PLC0415
-
-    parts = spec.split(":")
-    if parts[0] != "real" or len(parts) not in (2, 3) or not parts[1]:
-        raise ValueError(f"a real-data source is real:DATASET[:SPLIT] (e.g. real:mnist:test), got '{spec}'")
-    name, split = parts[1], (parts[2] if len(parts) == 3 and parts[2] else "test")
-    if name in list_models() or name.endswith((".yaml", ".yml")):
-        return get_config(name), split
-    entries = [e for e in list_models() if get_config(e).data.name == name and get_config(e).data.source == "tfds"]
-    if not entries:
-        datasets = sorted({get_config(e).data.name for e in list_models()})
-        raise ValueError(f"real:{name}: no zoo entry uses the dataset '{name}' (datasets: {', '.join(datasets)}); "
-                         f"name an entry instead (real:ENTRY:SPLIT) to fix the resolution")
-    return get_config(entries[0]), split
-
-
-def _model_config(model) -> Config:
-    zoo = getattr(model, "zoo_config", None)
-    if not zoo:
-        raise ValueError(f"the model '{model.name}' carries no ganzoo config, so its dataset is unknown; pass "
-                         "config= (the entry it was trained as), or --config ENTRY on the command line")
-    return Config.from_dict(zoo, origin=f"the zoo_config of model '{model.name}'")
-
-
-def _tfds_info(config: Config, data_dir: Optional[str]):
-    import os  # noqa: PLC0415
-
-    import tensorflow_datasets as tfds  # noqa: PLC0415
-
-    data_dir = data_dir or os.environ.get("TFDS_DATA_DIR") or None
-    try:
-        return tfds.builder(config.data.name, data_dir=data_dir).info
-    except Exception:  # noqa: BLE001 - unknown/unprepared: load_dataset reports it properly
-        return None
-
-
-def _has_labels(config: Config, data_dir: Optional[str]) -> bool:
-    if config.data.source == "folder":
-        from ganzoo.data import scan_folder  # noqa: PLC0415
-
-        return len(scan_folder(config.data.path).classes) > 1
-    info = _tfds_info(config, data_dir)
-    return info is not None and config.data.label_key in info.features
-
-
-def _split_size(config: Config, split: str, data_dir: Optional[str]) -> Optional[int]:
-    if config.data.source != "tfds":
-        return None
-    info = _tfds_info(config, data_dir)
-    try:
-        count = int(info.splits[split].num_examples)
-    except Exception:  # noqa: BLE001 - split expressions etc.: count while reading
-        return None
-    return min(count, config.data.limit) if config.data.limit else count
+def parse_real_source(spec: str):
+    """Deprecated here: ``ganzoo.zoo_eval.parse_real_source`` (it reads the registry)."""
+    return legacy.forward("parse_real_source", "ganzoo.evaluation.evaluate.parse_real_source")(spec)
 
 
 # ====================================================================== evaluation
 
-def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[Config] = None,
+def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[RealData] = None, config=None,
              ref_split: str = "train", ref_samples: Optional[int] = None, seed: int = 0, labels=None,
              truncation: Optional[float] = None, noise: Optional[str] = None, batch_size: int = 100,
              data_dir: Optional[str] = None, cache=None, inception_weights: Optional[str] = "imagenet",
@@ -263,14 +221,19 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
              classifier=None, inception=None, kid_subsets: int = 100, kid_subset_size: int = 1000,
              splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False,
              description: Optional[str] = None, use_ema: Optional[bool] = None) -> dict:
-    """Evaluate a ganzoo model (or an :class:`ImageSource`, or ``"real:mnist:test"``).
+    """Evaluate a ganzoo model (or an :class:`ImageSource`) against a real dataset.
 
     Args:
-        source: a ganzoo model, an :class:`ImageSource` or a ``real:DATASET[:SPLIT]`` string.
+        source: a ganzoo model (anything with ``latents`` and ``generate_from_latents``) or an
+            :class:`ImageSource` (:func:`generated_source`, :func:`real_source`).
         metrics: names (see :data:`METRICS`; default :func:`default_metrics`).
         n: images to evaluate (default 50,000 with an Inception metric, else 10,000; for real
             data at most the split).
-        config: the entry describing the data (default: the model's own ``zoo_config``).
+        data: the real dataset (:class:`~ganzoo.evaluation.real.RealData`): its reference split,
+            its domain classifier, its resolution (default: the source's ``data``). Without it,
+            or with ``config`` / ``data_dir`` or a ``real:DATASET[:SPLIT]`` source, this is the
+            deprecated form of :func:`ganzoo.zoo_eval.evaluate`, which finds the dataset of a zoo
+            model's config.
         ref_split, ref_samples: reference split and how many of its images (default all).
         seed, labels, truncation: what to generate (see ``GANBase.generate``); ``labels`` may
             be one class, or a list cycled over the ``n`` images.
@@ -286,20 +249,24 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         the scores come with ``<name>_std``, ``pr`` as ``precision``/``recall``, coverage with
         its class histogram in ``details``.
     """
+    data = data or getattr(source, "data", None)
+    if isinstance(source, str) or config is not None or data_dir is not None or not isinstance(data, RealData):
+        return legacy.forward("evaluate", "ganzoo.evaluation.evaluate.evaluate")(
+            source, metrics, n, config=config, data=data, ref_split=ref_split, ref_samples=ref_samples, seed=seed,
+            labels=labels, truncation=truncation, noise=noise, batch_size=batch_size, data_dir=data_dir, cache=cache,
+            inception_weights=inception_weights, inception_resize=inception_resize, classifier=classifier,
+            inception=inception, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, splits=splits, pr_k=pr_k,
+            pr_samples=pr_samples, verbose=verbose, description=description, use_ema=use_ema)
     start = time.time()
-    if isinstance(source, str):
-        ref_config, split = parse_real_source(source)
-        source = real_source(config or ref_config, split, n, data_dir)
-    elif not isinstance(source, ImageSource):
+    channels = data.image_shape[-1]
+    if not isinstance(source, ImageSource):
         model = source
-        names = parse_metrics(metrics) or default_metrics(config or _model_config(model),
-                                                          getattr(model, "conditional", False))
+        names = parse_metrics(metrics) or default_metrics(channels, getattr(model, "conditional", False))
         if n is None:
             n = DEFAULT_N_INCEPTION if any(METRICS[m].space == "inception" for m in names) else DEFAULT_N_CLASSIFIER
-        source = generated_source(model, n, config, seed=seed, labels=labels, truncation=truncation, noise=noise,
+        source = generated_source(model, n, data, seed=seed, labels=labels, truncation=truncation, noise=noise,
                                   description=description, use_ema=use_ema)
-    config = config or source.config
-    names = parse_metrics(metrics) or default_metrics(config, source.conditional or source.kind == "real"
+    names = parse_metrics(metrics) or default_metrics(channels, source.conditional or source.kind == "real"
                                                        and source.labelled)
     skipped = {}
     if "label_accuracy" in names and not source.labelled:
@@ -313,8 +280,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         if classifier is None:
             from ganzoo.evaluation.classifier import load_classifier  # noqa: PLC0415
 
-            classifier = load_classifier(config, data_dir=data_dir, cache=cache)
-        classifier.check_images((config.data.image_size, config.data.image_size, config.data.channels))
+            classifier = load_classifier(data, cache=cache)
+        classifier.check_images(tuple(data.image_shape))
         extractors["classifier"] = classifier
     if "inception" in spaces:
         if inception is None:
@@ -350,8 +317,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
     for space in {METRICS[m].space for m in names if METRICS[m].needs_reference}:
         from ganzoo.evaluation.reference import reference_statistics  # noqa: PLC0415
 
-        refs[space] = reference_statistics(config, extractors[space], ref_split, ref_samples,
-                                           batch_size=max(batch_size, 200), data_dir=data_dir, cache=cache)
+        refs[space] = reference_statistics(data, extractors[space], ref_split, ref_samples,
+                                           batch_size=max(batch_size, 200), cache=cache)
 
     values, details = {}, {}
     splits_used = min(splits, done)
@@ -387,8 +354,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         "source": source.description,
         "kind": source.kind,
         "n": int(done),
-        "dataset": config.data.name if config.data.source == "tfds" else config.data.path,
-        "resolution": [config.data.image_size, config.data.image_size, config.data.channels],
+        "dataset": data.name,
+        "resolution": [int(d) for d in data.image_shape],
         "seed": seed if source.kind == "generated" else None,
         "labels": ("balanced 0..C-1 cycling" if labels is None else "given") if source.conditional else None,
         "truncation": truncation,
@@ -403,10 +370,8 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, config: Optional[
         "pr": {"k": pr_k, "samples": pr_samples} if "pr" in names else None,
         "seconds": round(time.time() - start, 1),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "ganzoo": __version__,
     }
-    from ganzoo import __version__  # noqa: PLC0415
-
-    protocol["ganzoo"] = __version__
     return {"metrics": {k: float(v) for k, v in values.items()}, "details": details, "protocol": protocol}
 
 

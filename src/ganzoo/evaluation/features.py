@@ -146,7 +146,7 @@ def _keras_models_dirs() -> list[Path]:
 
 
 def _offline() -> bool:
-    from ganzoo.data.tfds import network_reachable  # noqa: PLC0415 (one probe, shared with TFDS)
+    from ganzoo.network import network_reachable  # noqa: PLC0415 (one probe, shared with TFDS)
 
     return not network_reachable()
 

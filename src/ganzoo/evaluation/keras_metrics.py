@@ -3,6 +3,7 @@
 Compile a ganzoo model with them and every validation pass reports quality::
 
     from ganzoo.evaluation.keras_metrics import FrechetClassifierDistance, ClassCoverage, LabelAccuracy
+    from ganzoo.zoo_eval import load_classifier
     clf = load_classifier(config)   # the dataset's domain classifier (may train and cache it once)
     model.compile(g_optimizer=..., d_optimizer=...,
                   metrics=[FrechetClassifierDistance(classifier=clf), ClassCoverage(classifier=clf),
@@ -38,7 +39,8 @@ run on tensors (``ops=keras.ops``):
 The reference here is the validation data, not the cached train-split statistics that
 ``ganzoo eval`` uses, and the sample count is the validation set's: compare numbers within
 one setting. Classifier metrics use the domain classifier of the model's dataset
-(:func:`ganzoo.evaluation.classifier.load_classifier`); Inception metrics build
+(:func:`ganzoo.evaluation.classifier.load_classifier`, :func:`ganzoo.zoo_eval.load_classifier` for a
+zoo entry); Inception metrics build
 Inception-V3 (slow on CPU: ~10 images/s per core at 299x299).
 """
 
@@ -392,11 +394,12 @@ QUALITY_METRICS = {
 }
 
 
-def get_quality_metrics(specs, zoo_config: Optional[dict] = None, *, train_classifier: bool = True,
+def get_quality_metrics(specs, data=None, *, train_classifier: bool = True,
                         context: str = "get_quality_metrics") -> list:
     """Metric instances from names (``"fcd"``), serialized dicts (a saved model's compile config)
     or instances. Classifier metrics named by string use the domain classifier of the model's
-    dataset (``zoo_config``; MNIST when there is none).
+    dataset ``data`` (a data description such as the ``DataConfig`` of the model's config, or a
+    :class:`~ganzoo.evaluation.real.RealData`; MNIST when None).
 
     ``train_classifier``: whether a name may train (and cache) that classifier when it is
     missing; False (``compile(metrics=...)``) raises ValueError instead, naming the dataset and
@@ -420,7 +423,7 @@ def get_quality_metrics(specs, zoo_config: Optional[dict] = None, *, train_class
                                  "(pr needs whole feature sets: use ganzoo eval / EvaluationCallback)")
             if cls.space == "classifier":
                 if classifier is None:
-                    classifier = _named_classifier(spec, cls, zoo_config, train_classifier, context)
+                    classifier = _named_classifier(spec, cls, data, train_classifier, context)
                 out.append(cls(classifier=classifier))
             else:
                 out.append(cls())
@@ -434,10 +437,9 @@ def get_quality_metrics(specs, zoo_config: Optional[dict] = None, *, train_class
     return out
 
 
-def _named_classifier(name: str, cls, zoo_config: Optional[dict], train: bool, context: str):
+def _named_classifier(name: str, cls, data, train: bool, context: str):
     """The domain classifier a metric named ``name`` uses; with ``train`` False, a missing
     one is an error that says how to build the metric object instead."""
-    data = _zoo_config_data(zoo_config)
     try:
         return _classifier(data, train=train)
     except FileNotFoundError as err:
@@ -447,14 +449,6 @@ def _named_classifier(name: str, cls, zoo_config: Optional[dict], train: bool, c
         raise ValueError(
             f"{context}: metric '{name}' needs the domain classifier of dataset '{dataset}', which is not "
             f"trained yet ({err}), and compile() never trains one. Build the metric objects first: "
-            f"`clf = ganzoo.evaluation.classifier.load_classifier(config)` (trains and caches it once), then "
+            f"`clf = ganzoo.zoo_eval.load_classifier(config)` (trains and caches it once), then "
             f"`compile(..., metrics=[{cls.__name__}(classifier=clf), ...])` "
             f"(from ganzoo.evaluation.keras_metrics)") from None
-
-
-def _zoo_config_data(zoo_config: Optional[dict]):
-    if not zoo_config:
-        return None
-    from ganzoo.config import Config  # noqa: PLC0415
-
-    return Config.from_dict(zoo_config, origin="the model's zoo_config")

@@ -1,7 +1,7 @@
 """Super-resolution of digits judged by what matters for digits: can they still be read?
 
 For an SR entry trained on MNIST (``srgan_mnist``: 7x7 -> 28x28) the HR test images are
-downscaled by the entry's own degradation (:func:`ganzoo.data.pairs.bicubic_downscale`,
+downscaled by the entry's own degradation (:func:`ganzoo.images.bicubic_downscale`,
 antialiased bicubic, rounded to uint8), then upscaled by the model and by plain bicubic
 interpolation (:func:`ganzoo.evaluation.sr_metrics.bicubic_upscale`). Reported, each as the
 mean over the images:
@@ -14,10 +14,12 @@ mean over the images:
   HR originals (the ceiling). The classifier is never a training loss of an SR entry, so it is
   an independent judge.
 
-Both upscales are rounded to uint8 before scoring, as a saved PNG would be::
+Both upscales are rounded to uint8 before scoring, as a saved PNG would be.
+:func:`digit_super_resolution_scores` takes the HR images and labels;
+:func:`ganzoo.zoo_eval.evaluate_digit_super_resolution` reads them from an entry's test split::
 
-    from ganzoo.evaluation.sr_digits import evaluate_digit_super_resolution
-    scores = evaluate_digit_super_resolution(model, config, limit=1000)
+    from ganzoo.zoo_eval import evaluate_digit_super_resolution
+    scores = evaluate_digit_super_resolution(model, config, limit=1000)["metrics"]
     # {'psnr': ..., 'bicubic_psnr': ..., 'psnr_gain': ..., 'accuracy': ..., 'hr_accuracy': ..., ...}
 """
 
@@ -27,8 +29,11 @@ from typing import Optional
 
 import numpy as np
 
+from ganzoo.evaluation import legacy
+from ganzoo.images import bicubic_downscale, to_uint8
+
 __all__ = ["labelled_test_images", "digit_super_resolution_scores", "evaluate_digit_super_resolution",
-           "SCORE_KEYS"]
+           "digit_super_resolution_protocol", "SCORE_KEYS"]
 
 #: The keys :func:`digit_super_resolution_scores` returns.
 SCORE_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "psnr_gain", "accuracy", "bicubic_accuracy",
@@ -37,35 +42,14 @@ SCORE_KEYS = ("psnr", "ssim", "bicubic_psnr", "bicubic_ssim", "psnr_gain", "accu
 
 def labelled_test_images(config, split: str = "test", limit: Optional[int] = None,
                          data_dir: Optional[str] = None) -> tuple:
-    """``(hr, labels)``: uint8 ``(N, H, W, channels)`` images and int labels of the entry's TFDS
-    dataset ``split`` (in the dataset's order; the first ``limit`` when given)."""
-    from ganzoo.data.errors import DataError
-    from ganzoo.data.tfds import tfds_load
-
-    data = config.data
-    if data.source != "tfds":
-        raise DataError(f"the digit SR evaluation reads a labelled TFDS split; '{config.name}' reads a folder")
-    ds, _ = tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
-    if limit is not None:
-        ds = ds.take(limit)
-    images, labels = [], []
-    for batch in ds.batch(1000):
-        images.append(batch[data.image_key].numpy())
-        labels.append(batch[data.label_key].numpy())
-    if not images:
-        raise DataError(f"TFDS '{data.name}' split '{split}' is empty")
-    hr = np.concatenate(images)
-    if hr.shape[-1] != data.channels:
-        raise DataError(f"TFDS '{data.name}' has {hr.shape[-1]}-channel images, the entry data.channels: "
-                        f"{data.channels}")
-    return hr, np.concatenate(labels).astype(np.int64)
+    """Deprecated here: :func:`ganzoo.zoo_eval.labelled_test_images` (it reads the entry's data)."""
+    return legacy.forward("labelled_test_images", "ganzoo.evaluation.sr_digits.labelled_test_images")(
+        config, split=split, limit=limit, data_dir=data_dir)
 
 
 def _upscale(model, lr: np.ndarray, batch_size: int) -> np.ndarray:
     """uint8 LR batch -> uint8 SR batch, whole images (the model's call), ``batch_size`` at a time."""
     import keras
-
-    from ganzoo.images import to_uint8
 
     out = []
     for start in range(0, len(lr), batch_size):
@@ -97,7 +81,6 @@ def digit_super_resolution_scores(model, hr, labels, classifier="mnist_classifie
             :func:`~ganzoo.evaluation.classifier.load_classifier` takes (default: the shipped MNIST one).
     Returns: a dict with :data:`SCORE_KEYS` (accuracies as fractions, PSNR in dB).
     """
-    from ganzoo.data.pairs import bicubic_downscale
     from ganzoo.evaluation.classifier import load_classifier
     from ganzoo.evaluation.sr_metrics import bicubic_upscale, psnr, ssim
 
@@ -127,16 +110,15 @@ def digit_super_resolution_scores(model, hr, labels, classifier="mnist_classifie
 
 def evaluate_digit_super_resolution(model, config, split: str = "test", limit: Optional[int] = None,
                                     data_dir: Optional[str] = None, classifier="mnist_classifier") -> dict:
-    """:func:`digit_super_resolution_scores` on the entry's labelled ``split`` (default: all
-    10,000 MNIST test images), with the protocol recorded next to the numbers."""
-    hr, labels = labelled_test_images(config, split=split, limit=limit, data_dir=data_dir)
-    if not hasattr(classifier, "check_images"):
-        from ganzoo.evaluation.classifier import load_classifier
+    """Deprecated here: :func:`ganzoo.zoo_eval.evaluate_digit_super_resolution` (it reads the entry's data)."""
+    return legacy.forward("evaluate_digit_super_resolution",
+                          "ganzoo.evaluation.sr_digits.evaluate_digit_super_resolution")(
+        model, config, split=split, limit=limit, data_dir=data_dir, classifier=classifier)
 
-        classifier = load_classifier(classifier)
-    scores = digit_super_resolution_scores(model, hr, labels, classifier)
-    return {"metrics": scores,
-            "protocol": f"ganzoo.evaluation.sr_digits: TFDS {config.data.name} {split} ({len(hr)} images), "
-                        f"LR = antialiased bicubic /{int(model.scale)} rounded to uint8; SR and bicubic "
-                        "upscales rounded to uint8; PSNR/SSIM on the whole grey image (no border shaved); "
-                        f"accuracy of the shipped classifier {classifier.name} on SR, bicubic and HR images"}
+
+def digit_super_resolution_protocol(name: str, split: str, images: int, scale: int, classifier) -> str:
+    """The protocol line recorded next to :func:`digit_super_resolution_scores`' numbers."""
+    return (f"ganzoo.evaluation.sr_digits: TFDS {name} {split} ({images} images), "
+            f"LR = antialiased bicubic /{scale} rounded to uint8; SR and bicubic "
+            "upscales rounded to uint8; PSNR/SSIM on the whole grey image (no border shaved); "
+            f"accuracy of the shipped classifier {classifier.name} on SR, bicubic and HR images")

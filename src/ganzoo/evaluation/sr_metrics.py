@@ -6,9 +6,11 @@ each HR test image is cropped to a multiple of the scale, downscaled with (antia
 bicubic interpolation, upscaled by the model and by bicubic interpolation, and compared on
 the luma channel (ITU-R BT.601 Y) after shaving ``scale`` pixels off each border. ``ganzoo
 eval`` calls :func:`super_resolution_scores` for SR entries, e.g. on
-:func:`hr_evaluation_images` (TFDS div2k ``validation``)::
+:func:`ganzoo.zoo_eval.hr_evaluation_images` (an entry's held-out HR images: TFDS div2k
+``validation``, or its folder)::
 
-    from ganzoo.evaluation.sr_metrics import hr_evaluation_images, super_resolution_scores
+    from ganzoo.evaluation.sr_metrics import super_resolution_scores
+    from ganzoo.zoo_eval import hr_evaluation_images
     scores = super_resolution_scores(model, hr_evaluation_images(config, limit=10))
     # {'psnr': ..., 'ssim': ..., 'bicubic_psnr': ..., 'bicubic_ssim': ..., 'images': 10}
 """
@@ -18,6 +20,9 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 import numpy as np
+
+from ganzoo.evaluation import legacy
+from ganzoo.images import bicubic_downscale
 
 __all__ = ["psnr", "ssim", "rgb_to_luma", "bicubic_upscale", "super_resolution_scores", "hr_evaluation_images"]
 
@@ -90,8 +95,6 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
         y_channel: compare luma only (the literature's protocol) or all RGB channels.
         border: pixels shaved off each side before comparing (default: the scale).
     """
-    from ganzoo.data.pairs import bicubic_downscale
-
     scale = int(model.scale)
     border = scale if border is None else border
     rows = []
@@ -115,21 +118,6 @@ def super_resolution_scores(model, hr_images: Iterable, y_channel: bool = True, 
 
 def hr_evaluation_images(config, split: str = "validation", limit: Optional[int] = 10,
                          data_dir: Optional[str] = None) -> list:
-    """Full-size uint8 HR test images of an SR entry (RGB, or grey for ``data.channels: 1``): its
-    TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images."""
-    from pathlib import Path
-
-    from ganzoo.data.folder import list_images, read_image_file
-    from ganzoo.data.tfds import tfds_load
-
-    data = config.data
-    if data.source == "folder":
-        return [read_image_file(p, data.channels) for p in list_images(Path(data.path))[:limit]]
-    ds, _ = tfds_load(data.name, split, data_dir, shuffle=False, seed=None, download=None)
-    if limit is not None:
-        ds = ds.take(limit)
-    images = []
-    for example in ds:
-        image = example[data.image_key].numpy()
-        images.append(np.repeat(image, 3, axis=-1) if image.shape[-1] < data.channels else image)
-    return images
+    """Deprecated here: :func:`ganzoo.zoo_eval.hr_evaluation_images` (it reads the entry's data)."""
+    return legacy.forward("hr_evaluation_images", "ganzoo.evaluation.sr_metrics.hr_evaluation_images")(
+        config, split, limit, data_dir)

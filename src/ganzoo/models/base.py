@@ -20,7 +20,7 @@ in [-1, 1]; every random draw goes through the model's ``keras.random.SeedGenera
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Annotated, NamedTuple, Optional
 
 import keras
 import numpy as np
@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.augment import pipeline_from_config
+from ganzoo.constraints import AtLeast, Interval, NonNegative, Positive
 from ganzoo.models import distributed
 from ganzoo.models.adversarial import AdversarialModel, deserialize, serialize
 from ganzoo.models.discriminator_view import DiscriminatorView, feature_model
@@ -35,6 +36,9 @@ from ganzoo.models.distributed import logs_for_strategy, resolve_jit_compile
 from ganzoo.models.ema import EMA_RAMPUP, EMA_WARM_SHARE, EMAState, batch_norm_layers, ema_beta
 from ganzoo.models.sampling import TrainingSampling
 from ganzoo.models.validation import QualityValidation
+
+#: ``model.num_classes``'s constraint text (ConditionalGAN declares the setting again).
+NUM_CLASSES_MESSAGE = "a conditional model needs at least 2 classes, got {value}"
 
 # Older names, kept for code that imported them from here.
 _serialize, _deserialize = serialize, deserialize
@@ -89,10 +93,14 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
     config_arguments = {"seed": "train.seed", "augment": "augment"}
 
     def __init__(self, generator, discriminator, latent_dim: Optional[int] = None,
-                 num_classes: Optional[int] = None, loss: str = "non_saturating",
-                 ema_decay: Optional[float] = None, seed: Optional[int] = None,
-                 zoo_config: Optional[dict] = None, augment: Optional[dict] = None,
-                 feature_matching: float = 0.0, ema_rampup: Optional[float] = EMA_RAMPUP, **kwargs):
+                 num_classes: Annotated[Optional[int], AtLeast(2, message=NUM_CLASSES_MESSAGE)] = None,
+                 loss: str = "non_saturating",
+                 ema_decay: Annotated[Optional[float], Interval(0, 1, open_low=True, open_high=True)] = None,
+                 seed: Optional[int] = None, zoo_config: Optional[dict] = None, augment: Optional[dict] = None,
+                 feature_matching: Annotated[float, NonNegative()] = 0.0,
+                 ema_rampup: Annotated[Optional[float], Positive(
+                     message="must be > 0 (e.g. 0.05), or null for no ramp-up; got {value}")] = EMA_RAMPUP,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = deserialize(generator)
         self.discriminator = deserialize(discriminator)

@@ -16,13 +16,14 @@ loss (the paper's), D minimises 0.5 * [(D(x) - 1)^2 + D(fake)^2] and G minimises
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Annotated, Optional, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
+from ganzoo.constraints import NonNegative
 from ganzoo.models.image2image import ImageToImageModel
 from ganzoo.models.image_pool import ImagePool
 from ganzoo.model_registry import register_model_class
@@ -45,13 +46,16 @@ class CycleGAN(ImageToImageModel):
     """
 
     data_kind = "unpaired_ab"
+    #: Built from ResNet generators and PatchGAN discriminators (``ganzoo.networks.cyclegan``).
+    network_archs = ("resnet", "patchgan")
     network_keys = ("generator_ab", "generator_ba", "discriminator_a", "discriminator_b")
     config_arguments = {"image_shape": "data.image_shape"}
     loss_names = ("g_loss", "d_loss", "adversarial_loss", "cycle_loss", "identity_loss")
 
     def __init__(self, generator_ab, generator_ba, discriminator_a, discriminator_b, image_shape=(256, 256, 3),
-                 loss: str = "least_squares", cycle_weight: float = 10.0, identity_weight: float = 5.0,
-                 pool_size: int = 50, domains: Sequence[str] = ("a", "b"), **kwargs):
+                 loss: str = "least_squares", cycle_weight: Annotated[float, NonNegative()] = 10.0,
+                 identity_weight: Annotated[float, NonNegative()] = 5.0, pool_size: Annotated[int, NonNegative()] = 50,
+                 domains: Sequence[str] = ("a", "b"), **kwargs):
         super().__init__(**kwargs)
         self.generator_ab = generator_ab
         self.generator_ba = generator_ba
@@ -74,6 +78,18 @@ class CycleGAN(ImageToImageModel):
         self.pool_b = ImagePool(self.pool_size, self.image_shape, seed=None if seed is None else seed + 1,
                                 name="pool_b")
         self.built = True
+
+    @staticmethod
+    def check_config(config, fail):
+        """Crops the networks can halve, and two domain names that ``translate`` can tell apart."""
+        m, data = config.model, config.data
+        if data.image_size % 4 or data.image_size < 16:
+            fail("data.image_size", f"the CycleGAN generator downsamples twice and the PatchGAN "
+                 f"three times: use a multiple of 4 of at least 16 (paper: 256), got {data.image_size}")
+        if len(m.domains) != 2 or len(set(m.domains)) != 2 or not all(
+                n and n.replace("_", "").isalnum() and "2" not in n for n in m.domains):
+            fail("model.domains", f"must be two different names of letters (no '2', it separates "
+                 f"directions such as photo2painting), got {m.domains}")
 
     def get_config(self):
         config = super().get_config()

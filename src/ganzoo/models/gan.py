@@ -7,14 +7,15 @@ by name, so this one class trains the vanilla MLP GAN, DCGAN (non-saturating), L
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
-from ganzoo.models.base import GANBase
+from ganzoo.constraints import AtLeast, Interval, NonNegative
+from ganzoo.models.base import NUM_CLASSES_MESSAGE, GANBase
 from ganzoo.model_registry import register_model_class
 
 
@@ -31,7 +32,8 @@ class GAN(GANBase):
     #: GANBase arguments this class does not use (ConditionalGAN takes num_classes again).
     refused_settings = ("num_classes",)
 
-    def __init__(self, generator, discriminator, label_smoothing: float = 0.0, r1_gamma: float = 0.0, **kwargs):
+    def __init__(self, generator, discriminator, label_smoothing: Annotated[float, Interval(0, 1, open_high=True)] = 0.0,
+                 r1_gamma: Annotated[float, NonNegative()] = 0.0, **kwargs):
         super().__init__(generator, discriminator, **kwargs)
         if self.conditional and type(self) is GAN:
             raise ValueError("GAN is unconditional; use ConditionalGAN for a model with num_classes")
@@ -95,10 +97,17 @@ class ConditionalGAN(GAN):
     a property of the discriminator network, chosen in the config.
     """
 
-    def __init__(self, generator, discriminator, num_classes: Optional[int] = None, **kwargs):
+    def __init__(self, generator, discriminator,
+                 num_classes: Annotated[Optional[int], AtLeast(2, message=NUM_CLASSES_MESSAGE)] = None, **kwargs):
         if num_classes is None:
             raise ValueError("ConditionalGAN needs num_classes (e.g. 10 for MNIST)")
         super().__init__(generator, discriminator, num_classes=num_classes, **kwargs)
+
+    @staticmethod
+    def check_config(config, fail):
+        """A conditional model needs its number of classes."""
+        if config.model.num_classes is None:
+            fail("model.num_classes", "ConditionalGAN needs num_classes (e.g. 10 for MNIST)")
 
     def interpolate_classes(self, start_label: int, end_label: int, steps: int = 8, seed: int = 0,
                             use_ema: Optional[bool] = None):

@@ -42,6 +42,13 @@ class ImageToImageModel(AdversarialModel):
         self.trackers = [keras.metrics.Mean(name=n) for n in self.loss_names]
 
     # ------------------------------------------------------------------ config
+    @staticmethod
+    def check_config(config, fail):
+        """No Wasserstein critic: nothing keeps these discriminators Lipschitz."""
+        if config.model.get("loss") == "wasserstein":
+            fail("model.loss", f"{config.model.cls} has no Lipschitz constraint for a Wasserstein critic; use "
+                 "non_saturating, least_squares or hinge")
+
     def get_config(self):
         config = super().get_config()
         config.update({key: _serialize(getattr(self, key)) for key in self.network_keys})

@@ -51,13 +51,14 @@ run as long as the paper's forgets (``ema_rampup: null`` gives exactly that).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
+from ganzoo.constraints import NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import replicas_in_sync
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
@@ -139,9 +140,12 @@ class ProgressiveGAN(GANBase):
 
     #: GANBase arguments this class does not use: a conditional PGGAN and feature matching are not built.
     refused_settings = ("num_classes", "feature_matching")
+    #: Built from the PGGAN networks (``ganzoo.networks.pggan``): (generator, discriminator) arch.
+    network_archs = ("pggan", "pggan")
 
-    def __init__(self, generator, discriminator, gradient_penalty: float = 10.0, drift: float = 1e-3,
-                 fade_images: int = 800_000, stabilize_images: int = 800_000, start_resolution: int = 4,
+    def __init__(self, generator, discriminator, gradient_penalty: Annotated[float, NonNegative()] = 10.0,
+                 drift: Annotated[float, NonNegative()] = 1e-3, fade_images: Annotated[int, NonNegative()] = 800_000,
+                 stabilize_images: Annotated[int, Positive()] = 800_000, start_resolution: int = 4,
                  loss: str = "wasserstein", **kwargs):
         if loss != "wasserstein":
             raise ValueError(f"ProgressiveGAN trains with the 'wasserstein' loss (WGAN-GP), got '{loss}'")
@@ -172,6 +176,20 @@ class ProgressiveGAN(GANBase):
                                      name="alpha", aggregation="only_first_replica")
         self.gp_tracker = keras.metrics.Mean(name="gp")
         self.wd_tracker = keras.metrics.Mean(name="wasserstein_distance")
+
+    @staticmethod
+    def check_config(config, fail):
+        """WGAN-GP, a start resolution the networks have, and a constant learning rate."""
+        m, size = config.model, config.data.image_size
+        if m.loss != "wasserstein" or m.gradient_penalty <= 0:
+            fail("model.loss" if m.loss != "wasserstein" else "model.gradient_penalty",
+                 "ProgressiveGAN trains with WGAN-GP: loss: wasserstein and gradient_penalty > 0 (paper: 10)")
+        start = m.start_resolution
+        if start < 4 or start & (start - 1) or start > size:
+            fail("model.start_resolution", f"must be a power of two from 4 to data.image_size ({size}), got {start}")
+        if config.train.lr_schedule != "constant":
+            fail("train.lr_schedule", "ProgressiveGAN resets its optimizers (step count included) at every new "
+                 "level of detail, as the official code, which would restart a schedule; use constant")
 
     def get_config(self):
         config = super().get_config()

@@ -12,13 +12,14 @@ with the model, so a resumed run continues in the right phase):
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
+from ganzoo.constraints import NonNegative, OneOf
 from ganzoo.models.image2image import ImageToImageModel
 from ganzoo.model_registry import register_model_class
 
@@ -28,6 +29,8 @@ VGG_MEAN_BGR = (103.939, 116.779, 123.68)
 #: scale that is comparable to the MSE loss".
 VGG_FEATURE_SCALE = 1.0 / 12.75
 CONTENT_LOSSES = ("vgg", "pixel")
+#: Upscaling factors of the SRResNet generator (pixel-shuffle upsampling by 2s, or one 3).
+SR_SCALES = (2, 3, 4, 8)
 
 
 @register_model_class
@@ -47,13 +50,17 @@ class SRGAN(ImageToImageModel):
     """
 
     data_kind = "paired_lr_hr"
+    #: Built from an SRResNet generator and the SRGAN discriminator (``ganzoo.networks.srresnet``).
+    network_archs = ("srresnet", "srgan")
     network_keys = ("generator", "discriminator", "feature_extractor")
     config_arguments = {"scale": "data.scale"}
     loss_names = ("g_loss", "d_loss", "pixel_loss", "content_loss", "adversarial_loss")
 
     def __init__(self, generator, discriminator, feature_extractor=None, scale: int = 4,
-                 loss: str = "non_saturating", content_loss: str = "vgg", content_weight: float = 1.0,
-                 adversarial_weight: float = 1e-3, pretrain_steps: int = 0, **kwargs):
+                 loss: str = "non_saturating", content_loss: Annotated[str, OneOf(CONTENT_LOSSES)] = "vgg",
+                 content_weight: Annotated[float, NonNegative()] = 1.0,
+                 adversarial_weight: Annotated[float, NonNegative()] = 1e-3,
+                 pretrain_steps: Annotated[int, NonNegative()] = 0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -74,6 +81,17 @@ class SRGAN(ImageToImageModel):
         self.pretrain_steps = int(pretrain_steps)
         self._check_scale()
         self.built = True
+
+    @staticmethod
+    def check_config(config, fail):
+        """An upscaling factor the generator has, and HR crops it divides."""
+        data = config.data
+        if data.scale not in SR_SCALES:
+            fail("data.scale", f"must be one of {', '.join(map(str, SR_SCALES))} (pixel-shuffle "
+                 f"upsampling by 2s, or one 3), got {data.scale}")
+        if data.image_size % data.scale or data.image_size // data.scale < 2:
+            fail("data.image_size", f"the HR crop ({data.image_size}) must be a multiple of data.scale "
+                 f"({data.scale}) with an LR crop of at least 2 pixels (SRGAN: 96 at x4)")
 
     def _check_scale(self):
         probe = keras.ops.convert_to_numpy(self.generator(np.zeros((1, 3, 5, self.channels), np.float32)))

@@ -39,13 +39,14 @@ networks' default ``noise_mode='random'``: the distribution the generator was tr
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Union
+from typing import Annotated, Optional, Sequence, Union
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from ganzoo import losses
+from ganzoo.constraints import Interval, NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import agree_on_finiteness, replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
@@ -54,7 +55,7 @@ from ganzoo.model_registry import register_model_class
 __all__ = ["StyleGAN", "NOISE_MODES", "STYLE_GROUPS", "EVALUATION_NOISE"]
 
 NOISE_MODES = ("const", "random", "none")
-#: The noise ``ganzoo eval`` (``ganzoo.evaluation.generated_source``) samples with.
+#: The noise ``ganzoo eval`` (``ganzoo.evaluation.evaluate.generated_source``) samples with.
 EVALUATION_NOISE = "random"
 #: Named groups of style layers (Karras et al. 2019, sec. 3.1): coarse 4-8 px, middle 16-32 px,
 #: fine 64 px and up; below 64 px "fine" is the last resolution alone.
@@ -76,9 +77,16 @@ class StyleGAN(GANBase):
 
     #: GANBase arguments this class does not use (StyleGAN is unconditional).
     refused_settings = ("num_classes",)
+    #: The noise evaluation samples with (read by ``ganzoo.evaluation.evaluate.generated_source``).
+    EVALUATION_NOISE = EVALUATION_NOISE
+    #: Built from the StyleGAN networks (``ganzoo.networks.stylegan``): (generator, discriminator) arch.
+    network_archs = ("stylegan", "stylegan")
 
-    def __init__(self, generator, discriminator, r1_gamma: float = 10.0, r1_interval: int = 16,
-                 style_mixing_prob: float = 0.9, w_avg_beta: float = 0.995, loss: str = "non_saturating", **kwargs):
+    def __init__(self, generator, discriminator, r1_gamma: Annotated[float, NonNegative()] = 10.0,
+                 r1_interval: Annotated[int, Positive()] = 16,
+                 style_mixing_prob: Annotated[float, Interval(0, 1)] = 0.9,
+                 w_avg_beta: Annotated[float, Interval(0, 1, open_high=True)] = 0.995, loss: str = "non_saturating",
+                 **kwargs):
         super().__init__(generator, discriminator, loss=loss, **kwargs)
         if self.conditional:
             raise ValueError("StyleGAN is unconditional; remove num_classes")
@@ -101,6 +109,13 @@ class StyleGAN(GANBase):
         self.d_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
                                        name="d_steps", aggregation="only_first_replica")
         self.r1_tracker = keras.metrics.Mean(name="r1")
+
+    @staticmethod
+    def check_config(config, fail):
+        """No Wasserstein critic: nothing keeps StyleGAN's discriminator Lipschitz."""
+        if config.model.loss == "wasserstein":
+            fail("model.loss", "StyleGAN has no Lipschitz constraint for a Wasserstein critic; use non_saturating "
+                 "(the papers' loss), hinge or least_squares")
 
     @property
     def lazy_r1(self) -> bool:

@@ -33,14 +33,19 @@ class QualityValidation:
     def compile(self, *args, metrics=None, **kwargs):
         """``metrics``: image-quality metrics for ``fit(validation_data=...)`` / ``evaluate``:
         :class:`ganzoo.evaluation.keras_metrics.QualityMetric` objects, e.g.
-        ``FrechetClassifierDistance(classifier=load_classifier(config))``, or the names of
+        ``FrechetClassifierDistance(classifier=ganzoo.zoo_eval.load_classifier(config))``, or the names of
         metrics whose extractor needs no training (``"fcd"``, ``"coverage"``,
         ``"label_accuracy"`` on MNIST-like data, ``"fid"``, ...). Everything else as the base compile."""
         super().compile(*args, **kwargs)
         if metrics:
             from ganzoo.evaluation.keras_metrics import get_quality_metrics  # noqa: PLC0415 (TF-heavy, optional)
 
-            self.quality_metrics = get_quality_metrics(metrics, self.zoo_config, train_classifier=False,
+            data = None
+            if self.zoo_config:
+                from ganzoo.config import Config  # noqa: PLC0415
+
+                data = Config.from_dict(self.zoo_config, origin="the model's zoo_config").data
+            self.quality_metrics = get_quality_metrics(metrics, data, train_classifier=False,
                                                        context="compile(metrics=...)")
 
     def get_compile_config(self):

@@ -9,12 +9,13 @@ the generator takes one update. ``ganzoo.load_dataset`` batches WGAN entries wit
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 import keras
 import tensorflow as tf
 
 from ganzoo import losses
+from ganzoo.constraints import NonNegative, Positive
 from ganzoo.models.base import GANBase
 from ganzoo.model_registry import register_model_class
 
@@ -36,8 +37,10 @@ class WassersteinGAN(GANBase):
         """``model.n_critic``: each critic update takes a minibatch of its own."""
         return int(config.model.n_critic)
 
-    def __init__(self, generator, discriminator, n_critic: int = 5, clip_value: Optional[float] = None,
-                 gradient_penalty: float = 0.0, drift: float = 0.0, loss: str = "wasserstein", **kwargs):
+    def __init__(self, generator, discriminator, n_critic: Annotated[int, Positive()] = 5,
+                 clip_value: Annotated[Optional[float], Positive()] = None,
+                 gradient_penalty: Annotated[float, NonNegative()] = 0.0, drift: Annotated[float, NonNegative()] = 0.0,
+                 loss: str = "wasserstein", **kwargs):
         if loss != "wasserstein":
             raise ValueError(f"WassersteinGAN trains with the 'wasserstein' loss, got '{loss}'")
         super().__init__(generator, discriminator, loss=loss, **kwargs)
@@ -51,6 +54,19 @@ class WassersteinGAN(GANBase):
         self.drift = float(drift)
         self.gp_tracker = keras.metrics.Mean(name="gp")
         self.wd_tracker = keras.metrics.Mean(name="wasserstein_distance")
+
+    @staticmethod
+    def check_config(config, fail):
+        """A critic with the Wasserstein loss, under a Lipschitz constraint that batch norm does not break."""
+        m = config.model
+        if m.loss != "wasserstein":
+            fail("model.loss", "WassersteinGAN trains a critic with the 'wasserstein' loss")
+        if m.clip_value is None and m.gradient_penalty == 0:
+            fail("model.clip_value", "a WassersteinGAN needs a Lipschitz constraint: set clip_value "
+                 "(WGAN) or gradient_penalty (WGAN-GP)")
+        if m.gradient_penalty > 0 and config.discriminator.norm == "batch":
+            fail("discriminator.norm", "batch norm breaks the per-example gradient penalty "
+                 "(Gulrajani et al. 2017, sec. 4); use 'layer' or 'none'")
 
     def get_config(self):
         config = super().get_config()
