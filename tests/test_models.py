@@ -1,77 +1,24 @@
-"""Every registered entry builds, trains on mock data, samples and survives save/load."""
+"""Every registered model class and every registry entry builds, trains on mock data, samples and
+survives save/load (through tests/harness.py); the sampling API's own checks."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 import ganzoo
+from ganzoo import model_registry
 from ganzoo.builders import build_model, compile_model
 from ganzoo.config import NULL
 from ganzoo.models import MODEL_CLASSES
+from tests.harness import (CLASS_ENTRIES, class_entry, harness_config, is_image_to_image, run_model_saving_test,
+                           smoke_size, tiny_entry_config)
 from tests.helpers import tiny_config
 
 
-def _task(name):
-    """``image2image`` for SRGAN/CycleGAN entries (pairs in, images out), else ``generation``."""
-    return getattr(MODEL_CLASSES[ganzoo.get_config(name).model.cls], "task", "generation")
-
-
-GENERATION_ENTRIES = [n for n in ganzoo.list_models() if _task(n) == "generation"]
-IMAGE_TO_IMAGE_ENTRIES = [n for n in ganzoo.list_models() if _task(n) == "image2image"]
-#: The first image-to-image entry of each class trains in graph mode (what ``fit`` normally
-#: runs); the others, which differ only in data and domain names, run the same train_step
-#: eagerly, because tracing four networks' step costs ~10 s of CPU per entry.
-GRAPH_ENTRIES = {min(n for n in IMAGE_TO_IMAGE_ENTRIES if ganzoo.get_config(n).model.cls == cls)
-                 for cls in {ganzoo.get_config(n).model.cls for n in IMAGE_TO_IMAGE_ENTRIES}}
-
-
-def test_every_entry_has_a_smoke_test():
-    assert sorted(GENERATION_ENTRIES + IMAGE_TO_IMAGE_ENTRIES) == ganzoo.list_models()
-    assert {"srgan_div2k", "cyclegan_monet2photo", "cyclegan_horse2zebra"} <= set(IMAGE_TO_IMAGE_ENTRIES)
-
-
-def tiny_entry_config(name, tmp_path):
-    """The tiny config of an entry; entries that read a folder of the user's images
-    (``data.source: folder``) get a folder of 12 generated PNGs of mixed sizes in ``tmp_path``."""
-    config = tiny_config(name)
-    if config.data.source != "folder":
-        return config
-    from PIL import Image
-
-    folder = tmp_path / "images"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(12):
-        size = (20 + 4 * (i % 3), 24)
-        Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)).save(folder / f"{i:02d}.png")
-    return tiny_config(name, **{"data.path": str(folder)})
-
-
-#: The smoke test trains entries of more than 32 px at 32 px: the training scheme, losses and
-#: layers are the entry's own, with fewer up/downsampling blocks (tracing a 128 px StyleGAN step
-#: alone cost minutes of CPU). test_full_resolution_networks_build checks the full size.
-SMOKE_MAX_SIZE = 32
-#: StyleGAN and ProgressiveGAN entries train at 16 px (4 -> 8 -> 16): tracing their step is
-#: what the test pays for (7-11 s of CPU for a StyleGAN entry's first fit at 32 px, against
-#: ~1 s for the same step run eagerly), and it grows with every resolution level
-#: (ProgressiveGAN traces a branch per level: its first fit cost 6.3 s at 32 px, 3.6 s at
-#: 16 px). Each level above 8 px is the same block again (the tiny width is 8 channels at
-#: every level), so 16 px still runs every layer kind, style mixing, lazy R1, ADA and a growth
-#: step through a fade-in. Training at 16 px is what tests/test_stylegan.py and
-#: tests/test_pggan.py do too; the entries' own sizes are checked by
-#: test_full_resolution_networks_build, and the slow proof grows pggan_mnist to 32 px.
-SMOKE_SIZE_BY_CLASS = {"StyleGAN": 16, "ProgressiveGAN": 16}
-
-
-def smoke_size(config) -> int:
-    """The image size an entry's smoke test trains at (its own size when that is smaller)."""
-    return min(config.data.image_size, SMOKE_SIZE_BY_CLASS.get(config.model.cls, SMOKE_MAX_SIZE))
-
-
-FULL_SIZE_ENTRIES = [n for n in GENERATION_ENTRIES
-                     if ganzoo.get_config(n).data.image_size > smoke_size(ganzoo.get_config(n))]
+ENTRIES = ganzoo.list_models()
+#: The entries the per-class test runs (one per class); the per-entry test runs the others.
+CLASS_TEST_ENTRIES = set(CLASS_ENTRIES.values())
 
 
 def _networks(name):
@@ -79,52 +26,53 @@ def _networks(name):
     return config.model.cls, config.generator.arch, config.discriminator.arch
 
 
-#: After save/load, the first entry (smallest image size, then name) of each model class and
-#: network pair trains on in graph mode: the reloaded model traces its own train_step. The
-#: other entries of that class and those networks train on eagerly: the check there is that the
+#: After save/load, the per-class test's entry trains on in graph mode: the reloaded model
+#: traces its own train_step (and before saving it trains eagerly: the other entries of its
+#: class trace the step of a freshly built model). Of the other entries, the first (smallest
+#: image size, then name) of each model class and network pair that the per-class test does
+#: not cover traces after loading too; the rest train on eagerly: the check there is that the
 #: optimizers' state came back with the weights, and the step they run is the same train_step
 #: code, already traced for this entry before saving; a second trace cost as much as the first
-#: (7-11 s of CPU for a StyleGAN entry).
-RELOAD_GRAPH_ENTRIES = {min((n for n in GENERATION_ENTRIES if _networks(n) == key),
+#: (7-11 s of CPU for a StyleGAN entry). Image-to-image entries other than the class's own run
+#: eagerly before saving too: they differ only in data and domain names, and tracing four
+#: networks' step costs ~10 s of CPU per entry.
+_CLASS_TEST_KEYS = {_networks(n) for n in CLASS_TEST_ENTRIES}
+RELOAD_GRAPH_ENTRIES = {min((n for n in ENTRIES if _networks(n) == key),
                             key=lambda n: (ganzoo.get_config(n).data.image_size, n))
-                        for key in {_networks(n) for n in GENERATION_ENTRIES}}
+                        for key in {_networks(n) for n in ENTRIES} - _CLASS_TEST_KEYS}
 
 
-@pytest.mark.parametrize("name", GENERATION_ENTRIES)
+def test_every_entry_and_class_has_a_harness_run():
+    assert set(CLASS_ENTRIES) == set(MODEL_CLASSES), "CLASS_ENTRIES in tests/harness.py names a class not registered"
+    assert {ganzoo.get_config(CLASS_ENTRIES[c]).model.cls for c in CLASS_ENTRIES} == set(CLASS_ENTRIES)
+    assert {"srgan_div2k", "cyclegan_monet2photo", "cyclegan_horse2zebra"} <= set(ENTRIES)
+
+
+def test_a_class_without_a_tiny_config_fails_by_name():
+    with pytest.raises(pytest.fail.Exception, match="NewGAN has no tiny config"):
+        class_entry("NewGAN")
+
+
+@pytest.mark.parametrize("cls_name", model_registry.model_class_names())
+def test_model_class_trains_saves_loads_and_trains_on(cls_name, tmp_path):
+    """The harness over every class of the model registry: a class registered without a tiny
+    config in tests/harness.py fails here by name."""
+    config = harness_config(class_entry(cls_name), tmp_path)
+    assert config.model.cls == cls_name
+    run_model_saving_test(config, tmp_path, eager_before=True, eager_after=False)
+
+
+@pytest.mark.parametrize("name", sorted(set(ENTRIES) - CLASS_TEST_ENTRIES))
 def test_entry_trains_samples_and_round_trips(name, tmp_path):
-    config = tiny_entry_config(name, tmp_path)
-    if config.data.image_size > smoke_size(config):
-        config = ganzoo.get_config(config, **{"data.image_size": smoke_size(config)})
-    with tfds.testing.mock_data(num_examples=48):
-        ds = ganzoo.load_dataset(config)
-        model = build_model(config)
-        compile_model(model, config)
-        history = model.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)
-    for key, values in history.history.items():
-        assert np.all(np.isfinite(values)), f"{name}: {key} is not finite: {values}"
-    assert {"d_loss", "g_loss"} <= set(history.history)
-    # ProgressiveGAN's optimizers restart at each new level of detail: the tiny config's second
-    # step starts a fade-in and the third ends it (tests/test_pggan.py).
-    steps = (1, 1) if config.model.cls == "ProgressiveGAN" else (2, 3)
-    assert int(model.g_optimizer.iterations.numpy()) == steps[0]
-    images = model.generate(5, seed=3)
-    size, channels = config.data.image_size, config.data.channels
-    assert images.shape == (5, size, size, channels)
-    assert images.dtype == np.float32
-    assert images.min() >= -1.0 and images.max() <= 1.0
-    assert images.std() > 0, "generator output is constant"
+    """Every other registry entry through the same harness (its data, networks and settings)."""
+    config = harness_config(name, tmp_path)
+    run_model_saving_test(config, tmp_path, eager_before=is_image_to_image(config),
+                          eager_after=name not in RELOAD_GRAPH_ENTRIES)
 
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    again = keras.saving.load_model(path)
-    assert type(again) is type(model)
-    np.testing.assert_allclose(again.generate(5, seed=3), images, atol=1e-6)
-    # Trains on without compile(): the optimizers' state came back with the weights.
-    assert int(again.g_optimizer.iterations.numpy()) == steps[0]
-    again.run_eagerly = name not in RELOAD_GRAPH_ENTRIES
-    with tfds.testing.mock_data(num_examples=48):
-        again.fit(ganzoo.load_dataset(config), epochs=1, steps_per_epoch=1, verbose=0)
-    assert int(again.g_optimizer.iterations.numpy()) == steps[1]
+
+GENERATION_ENTRIES = [n for n in ENTRIES if not is_image_to_image(ganzoo.get_config(n))]
+FULL_SIZE_ENTRIES = [n for n in GENERATION_ENTRIES
+                     if ganzoo.get_config(n).data.image_size > smoke_size(ganzoo.get_config(n))]
 
 
 @pytest.mark.parametrize("name", FULL_SIZE_ENTRIES)
@@ -255,44 +203,3 @@ def test_models_refuse_mismatched_networks():
     big = tiny_config("dcgan_cifar10")
     with pytest.raises(ValueError, match="shape"):
         GAN(build_model(uncond).generator, build_model(big).discriminator)
-
-
-@pytest.mark.parametrize("name", IMAGE_TO_IMAGE_ENTRIES)
-def test_image_to_image_entry_trains_transforms_and_round_trips(name, tmp_path):
-    """The image-to-image counterpart: fit on mock pairs, transform a batch, save/load, train on."""
-    config = tiny_config(name)
-    with tfds.testing.mock_data(num_examples=48):
-        ds = ganzoo.load_dataset(config)
-        source, target = (x.numpy() for x in next(iter(ds)))
-        model = build_model(config)
-        compile_model(model, config)
-        model.run_eagerly = name not in GRAPH_ENTRIES
-        history = model.fit(ds, epochs=1, steps_per_epoch=2, verbose=0)
-    for key, values in history.history.items():
-        assert np.all(np.isfinite(values)), f"{name}: {key} is not finite: {values}"
-    assert {"d_loss", "g_loss"} <= set(history.history)
-    assert int(model.g_optimizer.iterations.numpy()) == 2
-    assert int(model.d_optimizer.iterations.numpy()) >= 1
-    size = config.data.image_size
-    scale = config.data.scale if config.model.cls == "SRGAN" else 1
-    channels = config.data.channels  # 3, or 1 for srgan_mnist
-    assert target.shape == (4, size, size, channels)
-    assert source.shape == (4, size // scale, size // scale, channels)
-    assert source.min() >= -1.0 and source.max() <= 1.0 and target.min() >= -1.0 and target.max() <= 1.0
-    out = keras.ops.convert_to_numpy(model(source, training=False))
-    assert out.shape == target.shape and out.dtype == np.float32
-    assert out.min() >= -1.0 and out.max() <= 1.0
-    assert out.std() > 0, "generator output is constant"
-
-    path = tmp_path / f"{name}.keras"
-    model.save(path)
-    again = keras.saving.load_model(path)
-    assert type(again) is type(model)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(again(source, training=False)), out, atol=1e-6)
-    # Trains on without compile(): the optimizers' state came back with the weights. (The graph
-    # path was traced above; eager keeps this second check fast.)
-    assert int(again.g_optimizer.iterations.numpy()) == 2
-    again.run_eagerly = True
-    with tfds.testing.mock_data(num_examples=48):
-        again.fit(ganzoo.load_dataset(config), epochs=1, steps_per_epoch=1, verbose=0)
-    assert int(again.g_optimizer.iterations.numpy()) == 3
