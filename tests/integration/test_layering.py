@@ -13,7 +13,7 @@ imported):
   (a submodule that imports from its own package's ``__init__``, which imports
   the submodule, is a cycle too).
 
-Run ``python tests/test_layering.py [SRC_DIR]`` to print the crossings and
+Run ``python tests/integration/test_layering.py [SRC_DIR]`` to print the crossings and
 cycles of a source tree (for example an older checkout's ``src``).
 """
 
@@ -21,7 +21,7 @@ import ast
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Import cycles that are known and accepted, each a frozenset of the modules of
 # one strongly connected component, with the reason. Empty: any cycle fails.

@@ -132,7 +132,7 @@ def test_one_step_trains_all_four_networks_fills_pools_and_round_trips(tmp_path)
     nets = [model.generator_ab, model.generator_ba, model.discriminator_a, model.discriminator_b]
     before = [[w.numpy().copy() for w in net.trainable_weights] for net in nets]
     a, b = _pairs()
-    model.run_eagerly = True  # the graph path is the registry test's (tests/test_models.py)
+    model.run_eagerly = True  # the graph path is the registry test's (tests/models/test_models.py)
     history = model.fit(tf.data.Dataset.from_tensors((a, b)), epochs=1, verbose=0)
     assert set(history.history) == {"g_loss", "d_loss", "adversarial_loss", "cycle_loss", "identity_loss"}
     assert all(np.isfinite(v[0]) for v in history.history.values())

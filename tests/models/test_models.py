@@ -145,11 +145,11 @@ def test_ema_generator_is_the_moving_average_of_g(rampup):
     after = [w.numpy() for w in model.generator.weights]
     ema = [w.numpy() for w in model.ema_generator.weights]
     assert any(np.abs(after[i] - before[i]).max() > 0 for i in trainable)
-    # ema = 0.25 * old + 0.75 * new; the ramp-up's first update copies G (tests/test_ema.py: the schedule).
+    # ema = 0.25 * old + 0.75 * new; the ramp-up's first update copies G (tests/models/test_ema.py: the schedule).
     beta = 0.25 if rampup is NULL else 0.0
     for i in trainable:
         np.testing.assert_allclose(ema[i], beta * before[i] + (1 - beta) * after[i], rtol=1e-5, atol=1e-6)
-    # Batch-norm statistics are the EMA generator's own, not G's (tests/test_ema.py).
+    # Batch-norm statistics are the EMA generator's own, not G's (tests/models/test_ema.py).
     assert all(np.abs(ema[i] - after[i]).max() > 0 for i, w in enumerate(model.generator.weights) if not w.trainable)
     # generate() samples from the EMA generator once it is warm (ramp-up: after its first update;
     # constant decay 0.25: a quarter of the average is still the initial weights, warm after 4
