@@ -22,7 +22,7 @@ from tests.helpers import shared_tfds_dir, tiny_config
 ENTRY = "cyclegan_mnist2uci"
 #: Domain B framed as MNIST's digits were made (bicubic into the 20x20 box, 4-pixel border).
 BOXED = {"data.pad_b": 4, "data.resize_b": "bicubic"}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 needs_mnist = pytest.mark.skipif(shared_tfds_dir() is None, reason="real MNIST (../shared/tfds) is not available")
 
 

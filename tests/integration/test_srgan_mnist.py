@@ -21,7 +21,7 @@ from ganzoo.evaluation.classifier import load_classifier
 from ganzoo.images import bicubic_downscale, read_metadata
 from tests.helpers import shared_tfds_dir, tiny_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MNIST = shared_tfds_dir()
 needs_mnist = pytest.mark.skipif(MNIST is None, reason="real MNIST not found (../shared/tfds)")
 

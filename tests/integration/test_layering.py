@@ -13,7 +13,7 @@ imported):
   (a submodule that imports from its own package's ``__init__``, which imports
   the submodule, is a cycle too).
 
-Run ``python tests/test_layering.py [SRC_DIR]`` to print the crossings and
+Run ``python tests/integration/test_layering.py [SRC_DIR]`` to print the crossings and
 cycles of a source tree (for example an older checkout's ``src``).
 """
 
@@ -21,7 +21,7 @@ import ast
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Import cycles that are known and accepted, each a frozenset of the modules of
 # one strongly connected component, with the reason. Empty: any cycle fails.
@@ -231,7 +231,7 @@ def back_edges(edges, layers=LAYERS):
 def test_every_module_has_a_layer():
     _, edges = scan()
     unplaced = sorted(m for m in edges if layer_of(m) is None)
-    assert not unplaced, ("these modules are in no layer of tests/test_layering.py's LAYERS; add each "
+    assert not unplaced, ("these modules are in no layer of tests/integration/test_layering.py's LAYERS; add each "
                           "to the layer its imports allow:\n  " + "\n  ".join(unplaced))
 
 
@@ -240,7 +240,7 @@ def test_no_module_imports_a_higher_layer():
     found = back_edges(edges)
     print(f"{len(found)} imports run to a higher layer")
     new = [e for e in found if e[:2] not in ALLOWED_BACK_EDGES]
-    assert not new, "imports from a lower layer to a higher one (see LAYERS in tests/test_layering.py):\n" + "\n".join(
+    assert not new, "imports from a lower layer to a higher one (see LAYERS in tests/integration/test_layering.py):\n" + "\n".join(
         f"  {a} ({la}) imports {b} ({lb})" for a, b, la, lb in new)
     stale = sorted(set(ALLOWED_BACK_EDGES) - {e[:2] for e in found})
     assert not stale, f"ALLOWED_BACK_EDGES lists imports that no longer exist; remove them: {stale}"

@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests.helpers import CHECKOUT_PYTHONPATH, shared_tfds_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 #: The CLI's own overrides that shrink the run to seconds (the README's command has none).
 TINY_RUN = ["--epochs", "1", "--steps", "2", "--batch-size", "4", "--quiet", "--jit", "off",
