@@ -21,7 +21,7 @@ from ganzoo.config import Config
 from ganzoo.data import DataError, load_dataset, scan_folder
 from ganzoo.data import tfds as data_tfds
 from tests.helpers import shared_tfds_dir
-from tests.test_layering import module_files, scan
+from tests.integration.test_layering import module_files, scan
 
 
 def make_config(conditional=False, num_classes=10, **data):
