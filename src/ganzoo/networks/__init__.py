@@ -16,41 +16,22 @@ from ganzoo.networks.sngan import build_sngan_discriminator, build_sngan_generat
 from ganzoo.networks.srresnet import build_srgan_discriminator, build_srresnet_generator
 from ganzoo.networks.stylegan import build_stylegan_discriminator, build_stylegan_generator
 
-from ganzoo.model_registry import network_spec
-from ganzoo.network_registry import BUILDERS, CONTEXT_ARGUMENTS, DISCRIMINATORS, GENERATORS
+from ganzoo.network_registry import DISCRIMINATORS, GENERATORS
 
 # GENERATORS / DISCRIMINATORS (arch -> builder) are the tables ganzoo.network_registry's
-# decorator fills: each builder imported above registers itself where it is defined.
+# decorator fills: each builder imported above registers itself where it is defined. Building
+# a network from a config (ganzoo.builders.build_network) happens above this layer.
 
 
-def _config_value(config, path: str):
-    section, key = path.split(".", 1)
-    if section == "model":  # num_classes of a class that takes none: None (unconditional)
-        return config.model.get(key)
-    return getattr(getattr(config, section), key)
+def __getattr__(name):
+    """``build_generator`` / ``build_discriminator`` (config -> network) moved to ganzoo.builders."""
+    if name in ("build_generator", "build_discriminator"):
+        import importlib  # noqa: PLC0415
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(f"ganzoo.networks.{name} moved to ganzoo.builders.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("ganzoo.builders"), name)
+    raise AttributeError(f"module 'ganzoo.networks' has no attribute '{name}'")
 
 
-def build_network(role: str, config):
-    """Build the ``role`` network (``generator`` / ``discriminator``) of a
-    :class:`ganzoo.config.Config`: the builder registered for its ``arch``, called with the
-    section's keys, the context it takes (image size, channels, number of classes) and its
-    config arguments (e.g. ``model.latent_dim``)."""
-    net = getattr(config, role)
-    spec = network_spec(role, net.arch)
-    kwargs = {name: _config_value(config, CONTEXT_ARGUMENTS[name]) for name in spec.context}
-    kwargs.update({name: _config_value(config, path) for name, path in spec.config_arguments.items()})
-    kwargs.update({name: getattr(net, name) for name in spec.options})
-    return BUILDERS[role][net.arch](**kwargs)
-
-
-def build_generator(config):
-    """Build the generator described by a :class:`ganzoo.config.Config`."""
-    return build_network("generator", config)
-
-
-def build_discriminator(config):
-    """Build the discriminator described by a :class:`ganzoo.config.Config`."""
-    return build_network("discriminator", config)
-
-
-__all__ = ["GENERATORS", "DISCRIMINATORS", "build_network", "build_generator", "build_discriminator"]
+__all__ = ["GENERATORS", "DISCRIMINATORS"]
