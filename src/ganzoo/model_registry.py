@@ -570,10 +570,8 @@ def _registered_networks() -> dict:
     specs = dict(_source_networks())
     for role, table in BUILDERS.items():
         for arch, builder in table.items():
-            if (role, arch) in specs and specs[(role, arch)].module == getattr(builder, "__module__", None):
-                continue
-            if (role, arch) not in NETWORK_OPTIONS:
-                continue  # a stand-in put in the table (a test's cache): the source's spec holds
+            if (role, arch) in specs or (role, arch) not in NETWORK_OPTIONS:
+                continue  # ganzoo's own (read from source; a stand-in put in its table keeps that signature)
             hints = typing.get_type_hints(builder, include_extras=True)
             params = [(p.name, hints.get(p.name), p.default is not p.empty, None if p.default is p.empty else p.default)
                       for p in inspect.signature(builder).parameters.values()
