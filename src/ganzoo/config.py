@@ -620,11 +620,11 @@ class Config:
                 fail(key, f"must be > 0, got {value}")
 
         choice("model.cls", m.cls, model_class_names())
+        for role in ROLES:
+            choice(f"{role}.arch", getattr(self, role).arch, network_arch_names(role))
         reads = set(_model_keys_read(self))
         if "loss" in reads:
             choice("model.loss", m.loss, LOSS_NAMES)
-        for role in ROLES:
-            choice(f"{role}.arch", getattr(self, role).arch, network_arch_names(role))
         _check_network_constraints(self, fail)
         choice("data.source", data.source, DATA_SOURCES)
         if data.source == "uci_digits" and data.split not in UCI_DIGITS_SPLITS:
