@@ -29,8 +29,10 @@ def test_model_and_network_tables_match_config_choices():
 
     assert set(MODEL_CLASSES) == set(cfg.MODEL_CLASSES)
     assert set(LOSSES) == set(cfg.LOSS_NAMES)
-    assert set(GENERATORS) == set(cfg.GENERATOR_ARCHS)
-    assert set(DISCRIMINATORS) == set(cfg.DISCRIMINATOR_ARCHS)
+    assert set(GENERATORS) == set(cfg.GENERATOR_ARCHS) and cfg.GENERATOR_ARCHS == ("mlp", "dcgan", "sngan", "srresnet", "resnet", "pggan",
+                                                         "stylegan")
+    assert set(DISCRIMINATORS) == set(cfg.DISCRIMINATOR_ARCHS) and cfg.DISCRIMINATOR_ARCHS == ("mlp", "dcgan", "sngan", "srgan", "patchgan",
+                                                                 "pggan", "stylegan")
 
 
 def test_yaml_holds_only_differences_and_defaults_fill_the_rest():

@@ -203,7 +203,7 @@ class World:
                              "augment_pipe": None if pipe is None else pipe.get_config()})
 
     def network_view(self, c: Config, role: str) -> str:
-        from ganzoo.networks import build_discriminator, build_generator
+        from ganzoo.builders import build_discriminator, build_generator
         from ganzoo.precision import policy_scope
 
         with policy_scope(c.train.precision):

@@ -209,3 +209,82 @@ def test_configs_validate_without_tensorflow():
                          env={**__import__("os").environ, "GANZOO_LAZY_IMPORT": "1",
                               "PYTHONPATH": str(REPO / "src")})
     assert out.stdout.strip() == "False", out.stderr
+
+
+NETWORK_MODULE = '''
+from typing import Annotated
+
+import keras
+
+from ganzoo.constraints import Interval
+from ganzoo.network_registry import register_network
+
+ROOMY = 4
+
+
+def check_width(config, role, fail):
+    if getattr(config, role).width > ROOMY * config.data.image_size:
+        fail(f"{role}.width", f"must be at most {ROOMY} x data.image_size")
+
+
+@register_network("generator", "tiny_dense", config_arguments={"latent_dim": "model.latent_dim"}, check=check_width)
+def build_tiny_dense(image_size, channels, latent_dim, width: Annotated[int, Interval(1, 512)] = 16,
+                     name="generator"):
+    z = keras.Input((latent_dim,))
+    x = keras.layers.Dense(width, activation="relu")(z)
+    x = keras.layers.Dense(image_size * image_size * channels, activation="tanh", dtype="float32")(x)
+    return keras.Model(z, keras.layers.Reshape((image_size, image_size, channels))(x), name=name)
+'''
+
+
+def test_a_network_builder_brings_its_own_keys_ranges_and_rules(tmp_path, monkeypatch):
+    """A builder registered from a module of one's own is a valid ``generator.arch``; its keyword
+    arguments are the section's keys (with their annotated ranges and its check), refused for
+    other archs, and config.py knows nothing of them."""
+    from ganzoo import config as cfg
+    from ganzoo.builders import build_generator
+    from ganzoo.config import ConfigError
+    from ganzoo.network_registry import unregister_network
+
+    (tmp_path / "my_tiny_net.py").write_text(NETWORK_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("my_tiny_net")
+    try:
+        assert "tiny_dense" in cfg.GENERATOR_ARCHS and "width" not in cfg.Config().to_dict()["generator"]
+        config = ganzoo.get_config("gan_mnist", **{"generator.arch": "tiny_dense", "generator.width": 24,
+                                                   "model.latent_dim": 8, "data.image_size": 8})
+        assert config.generator.width == 24 and config.to_dict()["generator"]["width"] == 24
+        assert "generator.width" in cfg.used_keys(config) and "generator.hidden" not in cfg.used_keys(config)
+        assert build_generator(config).output_shape == (None, 8, 8, 1)
+        assert ganzoo.get_config("gan_mnist", **{"generator.arch": "tiny_dense"}).generator.width == 16
+        with pytest.raises(ConfigError, match=r"generator\.width: must be in \[1, 512\], got 0"):
+            ganzoo.get_config("gan_mnist", **{"generator.arch": "tiny_dense", "generator.width": 0})
+        with pytest.raises(ConfigError, match=r"generator\.width: must be at most 4 x data\.image_size"):
+            ganzoo.get_config("gan_mnist", **{"generator.arch": "tiny_dense", "generator.width": 200,
+                                              "data.image_size": 8})
+        with pytest.raises(ConfigError, match=r"unknown key 'generator\.widht'.*did you mean 'width'"):
+            ganzoo.get_config("gan_mnist", **{"generator.arch": "tiny_dense", "generator.widht": 3})
+        with pytest.raises(ConfigError, match=r"generator\.width is not used by the 'mlp' generator .*applies to "
+                                              r"the tiny_dense generators"):
+            ganzoo.get_config("gan_mnist", **{"generator.width": 3})
+    finally:
+        unregister_network("generator", "tiny_dense")
+    assert "tiny_dense" not in cfg.GENERATOR_ARCHS
+    with pytest.raises(ConfigError, match="generator.arch: 'tiny_dense' is not one of"):
+        ganzoo.get_config("gan_mnist", **{"generator.arch": "tiny_dense"})
+
+
+def test_network_sections_are_read_from_builder_source_without_tensorflow():
+    """The built-in builders' keys, ranges and checks come from their source (no TensorFlow)."""
+    code = ("import sys; from ganzoo.model_registry import network_spec; "
+            "s = network_spec('generator', 'dcgan'); "
+            "assert {'filters', 'base_size', 'kernel_size', 'embedding_dim'} <= set(s.options), s.options; "
+            "assert s.options['filters'].constraints and s.check is not None; "
+            "assert network_spec('discriminator', 'pggan').note; "
+            "assert 'embedding_dim' not in network_spec('discriminator', 'dcgan').options; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    import os
+
+    env = {**os.environ, "GANZOO_LAZY_IMPORT": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

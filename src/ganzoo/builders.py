@@ -11,11 +11,41 @@ from typing import Optional, Union
 import keras
 
 from ganzoo.config import Config, model_kwargs
-from ganzoo.model_registry import class_signature, model_class
-from ganzoo.networks import build_discriminator, build_generator
+from ganzoo.model_registry import class_signature, model_class, network_spec
+from ganzoo.network_registry import BUILDERS, CONTEXT_ARGUMENTS
+import ganzoo.networks  # noqa: F401 (importing it registers ganzoo's own builders)
 from ganzoo.registry import get_config
 
-__all__ = ["build_model", "make_optimizers", "compile_model", "load"]
+__all__ = ["build_model", "build_generator", "build_discriminator", "make_optimizers", "compile_model", "load"]
+
+
+def _config_value(config: Config, path: str):
+    section, key = path.split(".", 1)
+    if section == "model":  # num_classes of a class that takes none: None (unconditional)
+        return config.model.get(key)
+    return getattr(getattr(config, section), key)
+
+
+def _build_section(role: str, config: Config):
+    """The ``role`` network (``generator`` / ``discriminator``): the builder registered for its
+    ``arch`` (ganzoo.network_registry), called with the section's keys, the context it takes
+    (image size, channels, number of classes) and its config arguments (``model.latent_dim``)."""
+    net = getattr(config, role)
+    spec = network_spec(role, net.arch)
+    kwargs = {name: _config_value(config, CONTEXT_ARGUMENTS[name]) for name in spec.context}
+    kwargs.update({name: _config_value(config, path) for name, path in spec.config_arguments.items()})
+    kwargs.update({name: getattr(net, name) for name in spec.options})
+    return BUILDERS[role][net.arch](**kwargs)
+
+
+def build_generator(config: Config):
+    """Build the generator described by a :class:`ganzoo.config.Config`."""
+    return _build_section("generator", config)
+
+
+def build_discriminator(config: Config):
+    """Build the discriminator described by a :class:`ganzoo.config.Config`."""
+    return _build_section("discriminator", config)
 
 
 def build_model(config: Config):

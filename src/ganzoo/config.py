@@ -27,7 +27,8 @@ import yaml
 
 from ganzoo.constraints import OneOf, Positive, split_annotated
 from ganzoo.model_registry import (class_signature, image_to_image_class_names, model_class_info, model_class_names,
-                                   model_settings)
+                                   model_settings, network_arch_names, network_spec)
+from ganzoo.network_registry import ROLES
 
 __all__ = [
     "Config",
@@ -49,14 +50,8 @@ __all__ = [
 #: ``IMAGE_TO_IMAGE_CLASSES`` below are read-only views of it: see ``__getattr__``).
 LOSS_NAMES = ("minimax", "non_saturating", "least_squares", "hinge", "wasserstein")
 SMOOTHABLE_LOSSES = ("minimax", "non_saturating", "least_squares")
-GENERATOR_ARCHS = ("mlp", "dcgan", "sngan", "srresnet", "resnet", "pggan", "stylegan")
-DISCRIMINATOR_ARCHS = ("mlp", "dcgan", "sngan", "srgan", "patchgan", "pggan", "stylegan")
-#: Architectures that double from 4x4 to a power-of-two image size (Karras et al. 2018 / 2020).
-DOUBLING_ARCHS = ("pggan", "stylegan")
-NORMS = ("batch", "layer", "instance", "none")
 #: Layers of keras.applications.VGG19 a content loss may compare (block5_conv4 = VGG54, block2_conv2 = VGG22).
 VGG19_LAYERS = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1))
-CONDITIONINGS = ("concat", "projection")
 DATA_SOURCES = ("tfds", "folder", "uci_digits")
 #: Splits of ``data.source: uci_digits`` (ganzoo.data.digits: a fixed 1,347 / 450 split).
 UCI_DIGITS_SPLITS = ("train", "test")
@@ -75,44 +70,13 @@ ADA_LOSSES = ("non_saturating", "minimax", "hinge")
 # Every key of a config reaches the object that uses it, or setting it is refused. A model
 # class's ``model`` keys are its constructor's keyword arguments (ganzoo.model_registry.
 # model_settings); the tables below say which keys each network builder and data pipeline
-# take. From them ``Config.validate`` refuses a key set (to anything but its default) where the
+# take; a network section's keys are its builder's keyword arguments (ganzoo.model_registry.
+# network_spec, from the builder registered with ganzoo.network_registry.register_network). From them ``Config.validate`` refuses a key set (to anything but its default) where the
 # entry's objects would ignore it, ``model_kwargs`` hands a model class exactly its settings,
 # and tests/test_config_keys.py checks, for every registered entry, that changing each key it
 # accepts changes the built model, its data or its training. A new model setting: a keyword
 # argument of the class's constructor (nothing else); a new network / data key: a dataclass
 # field and its name in the table of each network / pipeline that uses it.
-
-_NORM_ACT = ("norm", "spectral_norm", "dropout", "leaky_slope")
-#: Network role -> arch -> the keys its builder takes (``ganzoo.networks.build_generator`` /
-#: ``build_discriminator``): keys of the network's own section (bare names) and of other
-#: sections (dotted). ``data.image_size`` / ``data.channels`` go to every network, and
-#: ``model.num_classes`` to the mlp/dcgan/sngan networks of the classes that take it.
-NETWORK_KEYS = {
-    "generator": {
-        "mlp": ("hidden", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
-        "dcgan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
-        "sngan": ("filters", "base_size", "kernel_size", *_NORM_ACT, "embedding_dim", "model.latent_dim"),
-        "srresnet": ("filters", "norm", "residual_blocks", "data.scale"),
-        "resnet": ("filters", "norm", "residual_blocks"),
-        "pggan": ("filters", "model.latent_dim"),
-        "stylegan": ("filters", "model.latent_dim", "model.mapping_layers", "model.mapping_lr_mul"),
-    },
-    "discriminator": {
-        "mlp": ("hidden", *_NORM_ACT, "conditioning"),
-        "dcgan": ("filters", "kernel_size", *_NORM_ACT, "conditioning"),
-        "sngan": ("filters", "kernel_size", *_NORM_ACT, "conditioning"),
-        "srgan": ("filters", "norm", "leaky_slope"),
-        "patchgan": ("filters", "norm", "leaky_slope"),
-        "pggan": ("filters",),
-        "stylegan": ("filters",),
-    },
-}
-#: Why an architecture takes none of the generic layer options (shown when one is set).
-NETWORK_NOTES = {
-    "pggan": "the PGGAN networks are the paper's own (pixel norm, equalized learning rate, minibatch stddev)",
-    "stylegan": "the StyleGAN networks are the papers' own (modulated convolutions, equalized learning rate, "
-                "minibatch stddev)",
-}
 
 _DATA_COMMON = ("source", "name", "path", "split", "image_size", "channels", "limit", "cache", "shuffle_buffer",
                 "image_key")
@@ -134,6 +98,10 @@ def __getattr__(name):
         return model_class_names()
     if name == "IMAGE_TO_IMAGE_CLASSES":
         return image_to_image_class_names()
+    if name == "GENERATOR_ARCHS":
+        return network_arch_names("generator")
+    if name == "DISCRIMINATOR_ARCHS":
+        return network_arch_names("discriminator")
     raise AttributeError(f"module 'ganzoo.config' has no attribute '{name}'")
 
 
@@ -198,42 +166,91 @@ class ConfigError(ValueError):
     """A zoo config (or an override) has an unknown key, a wrong type or an impossible value."""
 
 
-@dataclass
-class NetworkConfig:
-    """Builder arguments of one network (generator or discriminator)."""
+#: FROZEN: the ``generator`` / ``discriminator`` section as every config had it before a section
+#: became its builder's keyword arguments (one union of every architecture's options, at its
+#: defaults then). A section still serializes in this shape (:meth:`Config.to_dict`, so
+#: :meth:`Config.hash` and ``config_identity`` of every entry stay what was recorded) and these
+#: stay the defaults of these keys, whichever builder takes them (a config that leaves one unset
+#: builds the network it always built). Never add to it or change it: a new key is a builder's
+#: keyword argument, whose default is its default.
+LEGACY_NETWORK_DEFAULTS = types.MappingProxyType({
+    "filters": 64, "hidden": [256, 512, 1024], "norm": "batch", "spectral_norm": False, "dropout": 0.0,
+    "leaky_slope": 0.2, "base_size": 4, "kernel_size": 4, "embedding_dim": 50, "conditioning": "concat",
+    "residual_blocks": None,
+})
 
-    #: ``mlp`` (fully connected, Goodfellow et al. 2014), ``dcgan`` (Radford et al. 2016),
-    #: ``sngan`` (the "standard CNN" of Miyato et al. 2018, table 3);
-    #: image-to-image: ``srresnet`` G / ``srgan`` D (Ledig et al. 2017), ``resnet`` G /
-    #: ``patchgan`` D (Zhu et al. 2017, after Johnson et al. 2016 and Isola et al. 2017).
-    arch: str = "dcgan"
-    #: Width of the widest convolution (dcgan/sngan); halves at each larger resolution.
-    filters: int = 64
-    #: Hidden layer widths of an ``mlp`` network, input side first.
-    hidden: list[int] = field(default_factory=lambda: [256, 512, 1024])
-    #: Normalisation after hidden layers: ``batch``, ``layer``, ``instance`` or ``none``.
-    norm: str = "batch"
-    #: Spectral normalisation (Miyato et al. 2018, ``ganzoo.networks.spectral``) on every
-    #: Dense/Conv layer and a projection discriminator's class embedding.
-    spectral_norm: bool = False
-    dropout: float = 0.0
-    #: Slope of LeakyReLU (0 gives ReLU).
-    leaky_slope: float = 0.2
-    #: Generator only: spatial size of the first feature map (image_size / 2**k).
-    base_size: int = 4
-    kernel_size: int = 4
-    #: Conditional models: size of the learned label embedding.
-    embedding_dim: int = 50
-    #: Conditional discriminator: ``concat`` (label map as an extra input channel, Mirza &
-    #: Osindero 2014) or ``projection`` (Miyato & Koyama 2018).
-    conditioning: str = "concat"
-    #: ``srresnet`` / ``resnet`` generators: number of residual blocks (None: the paper's,
-    #: 16 for SRResNet, 9 for the 256px CycleGAN generator).
-    residual_blocks: Optional[int] = None
+
+class NetworkConfig:
+    """A ``generator`` / ``discriminator`` section: ``arch``, the builder registered for it
+    (:func:`ganzoo.network_registry.register_network`), and the keyword arguments of that
+    builder (name, type, range and default from its signature:
+    :func:`ganzoo.model_registry.network_spec`). ``config.generator.filters`` reads a key: the
+    value the YAML gave, else its default (:data:`LEGACY_NETWORK_DEFAULTS` for the keys that
+    existed before, else the builder's); another key is an AttributeError."""
+
+    def __init__(self, arch: str = "dcgan", role: str = "generator", **values):
+        object.__setattr__(self, "arch", arch)
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "values", dict(values))
+
+    def defaults(self) -> dict:
+        """Key -> default of every key of this section's builder, and the legacy keys."""
+        out = copy.deepcopy(dict(LEGACY_NETWORK_DEFAULTS))
+        for name, option in _network_options(self.role, self.arch).items():
+            out.setdefault(name, copy.deepcopy(option.default))
+        return out
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        values = self.__dict__.get("values", {})
+        if name in values:
+            return values[name]
+        defaults = self.defaults()
+        if name in defaults:
+            return defaults[name]
+        close = difflib.get_close_matches(name, list(defaults), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise AttributeError(f"the '{self.arch}' {self.role} takes no key '{name}'{hint}")
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in ("arch", "role"):
+            object.__setattr__(self, name, value)
+        else:
+            self.values[name] = value
+
+    def to_dict(self) -> dict:
+        """``arch``, the legacy keys (their frozen shape) and the builder's other keys."""
+        return {"arch": self.arch, **{k: copy.deepcopy(getattr(self, k)) for k in self.defaults()}}
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, NetworkConfig) and (self.arch, self.role) == (other.arch, other.role)
+                and {**self.defaults(), **self.values} == {**other.defaults(), **other.values})
+
+    def __repr__(self) -> str:
+        return f"NetworkConfig(arch={self.arch!r}{''.join(f', {k}={v!r}' for k, v in self.values.items())})"
+
+
+def _network_options(role: str, arch: str) -> dict:
+    """Key -> Setting of the builder of ``role: {arch}`` (empty for an unknown arch)."""
+    try:
+        return network_spec(role, arch).options
+    except KeyError:
+        return {}
+
+
+def _all_network_key_types(role: str) -> dict:
+    """Section key -> type for every registered builder of ``role`` (the first builder wins)."""
+    out = {}
+    for arch in network_arch_names(role):
+        for name, option in network_spec(role, arch).options.items():
+            out.setdefault(name, option.type)
+    return out
 
 
 #: The ``model`` keys read by network builders rather than by the model class: key -> (type,
-#: default); the type may carry :mod:`ganzoo.constraints` (``Annotated``), as a class's settings do. Which entry reads which: the ``model.`` keys of :data:`NETWORK_KEYS`, and the VGG19
+#: default); the type may carry :mod:`ganzoo.constraints` (``Annotated``), as a class's settings do. Which entry reads which: the ``model.`` keys of a builder's ``config_arguments``
+#: (:func:`ganzoo.model_registry.network_spec`), and the VGG19
 #: keys for a class with a ``feature_extractor`` network (SRGAN's content loss).
 NETWORK_MODEL_SETTINGS = {
     #: Size of z (and of StyleGAN's w).
@@ -501,8 +518,8 @@ class Config:
     #: Where the hyperparameters come from.
     source: str = ""
     model: ModelConfig = field(default_factory=ModelConfig)
-    generator: NetworkConfig = field(default_factory=NetworkConfig)
-    discriminator: NetworkConfig = field(default_factory=NetworkConfig)
+    generator: NetworkConfig = field(default_factory=lambda: NetworkConfig(role="generator"))
+    discriminator: NetworkConfig = field(default_factory=lambda: NetworkConfig(role="discriminator"))
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -541,7 +558,9 @@ class Config:
         out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            if f.name == "model":
+            if isinstance(value, NetworkConfig):
+                out[f.name] = value.to_dict()
+            elif f.name == "model":
                 out["model"] = {"cls": value.cls, **{k: copy.deepcopy(getattr(value, k))
                                                      for k in _model_keys_read(self)}}
             else:
@@ -601,23 +620,12 @@ class Config:
                 fail(key, f"must be > 0, got {value}")
 
         choice("model.cls", m.cls, model_class_names())
+        for role in ROLES:
+            choice(f"{role}.arch", getattr(self, role).arch, network_arch_names(role))
         reads = set(_model_keys_read(self))
         if "loss" in reads:
             choice("model.loss", m.loss, LOSS_NAMES)
-        choice("generator.arch", g.arch, GENERATOR_ARCHS)
-        choice("discriminator.arch", d.arch, DISCRIMINATOR_ARCHS)
-        for net_name, net in (("generator", g), ("discriminator", d)):
-            choice(f"{net_name}.norm", net.norm, NORMS)
-            choice(f"{net_name}.conditioning", net.conditioning, CONDITIONINGS)
-            positive(f"{net_name}.filters", net.filters)
-            positive(f"{net_name}.kernel_size", net.kernel_size)
-            positive(f"{net_name}.embedding_dim", net.embedding_dim)
-            if not net.hidden or any(h <= 0 for h in net.hidden):
-                fail(f"{net_name}.hidden", f"must be a non-empty list of positive widths, got {net.hidden}")
-            if not 0.0 <= net.dropout < 1.0:
-                fail(f"{net_name}.dropout", f"must be in [0, 1), got {net.dropout}")
-            if net.leaky_slope < 0:
-                fail(f"{net_name}.leaky_slope", f"must be >= 0, got {net.leaky_slope}")
+        _check_network_constraints(self, fail)
         choice("data.source", data.source, DATA_SOURCES)
         if data.source == "uci_digits" and data.split not in UCI_DIGITS_SPLITS:
             fail("data.split", f"the UCI digits (data.source: uci_digits) have the splits "
@@ -649,17 +657,11 @@ class Config:
         elif data.source == "folder" and not data.path and not model_class_info(m.cls).image_to_image:
             fail("data.path", "a folder source needs the folder of images: set data.path "
                  "(or pass --data-path on the command line)")
-        if g.arch in ("dcgan", "sngan"):
-            size, base = data.image_size, g.base_size
-            ratio = size // base if base > 0 else 0
-            if base <= 0 or size % base or ratio < 2 or ratio & (ratio - 1):
-                examples = ", ".join(str(base * 2 ** k) for k in range(1, 5)) if base > 0 else "32"
-                fail("data.image_size",
-                     f"the {g.arch} generator doubles generator.base_size={base} at each block, so it cannot "
-                     f"produce {size}x{size}; use an image_size of base_size * 2**k (e.g. {examples}) "
-                     f"or change generator.base_size (7 gives 28 for MNIST)")
-        if d.arch in ("dcgan", "sngan") and data.image_size < 8:
-            fail("data.image_size", f"the {d.arch} discriminator needs images of at least 8x8, got {data.image_size}")
+        # Rules across keys of each network: its builder's check (registered with it).
+        for role in ROLES:
+            check = network_spec(role, getattr(self, role).arch).check
+            if check is not None:
+                check(self, role, fail)
 
         positive("train.batch_size", t.batch_size)
         positive("train.epochs", t.epochs)
@@ -734,6 +736,29 @@ def _check_constraints(config: Config, limits: dict, fail, choices: bool) -> Non
                     fail(f"model.{key}", problem)
 
 
+def _check_network_constraints(config: Config, fail) -> None:
+    """Each network key's range (its builder's annotation): the keys of the section's builder
+    and any other key the section sets (a key another builder takes, checked as that builder's:
+    refused as unused afterwards)."""
+    for role in ROLES:
+        net = getattr(config, role)
+        own, everyone = _network_options(role, net.arch), _all_network_options(role)
+        for key in [*own, *(k for k in net.values if k not in own)]:
+            option = own.get(key) or everyone.get(key)
+            for limit in option.constraints if option else ():
+                problem = limit.problem(getattr(net, key))
+                if problem:
+                    fail(f"{role}.{key}", problem)
+
+
+def _all_network_options(role: str) -> dict:
+    out = {}
+    for arch in network_arch_names(role):
+        for name, option in network_spec(role, arch).options.items():
+            out.setdefault(name, option)
+    return out
+
+
 def _arch_owners(role: int, arch: str) -> list:
     """The model classes built from ``arch`` as their generator (``role`` 0) or discriminator (1)."""
     return [c for c in model_class_names() if (class_signature(c).network_archs or (None, None))[role] == arch]
@@ -764,14 +789,7 @@ def _check_network_archs(config: Config, fail) -> None:
 def _validate_pipelines(config: Config, fail, choice, positive) -> None:
     """The rules of the networks' shapes and of the data pipelines (a class's ``data_kind``)
     that hold whichever class reads them."""
-    m, g, d, data, used = config.model, config.generator, config.discriminator, config.data, used_keys(config)
-    for net_name, net in (("generator", g), ("discriminator", d)):
-        if f"{net_name}.residual_blocks" in used:
-            positive(f"{net_name}.residual_blocks", net.residual_blocks, allow_none=True)
-    size = data.image_size
-    if (g.arch in DOUBLING_ARCHS or d.arch in DOUBLING_ARCHS) and (size < 4 or size & (size - 1)):
-        fail("data.image_size", f"{m.cls} doubles its resolution from 4x4, so image_size must be a power of two "
-             f"(e.g. 32, 64, 128), got {size}; pad small images with data.pad (MNIST: image_size 32, pad 2)")
+    data, used = config.data, used_keys(config)
     kind = _data_kind(config)
     if "data.crops_per_image" in used:
         positive("data.crops_per_image", data.crops_per_image)
@@ -827,10 +845,10 @@ def _key_owners(config: "Config", when: bool = True) -> dict[str, str]:
     if "feature_extractor" in class_signature(m.cls).network_keys:
         for key in FEATURE_EXTRACTOR_KEYS:
             owners.setdefault(f"model.{key}", f"{m.cls}'s feature extractor")
-    for role in ("generator", "discriminator"):
+    for role in ROLES:
         arch = getattr(config, role).arch
-        for key in NETWORK_KEYS[role][arch]:
-            owners.setdefault(key if "." in key else f"{role}.{key}", f"the '{arch}' {role}")
+        for key in network_spec(role, arch).reads():
+            owners.setdefault(key, f"the '{arch}' {role}")
     pipeline = _data_pipeline(m.cls)
     for key in DATA_KEYS[pipeline]:
         owners.setdefault(f"data.{key}", f"the data pipeline of {m.cls}")
@@ -851,7 +869,10 @@ def schema_keys() -> list[str]:
     class and network (:func:`ganzoo.model_registry.model_settings`, :data:`NETWORK_MODEL_SETTINGS`),
     and the fields of the other sections."""
     keys = ["model.cls"] + [f"model.{name}" for name in _all_model_key_types()]
-    for section in SECTIONS[1:]:
+    for role in ROLES:
+        keys += [f"{role}.arch"] + [f"{role}.{name}" for name in {**LEGACY_NETWORK_DEFAULTS,
+                                                                  **_all_network_key_types(role)}]
+    for section in SECTIONS[3:]:
         keys += [f"{section}.{f.name}" for f in dataclasses.fields(getattr(Config(), section))]
     return keys
 
@@ -869,8 +890,8 @@ def _classes_using(key: str) -> list[str]:
         users = [c for c in model_class_names() if name in model_keys(c)
                  or (name in FEATURE_EXTRACTOR_KEYS and "feature_extractor" in class_signature(c).network_keys)]
         users += [c for c in model_class_names() if c not in users and class_signature(c).network_archs
-                  and any(key in NETWORK_KEYS[role][arch] for role, arch in
-                          zip(("generator", "discriminator"), class_signature(c).network_archs))]
+                  and any(key in network_spec(role, arch).reads() for role, arch in
+                          zip(ROLES, class_signature(c).network_archs))]
         return users
     if section == "data":
         return [c for c in model_class_names() if name in DATA_KEYS[_data_pipeline(c)]]
@@ -886,8 +907,9 @@ def _unused_key_message(config: "Config", key: str) -> tuple[str, str]:
         return f"is not read by {owners[key]}", f"{KEYS_READ_WHEN[key][1]}; remove it"
     if section in ("generator", "discriminator"):
         arch = getattr(config, section).arch
-        archs = [a for a, keys in NETWORK_KEYS[section].items() if name in keys]
-        note = f"{NETWORK_NOTES[arch]}; " if arch in NETWORK_NOTES else ""
+        archs = [a for a in network_arch_names(section) if name in network_spec(section, a).options]
+        note = network_spec(section, arch).note
+        note = f"{note}; " if note else ""
         who = f"is not used by the '{arch}' {section}"
         if not archs:
             return who, f"{note}no {section} architecture takes it; remove it"
@@ -917,7 +939,17 @@ def _check_keys_are_used(config: "Config", origin: str) -> None:
             who, why = _unused_key_message(config, key)
             raise ConfigError(f"{key} {who} ({origin}): {why}")
         del config.model.values[name]  # an old run folder's key at its old default: nothing reads it
-    for section in SECTIONS[1:]:
+    for role in ROLES:
+        net = getattr(config, role)
+        for name, value in list(net.values.items()):
+            key = f"{role}.{name}"
+            if key in used:
+                continue
+            if value != LEGACY_NETWORK_DEFAULTS.get(name, _MISSING):
+                who, why = _unused_key_message(config, key)
+                raise ConfigError(f"{key} {who} ({origin}): {why}")
+            del net.values[name]  # an old config's key at its old default: nothing reads it
+    for section in SECTIONS[3:]:
         ours, theirs = getattr(config, section), getattr(default, section)
         for f in dataclasses.fields(ours):
             key = f"{section}.{f.name}"
@@ -1053,6 +1085,34 @@ def _build_model_section(raw, origin: str) -> ModelConfig:
     return ModelConfig(cls, **values)
 
 
+def _build_network_section(role: str, raw, origin: str) -> NetworkConfig:
+    """A ``generator`` / ``discriminator`` section: ``arch`` (checked by :meth:`Config.validate`)
+    and the keyword arguments of its builder, coerced to their annotations. A key another
+    builder of the role takes is kept for validation to refuse as unused; any other is unknown."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: {role}: expected a mapping of NetworkConfig keys, got {raw!r}")
+    arch = _coerce(raw.get("arch", "dcgan"), str, f"{role}.arch", origin)
+    ours = {k: o.type for k, o in _network_options(role, arch).items()}
+    everyone = _all_network_key_types(role)
+    legacy = {k: type(v) for k, v in LEGACY_NETWORK_DEFAULTS.items()}
+    values = {}
+    for key, value in raw.items():
+        if key == "arch":
+            continue
+        tp = ours.get(key, everyone.get(key))
+        if tp is None and key in LEGACY_NETWORK_DEFAULTS:  # no builder takes it any more: must be at its old default
+            tp = legacy[key] if LEGACY_NETWORK_DEFAULTS[key] is not None else Any
+        if tp is None:
+            valid = ["arch", *(ours or everyone)]
+            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ConfigError(f"{origin}: unknown key '{role}.{key}' in '{role}'{hint} (valid keys: {', '.join(valid)})")
+        values[key] = value if tp is Any else _coerce(value, tp, f"{role}.{key}", origin)
+    return NetworkConfig(arch, role, **values)
+
+
 def _build(cls, raw: dict, origin: str, prefix: str):
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
@@ -1068,6 +1128,8 @@ def _build(cls, raw: dict, origin: str, prefix: str):
         tp = hints[key]
         if tp is ModelConfig:
             kwargs[key] = _build_model_section(value, origin)
+        elif tp is NetworkConfig:
+            kwargs[key] = _build_network_section(key, value, origin)
         elif dataclasses.is_dataclass(tp):
             if value is None:
                 value = {}
@@ -1102,6 +1164,9 @@ def _leaf_paths() -> dict[str, list[str]]:
         if tp is ModelConfig:
             for name in _all_model_key_types():
                 paths.setdefault(name, []).append(f"model.{name}")
+        elif tp is NetworkConfig:
+            for name in {**LEGACY_NETWORK_DEFAULTS, **_all_network_key_types(f.name)}:
+                paths.setdefault(name, []).append(f"{f.name}.{name}")
         elif dataclasses.is_dataclass(tp):
             for sub in dataclasses.fields(tp):
                 paths.setdefault(sub.name, []).append(f"{f.name}.{sub.name}")
@@ -1174,8 +1239,8 @@ def _drop_settings_left_behind(config: Config, raw: dict, given: set, origin: st
     default = Config()
     for key in before - after - given:
         section, name = key.split(".", 1)
-        if section == "model":  # a setting the new class does not take: it goes with the old class
-            raw["model"].pop(name, None)
+        if section in ("model", *ROLES):  # a key the new class / builder does not take goes with the old one
+            raw[section].pop(name, None)
         else:
             raw[section][name] = copy.deepcopy(getattr(getattr(default, section), name))
 

@@ -46,7 +46,7 @@ from ganzoo.constraints import split_annotated
 __all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings",
            "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
            "model_class_info", "model_class_names", "image_to_image_class_names", "compile_check_config",
-           "check_config_free_names", "source_class_signature"]
+           "check_config_free_names", "source_class_signature", "NetworkSpec", "network_spec", "network_arch_names"]
 
 #: What ``ganzoo.load_dataset`` yields for a class of each data kind (its ``data_kind``).
 DATA_KINDS = {
@@ -276,7 +276,7 @@ def _resolve_name(module: str, name: str, depth: int = 0):
     if tree is None:
         return None
     for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == name:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef)) and node.name == name:
             return module, node
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
             return module, node.value
@@ -345,11 +345,11 @@ def check_config_free_names(source: str) -> set:
     return names
 
 
-def compile_check_config(module: str, node: ast.FunctionDef, owner: str):
+def compile_check_config(module: str, node: ast.FunctionDef, owner: str, static: bool = True):
     """The ``check_config`` static method of class ``owner`` compiled from its source (``node``
     of ``module``) without importing the module: it may read its arguments, builtins and
     module-level constants with literal values (``SR_SCALES = (2, 3, 4, 8)``), nothing else."""
-    if not any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list):
+    if static and not any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in node.decorator_list):
         raise TypeError(f"{module}.{owner}.check_config must be a @staticmethod check_config(config, fail)")
     bare = copy.copy(node)  # keeps the line numbers of the source file for tracebacks
     bare.decorator_list = []
@@ -367,7 +367,7 @@ def compile_check_config(module: str, node: ast.FunctionDef, owner: str):
     tree = ast.fix_missing_locations(ast.Module(body=[bare], type_ignores=[]))
     exec(compile(tree, str(_module_path(module) or module), "exec"), namespace)  # noqa: S102
     function = namespace[node.name]
-    function.__qualname__, function.__module__ = f"{owner}.{node.name}", module
+    function.__qualname__, function.__module__ = f"{owner}.{node.name}" if static else node.name, module
     return function
 
 
@@ -477,3 +477,133 @@ def _check_settings_are_typed(name: str) -> None:
                         "type annotation; a model: setting needs one (the config loader coerces YAML values to it), "
                         "or list the argument in the class's network_keys / config_arguments if the builder "
                         "supplies it")
+
+
+
+# ---------------------------------------------------------------------- network builders
+# A network section (``generator:`` / ``discriminator:``) is the keyword arguments of the
+# builder registered for its arch (ganzoo.network_registry.register_network): read here as a
+# class's constructor is, from the source of ganzoo's own network modules (no TensorFlow), or
+# with inspect for a builder registered from elsewhere.
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkSpec:
+    """What a registered builder's signature and decorator say: its section ``options`` (key
+    -> :class:`Setting`, the builder's default), the ``context`` arguments it takes
+    (network_registry.CONTEXT_ARGUMENTS), its ``config_arguments`` (argument -> dotted key of
+    another section), its ``check(config, fail)`` (or None) and its ``note``."""
+
+    role: str
+    arch: str
+    module: str
+    function: str
+    options: dict
+    context: tuple
+    config_arguments: dict
+    check: Optional[Any] = None
+    note: Optional[str] = None
+
+    def reads(self) -> tuple:
+        """The dotted keys the builder reads: its own section's and its config arguments'."""
+        return tuple(f"{self.role}.{k}" for k in self.options) + tuple(self.config_arguments.values())
+
+
+def _spec_from_params(role, arch, module, function, params, decorator) -> NetworkSpec:
+    from ganzoo.network_registry import CONTEXT_ARGUMENTS  # noqa: PLC0415 (a leaf; no cycle)
+
+    config_arguments = dict(decorator.get("config_arguments") or {})
+    skip = set(config_arguments) | set(decorator.get("fixed") or ()) | {"name"}
+    options, context = {}, []
+    for name, tp, has_default, default in params:
+        if name in CONTEXT_ARGUMENTS:
+            context.append(name)
+        elif name not in skip and has_default:
+            base, limits = split_annotated(tp)
+            options[name] = Setting(name, None if tp is None else _normalized(base), default, function, limits)
+    return NetworkSpec(role, arch, module, function, options, tuple(context), config_arguments,
+                       decorator.get("check"), decorator.get("note"))
+
+
+def _function_params(module: str, node: ast.FunctionDef) -> list:
+    args = node.args.posonlyargs + node.args.args
+    defaults = [None] * (len(args) - len(node.args.defaults)) + list(node.args.defaults)
+    pairs = list(zip(args, defaults)) + list(zip(node.args.kwonlyargs, node.args.kw_defaults))
+    return [(arg.arg, None if arg.annotation is None else _annotation(module, arg.annotation), default is not None,
+             None if default is None else _literal(module, default)) for arg, default in pairs]
+
+
+@functools.lru_cache(maxsize=None)
+def _source_networks() -> dict:
+    """(role, arch) -> NetworkSpec of every builder ganzoo's network modules register, read
+    from their source: the ``@register_network(role, arch, ...)`` decorators and signatures."""
+    from ganzoo.network_registry import BUILT_IN_NETWORK_MODULES  # noqa: PLC0415
+
+    found = {}
+    for module in BUILT_IN_NETWORK_MODULES:
+        for node in _module_tree(module).body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for deco in node.decorator_list:
+                if not (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name)
+                        and deco.func.id == "register_network"):
+                    continue
+                role, arch = (_literal(module, a) for a in deco.args)
+                decorator = {}
+                for kw in deco.keywords:
+                    if kw.arg == "check":
+                        target = _resolve_name(module, kw.value.id)
+                        decorator["check"] = compile_check_config(*target, owner=arch, static=False)
+                    else:
+                        decorator[kw.arg] = _literal(module, kw.value)
+                found[(role, arch)] = _spec_from_params(role, arch, module, node.name,
+                                                        _function_params(module, node), decorator)
+    return found
+
+
+@functools.lru_cache(maxsize=None)
+def _registered_networks() -> dict:
+    """(role, arch) -> NetworkSpec: ganzoo's own (from source), then the builders registered
+    from other modules (with inspect)."""
+    from ganzoo.network_registry import BUILDERS, NETWORK_OPTIONS  # noqa: PLC0415
+
+    specs = dict(_source_networks())
+    for role, table in BUILDERS.items():
+        for arch, builder in table.items():
+            if (role, arch) in specs or (role, arch) not in NETWORK_OPTIONS:
+                continue  # ganzoo's own (read from source; a stand-in put in its table keeps that signature)
+            hints = typing.get_type_hints(builder, include_extras=True)
+            params = [(p.name, hints.get(p.name), p.default is not p.empty, None if p.default is p.empty else p.default)
+                      for p in inspect.signature(builder).parameters.values()
+                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            specs[(role, arch)] = _spec_from_params(role, arch, builder.__module__, builder.__name__, params,
+                                                    NETWORK_OPTIONS[(role, arch)])
+    return specs
+
+
+def _clear_network_cache() -> None:
+    _registered_networks.cache_clear()
+
+
+def network_arch_names(role: str) -> tuple:
+    """The registered architectures of ``role`` (``generator`` / ``discriminator``), in table order."""
+    return tuple(arch for r, arch in _registered_networks() if r == role)
+
+
+def network_spec(role: str, arch: str) -> NetworkSpec:
+    """The :class:`NetworkSpec` of the builder registered as ``role: {arch: arch}`` (no TensorFlow)."""
+    try:
+        return _registered_networks()[(role, arch)]
+    except KeyError:
+        raise KeyError(f"no {role} architecture '{arch}' is registered (registered: "
+                       f"{', '.join(network_arch_names(role))}); a builder of your own needs "
+                       "@ganzoo.network_registry.register_network and its module imported first") from None
+
+
+def _listen() -> None:
+    from ganzoo.network_registry import on_change  # noqa: PLC0415
+
+    on_change(_clear_network_cache)
+
+
+_listen()

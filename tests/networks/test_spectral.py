@@ -23,7 +23,7 @@ import tensorflow as tf
 from keras import layers
 
 import ganzoo
-from ganzoo.networks import build_discriminator, build_generator
+from ganzoo.builders import build_discriminator, build_generator
 from ganzoo.networks.layers import maybe_spectral
 from ganzoo.networks.spectral import (SNConv2D, SNConv2DTranspose, SNDense, SNEmbedding, SpectralNormalized,
                                       spectral_normalized)

@@ -16,97 +16,22 @@ from ganzoo.networks.sngan import build_sngan_discriminator, build_sngan_generat
 from ganzoo.networks.srresnet import build_srgan_discriminator, build_srresnet_generator
 from ganzoo.networks.stylegan import build_stylegan_discriminator, build_stylegan_generator
 
-#: arch name -> builder. Explicit so that ``grep`` finds every architecture.
-GENERATORS = {
-    "mlp": build_mlp_generator,
-    "dcgan": build_dcgan_generator,
-    "sngan": build_sngan_generator,
-    "srresnet": build_srresnet_generator,
-    "resnet": build_resnet_generator,
-    "pggan": build_pggan_generator,
-    "stylegan": build_stylegan_generator,
-}
-DISCRIMINATORS = {
-    "mlp": build_mlp_discriminator,
-    "dcgan": build_dcgan_discriminator,
-    "sngan": build_sngan_discriminator,
-    "srgan": build_srgan_discriminator,
-    "patchgan": build_patchgan_discriminator,
-    "pggan": build_pggan_discriminator,
-    "stylegan": build_stylegan_discriminator,
-}
+from ganzoo.network_registry import DISCRIMINATORS, GENERATORS
 
-#: Image-to-image networks: arch -> the paper's default number of residual blocks.
-_RESIDUAL_BLOCKS = {"srresnet": 16, "resnet": 9}
+# GENERATORS / DISCRIMINATORS (arch -> builder) are the tables ganzoo.network_registry's
+# decorator fills: each builder imported above registers itself where it is defined. Building
+# a network from a config (ganzoo.builders.build_network) happens above this layer.
 
 
-def _common(config, net):
-    return dict(
-        image_size=config.data.image_size,
-        channels=config.data.channels,
-        num_classes=config.model.get("num_classes"),
-        embedding_dim=net.embedding_dim,
-        norm=net.norm,
-        spectral_norm=net.spectral_norm,
-        dropout=net.dropout,
-        leaky_slope=net.leaky_slope,
-    )
+def __getattr__(name):
+    """``build_generator`` / ``build_discriminator`` (config -> network) moved to ganzoo.builders."""
+    if name in ("build_generator", "build_discriminator"):
+        import importlib  # noqa: PLC0415
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(f"ganzoo.networks.{name} moved to ganzoo.builders.{name}", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module("ganzoo.builders"), name)
+    raise AttributeError(f"module 'ganzoo.networks' has no attribute '{name}'")
 
 
-def _image_to_image_kwargs(config, net, generator: bool) -> dict:
-    kwargs = dict(channels=config.data.channels, filters=net.filters, norm=net.norm)
-    if generator:
-        kwargs["residual_blocks"] = net.residual_blocks or _RESIDUAL_BLOCKS[net.arch]
-        if net.arch == "srresnet":
-            kwargs["scale"] = config.data.scale
-    else:
-        kwargs["leaky_slope"] = net.leaky_slope
-        if net.arch == "srgan":
-            kwargs["image_size"] = config.data.image_size
-    return kwargs
-
-
-def _karras_kwargs(config, net, generator: bool) -> dict:
-    """Builder arguments of the ``pggan`` / ``stylegan`` networks (their papers' own layers:
-    no norm/dropout/spectral-norm options; ``filters`` is the widest layer)."""
-    kwargs = dict(image_size=config.data.image_size, channels=config.data.channels, filters=net.filters)
-    if generator:
-        kwargs["latent_dim"] = config.model.latent_dim
-        if net.arch == "stylegan":
-            kwargs.update(mapping_layers=config.model.mapping_layers, mapping_lr_mul=config.model.mapping_lr_mul)
-    return kwargs
-
-
-def build_generator(config):
-    """Build the generator described by a :class:`ganzoo.config.Config`."""
-    net = config.generator
-    if net.arch in ("pggan", "stylegan"):
-        return GENERATORS[net.arch](**_karras_kwargs(config, net, generator=True))
-    if net.arch in _RESIDUAL_BLOCKS:
-        return GENERATORS[net.arch](**_image_to_image_kwargs(config, net, generator=True))
-    kwargs = _common(config, net)
-    kwargs["latent_dim"] = config.model.latent_dim
-    if net.arch == "mlp":
-        kwargs["hidden"] = list(net.hidden)
-    else:
-        kwargs.update(filters=net.filters, base_size=net.base_size, kernel_size=net.kernel_size)
-    return GENERATORS[net.arch](**kwargs)
-
-
-def build_discriminator(config):
-    """Build the discriminator described by a :class:`ganzoo.config.Config`."""
-    net = config.discriminator
-    if net.arch in ("pggan", "stylegan"):
-        return DISCRIMINATORS[net.arch](**_karras_kwargs(config, net, generator=False))
-    if net.arch in ("srgan", "patchgan"):
-        return DISCRIMINATORS[net.arch](**_image_to_image_kwargs(config, net, generator=False))
-    kwargs = _common(config, net)
-    kwargs["conditioning"] = net.conditioning
-    if net.arch == "mlp":
-        kwargs["hidden"] = list(net.hidden)
-    else:
-        kwargs.update(filters=net.filters, kernel_size=net.kernel_size)
-    return DISCRIMINATORS[net.arch](**kwargs)
-
-
-__all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator"]
+__all__ = ["GENERATORS", "DISCRIMINATORS"]

@@ -7,10 +7,14 @@ map of logits, one per overlapping 70x70 patch (30x30 for a 256x256 image), whic
 losses average.
 """
 
+from typing import Annotated, Optional
+
 import keras
 from keras import layers
 
-from ganzoo.networks.layers import normalization
+from ganzoo.constraints import NonNegative, OneOf, Positive
+from ganzoo.network_registry import register_network
+from ganzoo.networks.layers import NORMS, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -43,9 +47,13 @@ def _norm_act(x, norm, act=True, slope=0.0):
     return x
 
 
-def build_resnet_generator(channels=3, filters=64, residual_blocks=9, norm="instance", name="generator"):
+@register_network("generator", "resnet")
+def build_resnet_generator(channels=3, filters: Annotated[int, Positive()] = 64,
+                           residual_blocks: Annotated[Optional[int], Positive()] = None,
+                           norm: Annotated[str, OneOf(NORMS)] = "instance", name="generator"):
     """c7s1-64, d128, d256, R256 x blocks, u128, u64, c7s1-3 (paper's notation; widths scale
-    with ``filters``). 9 blocks for 256x256 images, 6 for 128x128."""
+    with ``filters``). 9 blocks (None: the paper's) for 256x256 images, 6 for 128x128."""
+    residual_blocks = 9 if residual_blocks is None else residual_blocks
     image = keras.Input(shape=(None, None, channels), name="image")
     x = ReflectionPadding2D(3)(image)
     x = _norm_act(layers.Conv2D(filters, 7, use_bias=norm == "none")(x), norm)
@@ -68,7 +76,9 @@ def build_resnet_generator(channels=3, filters=64, residual_blocks=9, norm="inst
     return keras.Model(image, out, name=name)
 
 
-def build_patchgan_discriminator(channels=3, filters=64, n_layers=3, norm="instance", leaky_slope=0.2,
+@register_network("discriminator", "patchgan", fixed=("n_layers",))
+def build_patchgan_discriminator(channels=3, filters: Annotated[int, Positive()] = 64, n_layers=3,
+                                 norm: Annotated[str, OneOf(NORMS)] = "instance", leaky_slope: Annotated[float, NonNegative()] = 0.2,
                                  name="discriminator"):
     """C64 (no norm), C128, C256 with stride 2, C512 with stride 1, then a 1-channel conv:
     4x4 kernels, padding 1, LeakyReLU 0.2 (receptive field 70x70 for n_layers=3)."""

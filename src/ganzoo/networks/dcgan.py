@@ -8,11 +8,14 @@ halve at each doubling and end at ``filters`` before the RGB/gray output.
 """
 
 import math
+from typing import Annotated
 
 import keras
 from keras import layers
 
-from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
+from ganzoo.constraints import Interval, NonNegative, OneOf, Positive
+from ganzoo.network_registry import register_network
+from ganzoo.networks.layers import (CONDITIONINGS, NORMS, discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
                                     norm_act_dropout, wrap_generator)
 
 
@@ -25,6 +28,25 @@ def upsampling_count(image_size, base_size):
     return int(math.log2(ratio))
 
 
+def check_upsampling_generator(config, role, fail):
+    """A generator that doubles ``base_size`` up to ``data.image_size`` (dcgan, sngan)."""
+    arch, size, base = getattr(config, role).arch, config.data.image_size, getattr(config, role).base_size
+    ratio = size // base if base > 0 else 0
+    if base <= 0 or size % base or ratio < 2 or ratio & (ratio - 1):
+        examples = ", ".join(str(base * 2 ** k) for k in range(1, 5)) if base > 0 else "32"
+        fail("data.image_size",
+             f"the {arch} generator doubles {role}.base_size={base} at each block, so it cannot "
+             f"produce {size}x{size}; use an image_size of base_size * 2**k (e.g. {examples}) "
+             f"or change {role}.base_size (7 gives 28 for MNIST)")
+
+
+def check_downsampling_discriminator(config, role, fail):
+    """A discriminator that halves the image down to 4x4 (dcgan, sngan) needs 8x8 at least."""
+    if config.data.image_size < 8:
+        fail("data.image_size", f"the {getattr(config, role).arch} discriminator needs images of at least 8x8, "
+             f"got {config.data.image_size}")
+
+
 def downsampling_count(image_size):
     """Stride-2 convolutions until the feature map is 4x4 or smaller."""
     n, size = 0, image_size
@@ -34,9 +56,13 @@ def downsampling_count(image_size):
     return max(n, 1)
 
 
-def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_size=4, kernel_size=4,
-                          num_classes=None, embedding_dim=50, norm="batch", spectral_norm=False, dropout=0.0,
-                          leaky_slope=0.0, name="generator"):
+@register_network("generator", "dcgan", config_arguments={"latent_dim": "model.latent_dim"},
+                  check=check_upsampling_generator)
+def build_dcgan_generator(image_size, channels, latent_dim, filters: Annotated[int, Positive()] = 64,
+                          base_size: int = 4, kernel_size: Annotated[int, Positive()] = 4,
+                          num_classes=None, embedding_dim: Annotated[int, Positive()] = 50, norm: Annotated[str, OneOf(NORMS)] = "batch",
+                          spectral_norm: bool = False, dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0,
+                          leaky_slope: Annotated[float, NonNegative()] = 0.0, name="generator"):
     """DCGAN generator: z (and an embedded label) -> Dense projection to ``base_size`` x ``base_size``,
     then stride-2 transposed convolutions doubling to ``image_size``, tanh output in [-1, 1].
     """
@@ -55,9 +81,13 @@ def build_dcgan_generator(image_size, channels, latent_dim, filters=64, base_siz
     return wrap_generator(inputs, x, num_classes, embedding_dim, name)
 
 
-def build_dcgan_discriminator(image_size, channels, filters=64, kernel_size=4, num_classes=None,
-                              embedding_dim=50, conditioning="concat", norm="batch", spectral_norm=False,
-                              dropout=0.0, leaky_slope=0.2, name="discriminator"):
+@register_network("discriminator", "dcgan", fixed=("embedding_dim",), check=check_downsampling_discriminator)
+def build_dcgan_discriminator(image_size, channels, filters: Annotated[int, Positive()] = 64,
+                              kernel_size: Annotated[int, Positive()] = 4, num_classes=None,
+                              embedding_dim=50, conditioning: Annotated[str, OneOf(CONDITIONINGS)] = "concat",
+                              norm: Annotated[str, OneOf(NORMS)] = "batch", spectral_norm: bool = False,
+                              dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0, leaky_slope: Annotated[float, NonNegative()] = 0.2,
+                              name="discriminator"):
     """DCGAN discriminator: stride-2 convolutions (no normalisation on the input layer) down to 4x4,
     then one logit; conditional by a label channel (``concat``) or a projection head.
     """

@@ -11,6 +11,19 @@ from ganzoo.networks.spectral import spectral_normalized
 LABEL_INIT = keras.initializers.RandomNormal(stddev=1.0)
 
 
+#: Normalisations a network's ``norm`` may name (:func:`normalization`).
+NORMS = ("batch", "layer", "instance", "none")
+#: How a conditional discriminator takes its label (:func:`discriminator_inputs`).
+CONDITIONINGS = ("concat", "projection")
+
+
+def check_hidden(config, role, fail):
+    """An ``mlp`` network's ``hidden`` widths: a non-empty list of positive numbers."""
+    hidden = getattr(config, role).hidden
+    if not hidden or any(h <= 0 for h in hidden):
+        fail(f"{role}.hidden", f"must be a non-empty list of positive widths, got {hidden}")
+
+
 def maybe_spectral(layer, spectral_norm: bool):
     """The layer, or when asked its spectrally normalised twin (SN-GAN, Miyato et al. 2018:
     ``W / sigma(W)`` in the forward pass, see :mod:`ganzoo.networks.spectral`)."""

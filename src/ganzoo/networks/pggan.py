@@ -32,10 +32,14 @@ Paper details kept here (section 4 and appendix A of the paper):
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import keras
 import tensorflow as tf
 from keras import layers
+
+from ganzoo.constraints import Positive
+from ganzoo.network_registry import register_network
 
 __all__ = [
     "EqualizedDense", "EqualizedConv2D", "PixelNorm", "MinibatchStdDev", "ProgressiveGenerator",
@@ -44,6 +48,18 @@ __all__ = [
 ]
 
 SQRT2 = math.sqrt(2.0)
+
+
+#: Why the Karras networks take none of the generic layer options (shown when one is set).
+PGGAN_NOTE = "the PGGAN networks are the paper's own (pixel norm, equalized learning rate, minibatch stddev)"
+
+
+def check_doubling(config, role, fail):
+    """The networks that double from 4x4 (pggan, stylegan) need a power-of-two image size."""
+    size = config.data.image_size
+    if size < 4 or size & (size - 1):
+        fail("data.image_size", f"{config.model.cls} doubles its resolution from 4x4, so image_size must be a power "
+             f"of two (e.g. 32, 64, 128), got {size}; pad small images with data.pad (MNIST: image_size 32, pad 2)")
 
 
 def resolution_levels(resolution: int) -> list:
@@ -407,7 +423,9 @@ class ProgressiveDiscriminator(layers.Layer):
         return config
 
 
-def build_pggan_generator(image_size: int, channels: int, latent_dim: int, filters: int = 512,
+@register_network("generator", "pggan", config_arguments={"latent_dim": "model.latent_dim"}, check=check_doubling,
+                  note=PGGAN_NOTE)
+def build_pggan_generator(image_size: int, channels: int, latent_dim: int, filters: Annotated[int, Positive()] = 512,
                           name: str = "generator"):
     """Functional wrapper ``z -> images (image_size, fully grown)`` around a
     :class:`ProgressiveGenerator` layer named ``progressive_generator``."""
@@ -416,8 +434,9 @@ def build_pggan_generator(image_size: int, channels: int, latent_dim: int, filte
     return keras.Model(z, body(z), name=name)
 
 
-def build_pggan_discriminator(image_size: int, channels: int, filters: int = 512, mbstd_group: int = 4,
-                              name: str = "discriminator"):
+@register_network("discriminator", "pggan", fixed=("mbstd_group",), check=check_doubling, note=PGGAN_NOTE)
+def build_pggan_discriminator(image_size: int, channels: int, filters: Annotated[int, Positive()] = 512,
+                              mbstd_group: int = 4, name: str = "discriminator"):
     """Functional wrapper ``images -> logits`` around a :class:`ProgressiveDiscriminator` layer
     named ``progressive_discriminator``."""
     image = keras.Input(shape=(image_size, image_size, channels), name="image")

@@ -19,20 +19,29 @@ Other sizes: ``image_size = base_size * 2**k`` (the paper: base_size 6 for 48x48
 widths halve at each doubling and end at ``filters``.
 """
 
+from typing import Annotated
+
 import keras
 from keras import layers
 
-from ganzoo.networks.dcgan import downsampling_count, upsampling_count
-from ganzoo.networks.layers import (discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
+from ganzoo.networks.dcgan import (check_downsampling_discriminator, check_upsampling_generator, downsampling_count,
+                                   upsampling_count)
+from ganzoo.constraints import Interval, NonNegative, OneOf, Positive
+from ganzoo.network_registry import register_network
+from ganzoo.networks.layers import (CONDITIONINGS, NORMS, discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
                                     norm_act_dropout, wrap_generator)
 
 #: chainer-gan-lib's ``wscale=0.02``: every SN-GAN weight starts from N(0, 0.02).
 SNGAN_INIT = keras.initializers.RandomNormal(stddev=0.02)
 
 
-def build_sngan_generator(image_size, channels, latent_dim, filters=64, base_size=4, kernel_size=4,
-                          num_classes=None, embedding_dim=50, norm="batch", spectral_norm=False, dropout=0.0,
-                          leaky_slope=0.0, name="generator"):
+@register_network("generator", "sngan", config_arguments={"latent_dim": "model.latent_dim"},
+                  check=check_upsampling_generator)
+def build_sngan_generator(image_size, channels, latent_dim, filters: Annotated[int, Positive()] = 64,
+                          base_size: int = 4, kernel_size: Annotated[int, Positive()] = 4,
+                          num_classes=None, embedding_dim: Annotated[int, Positive()] = 50, norm: Annotated[str, OneOf(NORMS)] = "batch",
+                          spectral_norm: bool = False, dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0,
+                          leaky_slope: Annotated[float, NonNegative()] = 0.0, name="generator"):
     """SN-GAN standard-CNN generator: z (and an embedded label) -> dense to ``base_size`` x
     ``base_size`` x ``filters * 2**k``, ``k`` stride-2 transposed convolutions down to ``filters``
     channels, then a 3x3 stride-1 convolution to the image (tanh in [-1, 1]).
@@ -56,9 +65,13 @@ def build_sngan_generator(image_size, channels, latent_dim, filters=64, base_siz
     return wrap_generator(inputs, x, num_classes, embedding_dim, name)
 
 
-def build_sngan_discriminator(image_size, channels, filters=64, kernel_size=4, num_classes=None,
-                              embedding_dim=50, conditioning="projection", norm="none", spectral_norm=True,
-                              dropout=0.0, leaky_slope=0.1, name="discriminator"):
+@register_network("discriminator", "sngan", fixed=("embedding_dim",), check=check_downsampling_discriminator)
+def build_sngan_discriminator(image_size, channels, filters: Annotated[int, Positive()] = 64,
+                              kernel_size: Annotated[int, Positive()] = 4, num_classes=None,
+                              embedding_dim=50, conditioning: Annotated[str, OneOf(CONDITIONINGS)] = "projection",
+                              norm: Annotated[str, OneOf(NORMS)] = "none", spectral_norm: bool = True,
+                              dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0, leaky_slope: Annotated[float, NonNegative()] = 0.1,
+                              name="discriminator"):
     """SN-GAN standard-CNN discriminator: pairs of (3x3 stride-1, ``kernel_size`` stride-2)
     convolutions at ``filters * 2**i`` down to 4x4, a 3x3 convolution at ``filters * 2**k``,
     then the logit (plus the projection term <embed(y), h> for ``projection`` conditioning).

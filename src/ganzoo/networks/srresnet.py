@@ -6,10 +6,14 @@ convention on both sides (the paper feeds LR in [0, 1]) and ends in tanh. The di
 judges fixed-size HR crops and returns one logit per image.
 """
 
+from typing import Annotated, Optional
+
 import keras
 from keras import layers
 
-from ganzoo.networks.layers import normalization
+from ganzoo.constraints import NonNegative, OneOf, Positive
+from ganzoo.network_registry import register_network
+from ganzoo.networks.layers import NORMS, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -45,10 +49,14 @@ def _prelu(x, name=None):
     return layers.PReLU(shared_axes=[1, 2], name=name)(x)
 
 
-def build_srresnet_generator(scale=4, channels=3, filters=64, residual_blocks=16, norm="batch",
-                             name="generator"):
+@register_network("generator", "srresnet", config_arguments={"scale": "data.scale"})
+def build_srresnet_generator(scale=4, channels=3, filters: Annotated[int, Positive()] = 64,
+                             residual_blocks: Annotated[Optional[int], Positive()] = None,
+                             norm: Annotated[str, OneOf(NORMS)] = "batch", name="generator"):
     """k9n64 conv + PReLU; B residual blocks (k3n64 conv, BN, PReLU, k3n64 conv, BN, skip);
-    k3n64 conv + BN + long skip; per x2: k3n256 conv, pixel shuffle, PReLU; k9 conv to RGB."""
+    k3n64 conv + BN + long skip; per x2: k3n256 conv, pixel shuffle, PReLU; k9 conv to RGB.
+    ``residual_blocks`` None: the paper's 16."""
+    residual_blocks = 16 if residual_blocks is None else residual_blocks
     lr = keras.Input(shape=(None, None, channels), name="lr")
     x = head = _prelu(layers.Conv2D(filters, 9, padding="same", name="head_conv")(lr))
     for i in range(residual_blocks):
@@ -75,7 +83,9 @@ def _norm(x, norm):
     return x if layer is None else layer(x)
 
 
-def build_srgan_discriminator(image_size, channels=3, filters=64, norm="batch", leaky_slope=0.2,
+@register_network("discriminator", "srgan")
+def build_srgan_discriminator(image_size, channels=3, filters: Annotated[int, Positive()] = 64,
+                              norm: Annotated[str, OneOf(NORMS)] = "batch", leaky_slope: Annotated[float, NonNegative()] = 0.2,
                               name="discriminator"):
     """k3n64s1 conv + LReLU; seven k3 conv + BN + LReLU blocks (n64s2, n128s1, n128s2, n256s1,
     n256s2, n512s1, n512s2); Dense(1024) + LReLU; Dense(1) logit (the paper's sigmoid lives in

@@ -47,17 +47,26 @@ uses the index of the next resolution's first convolution, the last one index ``
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
 import keras
 import tensorflow as tf
 from keras import layers
 
+from ganzoo.constraints import Positive
+from ganzoo.network_registry import register_network
+
 from ganzoo.networks.pggan import (EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm, block_width,
-                                   resolution_levels, upsample2x)
+                                   check_doubling, resolution_levels, upsample2x)
 
 __all__ = ["ConstantInput", "ModulatedConv2D", "NoiseInjection", "ScaledActivation", "build_mapping_network",
            "build_synthesis_network", "build_stylegan_generator", "build_stylegan_discriminator",
            "style_layer_resolutions"]
+
+
+#: Why the StyleGAN networks take none of the generic layer options (shown when one is set).
+STYLEGAN_NOTE = ("the StyleGAN networks are the papers' own (modulated convolutions, equalized learning rate, "
+                 "minibatch stddev)")
 
 
 def style_layer_resolutions(resolution: int) -> list:
@@ -270,7 +279,10 @@ def build_synthesis_network(image_size: int, channels: int, w_dim: int, filters:
     return keras.Model([ws] + noises, image, name=name)
 
 
-def build_stylegan_generator(image_size: int, channels: int, latent_dim: int, filters: int = 512,
+@register_network("generator", "stylegan", config_arguments={"latent_dim": "model.latent_dim", "mapping_layers":
+                  "model.mapping_layers", "mapping_lr_mul": "model.mapping_lr_mul"}, fixed=("conv_clamp",),
+                  check=check_doubling, note=STYLEGAN_NOTE)
+def build_stylegan_generator(image_size: int, channels: int, latent_dim: int, filters: Annotated[int, Positive()] = 512,
                              mapping_layers: int = 8, mapping_lr_mul: float = 0.01, conv_clamp="auto",
                              name: str = "generator"):
     """``[z, noise_0, ..., noise_k] -> images``: the mapping and synthesis networks (nested
@@ -284,8 +296,10 @@ def build_stylegan_generator(image_size: int, channels: int, latent_dim: int, fi
     return keras.Model([z] + noises, synthesis([ws] + noises), name=name)
 
 
-def build_stylegan_discriminator(image_size: int, channels: int, filters: int = 512, mbstd_group: int = 4,
-                                 conv_clamp="auto", name: str = "discriminator"):
+@register_network("discriminator", "stylegan", fixed=("mbstd_group", "conv_clamp"), check=check_doubling,
+                  note=STYLEGAN_NOTE)
+def build_stylegan_discriminator(image_size: int, channels: int, filters: Annotated[int, Positive()] = 512,
+                                 mbstd_group: int = 4, conv_clamp="auto", name: str = "discriminator"):
     """Residual discriminator of StyleGAN2 (fig. 7c) with the minibatch-stddev head.
 
     As the official code: every convolution and the hidden dense layer end in lrelu (gain
