@@ -25,7 +25,7 @@ itself: the matmul-class ops the runtime executes (those that feed an output or 
 update; e.g. the G gradients TensorFlow builds in the D step are pruned), each counted with
 TensorFlow's profiler registry (MatMul, Conv2D) or exactly from its shapes (the conv backprop
 ops, where the registry assumes input = output x stride and undercounts 7 -> 4 convolutions).
-On cgan_mnist the two counts agree exactly (tests/test_benchmarks.py).
+On cgan_mnist the two counts agree exactly (tests/integration/test_benchmarks.py).
 """
 
 from __future__ import annotations

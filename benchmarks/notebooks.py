@@ -5,7 +5,7 @@ to bottom with ``GANZOO_SMOKE=1``, printed beside the smoke budget.
 
 The budget is a guide for whoever edits a notebook (a notebook that forgets to shrink in smoke
 mode shows up here as several times its usual cost), not a test: CPU time depends on the
-processor, so tests/test_notebooks.py only prints it. The executor below is the one that test
+processor, so tests/integration/test_notebooks.py only prints it. The executor below is the one that test
 uses, so what is measured here is what CI runs.
 """
 

@@ -90,15 +90,15 @@ def _synthetic_examples(config, n=2048):
 def ganzoo_dataset(config):
     """(the entry's training pipeline, repeated; "real" or "synthetic")."""
     import ganzoo  # noqa: PLC0415
-    from ganzoo.data import _batch_pipeline  # noqa: PLC0415
+    from ganzoo.data.pipeline import batch_pipeline  # noqa: PLC0415
 
     try:
         return ganzoo.load_dataset(config, repeat=True, download=False), "real"
     except Exception as err:  # noqa: BLE001 - any missing dataset: same shapes, synthetic pixels
         print(f"# {config.name}: real data unavailable ({type(err).__name__}); synthetic", file=sys.stderr)
-    return _batch_pipeline(_synthetic_examples(config), batch_size=_images_per_step(config), shuffle=True,
-                           shuffle_buffer=config.data.shuffle_buffer, seed=0, repeat=True,
-                           drop_remainder=True, cache=True), "synthetic"
+    return batch_pipeline(_synthetic_examples(config), batch_size=_images_per_step(config), shuffle=True,
+                          shuffle_buffer=config.data.shuffle_buffer, seed=0, repeat=True,
+                          drop_remainder=True, cache=True), "synthetic"
 
 
 def baseline_dataset(config):

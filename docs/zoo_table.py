@@ -3,7 +3,7 @@ src/ganzoo/pretrained/*.json.
 
     python docs/zoo_table.py            # print the table
     python docs/zoo_table.py --write    # replace the table between the markers in README.md
-    python docs/zoo_table.py --check    # exit 1 if README.md's table is stale (tests/test_docs.py)
+    python docs/zoo_table.py --check    # exit 1 if README.md's table is stale (tests/integration/test_docs.py)
 
 One row per registered entry (``ganzoo.list_models()``): model class and networks, loss,
 the paper (the entry's ``paper`` field, first author and year), data, resolution, and

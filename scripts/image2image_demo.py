@@ -157,7 +157,7 @@ def main() -> None:
                                                                          else v for k, v in scores.items()}}
     lr_path = work / "small.png"
     hr = test[0]
-    from ganzoo.data_image2image import bicubic_downscale
+    from ganzoo.images import bicubic_downscale
 
     Image.fromarray(bicubic_downscale(hr, 4).numpy()).save(lr_path)
     up = work / "small_x4.png"

@@ -175,10 +175,9 @@ def write_upscale_picture(name: str, grids: Path = GRIDS, data_dir=None) -> Path
 
     import ganzoo  # noqa: PLC0415
     from ganzoo.cli import main as cli  # noqa: PLC0415
-    from ganzoo.data_image2image import bicubic_downscale  # noqa: PLC0415
-    from ganzoo.zoo_eval import labelled_test_images  # noqa: PLC0415
     from ganzoo.evaluation.sr_metrics import bicubic_upscale  # noqa: PLC0415
-    from ganzoo.images import read_metadata, save_image  # noqa: PLC0415
+    from ganzoo.images import bicubic_downscale, read_metadata, save_image  # noqa: PLC0415
+    from ganzoo.zoo_eval import labelled_test_images  # noqa: PLC0415
 
     config = ganzoo.get_config(name)
     scale = config.data.scale
@@ -244,7 +243,7 @@ def write_translation_grid(name: str, grids: Path = GRIDS, weights: str = "pretr
     alone (``NAME.png``)."""
     import ganzoo  # noqa: PLC0415
     from ganzoo.cli import main as cli  # noqa: PLC0415
-    from ganzoo.data_digits import load_uci_domain_b  # noqa: PLC0415
+    from ganzoo.data.digits import load_uci_domain_b  # noqa: PLC0415
     from ganzoo.images import make_grid, save_image  # noqa: PLC0415
 
     config = ganzoo.get_config(name)
@@ -254,7 +253,7 @@ def write_translation_grid(name: str, grids: Path = GRIDS, weights: str = "pretr
     digits, labels = load_uci_domain_b(config, "test", limit=64)
     save_image(make_grid(digits, nrow=8, padding=0), before,
                metadata={"content": "the first 64 UCI test digits, framed as the model's domain B "
-                                    "(ganzoo.data_digits)",
+                                    "(ganzoo.data.digits)",
                          "labels": " ".join(map(str, labels))})
     a, b = config.model.domains
     if cli(["stylize", name, str(before), "--direction", f"{b}2{a}", "--tile", str(size), "--overlap", "0",
@@ -327,7 +326,7 @@ def main(argv=None) -> int:
     losses = {k: float(v[-1]) for k, v in history.history.items()} if history.epoch else last_logged_losses(run)
     data = f"TFDS {config.data.name} {config.data.split}"
     if config.data.source == "uci_digits":
-        data += f" and the UCI digits' {config.data.split} split (ganzoo.data_digits)"
+        data += f" and the UCI digits' {config.data.split} split (ganzoo.data.digits)"
     meta = package(model, config, dest, seconds, commit, data,
                    final_losses=losses)
     meta["evaluation"] = evaluate_weights(model, config, args.data_dir)

@@ -138,8 +138,7 @@ class World:
     def __init__(self, monkeypatch, folders):
         import tensorflow as tf
 
-        import ganzoo.data
-        import ganzoo.data_image2image
+        import ganzoo.data.tfds
         import ganzoo.networks
         import ganzoo.networks.srresnet
         import ganzoo.precision
@@ -160,8 +159,7 @@ class World:
         monkeypatch.setattr(ganzoo.networks.srresnet, "resolve_vgg19_weights", lambda weights=None: weights)
         monkeypatch.setattr(ganzoo.precision, "configure_cpu_threads",
                             lambda *args, **kwargs: self.records.append(("cpu_threads", args)))
-        monkeypatch.setattr(ganzoo.data, "tfds_load", self._fake_tfds)
-        monkeypatch.setattr(ganzoo.data_image2image, "tfds_load", self._fake_tfds)
+        monkeypatch.setattr(ganzoo.data.tfds, "tfds_load", self._fake_tfds)
         real_cache = tf.data.Dataset.cache
         monkeypatch.setattr(tf.data.Dataset, "cache",
                             lambda ds, *a, **k: (self.records.append(("cache",)), real_cache(ds, *a, **k))[1])

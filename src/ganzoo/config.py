@@ -58,7 +58,7 @@ NORMS = ("batch", "layer", "instance", "none")
 VGG19_LAYERS = tuple(f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1))
 CONDITIONINGS = ("concat", "projection")
 DATA_SOURCES = ("tfds", "folder", "uci_digits")
-#: Splits of ``data.source: uci_digits`` (ganzoo.data_digits: a fixed 1,347 / 450 split).
+#: Splits of ``data.source: uci_digits`` (ganzoo.data.digits: a fixed 1,347 / 450 split).
 UCI_DIGITS_SPLITS = ("train", "test")
 #: How the UCI digits' 8x8 grids may be resized (``tf.image.resize`` methods; ``data.resize_b``).
 UCI_RESIZE_METHODS = ("bilinear", "bicubic", "area", "nearest", "lanczos3")
@@ -118,7 +118,7 @@ _DATA_COMMON = ("source", "name", "path", "split", "image_size", "channels", "li
                 "image_key")
 #: Data pipeline (a model class's ``data_kind``) -> the ``data`` keys it reads: ``latent``
 #: (``ganzoo.data``, every class that samples from z) and the image-to-image pipelines of
-#: ``ganzoo.data_image2image`` (SRGAN's LR/HR pairs, CycleGAN's two domains); the keys of one
+#: ``ganzoo.data.pairs`` (SRGAN's LR/HR pairs, CycleGAN's two domains); the keys of one
 #: source only are in KEYS_READ_WHEN.
 DATA_KEYS = {
     "latent": _DATA_COMMON + ("pad", "crop", "label_key"),

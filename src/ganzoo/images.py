@@ -176,7 +176,7 @@ def read_metadata(path) -> dict:
 def bicubic_downscale(hr, scale: int):
     """uint8 HR image(s) ``(..., h, w, c)`` -> uint8 LR ``(..., h // scale, w // scale, c)``: antialiased
     bicubic, rounded like a saved LR file (the degradation of the SR training pairs,
-    ``ganzoo.data_image2image``, and of :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores`)."""
+    :mod:`ganzoo.data.pairs`, and of :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores`)."""
     import tensorflow as tf  # noqa: PLC0415
 
     hr = tf.convert_to_tensor(hr)

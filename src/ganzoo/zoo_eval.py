@@ -261,8 +261,8 @@ def hr_evaluation_images(config: Union[str, Config], split: str = "validation", 
     """Full-size uint8 HR test images of an SR entry (RGB, or grey for ``data.channels: 1``): its
     TFDS dataset's ``split`` (div2k: 100 validation images) or, for a folder source, the folder's images;
     what :func:`ganzoo.evaluation.sr_metrics.super_resolution_scores` compares on."""
-    from ganzoo.data_image2image import read_image_file  # noqa: PLC0415
-    from ganzoo.data_io import list_images, tfds_load  # noqa: PLC0415
+    from ganzoo.data.folder import list_images, read_image_file  # noqa: PLC0415
+    from ganzoo.data.tfds import tfds_load  # noqa: PLC0415
 
     data = _as_config(config).data
     if data.source == "folder":
@@ -281,7 +281,7 @@ def labelled_test_images(config: Union[str, Config], split: str = "test", limit:
                          data_dir: Optional[str] = None) -> tuple:
     """``(hr, labels)``: uint8 ``(N, H, W, channels)`` images and int labels of the entry's TFDS
     dataset ``split`` (in the dataset's order; the first ``limit`` when given)."""
-    from ganzoo.data_io import tfds_load  # noqa: PLC0415
+    from ganzoo.data.tfds import tfds_load  # noqa: PLC0415
 
     config = _as_config(config)
     data = config.data
@@ -324,7 +324,7 @@ def plain_resize_baselines(classifier=None, split: str = "test", limit: Optional
     """The classifier's accuracy on UCI digits resized without a model: ``{"<method>_full": acc,
     "<method>_box": acc, ..., "best": acc, "best_method": "<method>_<framing>"}``; ``full`` fills
     the 28x28 frame, ``box`` is MNIST's 20x20 box with a 4-pixel border."""
-    from ganzoo.data_digits import load_uci_digits  # noqa: PLC0415
+    from ganzoo.data.digits import load_uci_digits  # noqa: PLC0415
 
     resized = {}
     for method in digit_translation.BASELINE_METHODS:
@@ -366,7 +366,7 @@ def digit_translation_scores(model, config: Optional[Config] = None, classifier=
         its ``data.pad_b`` / ``data.resize_b`` framing),
         "cycle_class_kept", "mnist_accuracy", "baselines": {...}, "gain_over_best_resize", "protocol"}``.
     """
-    from ganzoo.data_digits import load_uci_domain_b, uci_domain_b_framing  # noqa: PLC0415
+    from ganzoo.data.digits import load_uci_domain_b, uci_domain_b_framing  # noqa: PLC0415
 
     if config is None:
         if not getattr(model, "zoo_config", None):

@@ -33,7 +33,7 @@ def picture_for(model, path, picture):
     again as grey, by the same conversion as its training data."""
     if model.channels == picture.shape[-1]:
         return picture
-    from ganzoo.data_image2image import read_image_file  # noqa: PLC0415
+    from ganzoo.data.folder import read_image_file  # noqa: PLC0415
 
     return read_image_file(path, channels=model.channels)
 

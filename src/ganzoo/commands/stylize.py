@@ -25,7 +25,7 @@ def add_parser(sub):
 
 def run(args) -> int:
     """Run ``ganzoo stylize`` with the parsed ``args``; return the exit status (0 on success)."""
-    from ganzoo.data_image2image import read_image_file  # noqa: PLC0415
+    from ganzoo.data.folder import read_image_file  # noqa: PLC0415
     from ganzoo.images import save_image  # noqa: PLC0415
 
     positive_tile(args.tile, args.overlap)

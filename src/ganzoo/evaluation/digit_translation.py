@@ -8,7 +8,7 @@ The judge is the MNIST classifier that ships with ganzoo (99.12% on MNIST test).
   what translation must beat;
 * **translation** (``uci_accuracy_translated``): its accuracy on the same UCI test digits, framed
   as the entry's domain B was in training (``data.pad_b``, ``data.resize_b``, read through
-  :func:`ganzoo.data_digits.load_uci_domain_b`), after the B -> A generator;
+  :func:`ganzoo.data.digits.load_uci_domain_b`), after the B -> A generator;
   ``uci_accuracy_untranslated`` is the same digits without the generator (one of the baselines
   when the framing is one of theirs);
 * **the cycle** (``cycle_class_kept``): MNIST test digits translated to UCI and back, the share still

@@ -6,7 +6,7 @@ job. The forms that took an entry or a config (``evaluate(model)``,
 ``load_classifier("cgan_mnist")``, ``reference_statistics(config, ...)``, ...) keep working:
 they warn (DeprecationWarning) and run the function of the same name in
 :mod:`ganzoo.zoo_eval`. This module is the only place evaluation imports from a higher layer
-(``ALLOWED_BACK_EDGES`` in tests/test_layering.py); it goes away with those forms.
+(``ALLOWED_BACK_EDGES`` in tests/integration/test_layering.py); it goes away with those forms.
 """
 
 from __future__ import annotations

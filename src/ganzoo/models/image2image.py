@@ -97,7 +97,7 @@ class ImageToImageModel(AdversarialModel):
             arr = arr[None]
         if arr.shape[-1] != channels:
             raise ValueError(f"expected {channels}-channel images, got {arr.shape[-1]} channels (shape {arr.shape}); "
-                             "convert RGBA / grayscale first (ganzoo.data_image2image.read_image_file does)")
+                             "convert RGBA / grayscale first (ganzoo.data.read_image_file does)")
         if min(arr.shape[1:3]) < 1:
             raise ValueError(f"the image is empty: shape {arr.shape}")
         if arr.dtype == np.uint8:

@@ -30,7 +30,7 @@ divides by a positive estimate.
 Why not ``keras.layers.SpectralNormalization``: it assigns ``W / sigma`` to the kernel on each
 training call and the layer then uses that variable as a plain weight, so no gradient flows
 through sigma (dL/dW = G, without the ``-<G, W_bar> u v^T`` term) and the optimizer updates
-the normalised weights themselves: a different method (tests/test_spectral_norm.py shows the
+the normalised weights themselves: a different method (tests/networks/test_spectral.py shows the
 difference).
 
 Distribution: u and v depend only on the (mirrored) kernel, never on a replica's data, so every

@@ -11,7 +11,7 @@ smoke budget; a hang still fails here through the per-cell timeout.
 
 To strip outputs before committing::
 
-    python tests/test_notebooks.py --strip notebooks/*.ipynb
+    python tests/integration/test_notebooks.py --strip notebooks/*.ipynb
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def test_committed_notebook_has_no_outputs(name):
     dirty = [i for i, cell in enumerate(raw["cells"]) if cell["cell_type"] == "code"
              and (cell.get("outputs") or cell.get("execution_count") is not None)]
     assert not dirty, (f"{name}: code cells {dirty} hold outputs or execution counts; strip them with "
-                       f"`python tests/test_notebooks.py --strip notebooks/{name}`")
+                       f"`python tests/integration/test_notebooks.py --strip notebooks/{name}`")
 
 
 @pytest.mark.parametrize("name", EXPECTED)
@@ -115,8 +115,8 @@ def test_notebook_runs_top_to_bottom_in_smoke_mode(name, tmp_path, monkeypatch):
           f"(python -m benchmarks.notebooks compares it with the smoke budget)")
 
 
-if __name__ == "__main__":  # python tests/test_notebooks.py --strip notebooks/*.ipynb
+if __name__ == "__main__":  # python tests/integration/test_notebooks.py --strip notebooks/*.ipynb
     if sys.argv[1:2] != ["--strip"] or len(sys.argv) < 3:
-        sys.exit("usage: python tests/test_notebooks.py --strip NOTEBOOK.ipynb ...")
+        sys.exit("usage: python tests/integration/test_notebooks.py --strip NOTEBOOK.ipynb ...")
     for arg in sys.argv[2:]:
         print(("stripped " if strip(Path(arg)) else "clean    ") + arg)

@@ -12,7 +12,7 @@ import pytest
 
 import ganzoo
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
@@ -66,29 +66,12 @@ def test_relativistic_losses_golden_values(relativistic):
 
 
 def test_registered_example_trains_and_round_trips_through_keras_saving(relativistic, tmp_path):
-    import keras
-    import tensorflow_datasets as tfds
-
+    """The per-class harness (tests/harness.py) on the example class: trains, saves, loads, trains on."""
+    from tests.harness import run_model_saving_test
     from tests.helpers import tiny_config
 
     config = tiny_config(str(EXAMPLES / "ragan_mnist.yaml"))
     assert config.model.cls == "RelativisticGAN" and config.paper.startswith("Jolicoeur-Martineau")
-    model = ganzoo.load(config)
-    assert isinstance(model, relativistic.RelativisticGAN)
-    with tfds.testing.mock_data(num_examples=16):
-        ds = ganzoo.load_dataset(config).take(3)
-        before = [w.copy() for w in model.generator.get_weights()]
-        history = model.fit(ds, epochs=1, verbose=0)
-    losses = {k: v[-1] for k, v in history.history.items()}
-    assert set(losses) >= {"d_loss", "g_loss"} and all(np.isfinite(v) for v in losses.values())
-    assert any(not np.array_equal(a, b) for a, b in zip(before, model.generator.get_weights()))
-
-    path = tmp_path / "ragan.keras"
-    model.save(path)
-    again = keras.saving.load_model(path)
-    assert type(again) is relativistic.RelativisticGAN and again.loss_name == "non_saturating"
-    np.testing.assert_allclose(again.generate(4, seed=3), model.generate(4, seed=3), atol=1e-6)
-    assert int(again.g_optimizer.iterations.numpy()) == 3  # optimizer state came back: it trains on
-    x = np.random.default_rng(0).uniform(-1, 1, (4,) + again.image_shape).astype("float32")
-    again.fit(x, batch_size=4, epochs=1, verbose=0)
-    assert int(again.g_optimizer.iterations.numpy()) == 4
+    run = run_model_saving_test(config, tmp_path)
+    assert isinstance(run.model, relativistic.RelativisticGAN)
+    assert type(run.loaded) is relativistic.RelativisticGAN and run.loaded.loss_name == "non_saturating"

@@ -14,7 +14,7 @@ import pytest
 from benchmarks import flops
 from benchmarks.runner import label, ratio, summary
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_dense_flops_are_two_per_multiply_add():

@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.helpers import shared_tfds_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _script():

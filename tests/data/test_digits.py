@@ -1,4 +1,4 @@
-"""The UCI digits source (ganzoo.data_digits), the MNIST <-> UCI CycleGAN entry, its evaluation
+"""The UCI digits source (ganzoo.data.digits), the MNIST <-> UCI CycleGAN entry, its evaluation
 (ganzoo.evaluation.digit_translation) and its packaging by scripts/train_pretrained.py."""
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ import pytest
 from PIL import Image
 
 import ganzoo
-import ganzoo.data_digits
+import ganzoo.data.digits
 from ganzoo.config import ConfigError
 from ganzoo.data import DataError
-from ganzoo.data_digits import load_uci_digits, load_uci_domain_b, uci_digit_grids
+from ganzoo.data.digits import load_uci_digits, load_uci_domain_b, uci_digit_grids
 from tests.helpers import shared_tfds_dir, tiny_config
 
 ENTRY = "cyclegan_mnist2uci"
 #: Domain B framed as MNIST's digits were made (bicubic into the 20x20 box, 4-pixel border).
 BOXED = {"data.pad_b": 4, "data.resize_b": "bicubic"}
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 needs_mnist = pytest.mark.skipif(shared_tfds_dir() is None, reason="real MNIST (../shared/tfds) is not available")
 
 
@@ -68,12 +68,12 @@ def test_uci_digits_through_load_dataset_with_labels_and_padding():
 def test_uci_digits_without_scikit_learn_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
-    ganzoo.data_digits._all_digits.cache_clear()
+    ganzoo.data.digits._all_digits.cache_clear()
     try:
         with pytest.raises(DataError, match=r"pip install ganzoo\[digits\]"):
             uci_digit_grids("train")
     finally:
-        ganzoo.data_digits._all_digits.cache_clear()
+        ganzoo.data.digits._all_digits.cache_clear()
 
 
 def test_uci_digits_bad_split_and_sources_are_refused():

@@ -132,7 +132,7 @@ def test_one_step_trains_all_four_networks_fills_pools_and_round_trips(tmp_path)
     nets = [model.generator_ab, model.generator_ba, model.discriminator_a, model.discriminator_b]
     before = [[w.numpy().copy() for w in net.trainable_weights] for net in nets]
     a, b = _pairs()
-    model.run_eagerly = True  # the graph path is the registry test's (tests/test_models.py)
+    model.run_eagerly = True  # the graph path is the registry test's (tests/models/test_models.py)
     history = model.fit(tf.data.Dataset.from_tensors((a, b)), epochs=1, verbose=0)
     assert set(history.history) == {"g_loss", "d_loss", "adversarial_loss", "cycle_loss", "identity_loss"}
     assert all(np.isfinite(v[0]) for v in history.history.values())
@@ -146,11 +146,10 @@ def test_one_step_trains_all_four_networks_fills_pools_and_round_trips(tmp_path)
     path = tmp_path / "cyclegan.keras"
     model.save(path)
     again = keras.saving.load_model(path)
+    # Equal weights (the pools' images and counts among them) and optimizer state after loading, and
+    # training on: the per-class harness (tests/harness.py, run by tests/models/test_models.py).
     assert isinstance(again, CycleGAN) and again.domains == model.domains
-    np.testing.assert_array_equal(again.pool_b.images.numpy(), model.pool_b.images.numpy())
     assert int(again.pool_a.count.numpy()) == 3
-    for v1, v2 in zip(model.d_optimizer.variables, again.d_optimizer.variables):
-        np.testing.assert_array_equal(v1.numpy(), v2.numpy())
     photo = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     np.testing.assert_allclose(again.translate(photo, "photo2painting"), model.translate(photo, "b2a"), atol=1e-6)
 

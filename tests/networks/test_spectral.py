@@ -304,7 +304,7 @@ def test_mirrored_replicas_share_one_power_iteration(tmp_path):
     update is kept once (only_first_replica) and the summed gradient is the one-device one."""
     script, out = tmp_path / "mirrored.py", tmp_path / "out.json"
     script.write_text(_MIRRORED)
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=CHECKOUT_PYTHONPATH)
     proc = subprocess.run([sys.executable, str(script), str(out)], cwd=root, env=env, capture_output=True,
                           text=True, timeout=300)

@@ -21,7 +21,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: Not needed to build the package (and possibly large: runs/, a .venv).
 NOT_BUILD_INPUTS = {"runs", "build", "dist", "docs", "notebooks", "benchmarks", "tests", "examples", "scripts"}
 

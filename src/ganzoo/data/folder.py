@@ -1,15 +1,19 @@
-"""Reading images for the input pipelines: TFDS datasets, folders of image files, and the errors.
+"""Folders of image files as a source: listing, decoding with Pillow, and the report of what is there.
 
-The low layer under :mod:`ganzoo.data` (``load_dataset``), :mod:`ganzoo.data_digits`,
-:mod:`ganzoo.data_image2image` and :mod:`ganzoo.evaluation`: it imports none of them, so data
-flows one way (``data`` dispatches to ``data_image2image`` and ``data_digits``, and all of them
-read through here). :class:`DataError`, :class:`FolderReport` and :data:`IMAGE_EXTENSIONS` are
-also importable from :mod:`ganzoo.data`, where they are documented for users.
+* :func:`read_folder` decodes every image under a folder once (threads), squared and resized
+  with Lanczos to uint8, with class labels from the first-level subfolders (alphabetical), and
+  a :class:`FolderReport` (unreadable files, modes, sizes, duplicates, classes);
+  :func:`scan_folder` returns the report alone.
+* :func:`folder_examples`: the uint8 examples of ``load_dataset`` for ``data.source: folder``.
+* :func:`read_image_file`: one user's image file as a uint8 array (the ``upscale`` and
+  ``stylize`` commands, the SRGAN folder source, evaluation on a folder).
+
+Any PIL image (16-bit, palette, alpha, CMYK, EXIF-rotated) becomes ``RGB`` or ``L`` the same
+way everywhere (:func:`pil_convert`).
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import logging
@@ -18,35 +22,20 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
-from ganzoo.network import network_reachable  # the one probe (Keras weights share it)
+from ganzoo.config import Config
+from ganzoo.data.errors import DataError, few_paths
 
-__all__ = ["DataError", "FolderReport", "IMAGE_EXTENSIONS", "few_paths", "list_images", "network_reachable",
-           "pil_convert", "read_folder", "tf_square_resize", "tfds_load"]
+__all__ = ["FolderReport", "IMAGE_EXTENSIONS", "check_readable", "folder_examples", "list_images", "pil_convert",
+           "pil_to_array", "read_folder", "read_image_file", "scan_folder"]
 
-# The messages keep the logger of ganzoo.data, where they were logged before this module split off.
-logger = logging.getLogger("ganzoo.data")
+logger = logging.getLogger(__name__)
 
 #: File name endings (lower case) collected from a folder source.
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-
-
-#: Files the TFDS ``celeb_a`` builder (tensorflow-datasets 4.9.x) downloads from Google Drive,
-#: with the names its checksum file registers (TFDS checks their size and sha256).
-_CELEBA_FILES = (
-    "img_align_celeba.zip",
-    "list_eval_partition.txt",
-    "list_attr_celeba.txt",
-    "list_landmarks_align_celeba.txt",
-    "identity_CelebA.txt",
-)
-
-
-class DataError(ValueError):
-    """The data is missing, unreadable or does not fit the config; the message says what to do."""
 
 
 @dataclass
@@ -96,135 +85,65 @@ class FolderReport:
         return "\n".join(lines)
 
 
-# ====================================================================== helpers
+def scan_folder(path: Union[str, Path], image_size: Optional[int] = None,
+                crop: Optional[int] = None) -> FolderReport:
+    """Decode every image file under ``path`` once and report what is there.
 
-def few_paths(paths, root: Optional[Path] = None, n: int = 3) -> str:
-    """``a.png, b.png, c.png (+4 more)``, relative to ``root`` when possible."""
-    def show(p):
-        try:
-            return str(Path(p).relative_to(root)) if root else str(p)
-        except ValueError:
-            return str(p)
-    paths = list(paths)
-    text = ", ".join(show(p) for p in paths[:n])
-    return text + (f" (+{len(paths) - n} more)" if len(paths) > n else "")
+    ``image_size`` (and ``crop``) only serve to count the images that would be upscaled.
+    Raises :class:`DataError` if the path does not exist.
+    """
+    report, _, _ = read_folder(Path(path), image_size=image_size, crop=crop)
+    return report
 
 
-def tf_square_resize(image, size: int, channels: int, crop: Optional[int]):
-    """uint8 (h, w, c) -> center square (``crop`` or the short side) -> uint8 (size, size, channels)."""
+def check_readable(report: FolderReport) -> None:
+    """Warn about the unreadable files of a folder read by :func:`read_folder`; a
+    :class:`DataError` if none of its files could be read."""
+    if report.unreadable:
+        logger.warning("skipped %d unreadable image files in %s: %s", len(report.unreadable),
+                       report.path, few_paths(report.unreadable, report.path))
+    if report.readable == 0:
+        raise DataError(f"none of the {report.files} image files in {report.path} could be read "
+                        f"(e.g. {few_paths(report.unreadable, report.path)}); check that they are valid images")
+
+
+_REPORTED: set = set()
+
+
+def _first_time(key) -> bool:
+    """True the first time ``key`` is seen in this process (for warnings worth saying once)."""
+    if key in _REPORTED:
+        return False
+    _REPORTED.add(key)
+    return True
+
+
+def folder_examples(config: Config, with_labels: bool, limit: Optional[int]):
+    """(dataset of uint8 images or (image, label) pairs, number of examples) of ``data.source: folder``;
+    the ``data.pad`` border is added by the caller."""
     import tensorflow as tf
 
-    height, width, in_channels = image.shape
-    if height is not None and width is not None:  # static: plain ints, nothing to trace
-        side = min(height, width, crop or max(height, width))
-        top, left = (height - side) // 2, (width - side) // 2
+    data = config.data
+    report, images, labels = read_folder(Path(data.path), image_size=data.image_size - 2 * data.pad,
+                                         crop=data.crop, channels=data.channels,
+                                         with_labels=with_labels, limit=limit)
+    logger.info("folder source:\n%s", report.summary())
+    check_readable(report)
+    if report.too_small and _first_time(("too_small", str(report.path), data.image_size)):
+        # Once per folder and size: a run reads its folder several times (training stream,
+        # fixed-sample grid, nearest-image panel, each resumed segment).
+        logger.warning("%d of %d images in %s are smaller than %dpx and were upscaled",
+                       report.too_small, report.readable, report.path, data.image_size)
+    if with_labels:
+        wanted = config.model.get("num_classes")
+        if wanted is not None and wanted != len(report.classes):
+            raise DataError(f"{report.path} has {len(report.classes)} class subfolders "
+                            f"({', '.join(report.classes)}) but model.num_classes is {wanted}; set "
+                            f"model.num_classes: {len(report.classes)} or fix the folders")
+        elements = (images, labels)
     else:
-        shape = tf.shape(image)
-        side = tf.minimum(shape[0], shape[1])
-        if crop:
-            side = tf.minimum(side, crop)
-        top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
-    if not (isinstance(side, int) and side == height == width):
-        image = tf.image.crop_to_bounding_box(image, top, left, side, side)
-
-    convert = in_channels != channels
-    if not convert and isinstance(side, int) and side == size:
-        return image  # already the right size and channels: leave the bytes untouched
-    image = tf.cast(image, tf.float32)
-    if convert and channels == 1:
-        image = tf.image.rgb_to_grayscale(image)  # before resizing: a third of the work
-    if not (isinstance(side, int) and side == size):
-        image = tf.image.resize(image, (size, size), method="bilinear", antialias=True)
-    if convert and channels == 3:
-        image = tf.image.grayscale_to_rgb(image)
-    image = tf.cast(tf.clip_by_value(tf.round(image), 0.0, 255.0), tf.uint8)
-    return tf.ensure_shape(image, (size, size, channels))
-
-
-def tfds_load(name: str, split: str, data_dir: Optional[str], *, shuffle: bool,
-               seed: Optional[int], download: Optional[bool]):
-    """``tfds.load`` without download first; on a missing dataset download or fail fast."""
-    import tensorflow_datasets as tfds
-
-    # tfds reads TFDS_DATA_DIR once, when it is imported; read it here so that setting the
-    # variable later (a notebook, ``--data-dir``) still counts.
-    data_dir = str(Path(data_dir).expanduser()) if data_dir else os.environ.get("TFDS_DATA_DIR") or None
-    kwargs = dict(split=split, data_dir=data_dir, shuffle_files=shuffle, with_info=True,
-                  read_config=tfds.ReadConfig(shuffle_seed=seed, try_autocache=False))
-    try:
-        return tfds.load(name, download=False, **kwargs)
-    except tfds.core.DatasetNotFoundError:
-        raise DataError(_unknown_name_message(name)) from None
-    except AssertionError:  # tfds 4.9: "Dataset <name>: could not find data in <data_dir>"
-        pass
-    except ValueError as err:
-        if "split" in str(err).lower():
-            raise DataError(f"TFDS '{name}': {err} Set data.split (or pass split=).") from None
-        raise
-
-    if download is False or (download is None and not network_reachable()):
-        reason = (" and download=False" if download is False else
-                  " and cannot be downloaded: no network (or env GANZOO_OFFLINE=1)")
-        raise DataError(_missing_message(name, data_dir, reason))
-    logger.info("TFDS '%s' is not prepared in %s: downloading and preparing it", name, _searched(data_dir))
-    try:
-        return tfds.load(name, download=True, **kwargs)
-    except Exception as err:  # noqa: BLE001 - any download failure gets the manual instructions
-        raise DataError(f"downloading TFDS '{name}' failed: {type(err).__name__}: {err}\n\n"
-                        + _missing_message(name, data_dir, "")) from err
-
-
-def _searched(data_dir: Optional[str]) -> str:
-    return data_dir or str(Path("~/tensorflow_datasets").expanduser()) + " (the default; TFDS_DATA_DIR is not set)"
-
-
-def _unknown_name_message(name: str) -> str:
-    import tensorflow_datasets as tfds
-
-    base = name.split(":")[0].split("/")[0]
-    close = difflib.get_close_matches(base, tfds.list_builders(), n=5, cutoff=0.6)
-    hint = f" Did you mean: {', '.join(close)}?" if close else ""
-    return (f"'{name}' is not a TensorFlow Datasets name.{hint} Set data.name to a TFDS dataset "
-            "(see tfds.list_builders()), or use a local folder of images with data.source: folder "
-            "and data.path.")
-
-
-def _missing_message(name: str, data_dir: Optional[str], reason: str) -> str:
-    base = name.split(":")[0].split("/")[0]
-    text = (
-        f"TFDS dataset '{name}' is not prepared in {_searched(data_dir)}{reason}. To provide it:\n"
-        f"  * on a machine with internet, run `tfds build {base} --data_dir DIR` (or call "
-        f"ganzoo.load_dataset(..., download=True) there once), copy DIR, which then holds "
-        f"{base}/<version>/, to this machine, and point ganzoo at it: set TFDS_DATA_DIR=DIR, pass "
-        "data_dir=DIR, or use `--data-dir DIR` on the command line;\n"
-        "  * or train on a local folder of images instead: data.source: folder, data.path: FOLDER."
-    )
-    if base == "celeb_a":
-        text += "\n\n" + _celeba_instructions(data_dir)
-    return text
-
-
-def _celeba_instructions(data_dir: Optional[str]) -> str:
-    root = data_dir or "~/tensorflow_datasets"
-    manual = f"{root}/downloads/manual"
-    files = "\n".join(f"      {f}" for f in _CELEBA_FILES)
-    return (
-        "CelebA: the TFDS celeb_a builder downloads its files from Google Drive, which usually fails "
-        "(download quota exceeded, or an HTML virus-scan page instead of the file, reported as a "
-        "NonMatchingChecksumError). Place the files by hand instead:\n"
-        "  1. get the original files from the CelebA page "
-        "(https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html, Google Drive or Baidu folders "
-        "Img/, Eval/ and Anno/):\n"
-        f"{files}\n"
-        f"  2. put them, unmodified and with exactly these names, in {manual}/ "
-        "(TFDS checks each file's size and sha256 against its registered checksums, so re-packed "
-        "copies such as Kaggle's CSV files are rejected);\n"
-        f"  3. run `tfds build celeb_a --data_dir {root}` (or pass --manual_dir FOLDER if the files "
-        "are elsewhere). It reads the files from there instead of Google Drive and writes "
-        f"{root}/celeb_a/2.1.0/.\n"
-        "Or, for an unconditional model, unzip img_align_celeba.zip and use the folder source: "
-        "data.source: folder, data.path: .../img_align_celeba, data.crop: 140."
-    )
+        elements = images
+    return tf.data.Dataset.from_tensor_slices(elements), len(images)
 
 
 def list_images(root: Path) -> list[Path]:
@@ -318,13 +237,13 @@ def _read_image(path: Path, image_size: Optional[int], crop: Optional[int], chan
                 pass
             side = min(img.size + ((crop,) if crop else ()))
             too_small = image_size is not None and side < image_size
-            array = _pil_to_array(img, image_size, channels, crop) if channels else None
+            array = pil_to_array(img, image_size, channels, crop) if channels else None
             return hashlib.sha1(raw).hexdigest(), mode, img.size, int(too_small), array
     except Exception as err:  # noqa: BLE001 - Pillow raises many types for bad files
         return err
 
 
-def _pil_to_array(img, size: int, channels: int, crop: Optional[int]) -> np.ndarray:
+def pil_to_array(img, size: int, channels: int, crop: Optional[int]) -> np.ndarray:
     """Any PIL image -> uint8 (size, size, channels): composite on white, convert, center
     square crop (``crop`` or the short side), Lanczos resize."""
     from PIL import Image
@@ -366,3 +285,27 @@ def _to_8bit(img):
     elif values.max(initial=0) > 255:
         values = values / 257.0
     return Image.fromarray(np.clip(np.round(values), 0, 255).astype(np.uint8))
+
+
+def read_image_file(path, channels: int = 3) -> np.ndarray:
+    """A user's image file -> uint8 array (h, w, channels): EXIF orientation applied,
+    transparency composited on white, grayscale/palette/CMYK/16-bit converted. Raises
+    :class:`DataError` naming the file if it is missing or cannot be decoded."""
+    from PIL import Image, ImageOps
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"the image file {path} does not exist")
+    try:
+        with Image.open(path) as img:
+            img.seek(0)
+            img.load()
+            try:
+                img = ImageOps.exif_transpose(img)
+            except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to refuse the image
+                pass
+            array = np.asarray(pil_convert(img, channels), dtype=np.uint8)
+    except Exception as err:  # noqa: BLE001 - Pillow raises many types for bad files
+        raise DataError(f"cannot read the image {path}: {type(err).__name__}: {err}; is it a valid "
+                        "PNG/JPEG/WebP/TIFF file?") from None
+    return array[..., None] if channels == 1 else array

@@ -16,13 +16,12 @@ from PIL import Image
 import ganzoo
 from ganzoo import registry
 from ganzoo.cli import main as cli
-from ganzoo.data_image2image import bicubic_downscale
 from ganzoo.evaluation import sr_digits
 from ganzoo.evaluation.classifier import load_classifier
-from ganzoo.images import read_metadata
+from ganzoo.images import bicubic_downscale, read_metadata
 from tests.helpers import shared_tfds_dir, tiny_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MNIST = shared_tfds_dir()
 needs_mnist = pytest.mark.skipif(MNIST is None, reason="real MNIST not found (../shared/tfds)")
 

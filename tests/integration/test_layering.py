@@ -13,7 +13,7 @@ imported):
   (a submodule that imports from its own package's ``__init__``, which imports
   the submodule, is a cycle too).
 
-Run ``python tests/test_layering.py [SRC_DIR]`` to print the crossings and
+Run ``python tests/integration/test_layering.py [SRC_DIR]`` to print the crossings and
 cycles of a source tree (for example an older checkout's ``src``).
 """
 
@@ -21,7 +21,7 @@ import ast
 import sys
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 # Import cycles that are known and accepted, each a frozenset of the modules of
 # one strongly connected component, with the reason. Empty: any cycle fails.
@@ -32,8 +32,8 @@ ALLOWED_CYCLES = {}
 # covers the package ``ganzoo.data`` and ``ganzoo.data.tfds``); the longest
 # prefix that matches a module places it; ``ganzoo`` alone is the package's
 # ``__init__`` only. A module may import modules of its own layer or of lower
-# ones, never of a higher one. The old flat data modules (``data_io``,
-# ``data_digits``, ``data_image2image``) sit with ``ganzoo.data``.
+# ones, never of a higher one. The old flat data modules kept as deprecation
+# shims (``data_digits``, ``data_image2image``) sit with ``ganzoo.data``.
 LAYERS = [
     ("leaf", "config-free math and utilities that import no other ganzoo module",
      ("ganzoo.losses", "ganzoo.augment", "ganzoo.images", "ganzoo.tiling", "ganzoo.schedules", "ganzoo.weights",
@@ -47,7 +47,7 @@ LAYERS = [
     ("config", "the typed configuration, the class table and the registry of entries",
      ("ganzoo.model_registry", "ganzoo.config", "ganzoo.registry")),
     ("data", "datasets from a config's data section (TFDS, folders, pairs, digits)",
-     ("ganzoo.data", "ganzoo.data_io", "ganzoo.data_digits", "ganzoo.data_image2image")),
+     ("ganzoo.data", "ganzoo.data_digits", "ganzoo.data_image2image")),
     ("models", "the GAN classes (train_step) over networks, losses and metric objects",
      ("ganzoo.models",)),
     ("assembly", "joins config, data, models and evaluation: build, train, checkpoint, callbacks, "
@@ -231,7 +231,7 @@ def back_edges(edges, layers=LAYERS):
 def test_every_module_has_a_layer():
     _, edges = scan()
     unplaced = sorted(m for m in edges if layer_of(m) is None)
-    assert not unplaced, ("these modules are in no layer of tests/test_layering.py's LAYERS; add each "
+    assert not unplaced, ("these modules are in no layer of tests/integration/test_layering.py's LAYERS; add each "
                           "to the layer its imports allow:\n  " + "\n  ".join(unplaced))
 
 
@@ -240,7 +240,7 @@ def test_no_module_imports_a_higher_layer():
     found = back_edges(edges)
     print(f"{len(found)} imports run to a higher layer")
     new = [e for e in found if e[:2] not in ALLOWED_BACK_EDGES]
-    assert not new, "imports from a lower layer to a higher one (see LAYERS in tests/test_layering.py):\n" + "\n".join(
+    assert not new, "imports from a lower layer to a higher one (see LAYERS in tests/integration/test_layering.py):\n" + "\n".join(
         f"  {a} ({la}) imports {b} ({lb})" for a, b, la, lb in new)
     stale = sorted(set(ALLOWED_BACK_EDGES) - {e[:2] for e in found})
     assert not stale, f"ALLOWED_BACK_EDGES lists imports that no longer exist; remove them: {stale}"
@@ -256,10 +256,10 @@ def test_layer_check_finds_a_back_edge(tmp_path):
     (package / "config.py").write_text("import ganzoo.losses\n")
     (package / "losses.py").write_text("")
     (package / "data" / "tfds.py").write_text("from ganzoo.config import Config\n")
-    (package / "data_io.py").write_text("from ganzoo.data import tfds\n")
+    (package / "data_digits.py").write_text("from ganzoo.data import tfds\n")
     (package / "evaluation" / "reference.py").write_text("def f():\n    from ganzoo.data.tfds import x\n")
     _, edges = scan(tmp_path)
-    assert layer_of("ganzoo.data.tfds") == layer_of("ganzoo.data_io") == layer_of("ganzoo.data")
+    assert layer_of("ganzoo.data.tfds") == layer_of("ganzoo.data_digits") == layer_of("ganzoo.data")
     assert layer_of("ganzoo") != layer_of("ganzoo.losses") and layer_of("ganzoo.unknown") is None
     assert [e[:2] for e in back_edges(edges)] == [("ganzoo.evaluation.reference", "ganzoo.data.tfds")]
 

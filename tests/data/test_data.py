@@ -4,8 +4,10 @@ Everything runs offline: tests/conftest.py sets GANZOO_OFFLINE=1 for every test,
 TFDS tests use ``tfds.testing.mock_data``, which patches the normal ``tfds.load`` path.
 """
 
+import importlib
 import os
 import socket
+import sys
 import threading
 
 import numpy as np
@@ -14,10 +16,12 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from ganzoo import data_io, network
+from ganzoo import network
 from ganzoo.config import Config
 from ganzoo.data import DataError, load_dataset, scan_folder
+from ganzoo.data import tfds as data_tfds
 from tests.helpers import shared_tfds_dir
+from tests.integration.test_layering import module_files, scan
 
 
 def make_config(conditional=False, num_classes=10, **data):
@@ -108,11 +112,11 @@ def test_center_crop_offsets():
     # (top 39, left 19, as for CelebA) keeps only white.
     image = np.zeros((218, 178, 3), np.uint8)
     image[39:179, 19:159] = 255
-    out = data_io.tf_square_resize(tf.constant(image), 64, 3, 140).numpy()
+    out = data_tfds.tf_square_resize(tf.constant(image), 64, 3, 140).numpy()
     assert out.shape == (64, 64, 3) and out.dtype == np.uint8
     assert out.min() == 255
     # Without crop: the center square of the short side (178), which includes black rows.
-    out = data_io.tf_square_resize(tf.constant(image), 64, 3, None).numpy()
+    out = data_tfds.tf_square_resize(tf.constant(image), 64, 3, None).numpy()
     assert out[0].max() == 0 and out[32, 32].min() == 255
 
 
@@ -206,7 +210,7 @@ def test_network_probe_gives_up_after_timeout(monkeypatch):
 
     monkeypatch.setattr(socket, "create_connection", hanging_dns)
     try:
-        assert data_io.network_reachable() is False
+        assert network.network_reachable() is False
         # It answered while the lookup was still hanging: it gave up after its timeout rather
         # than waiting for the probe (no wall-clock bound, which would depend on the machine).
         assert not finished.is_set()
@@ -372,3 +376,73 @@ def test_name_resolved_through_the_registry(tmp_path):
     with tfds.testing.mock_data(num_examples=8):
         ds = load_dataset(str(path))
     assert ds.element_spec.shape == (4, 16, 16, 1)
+
+
+# ====================================================================== the package
+
+def test_data_is_a_package_below_models_training_and_evaluation():
+    """ganzoo.data is a package of one-concern modules that import only config, the two
+    registries, the leaf modules ganzoo.network and ganzoo.images, and each other (data sits below models, training, evaluation and the CLI), and
+    none imports the package's own ``__init__``."""
+    modules = module_files()
+    assert modules["ganzoo.data"][1], "ganzoo.data is a package"
+    members = {m for m in modules if m.startswith("ganzoo.data.")}
+    assert {"ganzoo.data.loader", "ganzoo.data.pipeline", "ganzoo.data.tfds", "ganzoo.data.folder",
+            "ganzoo.data.digits", "ganzoo.data.pairs", "ganzoo.data.errors"} <= members
+    assert "ganzoo.data_io" not in modules  # internal before, so removed rather than kept as a shim
+    _, edges = scan()
+    # config and the two registries, and the leaf modules that own the network probe and the SR
+    # degradation (ganzoo.network, ganzoo.images): data sits above the leaf layer
+    allowed = members | {"ganzoo.config", "ganzoo.model_registry", "ganzoo.registry",
+                         "ganzoo.network", "ganzoo.images"}
+    for module in members | {"ganzoo.data"}:
+        assert edges[module] <= allowed, f"{module} imports {sorted(edges[module] - allowed)}"
+        if module != "ganzoo.data":
+            assert "ganzoo.data" not in edges[module], f"{module} imports its package's __init__"
+
+
+def test_public_names_of_ganzoo_data_keep_working():
+    """Every public name ``from ganzoo.data import X`` gave before the split still does, and
+    each helper is one object wherever it is imported from."""
+    import ganzoo.data
+    from ganzoo.data import digits, errors, folder, loader, pairs, pipeline
+
+    before = {"DataError": errors, "FolderReport": folder, "IMAGE_EXTENSIONS": folder, "load_dataset": loader,
+              "scan_folder": folder, "few_paths": errors, "read_folder": folder, "tf_square_resize": data_tfds,
+              "tfds_load": data_tfds}
+    for name, module in before.items():
+        assert getattr(ganzoo.data, name) is getattr(module, name), name
+    for name in ganzoo.data.__all__:
+        assert hasattr(ganzoo.data, name), name
+    assert ganzoo.data.read_image_file is folder.read_image_file
+    # one home each, outside the package: the SR degradation and the offline probe
+    from ganzoo import images, network
+
+    assert pairs.bicubic_downscale is images.bicubic_downscale
+    assert data_tfds.network_reachable is network.network_reachable
+    assert not {"bicubic_downscale", "network_reachable"} & set(ganzoo.data.__all__)
+    assert ganzoo.data.load_uci_digits is digits.load_uci_digits
+    assert pipeline.batch_pipeline.__module__ == "ganzoo.data.pipeline"
+    import ganzoo
+
+    assert ganzoo.load_dataset is ganzoo.data.load_dataset
+
+
+@pytest.mark.parametrize("old, new, names", [
+    ("ganzoo.data_digits", "ganzoo.data.digits", ["load_uci_digits", "load_uci_domain_b", "uci_digit_grids",
+                                                  "uci_domain_b_framing", "UCI_DIGITS_SPLITS"]),
+    ("ganzoo.data_image2image", "ganzoo.data.pairs", ["load_image_to_image_dataset"]),
+    ("ganzoo.data_image2image", "ganzoo.images", ["bicubic_downscale"]),
+    ("ganzoo.data_image2image", "ganzoo.data.folder", ["read_image_file"]),
+])
+def test_old_module_names_warn_and_point_to_the_new_ones(monkeypatch, old, new, names):
+    """The module names the README and an error message gave users still import, with a
+    DeprecationWarning naming the new module, and give the very same objects."""
+    monkeypatch.delitem(sys.modules, old, raising=False)  # the warning is raised on (re)import
+    with pytest.warns(DeprecationWarning, match=new.replace(".", r"\.")):
+        shim = importlib.import_module(old)
+    target = importlib.import_module(new)
+    for name in names:
+        assert getattr(shim, name) is getattr(target, name), name
+        assert name in shim.__all__
+

@@ -18,7 +18,7 @@ from PIL import Image
 
 from tests.helpers import CHECKOUT_PYTHONPATH, shared_tfds_dir
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 README = (REPO / "README.md").read_text()
 #: The CLI's own overrides that shrink the run to seconds (the README's command has none).
 TINY_RUN = ["--epochs", "1", "--steps", "2", "--batch-size", "4", "--quiet", "--jit", "off",
@@ -141,13 +141,13 @@ def test_benchmark_scoring_reads_digits_the_data_layer_made_32px():
     import tensorflow_datasets as tfds
 
     from benchmarks.quick_start import to_classifier_input
-    from ganzoo.data_io import _pil_to_array
+    from ganzoo.data.folder import pil_to_array
     from ganzoo.evaluation.classifier import load_classifier
 
     ds = tfds.as_numpy(tfds.load("mnist", split="test[:64]", data_dir=data_dir, download=False))
     digits, labels = zip(*((e["image"][..., 0], e["label"]) for e in ds))
     # As `--data-path` reads a grey PNG for data.channels 3: RGB, Lanczos to 32x32.
-    images = np.stack([_pil_to_array(Image.fromarray(d, mode="L"), 32, 3, None) for d in digits])
+    images = np.stack([pil_to_array(Image.fromarray(d, mode="L"), 32, 3, None) for d in digits])
     inputs = to_classifier_input(images.astype(np.float32) / 127.5 - 1.0)
     assert inputs.shape == (64, 28, 28, 1)
     probs = np.asarray(load_classifier("mnist_classifier")(inputs)[1])

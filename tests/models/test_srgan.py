@@ -12,8 +12,8 @@ import keras
 import ganzoo
 from ganzoo.builders import build_model, compile_model
 from ganzoo.data import DataError
-from ganzoo.data_image2image import bicubic_downscale
 from ganzoo.evaluation import sr_metrics
+from ganzoo.images import bicubic_downscale
 from ganzoo.models import SRGAN
 from ganzoo.networks.srresnet import (VGG19_NOTOP_FILE, PixelShuffle, build_srgan_discriminator,
                                       build_srresnet_generator, build_vgg19_features, resolve_vgg19_weights)
@@ -117,7 +117,7 @@ def test_vgg_content_loss_uses_vgg_preprocessing_and_paper_scale():
 def test_pixel_pretraining_then_adversarial_phase():
     model = _tiny_srgan(pretrain_steps=2)
     model.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
-    model.run_eagerly = True  # the graph path of the same switch: tests/test_models.py (pretrain_steps=1)
+    model.run_eagerly = True  # the graph path of the same switch: tests/models/test_models.py (pretrain_steps=1)
     rng = np.random.default_rng(0)
     hr = rng.uniform(-1, 1, (4, 16, 16, 3)).astype(np.float32)
     lr = bicubic_downscale(((hr + 1) * 127.5).astype(np.uint8), 4).numpy().astype(np.float32) / 127.5 - 1
