@@ -348,15 +348,15 @@ CONSTRUCTOR_PROBES = [(name, key, value, limit)
 
 @functools.lru_cache(maxsize=None)
 def _tiny_arguments(name):
-    """Networks and valid keyword arguments of a tiny model of class ``name`` (the first entry of it)."""
+    """Networks and valid keyword arguments of a tiny model of class ``name`` (its harness entry)."""
     import keras
 
     from ganzoo.builders import build_network
     from ganzoo.config import model_kwargs
+    from tests.harness import class_entry
     from tests.helpers import tiny_config
 
-    entry = next(e for e in ganzoo.list_models() if ganzoo.get_config(e).model.cls == name)
-    config = tiny_config(entry)
+    config = tiny_config(class_entry(name))
     keras.utils.set_random_seed(0)
     networks = {role: build_network(role, config) for role in model_registry.class_signature(name).network_keys}
     return networks, model_kwargs(config)
