@@ -9,8 +9,10 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import functools
 import importlib
 import inspect
+import re
 import sys
 import textwrap
 
@@ -319,3 +321,74 @@ def test_a_new_class_brings_its_own_ranges_and_rules(own_rules):
         get("wgan_gp_mnist", **capped, **{"model.loss": "hinge", "model.n_critic": 9})
     with pytest.raises(ConfigError, match="model.n_critic: must be > 0"):  # and the base's range
         get("wgan_gp_mnist", **capped, **{"model.n_critic": 0})
+
+
+# ---------------------------------------------------------------------- a direct constructor call
+def _refused_values(limit) -> list:
+    """Values ``limit`` refuses: each end of its range just outside (or on an open end)."""
+    if isinstance(limit, Positive):
+        return [0]
+    if isinstance(limit, NonNegative):
+        return [-1]
+    if isinstance(limit, AtLeast):
+        return [limit.minimum - 1]
+    if isinstance(limit, Interval):
+        return [limit.low if limit.open_low else limit.low - 1, limit.high if limit.open_high else limit.high + 1]
+    if isinstance(limit, OneOf):
+        return ["no_such_option"]
+    raise AssertionError(f"give _refused_values a case for {type(limit).__name__}")
+
+
+#: (class, setting, refused value, constraint): every annotated setting of every registered class.
+CONSTRUCTOR_PROBES = [(name, key, value, limit)
+                      for name in model_registry.model_class_names()
+                      for key, setting in model_registry.model_settings(name).items()
+                      for limit in setting.constraints for value in _refused_values(limit)]
+
+
+@functools.lru_cache(maxsize=None)
+def _tiny_arguments(name):
+    """Networks and valid keyword arguments of a tiny model of class ``name`` (its harness entry)."""
+    import keras
+
+    from ganzoo.builders import build_network
+    from ganzoo.config import model_kwargs
+    from tests.harness import class_entry
+    from tests.helpers import tiny_config
+
+    config = tiny_config(class_entry(name))
+    keras.utils.set_random_seed(0)
+    networks = {role: build_network(role, config) for role in model_registry.class_signature(name).network_keys}
+    return networks, model_kwargs(config)
+
+
+@pytest.mark.parametrize("name, key, value, limit", CONSTRUCTOR_PROBES,
+                         ids=[f"{p[0]}-{p[1]}={p[2]}" for p in CONSTRUCTOR_PROBES])
+def test_a_direct_constructor_call_checks_every_annotated_range(name, key, value, limit):
+    """``StyleGAN(g, d, style_mixing_prob=2)`` from a pipeline of one's own is refused as the
+    config is, in the config's words (less ``model.``): the range is written once, in the signature."""
+    networks, kwargs = _tiny_arguments(name)
+    with pytest.raises(ValueError) as err:
+        model_registry.model_class(name)(**networks, **{**kwargs, key: value})
+    assert f"{key}: {limit.problem(value)}" in str(err.value)
+    assert str(err.value).startswith(f"{name} argument")
+
+
+def test_constructor_checks_bind_positional_arguments_and_pass_none():
+    """Arguments are bound to the signature (positional ones too), keyword arguments a class passes on
+    are checked against its bases' annotations, None passes, a wrong type is named, every problem reported."""
+    from ganzoo.models import GAN, StyleGAN
+
+    networks, kwargs = _tiny_arguments("GAN")
+    g, d = networks["generator"], networks["discriminator"]
+    with pytest.raises(ValueError, match=re.escape("GAN argument label_smoothing: must be in [0, 1), got 1.5")):
+        GAN(g, d, 1.5)
+    with pytest.raises(ValueError, match=re.escape("GAN arguments r1_gamma: must be >= 0, got -1; ema_decay: "
+                                                   "must be in (0, 1), got 1.0")):
+        GAN(g, d, r1_gamma=-1, ema_decay=1.0)
+    with pytest.raises(ValueError, match=re.escape("GAN argument ema_decay: must be float or None, got '0.9'")):
+        GAN(g, d, ema_decay="0.9")
+    model = GAN(g, d, ema_decay=None, ema_rampup=None)  # None: an optional setting left unset
+    assert model.ema_generator is None and model.ema_rampup is None
+    assert model_registry.argument_constraints(StyleGAN)["style_mixing_prob"] == (float, (Interval(0, 1),))
+    assert "num_classes" in model_registry.argument_constraints(StyleGAN)  # checked when passed, though refused

@@ -6,7 +6,10 @@ constructor signature with :data:`typing.Annotated`::
                  style_mixing_prob: Annotated[float, Interval(0, 1)] = 0.9, **kwargs): ...
 
 ``ganzoo.config.Config.validate`` checks every setting an entry's class reads against its
-constraints (``model.n_critic: must be > 0, got 0``); rules that join several keys live in the
+constraints (``model.n_critic: must be > 0, got 0``), and every construction of a zoo model
+class checks its arguments against them
+(:func:`ganzoo.model_registry.check_constructor_arguments`: ``WassersteinGAN argument n_critic:
+must be > 0, got 0``), so a range is written once, in the signature; rules that join several keys live in the
 class's ``check_config`` (see :mod:`ganzoo.model_registry`). Nothing here imports TensorFlow:
 :mod:`ganzoo.model_registry` reads the annotations of a class from its module's source, before
 the module (and TensorFlow) is imported, so only literal arguments (numbers, strings, tuples,

@@ -46,7 +46,8 @@ from ganzoo.constraints import split_annotated
 __all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings",
            "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
            "model_class_info", "model_class_names", "image_to_image_class_names", "compile_check_config",
-           "check_config_free_names", "source_class_signature", "NetworkSpec", "network_spec", "network_arch_names"]
+           "check_config_free_names", "source_class_signature", "NetworkSpec", "network_spec", "network_arch_names",
+           "argument_constraints", "check_constructor_arguments"]
 
 #: What ``ganzoo.load_dataset`` yields for a class of each data kind (its ``data_kind``).
 DATA_KINDS = {
@@ -222,13 +223,17 @@ _ANNOTATION_NAMES = {"Optional": Optional, "Union": Union, "Sequence": Sequence,
                      "Any": Any, "Annotated": Annotated}
 
 
+def _own_classes(klass: type) -> list:
+    """The classes of ``klass``'s MRO, subclass first, less Keras', TensorFlow's and Python's own."""
+    return [k for k in klass.__mro__
+            if k.__module__.split(".")[0] not in ("keras", "tensorflow", "builtins", "typing", "abc")]
+
+
 def _class_layers(klass: type) -> list[dict]:
     """The constructor layers of an imported class, subclass first: each ``{"owner", "params":
     [(name, type, has_default, default)], "network_keys", "config_arguments"}``."""
     layers = []
-    for k in klass.__mro__:
-        if k.__module__.split(".")[0] in ("keras", "tensorflow", "builtins", "typing", "abc"):
-            continue
+    for k in _own_classes(klass):
         params = []
         if "__init__" in vars(k):
             hints = typing.get_type_hints(k.__init__, include_extras=True)
@@ -607,3 +612,70 @@ def _listen() -> None:
 
 
 _listen()
+
+
+# ---------------------------------------------------------------------- a direct constructor call
+# A setting's range is written once, in its annotation, and holds for a config (Config.validate)
+# and for a direct call (``StyleGAN(g, d, style_mixing_prob=2)`` from a pipeline of one's own):
+# the zoo's base model class calls check_constructor_arguments with the arguments of every
+# construction, keras.saving's from_config included, before any constructor runs.
+
+@functools.lru_cache(maxsize=None)
+def argument_constraints(klass: type) -> dict:
+    """Constructor argument -> ``(type, constraints)`` of ``klass`` and its bases, for every
+    argument whose annotation carries :mod:`ganzoo.constraints`; a subclass's annotation of an
+    argument replaces its base's (as for :func:`class_signature`'s settings). Read at runtime
+    (:func:`typing.get_type_hints`); any argument counts, a setting or not (a base's argument a
+    subclass refuses as a setting is still checked when passed)."""
+    found = {}
+    for layer in _class_layers(klass):
+        for name, tp, _, _ in layer["params"]:
+            found.setdefault(name, split_annotated(tp))
+    return {name: pair for name, pair in found.items() if pair[1]}
+
+
+def _type_text(tp) -> str:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if typing.get_origin(tp) is Union and len(args) == 1:
+        return f"{_type_text(args[0])} or None"
+    return getattr(tp, "__name__", str(tp))
+
+
+def check_constructor_arguments(klass: type, args: tuple, kwargs: dict) -> None:
+    """Check the arguments of a call ``klass(*args, **kwargs)`` against the constraints of
+    their annotations (:func:`argument_constraints`): a ValueError names the class, each bad
+    argument and the constraint's problem in the config's words without the ``model.`` prefix
+    (``StyleGAN argument style_mixing_prob: must be in [0, 1], got 2``). Keyword arguments that
+    ``klass``'s constructor passes on to its bases (``**kwargs``) are checked against the
+    bases' annotations; None passes (an optional setting left unset); arguments not given are
+    left to their defaults. Arguments that do not bind are left to the constructor's own
+    TypeError."""
+    limits = argument_constraints(klass)
+    if not limits:
+        return
+    signature = inspect.signature(klass.__init__)
+    try:
+        bound = signature.bind(None, *args, **kwargs)
+    except TypeError:
+        return
+    values = {}
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            values.update(value)
+        elif kind is not inspect.Parameter.VAR_POSITIONAL:
+            values[name] = value
+    problems = []
+    for name, (tp, found) in limits.items():
+        if name not in values:
+            continue
+        for limit in found:
+            try:
+                problem = limit.problem(values[name])
+            except TypeError:  # a value the constraint cannot compare ("0.5" for a float)
+                problem = f"must be {_type_text(tp)}, got {values[name]!r}"
+            if problem:
+                problems.append(f"{name}: {problem}")
+                break
+    if problems:
+        raise ValueError(f"{klass.__name__} argument{'s' if len(problems) > 1 else ''} {'; '.join(problems)}")

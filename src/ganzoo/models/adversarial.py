@@ -10,6 +10,7 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
+from ganzoo.model_registry import check_constructor_arguments
 from ganzoo.models import distributed
 
 __all__ = ["AdversarialModel", "serialize", "deserialize"]
@@ -46,11 +47,20 @@ class AdversarialModel(keras.Model):
       consumes (the data pipeline batches that many examples per step, the distribution
       check divides that many by the replicas).
 
-    A class joins the zoo with :func:`ganzoo.registry.register_model_class`.
+    A class joins the zoo with :func:`ganzoo.registry.register_model_class`. The ranges in
+    its constructors' annotations (``Annotated[float, Interval(0, 1)]``) hold for every
+    construction: :func:`ganzoo.model_registry.check_constructor_arguments` checks them.
     """
 
     #: One of :data:`ganzoo.model_registry.DATA_KINDS` (declared by each concrete class's base).
     data_kind: Optional[str] = None
+
+    def __new__(cls, *args, **kwargs):
+        # Every constructor argument annotated with a ganzoo.constraints range is checked here,
+        # once for every class and before any constructor runs (a config's values, a direct
+        # call's, keras.saving's from_config): the range is written only in the signature.
+        check_constructor_arguments(cls, args, kwargs)
+        return super().__new__(cls, *args, **kwargs)
 
     @classmethod
     def batches_per_step(cls, config) -> int:

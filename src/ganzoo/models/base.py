@@ -114,11 +114,7 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
         self.seed_generator = keras.random.SeedGenerator(seed, name="seed_generator")
         self.ema_generator = None
         self.ema_rampup = None if ema_rampup is None else float(ema_rampup)
-        if self.ema_rampup is not None and not self.ema_rampup > 0:
-            raise ValueError(f"ema_rampup must be > 0 (or None for no ramp-up), got {ema_rampup}")
         if ema_decay is not None:
-            if not 0.0 < float(ema_decay) < 1.0:
-                raise ValueError(f"ema_decay must be in (0, 1), got {ema_decay}")
             self.ema_generator = keras.models.clone_model(self.generator)
             self.ema_generator.name = "ema_generator"
             self.ema_generator.set_weights(self.generator.get_weights())
@@ -139,8 +135,6 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
         self._check_networks()
         self.augment = dict(augment) if augment else None
         self.augment_pipe = pipeline_from_config(self.augment)
-        if float(feature_matching) < 0:
-            raise ValueError(f"feature_matching must be >= 0, got {feature_matching}")
         self.feature_matching = float(feature_matching)
         self.discriminator_features = feature_model(self.discriminator) if self.feature_matching > 0 else None
         self.built = True

@@ -157,9 +157,6 @@ class ProgressiveGAN(GANBase):
         self.levels = resolution_levels(self.image_shape[0])
         if start_resolution not in self.levels:
             raise ValueError(f"start_resolution must be one of {self.levels}, got {start_resolution}")
-        if int(fade_images) < 0 or int(stabilize_images) <= 0:
-            raise ValueError(f"fade_images must be >= 0 and stabilize_images > 0, got {fade_images}, "
-                             f"{stabilize_images}")
         self.gradient_penalty = float(gradient_penalty)
         self.drift = float(drift)
         self.fade_images = int(fade_images)

@@ -66,13 +66,9 @@ class SRGAN(ImageToImageModel):
         self.discriminator = discriminator
         self.feature_extractor = feature_extractor
         losses.get_loss(loss)
-        if content_loss not in CONTENT_LOSSES:
-            raise ValueError(f"content_loss must be one of {', '.join(CONTENT_LOSSES)}, got '{content_loss}'")
         if content_loss == "vgg" and feature_extractor is None:
             raise ValueError("the 'vgg' content loss needs a feature_extractor (ganzoo.networks.srresnet."
                              "build_vgg19_features); or use content_loss='pixel'")
-        if int(pretrain_steps) < 0:
-            raise ValueError(f"pretrain_steps must be >= 0, got {pretrain_steps}")
         self.scale = int(scale)
         self.loss_name = loss
         self.content_loss = content_loss

@@ -92,9 +92,6 @@ class StyleGAN(GANBase):
             raise ValueError("StyleGAN is unconditional; remove num_classes")
         if loss == "wasserstein":
             raise ValueError("StyleGAN has no Lipschitz constraint for a Wasserstein critic; use non_saturating")
-        if int(r1_interval) < 1 or float(r1_gamma) < 0 or not 0.0 <= float(style_mixing_prob) <= 1.0:
-            raise ValueError(f"need r1_interval >= 1, r1_gamma >= 0 and style_mixing_prob in [0, 1], got "
-                             f"{r1_interval}, {r1_gamma}, {style_mixing_prob}")
         self.r1_gamma = float(r1_gamma)
         self.r1_interval = int(r1_interval)
         self.style_mixing_prob = float(style_mixing_prob)

@@ -44,8 +44,6 @@ class WassersteinGAN(GANBase):
         if loss != "wasserstein":
             raise ValueError(f"WassersteinGAN trains with the 'wasserstein' loss, got '{loss}'")
         super().__init__(generator, discriminator, loss=loss, **kwargs)
-        if int(n_critic) < 1:
-            raise ValueError(f"n_critic must be >= 1, got {n_critic}")
         if clip_value is None and not gradient_penalty:
             raise ValueError("a WassersteinGAN needs clip_value (WGAN) or gradient_penalty (WGAN-GP)")
         self.n_critic = int(n_critic)
