@@ -75,3 +75,53 @@ def test_registered_example_trains_and_round_trips_through_keras_saving(relativi
     run = run_model_saving_test(config, tmp_path)
     assert isinstance(run.model, relativistic.RelativisticGAN)
     assert type(run.loaded) is relativistic.RelativisticGAN and run.loaded.loss_name == "non_saturating"
+
+
+def test_a_new_gan_is_one_file_plus_one_yaml_from_any_folder(tmp_path):
+    """The README's claim, from outside the repository: copy the class file and its YAML into an
+    empty folder, and a fresh interpreter (cwd there, nothing else on its path) registers the
+    class by importing the file, loads the entry by its path, trains a step and samples. Nothing
+    in the package, zoo_configs/ or the tests names RelativisticGAN."""
+    import os
+    import shutil
+    import subprocess
+
+    for name in ("relativistic_gan.py", "ragan_mnist.yaml"):
+        shutil.copy(EXAMPLES / name, tmp_path / name)
+    script = (
+        "import numpy as np, ganzoo, relativistic_gan\n"
+        "model = ganzoo.load('ragan_mnist.yaml', **{'generator.filters': 8, 'discriminator.filters': 8,"
+        " 'model.latent_dim': 8, 'train.batch_size': 4})\n"
+        "x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype('float32')\n"
+        "history = model.fit(x, batch_size=4, epochs=1, verbose=0)\n"
+        "assert type(model).__name__ == 'RelativisticGAN' and np.isfinite(history.history['d_loss'][-1])\n"
+        "print(model.generate(2, seed=0).shape)\n")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "(2, 28, 28, 1)"
+    package = Path(ganzoo.__file__).resolve().parent
+    repo = EXAMPLES.parent
+    named = [str(p) for p in package.rglob("*.py") if "relativistic" in " ".join(_code_names(p)).lower()]
+    named += [str(p) for folder in (repo / "zoo_configs", repo / "tests") for p in folder.rglob("*")
+              if p.suffix in (".py", ".yaml") and p.name != "test_examples.py" and "relativistic" in p.read_text().lower()]
+    assert not named, f"adding the example GAN should touch no other file, but these name it: {named}"
+
+
+def _code_names(path):
+    """The identifiers and string constants of a module's code, docstrings left out (they may
+    cite the worked example)."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            yield node.id
+        elif isinstance(node, ast.Attribute):
+            yield node.attr
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            yield node.value
