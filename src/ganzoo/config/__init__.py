@@ -37,8 +37,8 @@ from ganzoo.config.schema import (ADA_LOSSES, CPU_THREADS_HELP, DATA_SOURCES, DI
                                   FEATURE_EXTRACTOR_KEYS, LOSS_NAMES, LR_SCHEDULES, METADATA_KEYS,
                                   NETWORK_MODEL_SETTINGS, OPTIMIZERS, PRECISIONS, SECTIONS, SMOOTHABLE_LOSSES,
                                   UCI_DIGITS_SPLITS, UCI_RESIZE_METHODS, VGG19_LAYERS, AugmentConfig, ConfigError,
-                                  DataConfig, TrainConfig, valid_cpu_threads)
-from ganzoo.config.sections import ModelConfig, NetworkConfig
+                                  DataConfig, TrainConfig, did_you_mean, valid_cpu_threads)
+from ganzoo.config.sections import ModelConfig, NetworkConfig, SettingsSection
 from ganzoo.model_registry import image_to_image_class_names, model_class_names, network_arch_names
 
 __all__ = [

@@ -205,34 +205,31 @@ def unused_key_message(config: "Config", key: str) -> tuple[str, str]:
 
 
 def check_keys_are_used(config: "Config", origin: str) -> None:
-    """Refuse a key set to a non-default value that the entry's objects would ignore."""
+    """Refuse a key set to a non-default value that the entry's objects would ignore. A key of
+    an older schema (an old run folder's config.yaml) that nothing reads any more is dropped
+    when it sits at its old default."""
     used = used_keys(config)
-    for name, value in list(config.model.values.items()):
-        key = f"model.{name}"
-        if key in used:
-            continue
-        if value != LEGACY_MODEL_DEFAULTS.get(name, _MISSING):
-            who, why = unused_key_message(config, key)
-            raise ConfigError(f"{key} {who} ({origin}): {why}")
-        del config.model.values[name]  # an old run folder's key at its old default: nothing reads it
-    for role in ROLES:
-        net = getattr(config, role)
-        for name, value in list(net.values.items()):
-            key = f"{role}.{name}"
-            if key in used:
+
+    def refuse(key: str) -> None:
+        who, why = unused_key_message(config, key)
+        raise ConfigError(f"{key} {who} ({origin}): {why}")
+
+    older = {"model": LEGACY_MODEL_DEFAULTS, **{role: LEGACY_NETWORK_DEFAULTS for role in ROLES}}
+    for section, old_defaults in older.items():
+        values = getattr(config, section).values
+        for name, value in list(values.items()):
+            if f"{section}.{name}" in used:
                 continue
-            if value != LEGACY_NETWORK_DEFAULTS.get(name, _MISSING):
-                who, why = unused_key_message(config, key)
-                raise ConfigError(f"{key} {who} ({origin}): {why}")
-            del net.values[name]  # an old config's key at its old default: nothing reads it
+            if value != old_defaults.get(name, _MISSING):
+                refuse(f"{section}.{name}")
+            del values[name]  # an old config's key at its old default: nothing reads it
     for section in SECTIONS[3:]:
         ours = getattr(config, section)
         theirs = type(ours)()
         for f in dataclasses.fields(ours):
             key = f"{section}.{f.name}"
             if key not in used and getattr(ours, f.name) != getattr(theirs, f.name):
-                who, why = unused_key_message(config, key)
-                raise ConfigError(f"{key} {who} ({origin}): {why}")
+                refuse(key)
 
 
 _MISSING = object()

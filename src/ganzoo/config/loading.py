@@ -5,7 +5,6 @@ unknown key is a :class:`~ganzoo.config.schema.ConfigError` with the closest val
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import types
 import typing
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any, Optional, Union
 import yaml
 
 from ganzoo.config.legacy import LEGACY_NETWORK_DEFAULTS
-from ganzoo.config.schema import DEFAULT_MODEL_CLASS, ConfigError
+from ganzoo.config.schema import DEFAULT_MODEL_CLASS, ConfigError, did_you_mean
 from ganzoo.config.sections import (ModelConfig, NetworkConfig, all_model_key_types, all_network_key_types,
                                     model_key_types, network_options)
 from ganzoo.model_registry import model_class_names
@@ -89,8 +88,7 @@ def build_model_section(raw, origin: str) -> ModelConfig:
         raise ConfigError(f"{origin}: model: expected a mapping of model keys, got {raw!r}")
     cls = coerce(raw.get("cls", DEFAULT_MODEL_CLASS), str, "model.cls", origin)
     if cls not in model_class_names():
-        close = difflib.get_close_matches(cls, model_class_names(), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
+        hint = did_you_mean(cls, model_class_names())
         raise ConfigError(f"{origin}: model.cls: '{cls}' is not one of {', '.join(model_class_names())}{hint}")
     ours, everyone = model_key_types(cls), all_model_key_types()
     values = {}
@@ -100,8 +98,7 @@ def build_model_section(raw, origin: str) -> ModelConfig:
         tp = ours.get(key, everyone.get(key))
         if tp is None:
             valid = ["cls", *ours]
-            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(key), valid, cutoff=0.5)
             raise ConfigError(f"{origin}: unknown key 'model.{key}' in 'model'{hint} (valid keys for {cls}, from "
                               f"its constructor and its networks: {', '.join(valid)})")
         values[key] = coerce(value, tp, f"model.{key}", origin)
@@ -129,8 +126,7 @@ def build_network_section(role: str, raw, origin: str) -> NetworkConfig:
             tp = legacy[key] if LEGACY_NETWORK_DEFAULTS[key] is not None else Any
         if tp is None:
             valid = ["arch", *(ours or everyone)]
-            close = difflib.get_close_matches(str(key), valid, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(key), valid, cutoff=0.5)
             raise ConfigError(f"{origin}: unknown key '{role}.{key}' in '{role}'{hint} (valid keys: {', '.join(valid)})")
         values[key] = value if tp is Any else coerce(value, tp, f"{role}.{key}", origin)
     return NetworkConfig(arch, role, **values)
@@ -146,8 +142,7 @@ def build(cls, raw: dict, origin: str, prefix: str):
     for key, value in raw.items():
         where = f"{prefix}{key}"
         if key not in names:
-            close = difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(key), names, cutoff=0.5)
             section = f" in '{prefix[:-1]}'" if prefix else ""
             raise ConfigError(f"{origin}: unknown key '{where}'{section}{hint} "
                               f"(valid keys: {', '.join(names)})")

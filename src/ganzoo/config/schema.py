@@ -5,6 +5,7 @@ from a class's or a builder's signature, are in :mod:`ganzoo.config.sections`.)"
 
 from __future__ import annotations
 
+import difflib
 import typing
 from dataclasses import dataclass
 from typing import Optional, Union
@@ -43,6 +44,12 @@ DEFAULT_MODEL_CLASS = "GAN"
 
 class ConfigError(ValueError):
     """A zoo config (or an override) has an unknown key, a wrong type or an impossible value."""
+
+
+def did_you_mean(word, options, cutoff: float = 0.6) -> str:
+    """``"; did you mean 'x'?"`` for the option closest to ``word`` (difflib), or ``""``."""
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=cutoff)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 #: The ``model`` keys read by network builders rather than by the model class: key -> (type,

@@ -5,12 +5,11 @@ augmentation, and the rules across keys of the entry's class and networks (their
 
 from __future__ import annotations
 
-import difflib
 
 from ganzoo.config.keys import check_keys_are_used, data_kind, model_keys_read, used_keys
 from ganzoo.config.schema import (ADA_LOSSES, CPU_THREADS_HELP, DATA_SOURCES, DIFF_AUGMENT_OPS, LOSS_NAMES,
                                   LR_SCHEDULES, NETWORK_MODEL_SETTINGS, OPTIMIZERS, PRECISIONS, UCI_DIGITS_SPLITS,
-                                  UCI_RESIZE_METHODS, ConfigError, valid_cpu_threads)
+                                  UCI_RESIZE_METHODS, ConfigError, did_you_mean, valid_cpu_threads)
 from ganzoo.config.sections import all_network_options, network_options
 from ganzoo.constraints import OneOf, split_annotated
 from ganzoo.model_registry import (class_signature, image_to_image_class_names, model_class_info, model_class_names,
@@ -28,8 +27,7 @@ def validate_config(config, origin: str = "<config>") -> None:
 
     def choice(key: str, value: str, options: tuple) -> None:
         if value not in options:
-            close = difflib.get_close_matches(str(value), options, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(str(value), options)
             fail(key, f"'{value}' is not one of {', '.join(options)}{hint}")
 
     def positive(key: str, value, allow_none: bool = False) -> None:
@@ -110,8 +108,7 @@ def _validate_augment(config, fail) -> None:
     ops = [op.strip() for op in a.policy.split(",") if op.strip()]
     for op in ops:
         if op not in DIFF_AUGMENT_OPS:
-            close = difflib.get_close_matches(op, DIFF_AUGMENT_OPS, n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else ""
+            hint = did_you_mean(op, DIFF_AUGMENT_OPS)
             fail("augment.policy", f"unknown DiffAugment op '{op}'{hint}; use a comma-separated list of "
                  f"{', '.join(DIFF_AUGMENT_OPS)} (e.g. 'color,translation,cutout') or '' for none")
     if len(set(ops)) != len(ops):
