@@ -18,9 +18,10 @@ consumes, ...) the class itself declares as class attributes (documented on
 class names asks the class (:func:`model_class`) or its record (:func:`model_class_info`).
 
 Nothing here imports TensorFlow. The zoo's own classes are known by name, module and data
-kind before their module is imported, so that configs validate without TensorFlow
-(``GANZOO_LAZY_IMPORT=1``, ``ganzoo list``); when the module is imported, its decorator
-checks that the class declares the same data kind.
+kind before their module is imported, read from their decorators in the source of
+:data:`BUILT_IN_MODEL_MODULES` (:mod:`ganzoo.source_reader`), so that configs validate without
+TensorFlow (``GANZOO_LAZY_IMPORT=1``, ``ganzoo list``); when the module is imported, its
+decorator checks that the class declares the data kind its source was read as.
 """
 
 from __future__ import annotations
@@ -35,13 +36,13 @@ from typing import Optional, Union
 from ganzoo.constraints import split_annotated
 from ganzoo.source_reader import (PROVENANCE_ARGUMENTS, ClassSignature, NetworkSpec, Setting,  # noqa: F401 (re-exported)
                                   check_config_free_names, class_layers, compile_check_config, network_arch_names,
-                                  network_spec, signature_from_layers, source_layers)
+                                  network_spec, signature_from_layers, source_layers, source_model_classes)
 
 __all__ = ["DATA_KINDS", "ModelClassInfo", "Setting", "ClassSignature", "class_signature", "model_settings",
            "loaded_model_class", "register_model_class", "unregister_model_class", "model_class",
            "model_class_info", "model_class_names", "image_to_image_class_names", "compile_check_config",
            "check_config_free_names", "source_class_signature", "NetworkSpec", "network_spec", "network_arch_names",
-           "argument_constraints", "check_constructor_arguments"]
+           "argument_constraints", "check_constructor_arguments", "BUILT_IN_MODEL_MODULES"]
 
 #: What ``ganzoo.load_dataset`` yields for a class of each data kind (its ``data_kind``).
 DATA_KINDS = {
@@ -66,20 +67,16 @@ class ModelClassInfo:
         return self.data_kind != "latent"
 
 
-#: The zoo's own classes, in the order of the zoo table: name -> (module, data kind). Their
-#: modules register them with the decorator like any other class; this row only makes the
-#: name known (for config validation) before the module, and TensorFlow, is imported.
-_BUILT_IN = {
-    "GAN": ("ganzoo.models.gan", "latent"),
-    "ConditionalGAN": ("ganzoo.models.gan", "latent"),
-    "WassersteinGAN": ("ganzoo.models.wgan", "latent"),
-    "SRGAN": ("ganzoo.models.srgan", "paired_lr_hr"),
-    "CycleGAN": ("ganzoo.models.cyclegan", "unpaired_ab"),
-    "ProgressiveGAN": ("ganzoo.models.pggan", "latent"),
-    "StyleGAN": ("ganzoo.models.stylegan", "latent"),
-}
-_INFO: dict[str, ModelClassInfo] = {name: ModelClassInfo(name, module, kind)
-                                    for name, (module, kind) in _BUILT_IN.items()}
+#: The modules of ganzoo's own model classes, in the order of the zoo table. Their classes are
+#: registered by their decorators like any other class; the decorators are also read from the
+#: modules' source (ganzoo.source_reader.source_model_classes: name, module and data kind), so
+#: that the names are known (for config validation) before the modules, and TensorFlow, are imported.
+BUILT_IN_MODEL_MODULES = ("ganzoo.models.gan", "ganzoo.models.wgan", "ganzoo.models.srgan", "ganzoo.models.cyclegan",
+                          "ganzoo.models.pggan", "ganzoo.models.stylegan")
+#: ganzoo's own classes as read from the source of BUILT_IN_MODEL_MODULES: name -> record.
+_BUILT_IN: dict[str, ModelClassInfo] = {name: ModelClassInfo(name, module, kind) for name, (module, kind)
+                                        in source_model_classes(BUILT_IN_MODEL_MODULES).items()}
+_INFO: dict[str, ModelClassInfo] = dict(_BUILT_IN)
 _CLASSES: dict[str, type] = {}
 
 
@@ -102,9 +99,10 @@ def register_model_class(cls: Optional[type] = None, *, name: Optional[str] = No
             raise ValueError(f"model.cls '{key}' is one of ganzoo's own classes ({known.module}); "
                              f"register {klass.__module__}.{klass.__qualname__} under another name "
                              "(register_model_class(name=...))")
-        if key in _BUILT_IN and _BUILT_IN[key][1] != kind:
-            raise TypeError(f"{klass.__module__}.{klass.__qualname__} declares data_kind '{kind}' but the registry "
-                            f"lists {key} as '{_BUILT_IN[key][1]}' (ganzoo/model_registry.py): make them agree")
+        if key in _BUILT_IN and _BUILT_IN[key].data_kind != kind:
+            raise TypeError(f"{klass.__module__}.{klass.__qualname__} declares data_kind '{kind}' but its source reads "
+                            f"as '{_BUILT_IN[key].data_kind}' (configs validate from the source, without importing "
+                            "it): set data_kind as a literal class attribute of the class or of a base")
         old = _CLASSES.get(key)
         if old is not None and (old.__module__, old.__qualname__) != (klass.__module__, klass.__qualname__):
             raise ValueError(f"model.cls '{key}' is already registered to {old.__module__}.{old.__qualname__}; "

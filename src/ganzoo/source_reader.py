@@ -29,7 +29,7 @@ from ganzoo.network_registry import BUILDERS, BUILT_IN_NETWORK_MODULES, CONTEXT_
 
 __all__ = ["PROVENANCE_ARGUMENTS", "Setting", "ClassSignature", "NetworkSpec", "class_layers", "source_layers",
            "signature_from_layers", "compile_check_config", "check_config_free_names", "network_spec",
-           "network_arch_names"]
+           "network_arch_names", "source_model_classes", "class_attribute"]
 
 # ---------------------------------------------------------------------- settings: the constructor
 # A model class's ``model:`` settings are the keyword arguments of its constructor (and of its
@@ -427,3 +427,55 @@ def network_spec(role: str, arch: str) -> NetworkSpec:
 
 on_change(_clear_network_cache)
 
+
+
+# ---------------------------------------------------------------------- ganzoo's own model classes
+# The zoo's classes are registered where they are defined (@register_model_class); to know them
+# before their modules (and TensorFlow) are imported, the decorators are read from the source of
+# ganzoo's model modules, as the network builders' @register_network are above.
+
+_ABSENT = object()
+
+
+def class_attribute(module: str, node: ast.ClassDef, attribute: str, default=_ABSENT):
+    """The literal value of the class attribute ``attribute`` of the class ``node`` of
+    ``module``, set in its body or inherited from a base (bases in order, depth first, through
+    ``from ganzoo... import``); ``default`` if none sets it (a ValueError without a default)."""
+    for item in node.body:
+        if isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == attribute for t in item.targets):
+            return literal(module, item.value)
+        if (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.target.id == attribute
+                and item.value is not None):
+            return literal(module, item.value)
+    for base in node.bases:
+        found = resolve_name(module, base.id) if isinstance(base, ast.Name) else None
+        if found is not None and isinstance(found[1], ast.ClassDef):
+            value = class_attribute(*found, attribute, default=_ABSENT)
+            if value is not _ABSENT:
+                return value
+    if default is _ABSENT:
+        raise ValueError(f"{module}.{node.name}: no class attribute {attribute} is set in its source or its bases'")
+    return default
+
+
+def source_model_classes(modules) -> dict:
+    """``model.cls`` name -> ``(module, data_kind)`` of every class that the ganzoo ``modules``
+    register with ``@register_model_class`` (bare, or with ``name=``), in the order of the
+    modules and of their source, read without importing them; ``data_kind`` is the class's
+    literal class attribute or a base's (:func:`class_attribute`)."""
+    found = {}
+    for module in modules:
+        for node in module_tree(module).body:
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Name) and deco.id == "register_model_class":
+                    name = node.name
+                elif (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name)
+                      and deco.func.id == "register_model_class"):
+                    given = {k.arg: k.value for k in deco.keywords}
+                    name = literal(module, given["name"]) if "name" in given else node.name
+                else:
+                    continue
+                found[name] = (module, class_attribute(module, node, "data_kind"))
+    return found
