@@ -29,7 +29,7 @@ from ganzoo.network_registry import BUILDERS, BUILT_IN_NETWORK_MODULES, CONTEXT_
 
 __all__ = ["PROVENANCE_ARGUMENTS", "Setting", "ClassSignature", "NetworkSpec", "class_layers", "source_layers",
            "signature_from_layers", "compile_check_config", "check_config_free_names", "network_spec",
-           "network_arch_names", "source_model_classes", "class_attribute"]
+           "network_arch_names", "source_model_classes", "class_attribute", "decorated"]
 
 # ---------------------------------------------------------------------- settings: the constructor
 # A model class's ``model:`` settings are the keyword arguments of its constructor (and of its
@@ -362,29 +362,38 @@ def function_params(module: str, node: ast.FunctionDef) -> list:
              None if default is None else literal(module, default)) for arg, default in pairs]
 
 
+def decorated(modules, kind: type, decorator: str):
+    """``(module, node, decorator node)`` for each top-level ``kind`` (``ast.FunctionDef``,
+    ``ast.ClassDef``) of the ganzoo ``modules`` decorated with ``@decorator`` or
+    ``@decorator(...)``, in the order of the modules and of their source."""
+    for module in modules:
+        for node in module_tree(module).body:
+            if not isinstance(node, kind):
+                continue
+            for deco in node.decorator_list:
+                target = deco.func if isinstance(deco, ast.Call) else deco
+                if isinstance(target, ast.Name) and target.id == decorator:
+                    yield module, node, deco
+
+
 @functools.lru_cache(maxsize=None)
 def _source_networks() -> dict:
     """(role, arch) -> NetworkSpec of every builder ganzoo's network modules register, read
     from their source: the ``@register_network(role, arch, ...)`` decorators and signatures."""
     found = {}
-    for module in BUILT_IN_NETWORK_MODULES:
-        for node in module_tree(module).body:
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for deco in node.decorator_list:
-                if not (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name)
-                        and deco.func.id == "register_network"):
-                    continue
-                role, arch = (literal(module, a) for a in deco.args)
-                decorator = {}
-                for kw in deco.keywords:
-                    if kw.arg == "check":
-                        target = resolve_name(module, kw.value.id)
-                        decorator["check"] = compile_check_config(*target, owner=arch, static=False)
-                    else:
-                        decorator[kw.arg] = literal(module, kw.value)
-                found[(role, arch)] = _spec_from_params(role, arch, module, node.name,
-                                                        function_params(module, node), decorator)
+    for module, node, deco in decorated(BUILT_IN_NETWORK_MODULES, ast.FunctionDef, "register_network"):
+        if not isinstance(deco, ast.Call):
+            continue
+        role, arch = (literal(module, a) for a in deco.args)
+        decorator = {}
+        for kw in deco.keywords:
+            if kw.arg == "check":
+                target = resolve_name(module, kw.value.id)
+                decorator["check"] = compile_check_config(*target, owner=arch, static=False)
+            else:
+                decorator[kw.arg] = literal(module, kw.value)
+        found[(role, arch)] = _spec_from_params(role, arch, module, node.name, function_params(module, node),
+                                                decorator)
     return found
 
 
@@ -464,18 +473,8 @@ def source_model_classes(modules) -> dict:
     modules and of their source, read without importing them; ``data_kind`` is the class's
     literal class attribute or a base's (:func:`class_attribute`)."""
     found = {}
-    for module in modules:
-        for node in module_tree(module).body:
-            if not isinstance(node, ast.ClassDef):
-                continue
-            for deco in node.decorator_list:
-                if isinstance(deco, ast.Name) and deco.id == "register_model_class":
-                    name = node.name
-                elif (isinstance(deco, ast.Call) and isinstance(deco.func, ast.Name)
-                      and deco.func.id == "register_model_class"):
-                    given = {k.arg: k.value for k in deco.keywords}
-                    name = literal(module, given["name"]) if "name" in given else node.name
-                else:
-                    continue
-                found[name] = (module, class_attribute(module, node, "data_kind"))
+    for module, node, deco in decorated(modules, ast.ClassDef, "register_model_class"):
+        given = {k.arg: k.value for k in deco.keywords} if isinstance(deco, ast.Call) else {}
+        name = literal(module, given["name"]) if "name" in given else node.name
+        found[name] = (module, class_attribute(module, node, "data_kind"))
     return found
