@@ -203,3 +203,21 @@ def test_keys_added_at_a_neutral_default_change_neither_hashes_nor_checkpoint_id
         del legacy["data"][key]
     del legacy["train"]["cpu_threads"]
     assert unframed.hash() == dict_digest(legacy)  # the recipe of the shipped weights hashes as before
+
+
+def test_model_and_network_sections_share_one_section_type():
+    """ModelConfig and NetworkConfig are one kind of section (keys from a signature): both read
+    with a fallback (``get``), copy with changes (``replace``) and compare by every key's value."""
+    from ganzoo.config import ModelConfig, NetworkConfig, SettingsSection
+
+    d = NetworkConfig("dcgan", "discriminator", filters=8)
+    assert isinstance(d, SettingsSection) and isinstance(ModelConfig(), SettingsSection)
+    smaller = d.replace(filters=4)
+    assert (smaller.arch, smaller.role, smaller.filters, d.filters) == ("dcgan", "discriminator", 4, 8)
+    assert d.replace() == d and smaller != d and d.replace(filters=64) == NetworkConfig("dcgan", "discriminator")
+    assert d.get("filters") == 8 and d.get("filtrs", "none") == "none"
+    with pytest.raises(AttributeError, match="the 'dcgan' discriminator takes no key 'filtrs'; did you mean 'filters'"):
+        d.filtrs
+    m = ModelConfig("StyleGAN", style_mixing_prob=0.5)
+    assert m.replace(cls="GAN").cls == "GAN" and m.replace().style_mixing_prob == 0.5 and m.get("nope", 7) == 7
+    assert repr(d) == "NetworkConfig(arch='dcgan', filters=8)" and repr(m) == "ModelConfig(cls='StyleGAN', style_mixing_prob=0.5)"

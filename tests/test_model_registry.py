@@ -186,6 +186,28 @@ def test_the_decorator_refuses_what_would_be_ambiguous():
         model_registry.model_class("Nope")
 
 
+def test_the_zoo_classes_are_read_from_their_decorators_in_source():
+    """No second class table: ganzoo's own classes (name, module, data kind) are read from the
+    @register_model_class decorators in the source of BUILT_IN_MODEL_MODULES, data_kind from the
+    class body or a base (GAN's from GANBase), and the decorator refuses a class whose data_kind
+    differs from what its source was read as."""
+    from ganzoo.models import GAN
+    from ganzoo.source_reader import source_model_classes
+
+    read = source_model_classes(model_registry.BUILT_IN_MODEL_MODULES)
+    assert read == {"GAN": ("ganzoo.models.gan", "latent"), "ConditionalGAN": ("ganzoo.models.gan", "latent"),
+                    "WassersteinGAN": ("ganzoo.models.wgan", "latent"),
+                    "SRGAN": ("ganzoo.models.srgan", "paired_lr_hr"),
+                    "CycleGAN": ("ganzoo.models.cyclegan", "unpaired_ab"),
+                    "ProgressiveGAN": ("ganzoo.models.pggan", "latent"),
+                    "StyleGAN": ("ganzoo.models.stylegan", "latent")}
+    assert model_registry.model_class_names()[:7] == tuple(read)  # the zoo table's order
+    liar = type("SRGAN", (GAN,), {"__module__": "ganzoo.models.srgan"})  # data_kind latent, read as paired_lr_hr
+    with pytest.raises(TypeError, match="declares data_kind 'latent' but its source reads as 'paired_lr_hr'"):
+        model_registry.register_model_class(liar)
+    assert model_registry.model_class("SRGAN").__name__ == "SRGAN" and model_registry.model_class("SRGAN") is not liar
+
+
 def test_add_config_dir_refuses_to_shadow_an_entry(tmp_path):
     (tmp_path / "dcgan_mnist.yaml").write_text("model:\n  cls: GAN\n")
     with pytest.raises(ValueError, match="dcgan_mnist.yaml .* would shadow"):

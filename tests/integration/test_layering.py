@@ -45,7 +45,7 @@ LAYERS = [
                    "below config so it never reads a config, the registry or the data loaders",
      ("ganzoo.evaluation",)),
     ("config", "the typed configuration, the class table and the registry of entries",
-     ("ganzoo.model_registry", "ganzoo.config", "ganzoo.registry")),
+     ("ganzoo.model_registry", "ganzoo.source_reader", "ganzoo.config", "ganzoo.registry")),
     ("data", "datasets from a config's data section (TFDS, folders, pairs, digits)",
      ("ganzoo.data", "ganzoo.data_digits", "ganzoo.data_image2image")),
     ("models", "the GAN classes (train_step) over networks, losses and metric objects",
