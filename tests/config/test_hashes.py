@@ -2,7 +2,7 @@
 
 Shipped weights record ``config_hash`` in their metadata and runs resume by ``config_identity``,
 so a refactoring of the config schema must leave both unchanged for every entry
-(tests/zoo_config_hashes.json was written before the model section moved to the classes'
+(tests/config/zoo_config_hashes.json was written before the model section moved to the classes'
 constructors). A new entry adds its row; a changed recipe changes its row on purpose."""
 
 from __future__ import annotations
