@@ -23,7 +23,7 @@ from ganzoo.network_registry import ROLES
 # take; a network section's keys are its builder's keyword arguments (ganzoo.model_registry.
 # network_spec, from the builder registered with ganzoo.network_registry.register_network). From them ``Config.validate`` refuses a key set (to anything but its default) where the
 # entry's objects would ignore it, ``model_kwargs`` hands a model class exactly its settings,
-# and tests/test_config_keys.py checks, for every registered entry, that changing each key it
+# and tests/config/test_keys.py checks, for every registered entry, that changing each key it
 # accepts changes the built model, its data or its training. A new model setting: a keyword
 # argument of the class's constructor (nothing else); a new network / data key: a dataclass
 # field and its name in the table of each network / pipeline that uses it.

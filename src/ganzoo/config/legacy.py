@@ -1,5 +1,5 @@
 """FROZEN records of older schemas, kept so that every recorded hash, ``config_identity`` and
-run folder stays valid (tests/test_config_hashes.py pins them). Nothing here may change; how
+run folder stays valid (tests/config/test_hashes.py pins them). Nothing here may change; how
 they enter a hash is :mod:`ganzoo.config.hashing`."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ LEGACY_NETWORK_DEFAULTS = types.MappingProxyType({
 #: class's constructor arguments (every key of every class, at its default then). Used only to
 #: keep old records valid: :meth:`Config.hash_dict` (so :meth:`Config.hash` and
 #: ``ganzoo.checkpoint.config_identity`` of every entry stay what shipped weights and running
-#: trainings recorded; tests/test_config_hashes.py pins them) and, when loading a run folder's
+#: trainings recorded; tests/config/test_hashes.py pins them) and, when loading a run folder's
 #: config.yaml written before, to accept a key its class does not take at exactly this value.
 #: Never add to it or change it: a new setting is a constructor argument.
 LEGACY_MODEL_DEFAULTS = types.MappingProxyType({
