@@ -181,6 +181,8 @@ def annotation(module: str, node):
         found = resolve_name(module, node.id)
         if found is not None and found[0] == constraints.__name__ and isinstance(found[1], ast.ClassDef):
             return getattr(constraints, found[1].name)
+        if found is not None and not isinstance(found[1], (ast.ClassDef, ast.FunctionDef)):
+            return annotation(*found)  # a type alias such as ganzoo.networks.layers.Norm
     elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "typing":
         return getattr(typing, node.attr)
     elif isinstance(node, ast.Subscript):

@@ -12,9 +12,9 @@ from typing import Annotated, Optional
 import keras
 from keras import layers
 
-from ganzoo.constraints import NonNegative, OneOf, Positive
+from ganzoo.constraints import Positive
 from ganzoo.network_registry import register_network
-from ganzoo.networks.layers import NORMS, normalization
+from ganzoo.networks.layers import LeakySlope, Norm, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -50,7 +50,7 @@ def _norm_act(x, norm, act=True, slope=0.0):
 @register_network("generator", "resnet")
 def build_resnet_generator(channels=3, filters: Annotated[int, Positive()] = 64,
                            residual_blocks: Annotated[Optional[int], Positive()] = None,
-                           norm: Annotated[str, OneOf(NORMS)] = "instance", name="generator"):
+                           norm: Norm = "instance", name="generator"):
     """c7s1-64, d128, d256, R256 x blocks, u128, u64, c7s1-3 (paper's notation; widths scale
     with ``filters``). 9 blocks (None: the paper's) for 256x256 images, 6 for 128x128."""
     residual_blocks = 9 if residual_blocks is None else residual_blocks
@@ -78,7 +78,7 @@ def build_resnet_generator(channels=3, filters: Annotated[int, Positive()] = 64,
 
 @register_network("discriminator", "patchgan", fixed=("n_layers",))
 def build_patchgan_discriminator(channels=3, filters: Annotated[int, Positive()] = 64, n_layers=3,
-                                 norm: Annotated[str, OneOf(NORMS)] = "instance", leaky_slope: Annotated[float, NonNegative()] = 0.2,
+                                 norm: Norm = "instance", leaky_slope: LeakySlope = 0.2,
                                  name="discriminator"):
     """C64 (no norm), C128, C256 with stride 2, C512 with stride 1, then a 1-channel conv:
     4x4 kernels, padding 1, LeakyReLU 0.2 (receptive field 70x70 for n_layers=3)."""

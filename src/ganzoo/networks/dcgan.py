@@ -13,10 +13,10 @@ from typing import Annotated
 import keras
 from keras import layers
 
-from ganzoo.constraints import Interval, NonNegative, OneOf, Positive
+from ganzoo.constraints import Positive
 from ganzoo.network_registry import register_network
-from ganzoo.networks.layers import (CONDITIONINGS, NORMS, discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
-                                    norm_act_dropout, wrap_generator)
+from ganzoo.networks.layers import (Conditioning, Dropout, LeakySlope, Norm, discriminator_inputs, generator_inputs,
+                                    logit_head, maybe_spectral, norm_act_dropout, wrap_generator)
 
 
 def upsampling_count(image_size, base_size):
@@ -60,9 +60,9 @@ def downsampling_count(image_size):
                   check=check_upsampling_generator)
 def build_dcgan_generator(image_size, channels, latent_dim, filters: Annotated[int, Positive()] = 64,
                           base_size: int = 4, kernel_size: Annotated[int, Positive()] = 4,
-                          num_classes=None, embedding_dim: Annotated[int, Positive()] = 50, norm: Annotated[str, OneOf(NORMS)] = "batch",
-                          spectral_norm: bool = False, dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0,
-                          leaky_slope: Annotated[float, NonNegative()] = 0.0, name="generator"):
+                          num_classes=None, embedding_dim: Annotated[int, Positive()] = 50, norm: Norm = "batch",
+                          spectral_norm: bool = False, dropout: Dropout = 0.0,
+                          leaky_slope: LeakySlope = 0.0, name="generator"):
     """DCGAN generator: z (and an embedded label) -> Dense projection to ``base_size`` x ``base_size``,
     then stride-2 transposed convolutions doubling to ``image_size``, tanh output in [-1, 1].
     """
@@ -84,9 +84,9 @@ def build_dcgan_generator(image_size, channels, latent_dim, filters: Annotated[i
 @register_network("discriminator", "dcgan", fixed=("embedding_dim",), check=check_downsampling_discriminator)
 def build_dcgan_discriminator(image_size, channels, filters: Annotated[int, Positive()] = 64,
                               kernel_size: Annotated[int, Positive()] = 4, num_classes=None,
-                              embedding_dim=50, conditioning: Annotated[str, OneOf(CONDITIONINGS)] = "concat",
-                              norm: Annotated[str, OneOf(NORMS)] = "batch", spectral_norm: bool = False,
-                              dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0, leaky_slope: Annotated[float, NonNegative()] = 0.2,
+                              embedding_dim=50, conditioning: Conditioning = "concat",
+                              norm: Norm = "batch", spectral_norm: bool = False,
+                              dropout: Dropout = 0.0, leaky_slope: LeakySlope = 0.2,
                               name="discriminator"):
     """DCGAN discriminator: stride-2 convolutions (no normalisation on the input layer) down to 4x4,
     then one logit; conditional by a label channel (``concat``) or a projection head.

@@ -1,8 +1,11 @@
 """Small shared pieces of the network builders."""
 
+from typing import Annotated
+
 import keras
 from keras import layers
 
+from ganzoo.constraints import Interval, NonNegative, OneOf
 from ganzoo.networks.spectral import spectral_normalized
 
 
@@ -15,6 +18,13 @@ LABEL_INIT = keras.initializers.RandomNormal(stddev=1.0)
 NORMS = ("batch", "layer", "instance", "none")
 #: How a conditional discriminator takes its label (:func:`discriminator_inputs`).
 CONDITIONINGS = ("concat", "projection")
+
+#: The types of the options several builders share, each range written once (builders annotate
+#: ``norm: Norm = "batch"``; ganzoo.source_reader reads these aliases from source, without TensorFlow).
+Norm = Annotated[str, OneOf(NORMS)]
+Conditioning = Annotated[str, OneOf(CONDITIONINGS)]
+Dropout = Annotated[float, Interval(0, 1, open_high=True)]
+LeakySlope = Annotated[float, NonNegative()]
 
 
 def check_hidden(config, role, fail):

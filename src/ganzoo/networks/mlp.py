@@ -10,16 +10,16 @@ from typing import Annotated
 import keras
 from keras import layers
 
-from ganzoo.constraints import Interval, NonNegative, OneOf, Positive
+from ganzoo.constraints import Positive
 from ganzoo.network_registry import register_network
-from ganzoo.networks.layers import (CONDITIONINGS, NORMS, check_hidden, discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
-                                    norm_act_dropout, wrap_generator)
+from ganzoo.networks.layers import (Conditioning, Dropout, LeakySlope, Norm, check_hidden, discriminator_inputs,
+                                    generator_inputs, logit_head, maybe_spectral, norm_act_dropout, wrap_generator)
 
 
 @register_network("generator", "mlp", config_arguments={"latent_dim": "model.latent_dim"}, check=check_hidden)
 def build_mlp_generator(image_size, channels, latent_dim, hidden: list[int] = (256, 512, 1024), num_classes=None,
-                        embedding_dim: Annotated[int, Positive()] = 50, norm: Annotated[str, OneOf(NORMS)] = "batch", spectral_norm: bool = False,
-                        dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0, leaky_slope: Annotated[float, NonNegative()] = 0.2,
+                        embedding_dim: Annotated[int, Positive()] = 50, norm: Norm = "batch", spectral_norm: bool = False,
+                        dropout: Dropout = 0.0, leaky_slope: LeakySlope = 0.2,
                         name="generator"):
     """Fully connected generator (Goodfellow et al. 2014): z (and an embedded label) through ``hidden``
     layers to a tanh image of ``image_size`` x ``image_size`` x ``channels``.
@@ -36,9 +36,9 @@ def build_mlp_generator(image_size, channels, latent_dim, hidden: list[int] = (2
 
 @register_network("discriminator", "mlp", fixed=("embedding_dim",), check=check_hidden)
 def build_mlp_discriminator(image_size, channels, hidden: list[int] = (1024, 512, 256), num_classes=None,
-                            embedding_dim=50, conditioning: Annotated[str, OneOf(CONDITIONINGS)] = "concat",
-                            norm: Annotated[str, OneOf(NORMS)] = "none", spectral_norm: bool = False,
-                            dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.3, leaky_slope: Annotated[float, NonNegative()] = 0.2, name="discriminator"):
+                            embedding_dim=50, conditioning: Conditioning = "concat",
+                            norm: Norm = "none", spectral_norm: bool = False,
+                            dropout: Dropout = 0.3, leaky_slope: LeakySlope = 0.2, name="discriminator"):
     """Fully connected discriminator: the flattened image (and label) through ``hidden`` layers to one logit."""
     inputs, image, label = discriminator_inputs(image_size, channels, num_classes, conditioning, embedding_dim)
     x = layers.Flatten()(image)

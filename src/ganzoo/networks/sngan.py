@@ -26,10 +26,10 @@ from keras import layers
 
 from ganzoo.networks.dcgan import (check_downsampling_discriminator, check_upsampling_generator, downsampling_count,
                                    upsampling_count)
-from ganzoo.constraints import Interval, NonNegative, OneOf, Positive
+from ganzoo.constraints import Positive
 from ganzoo.network_registry import register_network
-from ganzoo.networks.layers import (CONDITIONINGS, NORMS, discriminator_inputs, generator_inputs, logit_head, maybe_spectral,
-                                    norm_act_dropout, wrap_generator)
+from ganzoo.networks.layers import (Conditioning, Dropout, LeakySlope, Norm, discriminator_inputs, generator_inputs,
+                                    logit_head, maybe_spectral, norm_act_dropout, wrap_generator)
 
 #: chainer-gan-lib's ``wscale=0.02``: every SN-GAN weight starts from N(0, 0.02).
 SNGAN_INIT = keras.initializers.RandomNormal(stddev=0.02)
@@ -39,9 +39,9 @@ SNGAN_INIT = keras.initializers.RandomNormal(stddev=0.02)
                   check=check_upsampling_generator)
 def build_sngan_generator(image_size, channels, latent_dim, filters: Annotated[int, Positive()] = 64,
                           base_size: int = 4, kernel_size: Annotated[int, Positive()] = 4,
-                          num_classes=None, embedding_dim: Annotated[int, Positive()] = 50, norm: Annotated[str, OneOf(NORMS)] = "batch",
-                          spectral_norm: bool = False, dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0,
-                          leaky_slope: Annotated[float, NonNegative()] = 0.0, name="generator"):
+                          num_classes=None, embedding_dim: Annotated[int, Positive()] = 50, norm: Norm = "batch",
+                          spectral_norm: bool = False, dropout: Dropout = 0.0,
+                          leaky_slope: LeakySlope = 0.0, name="generator"):
     """SN-GAN standard-CNN generator: z (and an embedded label) -> dense to ``base_size`` x
     ``base_size`` x ``filters * 2**k``, ``k`` stride-2 transposed convolutions down to ``filters``
     channels, then a 3x3 stride-1 convolution to the image (tanh in [-1, 1]).
@@ -68,9 +68,9 @@ def build_sngan_generator(image_size, channels, latent_dim, filters: Annotated[i
 @register_network("discriminator", "sngan", fixed=("embedding_dim",), check=check_downsampling_discriminator)
 def build_sngan_discriminator(image_size, channels, filters: Annotated[int, Positive()] = 64,
                               kernel_size: Annotated[int, Positive()] = 4, num_classes=None,
-                              embedding_dim=50, conditioning: Annotated[str, OneOf(CONDITIONINGS)] = "projection",
-                              norm: Annotated[str, OneOf(NORMS)] = "none", spectral_norm: bool = True,
-                              dropout: Annotated[float, Interval(0, 1, open_high=True)] = 0.0, leaky_slope: Annotated[float, NonNegative()] = 0.1,
+                              embedding_dim=50, conditioning: Conditioning = "projection",
+                              norm: Norm = "none", spectral_norm: bool = True,
+                              dropout: Dropout = 0.0, leaky_slope: LeakySlope = 0.1,
                               name="discriminator"):
     """SN-GAN standard-CNN discriminator: pairs of (3x3 stride-1, ``kernel_size`` stride-2)
     convolutions at ``filters * 2**i`` down to 4x4, a 3x3 convolution at ``filters * 2**k``,

@@ -11,9 +11,9 @@ from typing import Annotated, Optional
 import keras
 from keras import layers
 
-from ganzoo.constraints import NonNegative, OneOf, Positive
+from ganzoo.constraints import Positive
 from ganzoo.network_registry import register_network
-from ganzoo.networks.layers import NORMS, normalization
+from ganzoo.networks.layers import LeakySlope, Norm, normalization
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -52,7 +52,7 @@ def _prelu(x, name=None):
 @register_network("generator", "srresnet", config_arguments={"scale": "data.scale"})
 def build_srresnet_generator(scale=4, channels=3, filters: Annotated[int, Positive()] = 64,
                              residual_blocks: Annotated[Optional[int], Positive()] = None,
-                             norm: Annotated[str, OneOf(NORMS)] = "batch", name="generator"):
+                             norm: Norm = "batch", name="generator"):
     """k9n64 conv + PReLU; B residual blocks (k3n64 conv, BN, PReLU, k3n64 conv, BN, skip);
     k3n64 conv + BN + long skip; per x2: k3n256 conv, pixel shuffle, PReLU; k9 conv to RGB.
     ``residual_blocks`` None: the paper's 16."""
@@ -85,7 +85,7 @@ def _norm(x, norm):
 
 @register_network("discriminator", "srgan")
 def build_srgan_discriminator(image_size, channels=3, filters: Annotated[int, Positive()] = 64,
-                              norm: Annotated[str, OneOf(NORMS)] = "batch", leaky_slope: Annotated[float, NonNegative()] = 0.2,
+                              norm: Norm = "batch", leaky_slope: LeakySlope = 0.2,
                               name="discriminator"):
     """k3n64s1 conv + LReLU; seven k3 conv + BN + LReLU blocks (n64s2, n128s1, n128s2, n256s1,
     n256s2, n512s1, n512s2); Dense(1024) + LReLU; Dense(1) logit (the paper's sigmoid lives in
