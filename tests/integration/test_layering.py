@@ -61,6 +61,11 @@ LAYERS = [
 # Imports that run from a lower layer to a higher one on purpose, each
 # ``(importer, imported): reason``. Each must still exist (a stale one fails).
 ALLOWED_BACK_EDGES = {
+    ("ganzoo.networks", "ganzoo.builders"):
+        "ganzoo.networks.build_generator / build_discriminator (config -> network) moved up to "
+        "ganzoo.builders when the network sections moved to the builders' signatures; the old names "
+        "still work through the package's __getattr__, which warns (DeprecationWarning) and forwards. "
+        "Remove it with those names",
     ("ganzoo.evaluation.legacy", "ganzoo.zoo_eval"):
         "the 0.1 forms of evaluation functions that took an entry name or a config (evaluate(model), "
         "load_classifier('cgan_mnist'), reference_statistics(config, ...), ...) keep working: they warn "
