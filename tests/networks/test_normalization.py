@@ -87,4 +87,3 @@ def test_the_other_norms_are_unchanged(norm):
     else:  # per channel over the batch and pixels
         want = (x - x.mean(axis=(0, 1, 2))) / np.sqrt(x.var(axis=(0, 1, 2)) + EPS)
     np.testing.assert_allclose(y, want, rtol=1e-4, atol=1e-4)
-
