@@ -27,7 +27,7 @@ import difflib
 import typing
 from typing import Any, Optional
 
-__all__ = ["Constraint", "Positive", "NonNegative", "AtLeast", "Interval", "OneOf", "split_annotated"]
+__all__ = ["Constraint", "Positive", "NonNegative", "AtLeast", "Interval", "OneOf", "first_problem", "split_annotated"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +125,12 @@ class OneOf(Constraint):
         return f"'{value}' is not one of {', '.join(map(str, self.options))}{hint}"
 
 
+def first_problem(limits, value) -> Optional[str]:
+    """The problem (:meth:`Constraint.problem`) of the first of ``limits`` that ``value``
+    breaks, or None: what a config key and a constructor argument are both checked with."""
+    return next((problem for problem in (limit.problem(value) for limit in limits) if problem), None)
+
+
 def split_annotated(tp) -> tuple:
     """``(type, constraints)`` of an annotation: ``Annotated[float, Interval(0, 1)]`` gives
     ``(float, (Interval(0, 1),))``, a plain type ``(type, ())``. Metadata that is no
@@ -135,5 +141,5 @@ def split_annotated(tp) -> tuple:
     for extra in extras:
         if not isinstance(extra, Constraint):
             raise TypeError(f"Annotated[{base!r}, {extra!r}]: a setting's annotation takes ganzoo.constraints "
-                            f"objects ({', '.join(__all__[1:-1])}), got {extra!r}")
+                            f"objects ({', '.join(__all__[1:-2])}), got {extra!r}")
     return base, tuple(extras)

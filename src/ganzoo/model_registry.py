@@ -33,7 +33,7 @@ import inspect
 import typing
 from typing import Optional, Union
 
-from ganzoo.constraints import split_annotated
+from ganzoo.constraints import first_problem, split_annotated
 from ganzoo.source_reader import (PROVENANCE_ARGUMENTS, ClassSignature, NetworkSpec, Setting,  # noqa: F401 (re-exported)
                                   check_config_free_names, class_layers, compile_check_config, network_arch_names,
                                   network_spec, signature_from_layers, source_layers, source_model_classes)
@@ -259,13 +259,11 @@ def check_constructor_arguments(klass: type, args: tuple, kwargs: dict) -> None:
     for name, (tp, found) in limits.items():
         if name not in values:
             continue
-        for limit in found:
-            try:
-                problem = limit.problem(values[name])
-            except TypeError:  # a value the constraint cannot compare ("0.5" for a float)
-                problem = f"must be {_type_text(tp)}, got {values[name]!r}"
-            if problem:
-                problems.append(f"{name}: {problem}")
-                break
+        try:
+            problem = first_problem(found, values[name])
+        except TypeError:  # a value the constraint cannot compare ("0.5" for a float)
+            problem = f"must be {_type_text(tp)}, got {values[name]!r}"
+        if problem:
+            problems.append(f"{name}: {problem}")
     if problems:
         raise ValueError(f"{klass.__name__} argument{'s' if len(problems) > 1 else ''} {'; '.join(problems)}")

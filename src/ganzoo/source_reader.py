@@ -29,7 +29,7 @@ from ganzoo.network_registry import BUILDERS, BUILT_IN_NETWORK_MODULES, CONTEXT_
 
 __all__ = ["PROVENANCE_ARGUMENTS", "Setting", "ClassSignature", "NetworkSpec", "class_layers", "source_layers",
            "signature_from_layers", "compile_check_config", "check_config_free_names", "network_spec",
-           "network_arch_names", "source_model_classes", "class_attribute", "decorated"]
+           "network_arch_names", "source_model_classes", "class_attribute", "decorated", "inspected_params", "setting"]
 
 # ---------------------------------------------------------------------- settings: the constructor
 # A model class's ``model:`` settings are the keyword arguments of its constructor (and of its
@@ -83,6 +83,23 @@ _ANNOTATION_NAMES = {"Optional": Optional, "Union": Union, "Sequence": Sequence,
                      "Any": Any, "Annotated": Annotated}
 
 
+def inspected_params(function, skip_first: bool = False) -> list:
+    """``(name, type, has_default, default)`` of each named argument of an imported
+    ``function`` (:func:`inspect.signature`, annotations with their ``Annotated`` extras);
+    ``skip_first`` leaves out ``self``. The runtime twin of :func:`function_params`."""
+    hints = typing.get_type_hints(function, include_extras=True)
+    params = list(inspect.signature(function).parameters.values())[1 if skip_first else 0:]
+    return [(p.name, hints.get(p.name), p.default is not p.empty, None if p.default is p.empty else p.default)
+            for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def setting(name: str, tp, default, owner: str) -> Setting:
+    """The :class:`Setting` of an argument annotated ``tp`` (its constraints split off, the
+    type normalised for YAML values)."""
+    base, limits = split_annotated(tp)
+    return Setting(name, None if tp is None else normalized(base), default, owner, limits)
+
+
 def _own_classes(klass: type) -> list:
     """The classes of ``klass``'s MRO, subclass first, less Keras', TensorFlow's and Python's own."""
     return [k for k in klass.__mro__
@@ -94,14 +111,7 @@ def class_layers(klass: type) -> list[dict]:
     [(name, type, has_default, default)], "network_keys", "config_arguments"}``."""
     layers = []
     for k in _own_classes(klass):
-        params = []
-        if "__init__" in vars(k):
-            hints = typing.get_type_hints(k.__init__, include_extras=True)
-            for p in list(inspect.signature(k.__init__).parameters.values())[1:]:
-                if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                    continue
-                params.append((p.name, hints.get(p.name), p.default is not p.empty,
-                               None if p.default is p.empty else p.default))
+        params = inspected_params(k.__init__, skip_first=True) if "__init__" in vars(k) else []
         check = vars(k).get("check_config")
         if check is not None and not isinstance(check, staticmethod):
             raise TypeError(f"{k.__qualname__}.check_config must be a @staticmethod check_config(config, fail)")
@@ -242,6 +252,18 @@ def compile_check_config(module: str, node: ast.FunctionDef, owner: str, static:
     return function
 
 
+def _assignments(node: ast.ClassDef) -> dict:
+    """Name -> value node of each plain assignment in the body of the class ``node`` (the
+    last one wins, as when the body runs)."""
+    out = {}
+    for item in node.body:
+        if isinstance(item, ast.Assign):
+            out.update({t.id: item.value for t in item.targets if isinstance(t, ast.Name)})
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
+            out[item.target.id] = item.value
+    return out
+
+
 def source_layers(module: str, name: str) -> list[dict]:
     """:func:`class_layers` read from the source of a class's module, without importing it."""
     found = resolve_name(module, name)
@@ -257,14 +279,10 @@ def source_layers(module: str, name: str) -> list[dict]:
             layer["check_config"] = compile_check_config(module, item, node.name)
         if isinstance(item, ast.FunctionDef) and item.name == "__init__":
             layer["params"] = function_params(module, item)[1:]  # less self
-        targets = []
-        if isinstance(item, ast.Assign):
-            targets = [t.id for t in item.targets if isinstance(t, ast.Name)]
-        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.value is not None:
-            targets = [item.target.id]
-        for target in targets:
-            if target in ("network_keys", "config_arguments", "refused_settings", "network_archs"):
-                layer[target] = literal(module, item.value)
+    assigned = _assignments(node)
+    for target in ("network_keys", "config_arguments", "refused_settings", "network_archs"):
+        if target in assigned:
+            layer[target] = literal(module, assigned[target])
     layers = [layer]
     for base in node.bases:
         if isinstance(base, ast.Name):
@@ -306,8 +324,7 @@ def signature_from_layers(layers: list[dict]) -> ClassSignature:
         for name, tp, has_default, default in layer["params"]:
             if name in settings or name in not_settings or not has_default:
                 continue
-            base, limits = split_annotated(tp)
-            settings[name] = Setting(name, None if tp is None else normalized(base), default, layer["owner"], limits)
+            settings[name] = setting(name, tp, default, layer["owner"])
     return ClassSignature(settings, network_keys, config_arguments, None if archs is None else tuple(archs), checks)
 
 
@@ -348,8 +365,7 @@ def _spec_from_params(role, arch, module, function, params, decorator) -> Networ
         if name in CONTEXT_ARGUMENTS:
             context.append(name)
         elif name not in skip and has_default:
-            base, limits = split_annotated(tp)
-            options[name] = Setting(name, None if tp is None else normalized(base), default, function, limits)
+            options[name] = setting(name, tp, default, function)
     return NetworkSpec(role, arch, module, function, options, tuple(context), config_arguments,
                        decorator.get("check"), decorator.get("note"))
 
@@ -408,11 +424,8 @@ def _registered_networks() -> dict:
         for arch, builder in table.items():
             if (role, arch) in specs or (role, arch) not in NETWORK_OPTIONS:
                 continue  # ganzoo's own (read from source; a stand-in put in its table keeps that signature)
-            hints = typing.get_type_hints(builder, include_extras=True)
-            params = [(p.name, hints.get(p.name), p.default is not p.empty, None if p.default is p.empty else p.default)
-                      for p in inspect.signature(builder).parameters.values()
-                      if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-            specs[(role, arch)] = _spec_from_params(role, arch, builder.__module__, builder.__name__, params,
+            specs[(role, arch)] = _spec_from_params(role, arch, builder.__module__, builder.__name__,
+                                                    inspected_params(builder),
                                                     NETWORK_OPTIONS[(role, arch)])
     return specs
 
@@ -439,7 +452,6 @@ def network_spec(role: str, arch: str) -> NetworkSpec:
 on_change(_clear_network_cache)
 
 
-
 # ---------------------------------------------------------------------- ganzoo's own model classes
 # The zoo's classes are registered where they are defined (@register_model_class); to know them
 # before their modules (and TensorFlow) are imported, the decorators are read from the source of
@@ -452,12 +464,9 @@ def class_attribute(module: str, node: ast.ClassDef, attribute: str, default=_AB
     """The literal value of the class attribute ``attribute`` of the class ``node`` of
     ``module``, set in its body or inherited from a base (bases in order, depth first, through
     ``from ganzoo... import``); ``default`` if none sets it (a ValueError without a default)."""
-    for item in node.body:
-        if isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == attribute for t in item.targets):
-            return literal(module, item.value)
-        if (isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name) and item.target.id == attribute
-                and item.value is not None):
-            return literal(module, item.value)
+    assigned = _assignments(node)
+    if attribute in assigned:
+        return literal(module, assigned[attribute])
     for base in node.bases:
         found = resolve_name(module, base.id) if isinstance(base, ast.Name) else None
         if found is not None and isinstance(found[1], ast.ClassDef):

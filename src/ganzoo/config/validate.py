@@ -11,7 +11,7 @@ from ganzoo.config.schema import (ADA_LOSSES, CPU_THREADS_HELP, DATA_SOURCES, DI
                                   LR_SCHEDULES, NETWORK_MODEL_SETTINGS, OPTIMIZERS, PRECISIONS, UCI_DIGITS_SPLITS,
                                   UCI_RESIZE_METHODS, ConfigError, did_you_mean, valid_cpu_threads)
 from ganzoo.config.sections import all_network_options, network_options
-from ganzoo.constraints import OneOf, split_annotated
+from ganzoo.constraints import OneOf, first_problem, split_annotated
 from ganzoo.model_registry import (class_signature, image_to_image_class_names, model_class_info, model_class_names,
                                    model_settings, network_arch_names, network_spec)
 from ganzoo.network_registry import ROLES
@@ -145,11 +145,10 @@ def _check_constraints(config, limits: dict, fail, choices: bool) -> None:
     """Check the value of each read ``model`` key against its constraints: the
     :class:`~ganzoo.constraints.OneOf` ones (``choices``) or the others."""
     for key, found in limits.items():
-        for limit in found:
-            if isinstance(limit, OneOf) == choices:
-                problem = limit.problem(getattr(config.model, key))
-                if problem:
-                    fail(f"model.{key}", problem)
+        problem = first_problem([limit for limit in found if isinstance(limit, OneOf) == choices],
+                                getattr(config.model, key))
+        if problem:
+            fail(f"model.{key}", problem)
 
 
 def _check_network_constraints(config, fail) -> None:
@@ -161,10 +160,9 @@ def _check_network_constraints(config, fail) -> None:
         own, everyone = network_options(role, net.arch), all_network_options(role)
         for key in [*own, *(k for k in net.values if k not in own)]:
             option = own.get(key) or everyone.get(key)
-            for limit in option.constraints if option else ():
-                problem = limit.problem(getattr(net, key))
-                if problem:
-                    fail(f"{role}.{key}", problem)
+            problem = first_problem(option.constraints, getattr(net, key)) if option else None
+            if problem:
+                fail(f"{role}.{key}", problem)
 
 
 def _arch_owners(role: int, arch: str) -> list:
