@@ -12,8 +12,9 @@ Conventions used throughout:
 * Inputs may be ``float16``/``bfloat16`` under mixed precision; they are cast to
   ``float32`` before any arithmetic.
 
-All functions are plain TensorFlow ops and work eagerly, inside
-``tf.function`` and under XLA (``jit_compile=True``).
+All functions are ``keras.ops`` and work on the TensorFlow and JAX backends, eagerly,
+inside ``tf.function`` / ``jax.jit`` and under XLA. The penalties' input gradient is
+the one backend-specific piece (:func:`ganzoo.models.seam.input_gradients`).
 
 The :data:`LOSSES` table maps a name to a :class:`LossPair` of
 ``(discriminator, generator)`` functions; :func:`get_loss`,
@@ -25,7 +26,7 @@ import difflib
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 __all__ = [
     "LossPair",
@@ -60,12 +61,23 @@ __all__ = [
 
 def _f32(x):
     """Converts ``x`` to a float32 tensor (mixed-precision inputs included)."""
-    return tf.cast(tf.convert_to_tensor(x), tf.float32)
+    return ops.cast(ops.convert_to_tensor(x), "float32")
+
+
+def _static(x):
+    """The value of ``x`` when it is known outside a traced step (a Python or NumPy number,
+    an eager tensor), else None."""
+    if isinstance(x, (bool, int, float, np.number, np.ndarray)):
+        return np.asarray(x)
+    try:
+        return np.asarray(ops.convert_to_numpy(x))
+    except Exception:  # a symbolic tensor or a tracer: unknown until the step runs
+        return None
 
 
 def _check_label_smoothing(label_smoothing):
     """Validates a static label-smoothing value (tensors are passed through)."""
-    value = tf.get_static_value(label_smoothing)
+    value = _static(label_smoothing)
     if value is None:
         return
     value = float(value)
@@ -77,12 +89,8 @@ def _check_label_smoothing(label_smoothing):
 
 def _sum_non_batch(x):
     """Sums ``x`` over every axis except the first (the batch axis)."""
-    rank = x.shape.rank
-    if rank is None:
-        axes = tf.range(1, tf.rank(x))
-    else:
-        axes = list(range(1, rank))
-    return tf.reduce_sum(x, axis=axes)
+    rank = len(x.shape)
+    return ops.sum(x, axis=list(range(1, rank)))
 
 
 def _overflow_skips_step(penalty):
@@ -98,23 +106,31 @@ def _overflow_skips_step(penalty):
     ``ganzoo.guard.DivergenceGuard`` reports.
     """
 
-    @tf.custom_gradient
+    @ops.custom_gradient
     def finite_value(p):
-        finite = tf.math.is_finite(p)
+        finite = ops.isfinite(p)
 
-        def grad(upstream):
-            return tf.where(finite, upstream, tf.fill(tf.shape(upstream), float("nan")))
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return ops.where(finite, upstream, ops.full_like(upstream, float("nan")))
 
-        return tf.where(finite, p, tf.zeros_like(p)), grad
+        return ops.where(finite, p, ops.zeros_like(p)), grad
 
     return finite_value(penalty)
+
+
+def _sigmoid_cross_entropy(labels, logits):
+    """Elementwise binary cross-entropy of ``logits`` against ``labels`` in the stable form
+    ``max(x, 0) - x * z + log(1 + exp(-|x|))`` (as ``tf.nn.sigmoid_cross_entropy_with_logits``)."""
+    return ops.relu(logits) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
 def _input_gradients(critic, x, loss_scale=None):
     """Gradient of ``sum(critic(x))`` with respect to the input ``x``.
 
-    The inner ``tf.GradientTape`` records the critic's forward pass so that the
-    returned gradient is itself differentiable with respect to the critic's
+    The critic's forward pass is differentiated by the backend
+    (:func:`ganzoo.models.seam.input_gradients`) so that the returned gradient is itself differentiable with respect to the critic's
     variables when this is called inside an outer tape (double backprop, as
     needed by WGAN-GP and R1). Summing the outputs gives per-example input
     gradients because examples in a batch are independent. The outputs are
@@ -127,15 +143,13 @@ def _input_gradients(critic, x, loss_scale=None):
     scale overflowed) makes the outer gradients non-finite too, which a
     ``LossScaleOptimizer`` answers by skipping the step and lowering the scale.
     """
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        outputs = critic(x)
-        total = tf.reduce_sum(_f32(outputs))
-        if loss_scale is not None:
-            total = total * _f32(loss_scale)
-    grads = tape.gradient(
-        total, x, unconnected_gradients=tf.UnconnectedGradients.ZERO
-    )
+    from ganzoo.models.seam import input_gradients
+
+    def total(inputs):
+        value = ops.sum(_f32(critic(inputs)))
+        return value if loss_scale is None else value * _f32(loss_scale)
+
+    grads = input_gradients(total, x)
     if loss_scale is not None:
         grads = _f32(grads) / _f32(loss_scale)
     return grads
@@ -152,7 +166,7 @@ def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     Goodfellow et al. 2014, "Generative Adversarial Nets": D maximises
     ``log D(x) + log(1 - D(G(z)))``, i.e. minimises
     ``BCE(real, 1) + BCE(fake, 0)``. Computed from logits with
-    ``tf.nn.sigmoid_cross_entropy_with_logits`` for numerical stability.
+    the stable ``max(x, 0) - x z + log(1 + exp(-|x|))`` form.
 
     ``label_smoothing`` implements one-sided label smoothing (Salimans et al.
     2016, "Improved Techniques for Training GANs"): the real target becomes
@@ -161,16 +175,16 @@ def minimax_discriminator_loss(real_logits, fake_logits, label_smoothing=0.0):
     _check_label_smoothing(label_smoothing)
     real_logits = _f32(real_logits)
     fake_logits = _f32(fake_logits)
-    real_target = tf.fill(
-        tf.shape(real_logits), 1.0 - tf.cast(label_smoothing, tf.float32)
+    real_target = ops.ones_like(real_logits) * (
+        1.0 - ops.cast(label_smoothing, "float32")
     )
-    real_loss = tf.nn.sigmoid_cross_entropy_with_logits(
+    real_loss = _sigmoid_cross_entropy(
         labels=real_target, logits=real_logits
     )
-    fake_loss = tf.nn.sigmoid_cross_entropy_with_logits(
-        labels=tf.zeros_like(fake_logits), logits=fake_logits
+    fake_loss = _sigmoid_cross_entropy(
+        labels=ops.zeros_like(fake_logits), logits=fake_logits
     )
-    return tf.reduce_mean(real_loss) + tf.reduce_mean(fake_loss)
+    return ops.mean(real_loss) + ops.mean(fake_loss)
 
 
 def minimax_generator_loss(fake_logits):
@@ -183,7 +197,7 @@ def minimax_generator_loss(fake_logits):
     variant is normally preferred; kept for completeness and comparison.
     """
     fake_logits = _f32(fake_logits)
-    return -tf.reduce_mean(tf.nn.softplus(fake_logits))
+    return -ops.mean(ops.softplus(fake_logits))
 
 
 def non_saturating_discriminator_loss(
@@ -208,7 +222,7 @@ def non_saturating_generator_loss(fake_logits):
     ``mean(softplus(-fake_logits))``.
     """
     fake_logits = _f32(fake_logits)
-    return tf.reduce_mean(tf.nn.softplus(-fake_logits))
+    return ops.mean(ops.softplus(-fake_logits))
 
 
 # --------------------------------------------------------------------------
@@ -230,10 +244,10 @@ def least_squares_discriminator_loss(
     _check_label_smoothing(label_smoothing)
     real_logits = _f32(real_logits)
     fake_logits = _f32(fake_logits)
-    real_target = 1.0 - tf.cast(label_smoothing, tf.float32)
-    return 0.5 * tf.reduce_mean(
-        tf.square(real_logits - real_target)
-    ) + 0.5 * tf.reduce_mean(tf.square(fake_logits))
+    real_target = 1.0 - ops.cast(label_smoothing, "float32")
+    return 0.5 * ops.mean(
+        ops.square(real_logits - real_target)
+    ) + 0.5 * ops.mean(ops.square(fake_logits))
 
 
 def least_squares_generator_loss(fake_logits):
@@ -242,7 +256,7 @@ def least_squares_generator_loss(fake_logits):
     Mao et al. 2017: G pulls its samples' scores towards the real target.
     """
     fake_logits = _f32(fake_logits)
-    return 0.5 * tf.reduce_mean(tf.square(fake_logits - 1.0))
+    return 0.5 * ops.mean(ops.square(fake_logits - 1.0))
 
 
 # --------------------------------------------------------------------------
@@ -259,8 +273,8 @@ def hinge_discriminator_loss(real_logits, fake_logits):
     """
     real_logits = _f32(real_logits)
     fake_logits = _f32(fake_logits)
-    return tf.reduce_mean(tf.nn.relu(1.0 - real_logits)) + tf.reduce_mean(
-        tf.nn.relu(1.0 + fake_logits)
+    return ops.mean(ops.relu(1.0 - real_logits)) + ops.mean(
+        ops.relu(1.0 + fake_logits)
     )
 
 
@@ -270,7 +284,7 @@ def hinge_generator_loss(fake_logits):
     The generator simply raises the critic's score of its samples.
     """
     fake_logits = _f32(fake_logits)
-    return -tf.reduce_mean(fake_logits)
+    return -ops.mean(fake_logits)
 
 
 # --------------------------------------------------------------------------
@@ -289,13 +303,13 @@ def wasserstein_discriminator_loss(real_logits, fake_logits):
     """
     real_logits = _f32(real_logits)
     fake_logits = _f32(fake_logits)
-    return tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
+    return ops.mean(fake_logits) - ops.mean(real_logits)
 
 
 def wasserstein_generator_loss(fake_logits):
     """WGAN generator loss ``-mean(fake)`` (Arjovsky et al. 2017)."""
     fake_logits = _f32(fake_logits)
-    return -tf.reduce_mean(fake_logits)
+    return -ops.mean(fake_logits)
 
 
 def wasserstein_gradient_penalty(
@@ -330,22 +344,20 @@ def wasserstein_gradient_penalty(
 
     Returns:
         float32 scalar. Differentiable w.r.t. the critic's variables when
-        called inside an outer ``tf.GradientTape``. The interpolation uses the
+        called inside a gradient closure (``AdversarialModel.descend``). The interpolation uses the
         images' dtype; the norm and penalty are computed in float32.
     """
-    real = tf.convert_to_tensor(real)
-    fake = tf.cast(tf.convert_to_tensor(fake), real.dtype)
-    rank = real.shape.rank
-    if rank is None:
-        raise ValueError("wasserstein_gradient_penalty needs a static rank.")
+    real = ops.convert_to_tensor(real)
+    fake = ops.cast(ops.convert_to_tensor(fake), real.dtype)
+    rank = len(real.shape)
     if alpha is None:
-        alpha_shape = [tf.shape(real)[0]] + [1] * (rank - 1)
+        alpha_shape = [ops.shape(real)[0]] + [1] * (rank - 1)
         alpha = keras.random.uniform(alpha_shape, seed=seed)
-    alpha = tf.cast(tf.convert_to_tensor(alpha), real.dtype)
+    alpha = ops.cast(ops.convert_to_tensor(alpha), real.dtype)
     x_hat = real + alpha * (fake - real)
     grads = _f32(_input_gradients(critic, x_hat, loss_scale=loss_scale))
-    norm = tf.sqrt(_sum_non_batch(tf.square(grads)) + epsilon)
-    penalty = tf.reduce_mean(tf.square(norm - tf.cast(target, tf.float32)))
+    norm = ops.sqrt(_sum_non_batch(ops.square(grads)) + epsilon)
+    penalty = ops.mean(ops.square(norm - ops.cast(target, "float32")))
     return penalty if loss_scale is None else _overflow_skips_step(penalty)
 
 
@@ -359,9 +371,9 @@ def r1_penalty(critic, real, loss_scale=None):
     the labels. Float32 scalar, differentiable w.r.t. the critic's variables.
     ``loss_scale`` as in :func:`wasserstein_gradient_penalty`.
     """
-    real = tf.convert_to_tensor(real)
+    real = ops.convert_to_tensor(real)
     grads = _f32(_input_gradients(critic, real, loss_scale=loss_scale))
-    penalty = tf.reduce_mean(_sum_non_batch(tf.square(grads)))
+    penalty = ops.mean(_sum_non_batch(ops.square(grads)))
     return penalty if loss_scale is None else _overflow_skips_step(penalty)
 
 
@@ -374,15 +386,15 @@ def clip_weights(variables, clip_value):
     Raises:
         ValueError: if ``clip_value`` is not positive.
     """
-    static = tf.get_static_value(clip_value)
+    static = _static(clip_value)
     if static is None or not float(static) > 0.0:
         raise ValueError(
             f"clip_value must be a positive number, got {clip_value!r}"
         )
     for variable in variables:
-        value = tf.convert_to_tensor(variable)
-        c = tf.cast(static, value.dtype)
-        variable.assign(tf.clip_by_value(value, -c, c))
+        value = ops.convert_to_tensor(variable)
+        c = ops.cast(static, value.dtype)
+        variable.assign(ops.clip(value, -c, c))
 
 
 # --------------------------------------------------------------------------
@@ -400,10 +412,10 @@ def feature_matching_loss(real_features, fake_features):
     """
     real_features = _f32(real_features)
     fake_features = _f32(fake_features)
-    diff = tf.reduce_mean(real_features, axis=0) - tf.reduce_mean(
+    diff = ops.mean(real_features, axis=0) - ops.mean(
         fake_features, axis=0
     )
-    return tf.reduce_mean(tf.square(diff))
+    return ops.mean(ops.square(diff))
 
 
 # --------------------------------------------------------------------------
@@ -417,7 +429,7 @@ def mean_squared_error(target, prediction):
     SRResNet's pixel loss and, on VGG19 features, SRGAN's content loss
     (Ledig et al. 2017, eqs. 4-5).
     """
-    return tf.reduce_mean(tf.square(_f32(target) - _f32(prediction)))
+    return ops.mean(ops.square(_f32(target) - _f32(prediction)))
 
 
 def mean_absolute_error(target, prediction):
@@ -426,7 +438,7 @@ def mean_absolute_error(target, prediction):
     CycleGAN's cycle-consistency ``||F(G(x)) - x||_1`` and identity
     ``||G(y) - y||_1`` terms (Zhu et al. 2017, eq. 2 and sec. 5.2).
     """
-    return tf.reduce_mean(tf.abs(_f32(target) - _f32(prediction)))
+    return ops.mean(ops.abs(_f32(target) - _f32(prediction)))
 
 
 # --------------------------------------------------------------------------
@@ -491,7 +503,7 @@ def discriminator_loss(name, real_logits, fake_logits, label_smoothing=0.0):
         return pair.discriminator(
             real_logits, fake_logits, label_smoothing=label_smoothing
         )
-    static = tf.get_static_value(label_smoothing)
+    static = _static(label_smoothing)
     if static is None or np.any(np.asarray(static) != 0):
         raise ValueError(
             f"loss {name!r} does not support label_smoothing "

@@ -1,6 +1,8 @@
 """What every adversarial training scheme shares, latent or image-to-image: a generator side
-and a discriminator side, each with its own optimizer, and the gradient step that applies
-them correctly under ``tf.distribute`` and mixed precision (:mod:`ganzoo.models.distributed`).
+and a discriminator side, each with its own optimizer, and the gradient step
+(:meth:`AdversarialModel.descend`) that applies them correctly on either backend
+(:mod:`ganzoo.models.seam`), under ``tf.distribute`` and under mixed precision
+(:mod:`ganzoo.models.distributed`).
 """
 
 from __future__ import annotations
@@ -8,10 +10,9 @@ from __future__ import annotations
 from typing import Optional
 
 import keras
-import tensorflow as tf
 
 from ganzoo.model_registry import check_constructor_arguments
-from ganzoo.models import distributed
+from ganzoo.models import distributed, seam
 
 __all__ = ["AdversarialModel", "serialize", "deserialize"]
 
@@ -26,7 +27,7 @@ def deserialize(obj):
     return keras.saving.deserialize_keras_object(obj) if isinstance(obj, dict) else obj
 
 
-class AdversarialModel(keras.Model):
+class AdversarialModel(seam.StatefulSteps, keras.Model):
     """What every adversarial training scheme shares, latent or image-to-image: one optimizer
     for the generator side and one for the discriminator side (``compile(g_optimizer=...,
     d_optimizer=...)``), their serialisation (so ``keras.saving.load_model`` gives a model
@@ -127,20 +128,30 @@ class AdversarialModel(keras.Model):
     #: Per-replica loss -> its share of the global-batch mean (:func:`ganzoo.models.distributed.scale_for_replicas`).
     scale_for_replicas = staticmethod(distributed.scale_for_replicas)
 
-    def apply_gradients(self, optimizer, tape, loss, variables):
-        """Scale (replicas, mixed-precision loss scale), differentiate and apply.
+    def descend(self, optimizer, loss_fn, variables):
+        """One gradient step of ``optimizer`` on ``variables`` for the loss closure ``loss_fn``;
+        returns ``(loss, aux)``.
 
-        The scaling is recorded on ``tape`` (re-entered): scaling after the tape has closed is
-        invisible to it and gives ``None`` gradients under a strategy or a loss scale. Keras's
-        TF optimizer then all-reduces (sums) the per-replica gradients.
+        ``loss_fn()`` computes the loss (or ``(loss, aux)``, ``aux`` being whatever the rest of
+        the step needs from the forward pass: fakes, logits) from the batch and the model. The
+        loss is scaled for the replicas and the mixed-precision loss scale before it is
+        differentiated (:func:`ganzoo.models.seam.gradients`, on TensorFlow or JAX); the
+        optimizer (Keras's TF optimizer all-reduces per-replica gradients) applies the
+        gradients. The returned loss is unscaled.
         """
+        loss, aux, grads = seam.gradients(
+            loss_fn, variables, scale=lambda value: optimizer.scale_loss(self.scale_for_replicas(value)))
+        if distributed.replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            grads = distributed.agree_on_finiteness(grads)
+        optimizer.apply(grads, variables)
+        return loss, aux
+
+    def apply_gradients(self, optimizer, tape, loss, variables):
+        """Transitional (TensorFlow only): what ``descend`` does, for a loss recorded on ``tape``."""
+        import tensorflow as tf
         with tape:
             scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
         grads = tape.gradient(scaled, variables)
-        # Label-embedding gradients come as IndexedSlices with repeated rows (a batch repeats
-        # labels). Keras's Adam squares such slices row by row (sum of squares, not the square
-        # of the summed gradient), and under tf.distribute their size differs between replicas,
-        # which breaks the packed all-reduce. The tables are small: make them dense.
         grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
         if distributed.replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             grads = distributed.agree_on_finiteness(grads)

@@ -24,7 +24,6 @@ from typing import Annotated, NamedTuple, Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.augment import pipeline_from_config
@@ -226,8 +225,8 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
         beta = self.ema_state.beta()
         for ema_w, w in zip(self.ema_generator.weights, self.generator.weights):
             if w.trainable:
-                b = tf.cast(beta, ema_w.dtype)
-                ema_w.assign(b * ema_w + (1.0 - b) * tf.cast(w, ema_w.dtype))
+                b = keras.ops.cast(beta, ema_w.dtype)
+                ema_w.assign(b * ema_w.value + (1.0 - b) * keras.ops.cast(w.value, ema_w.dtype))
             elif id(ema_w) not in self._ema_own_statistics:
                 ema_w.assign(w)
         self.ema_state.updates.assign_add(1)
@@ -267,7 +266,8 @@ class GANBase(QualityValidation, DiscriminatorView, TrainingSampling, Adversaria
                 z = rng.standard_normal((batch_size, self.latent_dim)).astype(np.float32)
                 labels = (rng.integers(0, self.num_classes, batch_size).astype(np.int32)
                           if self.conditional else None)
-                net(self.generator_inputs(tf.constant(z), None if labels is None else tf.constant(labels)),
+                net(self.generator_inputs(keras.ops.convert_to_tensor(z),
+                                          None if labels is None else keras.ops.convert_to_tensor(labels)),
                     training=True)
         finally:
             for layer, momentum in zip(layers, momenta):

@@ -14,7 +14,7 @@ declares by name (:data:`FEATURES_LAYER`).
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 
@@ -81,9 +81,9 @@ class DiscriminatorView:
         D's mean penultimate features of ``real`` (constants) and of ``fake``; else it is 0."""
         fake_in = self.discriminator_inputs(self.augment_images(fake), fake_labels)
         if self.discriminator_features is None:
-            return self.discriminator(fake_in, training=True), tf.constant(0.0)
+            return self.discriminator(fake_in, training=True), ops.zeros((), "float32")
         fake_features, fake_logits = self.discriminator_features(fake_in, training=True)
         real_features, _ = self.discriminator_features(
             self.discriminator_inputs(self.augment_images(real), real_labels), training=True)
-        fm = losses.feature_matching_loss(tf.stop_gradient(real_features), fake_features)
+        fm = losses.feature_matching_loss(ops.stop_gradient(real_features), fake_features)
         return fake_logits, fm

@@ -13,6 +13,11 @@ policies; this module is their in-graph side, used by the model classes' steps:
 * :func:`loss_scaled` / :func:`loss_scale`: the ``LossScaleOptimizer`` of a ``mixed_float16``
   model, and its scale (inner gradients such as a penalty's must carry it too);
 * :func:`resolve_jit_compile`: what ``jit_compile="auto"`` means on this platform.
+
+On the JAX backend there are no replica contexts: ``keras.distribution.DataParallel`` runs
+one program over global arrays sharded across devices (the batch is split by the data
+layout, the gradients of the global-batch mean are reduced by XLA), so every function here
+is the one-device identity there.
 """
 
 from __future__ import annotations
@@ -20,14 +25,21 @@ from __future__ import annotations
 from typing import Union
 
 import keras
-import tensorflow as tf
+
+from ganzoo.models.seam import BACKEND
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
 
 __all__ = ["replicas_in_sync", "replica_rows", "scale_for_replicas", "agree_on_finiteness",
            "logs_for_strategy", "global_metric_results", "loss_scaled", "loss_scale", "resolve_jit_compile"]
 
 
 def replicas_in_sync() -> int:
-    """Replicas of the enclosing replica context (1 outside tf.distribute or cross-replica)."""
+    """Replicas of the enclosing replica context (1 outside tf.distribute or cross-replica,
+    and always on JAX)."""
+    if BACKEND != "tensorflow":
+        return 1
     ctx = tf.distribute.get_replica_context()
     return ctx.num_replicas_in_sync if ctx is not None else 1
 
@@ -51,7 +63,7 @@ def replica_rows(draw, batch_size):
 def scale_for_replicas(loss):
     """Per-replica loss -> share of the global-batch mean, so summed gradients across
     replicas equal the single-device gradient (tf.distribute convention)."""
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync if BACKEND == "tensorflow" else 1
     return loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
 
 
@@ -76,7 +88,7 @@ def _for_fit(logs: dict) -> dict:
     ``strategy.reduce("MEAN", value, axis=0)``, which fails on scalars ("Invalid reduction
     dimension 0 for input with 0 dimensions", tensorflow/tensorflow#72388); 1-element
     vectors reduce to the scalar."""
-    if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+    if BACKEND == "tensorflow" and isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
         return {key: tf.reshape(value, [1]) for key, value in logs.items()}
     return logs
 
@@ -89,6 +101,8 @@ def logs_for_strategy(logs: dict) -> dict:
     outputs differently per strategy: the mean under Mirrored, replica 0's value under TPU.
     Unchanged on one replica.
     """
+    if BACKEND != "tensorflow":
+        return logs
     ctx = tf.distribute.get_replica_context()
     if not logs or ctx is None or ctx.num_replicas_in_sync == 1:
         return logs
@@ -109,7 +123,7 @@ def global_metric_results(metrics) -> dict:
     ``metric.result_of(state)``; every replica then returns the same, global value, whatever
     reduction Keras applies to step outputs. Unchanged on one replica.
     """
-    ctx = tf.distribute.get_replica_context()
+    ctx = tf.distribute.get_replica_context() if BACKEND == "tensorflow" else None
     if ctx is None or ctx.num_replicas_in_sync == 1:
         return {m.name: m.result() for m in metrics}
     logs = {}
@@ -139,7 +153,10 @@ def loss_scale(optimizer):
 def resolve_jit_compile(value: Union[bool, str]) -> bool:
     """``"auto"`` means what measured faster on this platform: XLA on GPU/TPU, plain graph
     mode on CPU (benchmarks/train_throughput.py measured XLA slower for the small
-    MNIST/CIFAR networks on a 2-core CPU; see the README's benchmark table)."""
+    MNIST/CIFAR networks on a 2-core CPU; see the README's benchmark table). On JAX a step
+    is always jitted (``jax.jit``, which is XLA): "auto" is True there."""
+    if value == "auto" and BACKEND != "tensorflow":
+        return True
     if value == "auto":
         if tf.distribute.has_strategy() and not isinstance(tf.distribute.get_strategy(), tf.distribute.TPUStrategy):
             # Keras XLA-compiles the function that calls strategy.run; like Keras's own "auto",

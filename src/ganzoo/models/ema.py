@@ -11,7 +11,7 @@ from typing import Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 __all__ = ["EMA_RAMPUP", "EMA_WARM_SHARE", "EMAState", "batch_norm_layers", "ema_beta"]
 
@@ -38,11 +38,11 @@ def ema_beta(updates, decay: float, rampup: Optional[float] = EMA_RAMPUP):
     and the random initial weights leave the average at once; from ``h / rampup`` updates
     on, ``beta = decay``. ``rampup`` None: ``decay`` throughout (no ramp-up).
     """
-    decay_t = tf.constant(decay, tf.float32)
+    decay_t = ops.convert_to_tensor(decay, "float32")
     if rampup is None:
         return decay_t
-    ramped = rampup * tf.cast(updates, tf.float32)
-    return tf.minimum(decay_t, tf.pow(0.5, 1.0 / tf.maximum(ramped, 1e-8)))
+    ramped = rampup * ops.cast(updates, "float32")
+    return ops.minimum(decay_t, ops.power(0.5, 1.0 / ops.maximum(ramped, 1e-8)))
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")

@@ -11,7 +11,6 @@ from typing import Annotated, Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from ganzoo import losses
 from ganzoo.constraints import AtLeast, Interval, NonNegative
@@ -50,14 +49,15 @@ class GAN(GANBase):
     def train_step(self, data):
         real, labels = self.unpack(data)
         labels = self._check_labels(labels)
-        batch_size = tf.shape(real)[0]
+        batch_size = keras.ops.shape(real)[0]
         G, D = self.generator, self.discriminator
 
         # 1. Discriminator: maximise log D(x) + log(1 - D(G(z))) (or the chosen loss). D sees
         #    real and fake images through the same augmentation (none unless configured).
         z = self.sample_latent(batch_size)
         fake_labels = self.sample_labels(batch_size) if self.conditional else None
-        with tf.GradientTape() as tape:
+
+        def discriminator_loss():
             fake = G(self.generator_inputs(z, fake_labels), training=True)
             real_logits = D(self.discriminator_inputs(self.augment_images(real), labels), training=True)
             fake_logits = D(self.discriminator_inputs(self.augment_images(fake), fake_labels), training=True)
@@ -68,17 +68,21 @@ class GAN(GANBase):
                                      training=True)
                 d_loss += 0.5 * self.r1_gamma * losses.r1_penalty(
                     critic, real, loss_scale=self.loss_scale(self.d_optimizer))
-        self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+            return d_loss, real_logits
+
+        d_loss, real_logits = self.descend(self.d_optimizer, discriminator_loss, D.trainable_variables)
         self.observe_real_logits(real_logits)
 
         # 2. Generator: a fresh z, push D(G(z)) towards "real" (+ feature matching if configured).
         z = self.sample_latent(batch_size)
         fake_labels = self.sample_labels(batch_size) if self.conditional else None
-        with tf.GradientTape() as tape:
+
+        def generator_loss():
             fake = G(self.generator_inputs(z, fake_labels), training=True)
             fake_logits, fm = self.generator_view(fake, fake_labels, real, labels)
-            g_loss = losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm
-        self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
+            return losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm
+
+        g_loss, _ = self.descend(self.g_optimizer, generator_loss, G.trainable_variables)
         self.update_ema(self.generator_inputs(z, fake_labels))
 
         self.d_loss_tracker.update_state(d_loss)

@@ -9,9 +9,9 @@ one device draws. The NumPy sampling API (``generate``, ``latents``) is on ``GAN
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
-from ganzoo.models import distributed
+from ganzoo.models import distributed, seam
 
 __all__ = ["TrainingSampling", "unpack"]
 
@@ -63,20 +63,20 @@ class TrainingSampling:
         if self.conditional and labels is None:
             raise ValueError(f"{type(self).__name__} is conditional: the dataset must yield (images, labels) "
                              "batches (ganzoo.load_dataset does this for conditional entries)")
-        return None if labels is None else tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        return None if labels is None else ops.cast(ops.reshape(labels, [-1]), "int32")
 
     def sample_with(self, make):
         """``make(net)`` with the generator ``sampling_generator()`` picks by default, inside a
-        traced step too (``test_step``): a ``tf.cond`` on the EMA's update count."""
+        traced step too (``test_step``): a ``keras.ops.cond`` on the EMA's update count."""
         if self.ema_generator is None:
             return make(self.generator)
-        if tf.executing_eagerly():
+        if not seam.is_traced(self.ema_state.updates.value):
             return make(self.sampling_generator())
         if self.ema_state.counted:
-            warm = self.ema_state.updates >= self.ema_state.warm_updates
+            warm = self.ema_state.updates.value >= self.ema_state.warm_updates
         elif getattr(self, "g_optimizer", None) is not None:
-            steps = tf.cast(self.g_optimizer.iterations, tf.int64)
-            warm = tf.logical_or(steps == 0, steps >= self.ema_state.warm_updates)
+            steps = ops.cast(self.g_optimizer.iterations.value, "int64")
+            warm = ops.logical_or(steps == 0, steps >= self.ema_state.warm_updates)
         else:
             return make(self.ema_generator)
-        return tf.cond(warm, lambda: make(self.ema_generator), lambda: make(self.generator))
+        return ops.cond(warm, lambda: make(self.ema_generator), lambda: make(self.generator))

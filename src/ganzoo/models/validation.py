@@ -16,7 +16,6 @@ trained first is refused with how to build the metric object.
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
 
 from ganzoo.models import distributed
 
@@ -65,7 +64,7 @@ class QualityValidation:
         """One fake per image of the validation batch ``real`` (with ``labels``, this batch's
         class labels, for a conditional model; else None), from the sampling generator
         (``sample_with``). Subclasses whose sampling is more than ``net(z)`` override it."""
-        z = self.sample_latent(tf.shape(real)[0])
+        z = self.sample_latent(keras.ops.shape(real)[0])
         return self.sample_with(lambda net: net(self.generator_inputs(z, labels), training=False))
 
     def test_step(self, data):
