@@ -75,8 +75,14 @@ class Worker:
 
 def label(spec: dict) -> str:
     jit = {True: "xla", False: "graph", "api": "api"}[spec.get("jit", False)]
-    parts = [spec.get("impl", "ganzoo") if spec["kind"] == "train" else spec["kind"], spec["entry"],
-             f"b{spec['batch']}", jit, spec.get("precision", "float32")]
+    what = spec.get("impl", "ganzoo") if spec["kind"] == "train" else spec["kind"]
+    if spec["kind"] == "step":
+        what = f"step-{spec.get('impl', 'ganzoo')}"
+    parts = [what, spec["entry"], f"b{spec['batch']}", jit, spec.get("precision", "float32")]
+    if spec.get("backend", "tensorflow") != "tensorflow":
+        parts.insert(1, spec["backend"])
+    if spec.get("ema") is False:
+        parts.append("no-ema")
     if spec.get("threads"):
         parts.append(f"t{spec['threads']}")
     if spec.get("cpu_threads"):

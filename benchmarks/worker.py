@@ -18,6 +18,11 @@ Kinds:
   pipeline for ``impl: baseline`` (:mod:`benchmarks.baseline_gan`). One ``fit`` call spans the
   whole life of the worker (a callback blocks between repeats), so iterators and shuffle
   buffers are created once, as in real training.
+* ``step``: the training step alone on one device-resident batch (no input pipeline, no
+  ``fit`` loop): ganzoo's own compiled step (``impl: ganzoo``; on TensorFlow the
+  ``train_function`` of ``fit``, on JAX the jitted step over the model's state), or the
+  hand-written Keras-on-JAX step on the entry's networks (``impl: handwritten``,
+  :mod:`benchmarks.handwritten_jax`; JAX only). What :mod:`benchmarks.backends` compares.
 * ``generate``: the generator at inference (``training=False``) in a ``tf.function``
   (``jit`` on/off), or ``model.generate`` itself with ``jit: "api"``.
 * ``evaluate``: feature extraction of the domain classifier (ganzoo.evaluation's
@@ -27,7 +32,9 @@ Kinds:
   Inference kinds take ``variants`` (a list of ``{jit, precision}``) and time them all in
   one process, one repeat of each per ``run``.
 
-Spec keys: kind, entry, impl, jit (bool, or "api"), precision, batch, threads (None = all
+Spec keys: kind, entry, impl, backend ("tensorflow" default, or "jax": set as KERAS_BACKEND
+before Keras is imported), ema (False: the entry with ``model.ema_decay: null``), jit (bool,
+or "api"), precision, batch, threads (None = all
 cores; n pins the process to n cores and sets TF's thread pools to n),
 steps_per_execution, repeat_s, warmup_s.
 """
@@ -127,7 +134,18 @@ def entry_config(spec):
         overrides["train.jit_compile"] = spec["jit"]
     if spec.get("cpu_threads") == "tensorflow":  # ganzoo without its bfloat16 thread layout
         overrides["train.cpu_threads"] = "tensorflow"
+    if spec.get("ema") is False:
+        overrides["model.ema_decay"] = None
     return ganzoo.get_config(spec["entry"], **overrides)
+
+
+def _sync(values) -> None:
+    """Wait until ``values`` (a step's logs or losses) are computed: JAX dispatches steps
+    asynchronously, so a clock read before this would time the dispatch, not the work."""
+    import keras  # noqa: PLC0415
+
+    for value in (values.values() if isinstance(values, dict) else values):
+        keras.ops.convert_to_numpy(value)
 
 
 # ---------------------------------------------------------------------- train
@@ -162,6 +180,10 @@ def run_train(spec) -> None:
             self.first_step_s = None
 
         def on_train_batch_end(self, batch, logs=None):
+            if self.phase != "timed" or self.steps + spe >= self.target:
+                # JAX dispatches asynchronously: wait for the step's work before the clock is read
+                # (in a timed repeat only at its end, so the repeat keeps its pipelining).
+                _sync(logs or {})
             now = time.perf_counter()
             if self.phase == "trace":  # the first execution traces (and compiles)
                 self.first_step_s = now - self.t_start
@@ -187,6 +209,82 @@ def run_train(spec) -> None:
             self.phase, self.steps, self.t0 = "timed", 0, time.perf_counter()
 
     model.fit(ds, epochs=1, steps_per_epoch=10 ** 9, verbose=0, callbacks=[Driver()])
+
+
+# ---------------------------------------------------------------------- step
+
+def _step_fn(spec):
+    """``(one, batch)``: ``one()`` runs one training step on a fixed device-resident batch and
+    returns something :func:`_sync` can wait on."""
+    import keras  # noqa: PLC0415
+
+    config = entry_config(spec)
+    batch = spec["batch"]
+    if spec.get("impl", "ganzoo") == "handwritten":
+        import jax  # noqa: PLC0415
+
+        from benchmarks.handwritten_jax import build_step  # noqa: PLC0415
+
+        keras.config.set_dtype_policy(spec.get("precision", "float32"))
+        step, state, make_inputs = build_step(config)
+        data, key, count = make_inputs(batch), jax.random.PRNGKey(0), [0]
+
+        def one():
+            nonlocal state
+            count[0] += 1
+            state, d_loss, g_loss = step(state, data, jax.random.fold_in(key, count[0]))
+            return [d_loss, g_loss]
+
+        return one, batch
+    import numpy as np  # noqa: PLC0415
+
+    from ganzoo.builders import build_model, compile_model  # noqa: PLC0415
+
+    model = build_model(config)
+    compile_model(model, config, jit_compile=spec["jit"])
+    rng = np.random.default_rng(0)
+    size, ch = config.data.image_size, config.data.channels
+    images = keras.ops.convert_to_tensor(rng.uniform(-1, 1, (batch, size, size, ch)).astype("float32"))
+    data = images
+    if config.conditional:
+        data = (images, keras.ops.convert_to_tensor(rng.integers(0, model.num_classes, batch).astype("int32")))
+    model.make_train_function()
+    if keras.backend.backend() == "jax":
+        state = model._get_jax_state(trainable_variables=True, non_trainable_variables=True,
+                                     optimizer_variables=True, metrics_variables=True)
+
+        def one():
+            nonlocal state
+            logs, state = model.train_function(state, iter([data]))
+            return logs
+
+        return one, batch
+    return (lambda: model.train_function(iter([data]))), batch
+
+
+def run_step(spec) -> None:
+    one, per_step = _step_fn(spec)
+    warmup_s, repeat_s = float(spec.get("warmup_s", 4.0)), float(spec.get("repeat_s", 3.0))
+    t = time.perf_counter()
+    _sync(one())
+    first = time.perf_counter() - t
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < warmup_s or n < 3:
+        out = one()
+        n += 1
+    _sync(out)
+    per = (time.perf_counter() - t0) / n
+    target = max(1, int(round(repeat_s / per)))
+    import keras  # noqa: PLC0415
+
+    _emit("ready", steps_per_repeat=target, images_per_step=per_step, data="synthetic (device-resident)",
+          first_step_s=first, warmup_step_s=per, backend=keras.backend.backend())
+    while _command() == "run":
+        t0 = time.perf_counter()
+        for _ in range(target):
+            out = one()
+        _sync(out)
+        _emit("result", seconds=time.perf_counter() - t0, images=target * per_step, steps=target)
 
 
 # ---------------------------------------------------------------------- inference
@@ -262,6 +360,9 @@ def run_inference(spec) -> None:
 
 def main(argv=None) -> int:
     spec = json.loads((argv or sys.argv[1:])[0])
+    # The backend is chosen before Keras is imported (TensorFlow itself is imported either way:
+    # tf.data feeds both backends).
+    os.environ["KERAS_BACKEND"] = spec.get("backend", "tensorflow")
     threads = spec.get("threads")
     if threads:
         cores = sorted(os.sched_getaffinity(0))
@@ -283,6 +384,8 @@ def main(argv=None) -> int:
     try:
         if spec["kind"] == "train":
             run_train(spec)
+        elif spec["kind"] == "step":
+            run_step(spec)
         else:
             run_inference(spec)
     except Exception as err:  # noqa: BLE001 - report, the coordinator decides
