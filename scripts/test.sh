@@ -3,8 +3,10 @@
 # ../shared/tfds when it is there (real MNIST, offline), and run the test suite.
 #
 # Without arguments: the fast tests, then the slow ones (real-data learning proofs, long
-# trainings: `-m slow`), each phase timed, both run even if the first fails. With arguments:
-# one pytest run with them (e.g. `bash scripts/test.sh tests/test_losses.py -k hinge`).
+# trainings: `-m slow`), then the tests marked both_backends again on Keras's JAX backend
+# (KERAS_BACKEND=jax), each phase timed, all run even if one fails. With arguments: one pytest
+# run with them (e.g. `bash scripts/test.sh tests/test_losses.py -k hinge`; prefix
+# KERAS_BACKEND=jax for the JAX backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 phase_start=$(date +%s)
@@ -30,5 +32,10 @@ phase_start=$(date +%s)
 "${PYTEST[@]}" -m slow || slow_status=$?
 slow_s=$(( $(date +%s) - phase_start ))
 echo "test.sh: slow tests ${slow_s} s (exit ${slow_status})"
-echo "test.sh: install ${install_s} s, fast tests ${fast_s} s, slow tests ${slow_s} s"
-[ "$status" -eq 0 ] && [ "$slow_status" -eq 0 ]
+jax_status=0
+phase_start=$(date +%s)
+KERAS_BACKEND=jax "${PYTEST[@]}" -m "both_backends and not slow" || jax_status=$?
+jax_s=$(( $(date +%s) - phase_start ))
+echo "test.sh: jax tests ${jax_s} s (exit ${jax_status})"
+echo "test.sh: install ${install_s} s, fast tests ${fast_s} s, slow tests ${slow_s} s, jax tests ${jax_s} s"
+[ "$status" -eq 0 ] && [ "$slow_status" -eq 0 ] && [ "$jax_status" -eq 0 ]

@@ -1,15 +1,36 @@
-"""Golden-value tests for ganzoo.losses.
+"""Golden-value tests for ganzoo.losses, on the TensorFlow and the JAX backend.
 
 Expected values are computed independently in NumPy from the textbook
-formulas (no TensorFlow), plus a few literals worked out by hand.
+formulas (no TensorFlow), plus a few literals worked out by hand. Gradients
+go through ganzoo's backend seam (:func:`ganzoo.models.seam.gradients`), as
+in a training step.
 """
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
+from ganzoo.models import seam
+
+pytestmark = pytest.mark.both_backends
+
+_np = ops.convert_to_numpy
+
+
+def _grad(loss_fn, variables):
+    """Gradients of ``loss_fn()`` with respect to ``variables`` (a list), on this backend."""
+    return seam.gradients(loss_fn, variables)[2]
+
+
+def _compiled(fn):
+    """``fn`` compiled with XLA: ``tf.function(jit_compile=True)`` or ``jax.jit``."""
+    if seam.BACKEND == "jax":
+        import jax
+        return jax.jit(fn)
+    import tensorflow as tf
+    return tf.function(fn, jit_compile=True)
 
 REAL = np.array([2.0, -1.0, 0.5], dtype=np.float32)
 FAKE = np.array([-1.5, 0.3, 1.0], dtype=np.float32)
@@ -86,9 +107,9 @@ G_CASES = [
 
 
 def assert_scalar_f32(value):
-    assert isinstance(value, tf.Tensor)
-    assert value.dtype == tf.float32
-    assert value.shape == ()
+    assert ops.is_tensor(value)
+    assert keras.backend.standardize_dtype(value.dtype) == "float32"
+    assert tuple(value.shape) == ()
 
 
 # ------------------------------------------------------------ golden values
@@ -96,52 +117,52 @@ def assert_scalar_f32(value):
 
 @pytest.mark.parametrize("name,fn,ref", D_CASES, ids=[c[0] for c in D_CASES])
 def test_discriminator_losses_match_numpy(name, fn, ref):
-    out = fn(tf.constant(REAL), tf.constant(FAKE))
+    out = fn(ops.convert_to_tensor(REAL), ops.convert_to_tensor(FAKE))
     assert_scalar_f32(out)
-    np.testing.assert_allclose(out.numpy(), ref(REAL, FAKE), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_np(out), ref(REAL, FAKE), rtol=1e-5, atol=1e-6)
     # Lookup by name gives the same value.
     by_name = losses.discriminator_loss(name, REAL, FAKE)
-    np.testing.assert_allclose(by_name.numpy(), out.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(_np(by_name), _np(out), rtol=1e-6)
 
 
 @pytest.mark.parametrize("name,fn,ref", G_CASES, ids=[c[0] for c in G_CASES])
 def test_generator_losses_match_numpy(name, fn, ref):
-    out = fn(tf.constant(FAKE))
+    out = fn(ops.convert_to_tensor(FAKE))
     assert_scalar_f32(out)
-    np.testing.assert_allclose(out.numpy(), ref(FAKE), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_np(out), ref(FAKE), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(
-        losses.generator_loss(name, FAKE).numpy(), out.numpy(), rtol=1e-6
+        _np(losses.generator_loss(name, FAKE)), _np(out), rtol=1e-6
     )
 
 
 def test_hand_computed_literals():
     # hinge: mean(relu(1-[2,0])) + mean(relu(1+[-2,0])) = 0.5 + 0.5
-    assert losses.hinge_discriminator_loss([2.0, 0.0], [-2.0, 0.0]).numpy() == pytest.approx(1.0)
-    assert losses.hinge_generator_loss([1.0, 3.0]).numpy() == pytest.approx(-2.0)
+    assert _np(losses.hinge_discriminator_loss([2.0, 0.0], [-2.0, 0.0])) == pytest.approx(1.0)
+    assert _np(losses.hinge_generator_loss([1.0, 3.0])) == pytest.approx(-2.0)
     # BCE at logit 0 is log 2 for either target.
-    assert losses.minimax_discriminator_loss([0.0], [0.0]).numpy() == pytest.approx(1.3862944, abs=1e-6)
-    assert losses.non_saturating_generator_loss([0.0, 0.0]).numpy() == pytest.approx(0.6931472, abs=1e-6)
-    assert losses.minimax_generator_loss([0.0]).numpy() == pytest.approx(-0.6931472, abs=1e-6)
+    assert _np(losses.minimax_discriminator_loss([0.0], [0.0])) == pytest.approx(1.3862944, abs=1e-6)
+    assert _np(losses.non_saturating_generator_loss([0.0, 0.0])) == pytest.approx(0.6931472, abs=1e-6)
+    assert _np(losses.minimax_generator_loss([0.0])) == pytest.approx(-0.6931472, abs=1e-6)
     # LS: 0.5*mean([0,4]) + 0.5*mean([0,4]) = 2
-    assert losses.least_squares_discriminator_loss([1.0, 3.0], [0.0, 2.0]).numpy() == pytest.approx(2.0)
-    assert losses.least_squares_generator_loss([1.0, 3.0]).numpy() == pytest.approx(1.0)
+    assert _np(losses.least_squares_discriminator_loss([1.0, 3.0], [0.0, 2.0])) == pytest.approx(2.0)
+    assert _np(losses.least_squares_generator_loss([1.0, 3.0])) == pytest.approx(1.0)
     # W: mean([0,2]) - mean([1,3]) = -1
-    assert losses.wasserstein_discriminator_loss([1.0, 3.0], [0.0, 2.0]).numpy() == pytest.approx(-1.0)
-    assert losses.wasserstein_generator_loss([1.0, 3.0]).numpy() == pytest.approx(-2.0)
+    assert _np(losses.wasserstein_discriminator_loss([1.0, 3.0], [0.0, 2.0])) == pytest.approx(-1.0)
+    assert _np(losses.wasserstein_generator_loss([1.0, 3.0])) == pytest.approx(-2.0)
 
 
 def test_minimax_losses_are_stable_for_large_logits():
-    big = tf.constant([80.0, -80.0])
+    big = ops.convert_to_tensor([80.0, -80.0])
     for value in (
         losses.minimax_discriminator_loss(big, -big),
         losses.minimax_generator_loss(big),
         losses.non_saturating_generator_loss(-big),
     ):
-        assert np.isfinite(value.numpy())
+        assert np.isfinite(_np(value))
     # D perfectly right on real=+80 and fake=-80 except the swapped halves:
     # BCE(80,1)~0, BCE(-80,1)=80 -> mean 40; same for fakes.
-    assert losses.minimax_discriminator_loss(big, -big).numpy() == pytest.approx(80.0, rel=1e-5)
-    assert losses.non_saturating_generator_loss([-80.0]).numpy() == pytest.approx(80.0, rel=1e-5)
+    assert _np(losses.minimax_discriminator_loss(big, -big)) == pytest.approx(80.0, rel=1e-5)
+    assert _np(losses.non_saturating_generator_loss([-80.0])) == pytest.approx(80.0, rel=1e-5)
 
 
 # ----------------------------------------------------------- label smoothing
@@ -150,30 +171,30 @@ def test_minimax_losses_are_stable_for_large_logits():
 def test_minimax_label_smoothing_matches_numpy_and_only_affects_real():
     ls = 0.1
     out = losses.minimax_discriminator_loss(REAL, FAKE, label_smoothing=ls)
-    np.testing.assert_allclose(out.numpy(), np_minimax_d(REAL, FAKE, ls), rtol=1e-5)
+    np.testing.assert_allclose(_np(out), np_minimax_d(REAL, FAKE, ls), rtol=1e-5)
     plain = losses.minimax_discriminator_loss(REAL, FAKE)
-    assert not np.isclose(out.numpy(), plain.numpy())
+    assert not np.isclose(_np(out), _np(plain))
     # BCE(x, t) = softplus(x) - t*x, so BCE(x, 1-ls) = BCE(x, 1) + ls*x and
     # the loss shifts by +ls*mean(real) = 0.1 * 0.5.
-    np.testing.assert_allclose(out.numpy() - plain.numpy(), 0.05, rtol=1e-4)
+    np.testing.assert_allclose(_np(out) - _np(plain), 0.05, rtol=1e-4)
     # One-sided: changing the fakes changes both by the same amount.
     fake2 = FAKE + 1.0
     delta_smooth = losses.minimax_discriminator_loss(REAL, fake2, label_smoothing=ls) - out
     delta_plain = losses.minimax_discriminator_loss(REAL, fake2) - plain
-    np.testing.assert_allclose(delta_smooth.numpy(), delta_plain.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(_np(delta_smooth), _np(delta_plain), rtol=1e-5)
 
 
 def test_least_squares_label_smoothing():
     # real target 0.9: 0.5*(1-0.9)^2 + 0.5*0^2 = 0.005
     out = losses.least_squares_discriminator_loss([1.0], [0.0], label_smoothing=0.1)
-    assert out.numpy() == pytest.approx(0.005, rel=1e-4)
+    assert _np(out) == pytest.approx(0.005, rel=1e-4)
     np.testing.assert_allclose(
-        losses.least_squares_discriminator_loss(REAL, FAKE, label_smoothing=0.2).numpy(),
+        _np(losses.least_squares_discriminator_loss(REAL, FAKE, label_smoothing=0.2)),
         np_ls_d(REAL, FAKE, 0.2),
         rtol=1e-5,
     )
     np.testing.assert_allclose(
-        losses.discriminator_loss("least_squares", REAL, FAKE, label_smoothing=0.2).numpy(),
+        _np(losses.discriminator_loss("least_squares", REAL, FAKE, label_smoothing=0.2)),
         np_ls_d(REAL, FAKE, 0.2),
         rtol=1e-5,
     )
@@ -214,19 +235,19 @@ def test_patch_logits_are_averaged_over_everything(name):
     assert_scalar_f32(d_patch)
     assert_scalar_f32(g_patch)
     np.testing.assert_allclose(
-        d_patch.numpy(), pair.discriminator(real.ravel(), fake.ravel()).numpy(), rtol=1e-5
+        _np(d_patch), _np(pair.discriminator(real.ravel(), fake.ravel())), rtol=1e-5
     )
-    np.testing.assert_allclose(g_patch.numpy(), pair.generator(fake.ravel()).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(_np(g_patch), _np(pair.generator(fake.ravel())), rtol=1e-5)
     ref_d = dict((c[0], c[2]) for c in D_CASES)[name]
-    np.testing.assert_allclose(d_patch.numpy(), ref_d(real.ravel(), fake.ravel()), rtol=1e-5)
+    np.testing.assert_allclose(_np(d_patch), ref_d(real.ravel(), fake.ravel()), rtol=1e-5)
 
 
-@pytest.mark.parametrize("dtype", [tf.float16, tf.bfloat16])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
 @pytest.mark.parametrize("name", sorted(losses.LOSSES))
 def test_low_precision_logits_give_float32(name, dtype):
     pair = losses.get_loss(name)
-    real = tf.cast(REAL, dtype)
-    fake = tf.cast(FAKE, dtype)
+    real = ops.cast(REAL, dtype)
+    fake = ops.cast(FAKE, dtype)
     d = pair.discriminator(real, fake)
     g = pair.generator(fake)
     assert_scalar_f32(d)
@@ -234,25 +255,25 @@ def test_low_precision_logits_give_float32(name, dtype):
     # Compare with the reference on the rounded low-precision inputs.
     ref_d = dict((c[0], c[2]) for c in D_CASES)[name]
     ref_g = dict((c[0], c[2]) for c in G_CASES)[name]
-    real_np = tf.cast(real, tf.float32).numpy().astype(np.float64)
-    fake_np = tf.cast(fake, tf.float32).numpy().astype(np.float64)
-    np.testing.assert_allclose(d.numpy(), ref_d(real_np, fake_np), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(g.numpy(), ref_g(fake_np), rtol=1e-5, atol=1e-6)
+    real_np = _np(ops.cast(real, "float32")).astype(np.float64)
+    fake_np = _np(ops.cast(fake, "float32")).astype(np.float64)
+    np.testing.assert_allclose(_np(d), ref_d(real_np, fake_np), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_np(g), ref_g(fake_np), rtol=1e-5, atol=1e-6)
 
 
 def test_losses_under_xla():
-    d_fn = tf.function(losses.minimax_discriminator_loss, jit_compile=True)
+    d_fn = _compiled(lambda real, fake: losses.minimax_discriminator_loss(real, fake, label_smoothing=0.1))
     np.testing.assert_allclose(
-        d_fn(tf.constant(REAL), tf.constant(FAKE), label_smoothing=0.1).numpy(),
+        _np(d_fn(ops.convert_to_tensor(REAL), ops.convert_to_tensor(FAKE))),
         np_minimax_d(REAL, FAKE, 0.1),
         rtol=1e-5,
     )
-    hinge_fn = tf.function(losses.hinge_discriminator_loss, jit_compile=True)
+    hinge_fn = _compiled(losses.hinge_discriminator_loss)
     np.testing.assert_allclose(
-        hinge_fn(tf.constant(REAL), tf.constant(FAKE)).numpy(), np_hinge_d(REAL, FAKE), rtol=1e-5
+        _np(hinge_fn(ops.convert_to_tensor(REAL), ops.convert_to_tensor(FAKE))), np_hinge_d(REAL, FAKE), rtol=1e-5
     )
-    g_fn = tf.function(losses.non_saturating_generator_loss, jit_compile=True)
-    np.testing.assert_allclose(g_fn(tf.constant(FAKE)).numpy(), np_ns_g(FAKE), rtol=1e-5)
+    g_fn = _compiled(losses.non_saturating_generator_loss)
+    np.testing.assert_allclose(_np(g_fn(ops.convert_to_tensor(FAKE))), np_ns_g(FAKE), rtol=1e-5)
 
 
 # --------------------------------------------------------- gradient penalty
@@ -262,18 +283,18 @@ IMG_SHAPE = (2, 3, 2)  # H, W, C
 
 def make_linear_critic(w_value, b=0.5):
     """D(x) = sum(w * x) + b per example; input gradient is w everywhere."""
-    w = tf.Variable(np.asarray(w_value, np.float32).reshape((1,) + IMG_SHAPE))
-    b = tf.Variable(b)
+    w = keras.Variable(np.asarray(w_value, np.float32).reshape((1,) + IMG_SHAPE))
+    b = keras.Variable(b)
 
     def critic(x):
-        return tf.reduce_sum(w * x, axis=[1, 2, 3])[:, None] + b
+        return ops.sum(w.value * x, axis=[1, 2, 3])[:, None] + b.value
 
     return critic, w
 
 
 def random_images(seed, batch=4, low=-1.0, high=1.0):
     rng = np.random.default_rng(seed)
-    return tf.constant(rng.uniform(low, high, size=(batch,) + IMG_SHAPE).astype(np.float32))
+    return ops.convert_to_tensor(rng.uniform(low, high, size=(batch,) + IMG_SHAPE).astype(np.float32))
 
 
 def unit_vector(seed):
@@ -287,56 +308,59 @@ def test_gradient_penalty_linear_critic(norm, expected):
     real, fake = random_images(2), random_images(3)
     gp = losses.wasserstein_gradient_penalty(critic, real, fake)
     assert_scalar_f32(gp)
-    assert gp.numpy() == pytest.approx(expected, abs=1e-5)
+    assert _np(gp) == pytest.approx(expected, abs=1e-5)
     # Independent of alpha.
     for a in (0.0, 0.3, 1.0):
-        alpha = tf.fill([4, 1, 1, 1], a)
+        alpha = ops.full([4, 1, 1, 1], a)
         gp_a = losses.wasserstein_gradient_penalty(critic, real, fake, alpha=alpha)
-        assert gp_a.numpy() == pytest.approx(expected, abs=1e-5)
+        assert _np(gp_a) == pytest.approx(expected, abs=1e-5)
 
 
 def test_gradient_penalty_is_differentiable_wrt_critic_weights():
     # GP = (||w|| - 1)^2  ->  dGP/dw = 2 (||w|| - 1) w / ||w||
     w_value = 2.0 * unit_vector(4)
     critic, w = make_linear_critic(w_value)
-    with tf.GradientTape() as tape:
-        gp = losses.wasserstein_gradient_penalty(critic, random_images(5), random_images(6))
-    grad = tape.gradient(gp, w)
+    gp, _, (grad,) = seam.gradients(
+        lambda: losses.wasserstein_gradient_penalty(critic, random_images(5), random_images(6)), [w])
     assert grad is not None
     expected = 2.0 * (2.0 - 1.0) * w_value / 2.0
-    np.testing.assert_allclose(grad.numpy()[0], expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_np(grad)[0], expected, rtol=1e-4, atol=1e-6)
 
 
 def test_gradient_penalty_zero_gradient_is_finite():
     critic, w = make_linear_critic(np.zeros(IMG_SHAPE))
     real, fake = random_images(7), random_images(8)
-    with tf.GradientTape() as tape:
-        gp = losses.wasserstein_gradient_penalty(critic, real, fake)
-    grad = tape.gradient(gp, w)
+    gp, _, (grad,) = seam.gradients(lambda: losses.wasserstein_gradient_penalty(critic, real, fake), [w])
     expected = (np.sqrt(1e-10) - 1.0) ** 2
-    assert gp.numpy() == pytest.approx(expected, rel=1e-5)
-    assert gp.numpy() == pytest.approx(1.0, abs=1e-4)
-    assert np.all(np.isfinite(grad.numpy()))
+    assert _np(gp) == pytest.approx(expected, rel=1e-5)
+    assert _np(gp) == pytest.approx(1.0, abs=1e-4)
+    assert np.all(np.isfinite(_np(grad)))
     # Sanity check that the epsilon matters: with no epsilon sqrt'(0) = inf
     # and the gradient becomes NaN.
-    with tf.GradientTape() as tape:
-        gp0 = losses.wasserstein_gradient_penalty(critic, real, fake, epsilon=0.0)
-    assert not np.all(np.isfinite(tape.gradient(gp0, w).numpy()))
+    (grad0,) = _grad(lambda: losses.wasserstein_gradient_penalty(critic, real, fake, epsilon=0.0), [w])
+    assert not np.all(np.isfinite(_np(grad0)))
 
 
 def test_gradient_penalty_target():
     critic, _ = make_linear_critic(2.0 * unit_vector(9))
     gp = losses.wasserstein_gradient_penalty(critic, random_images(1), random_images(2), target=2.0)
-    assert gp.numpy() == pytest.approx(0.0, abs=1e-5)
+    assert _np(gp) == pytest.approx(0.0, abs=1e-5)
 
 
 class RecordingCritic:
+    """D(x) = sum(x), remembering every input it saw (on JAX through a host callback: the input
+    is a tracer of the penalty's input gradient)."""
+
     def __init__(self):
         self.inputs = []
 
     def __call__(self, x):
-        self.inputs.append(x)
-        return tf.reduce_sum(x, axis=[1, 2, 3])
+        if seam.BACKEND == "jax":
+            import jax
+            jax.debug.callback(lambda value: self.inputs.append(np.asarray(value)), x)
+        else:
+            self.inputs.append(x)
+        return ops.sum(x, axis=[1, 2, 3])
 
 
 def test_gradient_penalty_alpha_is_per_example_on_segment():
@@ -347,7 +371,7 @@ def test_gradient_penalty_alpha_is_per_example_on_segment():
     losses.wasserstein_gradient_penalty(critic, real, fake, seed=123)
     (x_hat,) = critic.inputs
     assert x_hat.shape == real.shape
-    alpha = ((x_hat - real) / (fake - real)).numpy()
+    alpha = _np(((x_hat - real) / (fake - real)))
     per_example = alpha.reshape(batch, -1)
     # One alpha per example (shape [B,1,1,1] broadcast), in [0, 1].
     np.testing.assert_allclose(per_example, per_example[:, :1] * np.ones_like(per_example), atol=1e-5)
@@ -357,21 +381,21 @@ def test_gradient_penalty_alpha_is_per_example_on_segment():
 
 def test_gradient_penalty_explicit_alpha():
     real, fake = random_images(12), random_images(13)
-    alpha = tf.constant([0.0, 0.25, 0.5, 1.0])[:, None, None, None]
+    alpha = ops.convert_to_tensor([0.0, 0.25, 0.5, 1.0])[:, None, None, None]
     critic = RecordingCritic()
     losses.wasserstein_gradient_penalty(critic, real, fake, alpha=alpha)
     np.testing.assert_allclose(
-        critic.inputs[0].numpy(), (real + alpha * (fake - real)).numpy(), rtol=1e-6, atol=1e-6
+        _np(critic.inputs[0]), _np((real + alpha * (fake - real))), rtol=1e-6, atol=1e-6
     )
 
 
 def _alphas(seed, calls=1):
-    real = tf.zeros((5,) + IMG_SHAPE)
-    fake = tf.ones((5,) + IMG_SHAPE)  # x_hat == alpha
+    real = ops.zeros((5,) + IMG_SHAPE)
+    fake = ops.ones((5,) + IMG_SHAPE)  # x_hat == alpha
     critic = RecordingCritic()
     for _ in range(calls):
         losses.wasserstein_gradient_penalty(critic, real, fake, seed=seed)
-    return [x.numpy()[:, 0, 0, 0] for x in critic.inputs]
+    return [_np(x)[:, 0, 0, 0] for x in critic.inputs]
 
 
 def test_gradient_penalty_seed_reproduces_alpha():
@@ -392,18 +416,16 @@ def test_gradient_penalty_seed_reproduces_alpha():
 def test_gradient_penalty_under_xla():
     w_value = 2.0 * unit_vector(14)
     critic, w = make_linear_critic(w_value)
-    seed = keras.random.SeedGenerator(0)
 
-    @tf.function(jit_compile=True)
+    @_compiled
     def step(real, fake):
-        with tf.GradientTape() as tape:
-            gp = losses.wasserstein_gradient_penalty(critic, real, fake, seed=seed)
-        return gp, tape.gradient(gp, w)
+        gp, _, (grad,) = seam.gradients(lambda: losses.wasserstein_gradient_penalty(critic, real, fake, seed=0), [w])
+        return gp, grad
 
     gp, grad = step(random_images(15), random_images(16))
-    assert gp.numpy() == pytest.approx(1.0, abs=1e-5)
+    assert _np(gp) == pytest.approx(1.0, abs=1e-5)
     # dGP/dw = 2 (||w|| - 1) w / ||w|| = w for ||w|| = 2.
-    np.testing.assert_allclose(grad.numpy()[0], w_value, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(_np(grad)[0], w_value, rtol=1e-4, atol=1e-6)
 
 
 def test_gradient_penalty_with_keras_critic_and_low_precision_images():
@@ -415,26 +437,26 @@ def test_gradient_penalty_with_keras_critic_and_low_precision_images():
     kernel = critic.layers[-1].kernel
     w = np.random.default_rng(5).normal(size=kernel.shape).astype("float32")
     kernel.assign(2.0 * w / np.linalg.norm(w))
-    real = tf.cast(random_images(17), tf.float16)
-    fake = tf.cast(random_images(18), tf.float16)
+    real = ops.cast(random_images(17), "float16")
+    fake = ops.cast(random_images(18), "float16")
 
     def critic_f16(x):
-        return critic(tf.cast(x, tf.float32))
+        return critic(ops.cast(x, "float32"))
 
-    with tf.GradientTape() as tape:
-        gp = losses.wasserstein_gradient_penalty(critic_f16, real, fake, seed=1)
+    gp, _, (kernel_grad, bias_grad) = seam.gradients(
+        lambda: losses.wasserstein_gradient_penalty(critic_f16, real, fake, seed=1),
+        [critic.layers[-1].kernel, critic.layers[-1].bias])
     assert_scalar_f32(gp)
     kernel = critic.layers[-1].kernel
-    expected = (np.linalg.norm(kernel.numpy()) - 1.0) ** 2
-    assert gp.numpy() == pytest.approx(expected, rel=1e-3)
-    kernel_grad, bias_grad = tape.gradient(gp, [kernel, critic.layers[-1].bias])
-    k = kernel.numpy()
+    expected = (np.linalg.norm(_np(kernel)) - 1.0) ** 2
+    assert _np(gp) == pytest.approx(expected, rel=1e-3)
+    k = _np(kernel)
     norm = np.linalg.norm(k)
     np.testing.assert_allclose(
-        kernel_grad.numpy(), 2.0 * (norm - 1.0) * k / norm, rtol=1e-2, atol=1e-3
+        _np(kernel_grad), 2.0 * (norm - 1.0) * k / norm, rtol=1e-2, atol=1e-3
     )
     # The bias does not affect input gradients: unconnected (None) or zero.
-    assert bias_grad is None or np.allclose(bias_grad.numpy(), 0.0)
+    assert bias_grad is None or np.allclose(_np(bias_grad), 0.0)
 
 
 # ---------------------------------------------------------------------- R1
@@ -443,33 +465,35 @@ def test_gradient_penalty_with_keras_critic_and_low_precision_images():
 def test_r1_linear_critic():
     w_value = 3.0 * unit_vector(20)
     critic, w = make_linear_critic(w_value)
-    with tf.GradientTape() as tape:
-        r1 = losses.r1_penalty(critic, random_images(21))
+    r1, _, (grad,) = seam.gradients(lambda: losses.r1_penalty(critic, random_images(21)), [w])
     assert_scalar_f32(r1)
-    assert r1.numpy() == pytest.approx(9.0, rel=1e-5)  # ||w||^2, no gamma/2
-    np.testing.assert_allclose(tape.gradient(r1, w).numpy()[0], 2.0 * w_value, rtol=1e-5)
+    assert _np(r1) == pytest.approx(9.0, rel=1e-5)  # ||w||^2, no gamma/2
+    np.testing.assert_allclose(_np(grad)[0], 2.0 * w_value, rtol=1e-5)
 
 
 def test_r1_quadratic_critic():
     real = random_images(22)
 
     def critic(x):
-        return tf.reduce_sum(tf.square(x), axis=[1, 2, 3])
+        return ops.sum(ops.square(x), axis=[1, 2, 3])
 
     r1 = losses.r1_penalty(critic, real)
-    x = real.numpy().astype(np.float64)
+    x = _np(real).astype(np.float64)
     expected = np.mean(np.sum((2.0 * x) ** 2, axis=(1, 2, 3)))
-    assert r1.numpy() == pytest.approx(expected, rel=1e-5)
+    assert _np(r1) == pytest.approx(expected, rel=1e-5)
 
 
 # ---------------------------------------------------------- weight clipping
 
 
 def test_clip_weights():
-    tf_var = tf.Variable([-0.5, 0.005, 0.02, -0.01])
     keras_var = keras.Variable([[1.0, -2.0], [0.003, 0.0]])
-    losses.clip_weights([tf_var, keras_var], 0.01)
-    np.testing.assert_allclose(tf_var.numpy(), [-0.01, 0.005, 0.01, -0.01])
+    if seam.BACKEND == "tensorflow":  # plain tf.Variables too
+        import tensorflow as tf
+        tf_var = tf.Variable([-0.5, 0.005, 0.02, -0.01])
+        losses.clip_weights([tf_var], 0.01)
+        np.testing.assert_allclose(tf_var.numpy(), [-0.01, 0.005, 0.01, -0.01])
+    losses.clip_weights([keras_var], 0.01)
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(keras_var), [[0.01, -0.01], [0.003, 0.0]]
     )
@@ -485,10 +509,10 @@ def test_clip_weights_keras_layer():
 
 @pytest.mark.parametrize("bad", [0.0, -0.01, 0])
 def test_clip_weights_rejects_non_positive(bad):
-    v = tf.Variable([1.0])
+    v = keras.Variable([1.0])
     with pytest.raises(ValueError, match="clip_value"):
         losses.clip_weights([v], bad)
-    assert v.numpy()[0] == 1.0
+    assert _np(v)[0] == 1.0
 
 
 # -------------------------------------------------------- feature matching
@@ -499,7 +523,7 @@ def test_feature_matching_literal():
     fake = [[0.0, 0.0], [2.0, 2.0]]  # batch mean [1, 1]
     out = losses.feature_matching_loss(real, fake)
     assert_scalar_f32(out)
-    assert out.numpy() == pytest.approx(2.5)  # mean([1, 4])
+    assert _np(out) == pytest.approx(2.5)  # mean([1, 4])
 
 
 def test_feature_matching_numpy():
@@ -508,12 +532,12 @@ def test_feature_matching_numpy():
     fake = rng.normal(size=(7, 3, 4)).astype(np.float32)
     expected = np.mean((real.mean(axis=0) - fake.mean(axis=0)) ** 2)
     np.testing.assert_allclose(
-        losses.feature_matching_loss(real, tf.cast(fake, tf.float16)).numpy(),
+        _np(losses.feature_matching_loss(real, ops.cast(fake, "float16"))),
         np.mean((real.mean(axis=0) - fake.astype(np.float16).astype(np.float32).mean(axis=0)) ** 2),
         rtol=1e-4,
     )
-    np.testing.assert_allclose(losses.feature_matching_loss(real, fake).numpy(), expected, rtol=1e-5)
-    assert losses.feature_matching_loss(real, real).numpy() == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_allclose(_np(losses.feature_matching_loss(real, fake)), expected, rtol=1e-5)
+    assert _np(losses.feature_matching_loss(real, real)) == pytest.approx(0.0, abs=1e-12)
 
 
 # ------------------------------------------------------------------ lookup

@@ -74,53 +74,75 @@ def is_traced(value) -> bool:
 
 # ---------------------------------------------------------------------------------------- JAX
 
-def _scope():
+class _RecordingScope(keras.StatelessScope):
+    """A StatelessScope that also remembers which variable each update was for."""
+
+    def __init__(self, mapping: dict):
+        super().__init__()
+        self.state_mapping = dict(mapping)
+        self.assigned = {}
+
+    def add_update(self, update):
+        variable, value = update
+        self.assigned[id(variable)] = variable
+        super().add_update(update)
+
+
+def _current_mapping() -> dict:
+    """The enclosing StatelessScope's values (id -> value), or {} outside one (eagerly, variables
+    then read their own values)."""
     from keras.src.backend.common.stateless_scope import get_stateless_scope
     scope = get_stateless_scope()
-    if scope is None:
-        raise RuntimeError("on the JAX backend a ganzoo gradient is taken inside a training step only: "
-                           "call it from train_step during model.fit / train_on_batch (the step then runs "
-                           "in a keras.StatelessScope over the model's state)")
-    return scope
+    return {} if scope is None else dict(scope.state_mapping)
+
+
+def _write_back(writes: dict, variables: dict) -> None:
+    """Assign what a differentiated closure assigned: recorded in the enclosing scope inside a
+    step, to the variables themselves outside one."""
+    for key, value in writes.items():
+        variables[key].assign(value)
 
 
 def _run_in_child_scope(base: dict, fn, *args):
     """``fn(*args)`` in a StatelessScope whose variables read ``base`` (id -> value); returns
-    ``(result, writes)``, the values assigned inside that differ from ``base``."""
-    with keras.StatelessScope() as inner:
-        inner.state_mapping = dict(base)
+    ``(result, writes, variables)``: the values assigned inside (id -> value) and their variables."""
+    with _RecordingScope(base) as inner:
         result = fn(*args)
-    writes = {key: value for key, value in inner.state_mapping.items() if base.get(key) is not value}
-    return result, writes
+    writes = {key: inner.state_mapping[key] for key in inner.assigned}
+    return result, writes, inner.assigned
 
 
 def _jax_gradients(loss_fn, variables, scale):
     import jax
-    outer = _scope()
-    base = dict(outer.state_mapping)
+    base = _current_mapping()
     ids = [id(v) for v in variables]
     start = [base[i] if i in base else v.value for i, v in zip(ids, variables)]
+    assigned = {}
 
     def pure(values):
         mapping = dict(base)
         mapping.update(zip(ids, values))
-        (loss, aux), writes = _run_in_child_scope(mapping, lambda: split_loss(loss_fn()))
-        # The differentiated variables come back as they went in unless the closure assigned them.
-        writes = {key: value for key, value in writes.items()
-                  if key not in mapping or mapping[key] is not value}
+        (loss, aux), writes, owners = _run_in_child_scope(mapping, lambda: split_loss(loss_fn()))
+        assigned.update(owners)
         return scale(loss), (loss, aux, writes)
 
     (_, (loss, aux, writes)), grads = jax.value_and_grad(pure, has_aux=True)(start)
-    outer.state_mapping.update(writes)
+    _write_back(writes, assigned)
     return loss, aux, list(grads)
 
 
 def _jax_input_gradients(fn, x):
     import jax
-    outer = _scope()
-    base = dict(outer.state_mapping)
-    grads, writes = jax.grad(lambda inputs: _run_in_child_scope(base, fn, inputs), has_aux=True)(x)
-    outer.state_mapping.update(writes)
+    base = _current_mapping()
+    assigned = {}
+
+    def pure(inputs):
+        total, writes, owners = _run_in_child_scope(base, fn, inputs)
+        assigned.update(owners)
+        return total, writes
+
+    grads, writes = jax.grad(pure, has_aux=True)(x)
+    _write_back(writes, assigned)
     return grads
 
 
