@@ -76,10 +76,11 @@ def growth_schedule(images_seen, num_phases: int, fade_images: int, stabilize_im
     ``stabilize + (p - 1) * (fade + stabilize)`` and ramps alpha linearly from 0 to 1 over its
     first ``fade_images``; the last phase then trains on for ever.
 
-    The phase is integer arithmetic on the image count (exact at any count; JAX has no 64-bit
-    floats by default, and a float32 quotient would round the last image of a phase into the
-    next one at the paper's 800k-image phases); alpha divides the images into the phase, which
-    are fewer than ``fade_images``, so it is exact wherever float32 can say so.
+    The phase is integer arithmetic on the image count, exact at any count on either backend
+    (JAX computes in 32 bits unless x64 is enabled, so the float64 quotient this once was is
+    not available there); alpha is the float32 quotient of the images into the fade (fewer
+    than ``fade_images``) by ``fade_images``: correctly rounded, the value the float64
+    quotient rounds to.
     """
     n = ops.convert_to_tensor(images_seen)
     n = ops.cast(n, n.dtype if "int" in str(n.dtype) else "int64")
