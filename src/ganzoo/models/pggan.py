@@ -14,10 +14,16 @@ How growth works without rebuilding or recompiling:
   variables. ``train_step`` derives phase and alpha from images_seen
   (:func:`growth_schedule`) and runs the networks' ``grow`` with them as tensors: every
   block runs and the ones above the phase are gated to zero (the official code's "linear"
-  structure). One traced graph serves all phases, no retracing when the model grows, and it
-  compiles with XLA. The price: early phases cost as much compute as the last one (the
-  official "recursive" structure skips unused blocks with tf.cond; measured here, a
-  tf.switch_case over phases made the graph several times larger and far slower to build);
+  structure). The gates are arithmetic in ``keras.ops`` (``where`` on the level, a blend
+  weighted by alpha), not Python branches: one traced step serves all phases on TensorFlow
+  (``tf.function``, XLA) and on JAX (``jax.jit``, which would trace every branch of a
+  ``cond`` anyway), with no retracing when the model grows. The price: early phases cost
+  as much compute as the last one (the official "recursive" structure skips unused blocks
+  with tf.cond; measured here, a tf.switch_case over phases made the graph several times
+  larger and far slower to build);
+* the same images with the same weights give the same outputs, critic input gradients,
+  schedule and optimizer restarts on both backends (tests/models/test_pggan.py trains one
+  model on each);
 * the dataset serves full-resolution images; ``train_step`` average-pools them to the
   phase's resolution and, while fading in, blends them with their 2x-downsampled version by
   the same alpha as the networks (the paper's treatment of the training set). Images travel
@@ -37,7 +43,9 @@ and again when its fade-in ends. Without it a block that starts learning meets a
 estimate near zero under a spent bias correction, and its first steps are ~1/sqrt(1 - beta_2)
 = 10x the learning rate. ``train_step`` compares the level of detail of this step with the
 previous step's (the ``phase``/``alpha`` weights), so the reset happens inside the compiled
-step and a resumed run resets exactly where an uninterrupted one does. In Keras terms both
+step (on JAX as ``where`` assignments recorded in the step's state, on TensorFlow a
+``tf.cond``, under ``tf.distribute`` in a merge call) and a resumed run resets exactly where
+an uninterrupted one does. In Keras terms both
 optimizers' ``iterations`` (their bias-correction step) and slots go back to zero; the
 learning-rate variable and a loss scale are kept. ``iterations`` therefore counts the steps
 since the last new level of detail (``images_seen`` counts the training), and a
