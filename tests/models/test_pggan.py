@@ -364,10 +364,12 @@ def test_jax_and_tensorflow_steps_follow_the_same_schedule_and_trend(tmp_path):
     subprocess with KERAS_BACKEND set): the networks agree on fixed probes (outputs and the
     critic's input gradient, within float32 tolerance), the step crosses the same growth
     schedule with the same optimizer restarts, and the losses follow the same trend. The
-    random streams (z, the penalty's interpolation weights) differ between backends, so the
-    losses are compared within a tolerance, not bitwise: per step within 0.25 + 25% of the
-    larger magnitude, the critic loss rises or falls over the run on both alike, and its
-    per-step course correlates (> 0.8)."""
+    random streams (z, the penalty's interpolation weights) differ between backends, and with
+    batches of 4 a step's losses are mostly that noise (the first critic loss of one start was
+    0.61 on JAX, 1.48 on TensorFlow), so the losses are compared as courses, not per step: the
+    critic loss and the penalty follow the growth schedule alike (correlation over the 7 steps
+    > 0.8; measured 0.98 from two starts) with means within 25% (measured 0.2-4%), and the
+    generator loss's mean is within 0.5 (measured 0.02)."""
     other = "jax" if BACKEND == "tensorflow" else "tensorflow"
     model, _ = _model_and_config()
     weights = tmp_path / "initial.weights.h5"
@@ -390,9 +392,11 @@ def test_jax_and_tensorflow_steps_follow_the_same_schedule_and_trend(tmp_path):
     a, b = np.asarray(here["losses"]), np.asarray(there["losses"])
     print(f"(d_loss, g_loss, gp) per step\n{BACKEND}: {np.round(a, 4).tolist()}\n{other}: {np.round(b, 4).tolist()}")
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(b))
-    np.testing.assert_array_less(np.abs(a - b), 0.25 + 0.25 * np.maximum(np.abs(a), np.abs(b)))
-    d_here, d_there = a[:, 0], b[:, 0]
-    assert np.sign(d_here[-1] - d_here[0]) == np.sign(d_there[-1] - d_there[0])
-    # The critic loss's course over the schedule (it jumps as each block fades in) is the same:
-    # measured 0.97 (TensorFlow 1.85 4.60 7.32 6.44 7.82 8.06 5.68; JAX 2.61 5.17 7.17 5.96 7.81 8.32 6.60).
-    assert np.corrcoef(d_here, d_there)[0, 1] > 0.8
+    # The critic loss's course over the schedule (it jumps as each block fades in) and the
+    # penalty's are the same; measured (d_loss) TensorFlow 1.85 4.60 7.32 6.44 7.82 8.06 5.68,
+    # JAX 2.61 5.17 7.17 5.96 7.81 8.32 6.60 from one start; 1.48 4.00 4.03 2.07 4.55 6.88 7.58
+    # and 0.61 3.64 4.59 2.07 5.11 6.62 7.90 from another.
+    for column, name in ((0, "d_loss"), (2, "gp")):
+        assert np.corrcoef(a[:, column], b[:, column])[0, 1] > 0.8, name
+        assert abs(a[:, column].mean() - b[:, column].mean()) < 0.25 * max(a[:, column].mean(), b[:, column].mean()), name
+    assert abs(a[:, 1].mean() - b[:, 1].mean()) < 0.5, "g_loss"
