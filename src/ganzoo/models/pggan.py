@@ -14,10 +14,16 @@ How growth works without rebuilding or recompiling:
   variables. ``train_step`` derives phase and alpha from images_seen
   (:func:`growth_schedule`) and runs the networks' ``grow`` with them as tensors: every
   block runs and the ones above the phase are gated to zero (the official code's "linear"
-  structure). One traced graph serves all phases, no retracing when the model grows, and it
-  compiles with XLA. The price: early phases cost as much compute as the last one (the
-  official "recursive" structure skips unused blocks with tf.cond; measured here, a
-  tf.switch_case over phases made the graph several times larger and far slower to build);
+  structure). The gates are arithmetic in ``keras.ops`` (``where`` on the level, a blend
+  weighted by alpha), not Python branches: one traced step serves all phases on TensorFlow
+  (``tf.function``, XLA) and on JAX (``jax.jit``, which would trace every branch of a
+  ``cond`` anyway), with no retracing when the model grows. The price: early phases cost
+  as much compute as the last one (the official "recursive" structure skips unused blocks
+  with tf.cond; measured here, a tf.switch_case over phases made the graph several times
+  larger and far slower to build);
+* the same images with the same weights give the same outputs, critic input gradients,
+  schedule and optimizer restarts on both backends (tests/models/test_pggan.py trains one
+  model on each);
 * the dataset serves full-resolution images; ``train_step`` average-pools them to the
   phase's resolution and, while fading in, blends them with their 2x-downsampled version by
   the same alpha as the networks (the paper's treatment of the training set). Images travel
@@ -37,7 +43,9 @@ and again when its fade-in ends. Without it a block that starts learning meets a
 estimate near zero under a spent bias correction, and its first steps are ~1/sqrt(1 - beta_2)
 = 10x the learning rate. ``train_step`` compares the level of detail of this step with the
 previous step's (the ``phase``/``alpha`` weights), so the reset happens inside the compiled
-step and a resumed run resets exactly where an uninterrupted one does. In Keras terms both
+step (on JAX as ``where`` assignments recorded in the step's state, on TensorFlow a
+``tf.cond``, under ``tf.distribute`` in a merge call) and a resumed run resets exactly where
+an uninterrupted one does. In Keras terms both
 optimizers' ``iterations`` (their bias-correction step) and slots go back to zero; the
 learning-rate variable and a loss scale are kept. ``iterations`` therefore counts the steps
 since the last new level of detail (``images_seen`` counts the training), and a
@@ -55,12 +63,13 @@ from typing import Annotated, Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.constraints import NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import replicas_in_sync
+from ganzoo.models.seam import BACKEND
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
 from ganzoo.model_registry import register_model_class
 
@@ -74,16 +83,25 @@ def growth_schedule(images_seen, num_phases: int, fade_images: int, stabilize_im
     Phase 0 lasts ``stabilize_images``; phase p >= 1 starts at
     ``stabilize + (p - 1) * (fade + stabilize)`` and ramps alpha linearly from 0 to 1 over its
     first ``fade_images``; the last phase then trains on for ever.
+
+    The phase is integer arithmetic on the image count, exact at any count on either backend
+    (JAX computes in 32 bits unless x64 is enabled, so the float64 quotient this once was is
+    not available there); alpha is the float32 quotient of the images into the fade (fewer
+    than ``fade_images``) by ``fade_images``: correctly rounded, the value the float64
+    quotient rounds to.
     """
-    n = tf.cast(tf.convert_to_tensor(images_seen), tf.float64)
-    fade, stable = tf.constant(float(fade_images), tf.float64), tf.constant(float(stabilize_images), tf.float64)
-    zero, one = tf.constant(0.0, tf.float64), tf.constant(1.0, tf.float64)
-    grown = tf.floor((n - stable) / (fade + stable)) + one
-    phase = tf.clip_by_value(tf.where(n < stable, zero, grown), zero, float(num_phases - 1))
-    start = stable + (phase - one) * (fade + stable)
-    alpha = one if fade_images == 0 else tf.clip_by_value((n - start) / fade, zero, one)
-    alpha = tf.where(phase == zero, one, alpha)
-    return tf.cast(phase, tf.int32), tf.cast(alpha, tf.float32)
+    n = ops.convert_to_tensor(images_seen)
+    n = ops.cast(n, n.dtype if "int" in str(n.dtype) else "int64")
+    fade, stable = int(fade_images), int(stabilize_images)
+    grown = ops.floor_divide(n - stable, fade + stable) + 1
+    phase = ops.clip(ops.where(n < stable, ops.zeros_like(grown), grown), 0, num_phases - 1)
+    start = stable + (phase - 1) * (fade + stable)
+    if fade_images == 0:
+        alpha = ops.ones((), "float32")
+    else:
+        alpha = ops.clip(ops.cast(ops.minimum(n - start, fade), "float32") / float(fade), 0.0, 1.0)
+    alpha = ops.where(phase == 0, ops.ones((), "float32"), alpha)
+    return ops.cast(phase, "int32"), ops.cast(alpha, "float32")
 
 
 def level_of_detail_segment(phase, alpha):
@@ -91,8 +109,8 @@ def level_of_detail_segment(phase, alpha):
     ``2 * phase`` while the phase is stable (alpha = 1), ``2 * phase - 1`` while its block
     fades in. The official code resets its optimizers whenever this changes (its ``lod`` leaves
     an integer when a fade-in starts, and reaches the next one when it ends)."""
-    phase = tf.cast(phase, tf.int32)
-    return 2 * phase - tf.cast(tf.convert_to_tensor(alpha, tf.float32) < 1.0, tf.int32)
+    phase = ops.cast(phase, "int32")
+    return 2 * phase - ops.cast(ops.convert_to_tensor(alpha, "float32") < 1.0, "int32")
 
 
 def optimizer_state_variables(optimizer) -> list:
@@ -106,9 +124,23 @@ def optimizer_state_variables(optimizer) -> list:
 
 def reset_optimizer_state(optimizers, when) -> None:
     """Set the state of every optimizer in ``optimizers`` back to zero where the scalar bool
-    tensor ``when`` holds (graph mode and XLA: a ``tf.cond``; in a replica context under
-    ``tf.distribute`` the assignment happens in a merge call, on every replica's copy)."""
+    tensor ``when`` holds.
+
+    On JAX (inside the jitted step's StatelessScope) every state variable is assigned
+    ``where(when, 0, value)``: both outcomes are traced, the assignment is recorded in the
+    scope, and the step's new state carries it. On TensorFlow (graph mode and XLA) a
+    ``tf.cond`` assigns only when it holds; in a replica context under ``tf.distribute`` the
+    assignment happens in a merge call, on every replica's copy (a replica may not assign a
+    mirrored variable on its own): the one ``tf.distribute`` detail of this class.
+    """
     variables = [v for opt in optimizers for v in optimizer_state_variables(opt)]
+    if BACKEND != "tensorflow":
+        when = ops.convert_to_tensor(when)
+        for v in variables:
+            v.assign(ops.where(when, ops.zeros_like(v.value), v.value))
+        return
+    import tensorflow as tf
+
     variables = [v.value if isinstance(v, keras.Variable) else v for v in variables]
 
     def reset(strategy, flag):
@@ -235,7 +267,8 @@ class ProgressiveGAN(GANBase):
     @property
     def fully_grown(self) -> bool:
         """Whether the growth state is the last phase at alpha 1."""
-        return int(self.phase.numpy()) == self.num_phases - 1 and float(self.alpha.numpy()) == 1.0
+        phase, alpha = self._growth_now()
+        return phase == self.num_phases - 1 and alpha == 1.0
 
     def mark_fully_grown(self) -> None:
         """Give the model the growth state of fully grown generator weights loaded on their own
@@ -243,7 +276,7 @@ class ProgressiveGAN(GANBase):
         alpha 1, and ``images_seen`` at least :attr:`grown_images`, so that ``generate`` draws at
         full resolution and a further ``fit`` trains on at full resolution instead of growing
         again from the first phase."""
-        self.images_seen.assign(max(int(self.images_seen.numpy()), self.grown_images))
+        self.images_seen.assign(max(int(ops.convert_to_numpy(self.images_seen.value)), self.grown_images))
         self.phase.assign(self.num_phases - 1)
         self.alpha.assign(1.0)
 
@@ -284,10 +317,10 @@ class ProgressiveGAN(GANBase):
         if tuple(real.shape[1:]) != self.image_shape:
             raise ValueError(f"ProgressiveGAN takes full-resolution images {self.image_shape} at every phase "
                              f"(it downsamples them itself), got {tuple(real.shape[1:])}")
-        batch_size = tf.shape(real)[0]
+        batch_size = ops.shape(real)[0]
         phase, alpha = growth_schedule(self.images_seen, self.num_phases, self.fade_images, self.stabilize_images)
         # A new level of detail (a fade-in starts or ends): fresh optimizers, as the official code.
-        reset_optimizer_state((self.g_optimizer, self.d_optimizer), tf.not_equal(
+        reset_optimizer_state((self.g_optimizer, self.d_optimizer), ops.not_equal(
             level_of_detail_segment(phase, alpha), level_of_detail_segment(self.phase, self.alpha)))
         self.phase.assign(phase)
         self.alpha.assign(alpha)
@@ -297,8 +330,8 @@ class ProgressiveGAN(GANBase):
         # Images travel at full resolution as upsampled copies of the phase's images; the
         # critic's input gradient there is the phase-resolution gradient divided by the
         # upsampling factor f, so the penalty is taken w.r.t. x / f: exactly the paper's.
-        factor = tf.cast(self.image_shape[0], tf.float32) / tf.cast(
-            tf.gather(self.levels, level), tf.float32)
+        factor = float(self.image_shape[0]) / ops.cast(
+            ops.take(ops.convert_to_tensor(self.levels, "int32"), level), "float32")
 
         def critic(x):
             return D.grow(x, level, alpha, training=True)
@@ -307,7 +340,8 @@ class ProgressiveGAN(GANBase):
         z = self.sample_latent(batch_size)
         eps = self.sample_interpolation_weights(batch_size)
         real = self.grown_reals(real, phase, alpha)
-        with tf.GradientTape() as tape:
+
+        def critic_loss():
             fake = G.grow(z, level, alpha, training=True)
             # The critic's view: augmented (ADA / DiffAugment) when configured; the penalty too.
             real_in, fake_in = self.augment_images(real), self.augment_images(fake)
@@ -316,18 +350,23 @@ class ProgressiveGAN(GANBase):
             gp = losses.wasserstein_gradient_penalty(lambda u: critic(u * factor), real_in / factor,
                                                      fake_in / factor, alpha=eps,
                                                      loss_scale=self.loss_scale(self.d_optimizer))
-            total = d_loss + self.gradient_penalty * gp + self.drift * tf.reduce_mean(tf.square(real_logits))
-        self.apply_gradients(self.d_optimizer, tape, total, self.discriminator.trainable_variables)
+            total = d_loss + self.gradient_penalty * gp + self.drift * ops.mean(ops.square(real_logits))
+            return total, (d_loss, gp, real_logits)
+
+        total, (d_loss, gp, real_logits) = self.descend(self.d_optimizer, critic_loss,
+                                                        self.discriminator.trainable_variables)
         self.observe_real_logits(real_logits)
 
         # 2. Generator: a fresh z, raise D(G(z)).
         z = self.sample_latent(batch_size)
-        with tf.GradientTape() as tape:
-            g_loss = losses.wasserstein_generator_loss(
+
+        def generator_loss():
+            return losses.wasserstein_generator_loss(
                 critic(self.augment_images(G.grow(z, level, alpha, training=True))))
-        self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables)
+
+        g_loss, _ = self.descend(self.g_optimizer, generator_loss, self.generator.trainable_variables)
         self.update_ema()
-        self.images_seen.assign_add(tf.cast(batch_size * replicas_in_sync(), tf.int64))
+        self.images_seen.assign_add(ops.cast(batch_size * replicas_in_sync(), self.images_seen.value.dtype))
 
         self.d_loss_tracker.update_state(total)
         self.g_loss_tracker.update_state(g_loss)
@@ -337,14 +376,22 @@ class ProgressiveGAN(GANBase):
 
     def validation_fakes(self, real, labels):
         """Validation fakes at the current phase, upsampled to full resolution."""
-        z = self.sample_latent(tf.shape(real)[0])
+        z = self.sample_latent(ops.shape(real)[0])
         return self.sample_with(lambda net: self._body(net, "generator").grow(z, self._level(self.phase), self.alpha))
 
     def serving_images(self, net, inputs):
         """``net``'s images at the current phase and alpha (as ``generate``), at full resolution."""
-        with tf.init_scope():  # read now (eagerly), even when traced: the export serves this phase
-            phase, alpha = int(self.phase.numpy()), float(self.alpha.numpy())
-        return self._full_size(net, inputs, phase, tf.constant(alpha, tf.float32))
+        phase, alpha = self._growth_now()
+        return self._full_size(net, inputs, phase, ops.convert_to_tensor(alpha, "float32"))
+
+    def _growth_now(self) -> tuple:
+        """``(phase, alpha)`` as Python numbers, read now (eagerly) even inside a traced
+        function: an export serves the phase the model is at."""
+        if BACKEND == "tensorflow":
+            import tensorflow as tf
+            with tf.init_scope():
+                return int(self.phase.numpy()), float(self.alpha.numpy())
+        return int(ops.convert_to_numpy(self.phase.value)), float(ops.convert_to_numpy(self.alpha.value))
 
     def _full_size(self, net, z, phase, alpha):
         return upsample_to(self.fake_images(net, z, phase, alpha), self.image_shape[0])
@@ -359,9 +406,9 @@ class ProgressiveGAN(GANBase):
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"latents must have shape (n, {self.latent_dim}), got {z.shape}")
         self.resolve_labels(len(z), labels)
-        current = int(self.phase.numpy())
+        current, current_alpha = self._growth_now()
         if phase is None:
-            phase, alpha = current, float(self.alpha.numpy())
+            phase, alpha = current, current_alpha
         else:
             if isinstance(phase, bool) or not isinstance(phase, (int, np.integer)) or not 0 <= phase < self.num_phases:
                 raise ValueError(f"phase must be an integer in [0, {self.num_phases - 1}], got {phase!r}")
@@ -369,9 +416,9 @@ class ProgressiveGAN(GANBase):
                 raise ValueError(f"phase {phase} ({self.phase_resolution(phase)}x{self.phase_resolution(phase)}) "
                                  f"has not been trained yet: the model is at phase {current} "
                                  f"({self.phase_resolution(current)}x{self.phase_resolution(current)})")
-            phase, alpha = int(phase), 1.0 if phase < current else float(self.alpha.numpy())
+            phase, alpha = int(phase), 1.0 if phase < current else current_alpha
         net = self.sampling_generator(use_ema)
-        alpha = tf.constant(alpha, tf.float32)
+        alpha = ops.convert_to_tensor(alpha, "float32")
         make = self.fake_images if native_resolution else self._full_size
         out = [keras.ops.convert_to_numpy(make(net, z[i:i + batch_size], phase, alpha))
                for i in range(0, len(z), batch_size)]

@@ -35,8 +35,7 @@ import math
 from typing import Annotated
 
 import keras
-import tensorflow as tf
-from keras import layers
+from keras import layers, ops
 
 from ganzoo.constraints import Positive
 from ganzoo.network_registry import register_network
@@ -78,38 +77,43 @@ def block_width(res: int, filters: int) -> int:
 
 def upsample2x(x):
     """Nearest-neighbour 2x upsampling (the paper's ``upscale2d``)."""
-    return tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
+    return ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
 
 
 def downsample(x, factor: int):
     """Average pooling by an integer factor (the paper's ``downscale2d``); exact block means."""
-    return x if factor == 1 else tf.nn.avg_pool2d(x, factor, factor, "VALID")
+    return x if factor == 1 else ops.average_pool(x, factor, factor, "valid")
 
 
 def lerp(a, b, t):
     """Linear interpolation ``a + (b - a) * t`` (the fade-in of a new resolution block)."""
-    return a + (b - a) * tf.cast(t, a.dtype)
+    return a + (b - a) * ops.cast(t, a.dtype)
 
 
 def upsample_to(x, size: int):
     """Nearest-neighbour upsampling of square images to ``size`` (an integer multiple)."""
     factor = size // x.shape[1]
-    return x if factor == 1 else tf.repeat(tf.repeat(x, factor, axis=1), factor, axis=2)
+    return x if factor == 1 else ops.repeat(ops.repeat(x, factor, axis=1), factor, axis=2)
 
 
 def level_weights(num_levels: int, level, alpha):
     """Weight of each level's image in the faded output: ``alpha`` for ``level``, ``1 - alpha``
     for the level below, 0 elsewhere (tensors)."""
-    k = tf.range(num_levels)
-    alpha = tf.cast(alpha, tf.float32)
-    return (tf.where(k == level, alpha, 0.0) + tf.where(k == level - 1, 1.0 - alpha, 0.0))
+    k = ops.arange(num_levels, dtype="int32")
+    level = ops.cast(level, "int32")
+    alpha = ops.cast(alpha, "float32")
+    return ops.where(k == level, alpha, 0.0) + ops.where(k == level - 1, 1.0 - alpha, 0.0)
 
 
 def blend_levels(images, level, alpha):
     """Full-resolution images (one per level, each an upsampled copy of its level's images)
     -> the faded image of ``level``: ``lerp(images[level - 1], images[level], alpha)``."""
     weights = level_weights(len(images), level, alpha)
-    return tf.add_n([tf.cast(weights[k], x.dtype) * x for k, x in enumerate(images)])
+    terms = [ops.cast(weights[k], x.dtype) * x for k, x in enumerate(images)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 # ====================================================================== layers
@@ -238,20 +242,22 @@ class MinibatchStdDev(layers.Layer):
         n = x.shape[0]
         if n is not None:  # static batch (fit with drop_remainder): a plain int
             return max(g for g in range(1, min(self.group_size, n) + 1) if n % g == 0)
-        n = tf.shape(x)[0]
-        candidates = tf.range(self.group_size, 0, -1)
-        ok = tf.logical_and(candidates <= n, tf.math.floormod(n, candidates) == 0)
-        return tf.gather(candidates, tf.argmax(tf.cast(ok, tf.int32)))
+        # A batch dimension unknown while tracing (TensorFlow graphs without drop_remainder;
+        # JAX shapes are always static): the largest candidate that divides it, as a tensor.
+        n = ops.shape(x)[0]
+        candidates = ops.arange(self.group_size, 0, -1, dtype="int32")
+        ok = ops.logical_and(candidates <= n, ops.mod(n, candidates) == 0)
+        return ops.take(candidates, ops.argmax(ops.cast(ok, "int32")))
 
     def call(self, x):
         h, w, c = x.shape[1], x.shape[2], x.shape[3]
         g = self._group(x)
-        y = tf.reshape(tf.cast(x, tf.float32), [g, -1, h, w, c])
-        y = y - tf.reduce_mean(y, axis=0, keepdims=True)
-        y = tf.sqrt(tf.reduce_mean(tf.square(y), axis=0) + 1e-8)
-        y = tf.reduce_mean(y, axis=[1, 2, 3])  # one number per group
-        y = tf.tile(tf.reshape(y, [-1, 1, 1, 1]), [g, h, w, 1])
-        return tf.concat([x, tf.cast(y, x.dtype)], axis=-1)
+        y = ops.reshape(ops.cast(x, "float32"), (g, -1, h, w, c))
+        y = y - ops.mean(y, axis=0, keepdims=True)
+        y = ops.sqrt(ops.mean(ops.square(y), axis=0) + 1e-8)
+        y = ops.mean(y, axis=(1, 2, 3))  # one number per group
+        y = ops.tile(ops.reshape(y, (-1, 1, 1, 1)), (g, h, w, 1))
+        return ops.concatenate([x, ops.cast(y, x.dtype)], axis=-1)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (input_shape[-1] + 1,)
@@ -343,17 +349,17 @@ class ProgressiveGenerator(layers.Layer):
         if alpha is not None and level > 0:
             old = upsample2x(self.to_rgb[level - 1](previous, training=training))
             rgb = lerp(old, rgb, alpha)
-        return tf.tanh(tf.cast(rgb, tf.float32))
+        return ops.tanh(ops.cast(rgb, "float32"))
 
     def grow(self, z, level, alpha, training=None):
         """Full-resolution images of the network grown to ``level`` (int tensor) with the
         newest block faded in by ``alpha`` (every block runs; unused ones get weight 0)."""
         x = self.blocks[0](z, training=training)
-        rgbs = [upsample_to(tf.cast(self.to_rgb[0](x, training=training), tf.float32), self.resolution)]
+        rgbs = [upsample_to(ops.cast(self.to_rgb[0](x, training=training), "float32"), self.resolution)]
         for k in range(1, len(self.levels)):
             x = self.blocks[k](x, training=training)
-            rgbs.append(upsample_to(tf.cast(self.to_rgb[k](x, training=training), tf.float32), self.resolution))
-        return tf.tanh(blend_levels(rgbs, level, alpha))
+            rgbs.append(upsample_to(ops.cast(self.to_rgb[k](x, training=training), "float32"), self.resolution))
+        return ops.tanh(blend_levels(rgbs, level, alpha))
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.resolution, self.resolution, self.channels)
@@ -394,7 +400,7 @@ class ProgressiveDiscriminator(layers.Layer):
             x = lerp(old, x, alpha)
         for k in range(level - 1, -1, -1):
             x = self.blocks[k](x, training=training)
-        return tf.cast(x, tf.float32)
+        return ops.cast(x, "float32")
 
     def grow(self, images, level, alpha, training=None):
         """Logits of the network grown to ``level`` (int tensor) for full-resolution images
@@ -405,13 +411,14 @@ class ProgressiveDiscriminator(layers.Layer):
         top = len(self.levels) - 1
         features = [self.from_rgb[k](downsample(images, self.resolution // res), training=training)
                     for k, res in enumerate(self.levels)]
-        alpha = tf.cast(alpha, tf.float32)
+        alpha = ops.cast(alpha, "float32")
+        level = ops.cast(level, "int32")
         x = features[top]
         for k in range(top, 0, -1):
             y = self.blocks[k](x, training=training)
-            gate = tf.where(k > level, 0.0, tf.where(k == level, alpha, 1.0))
+            gate = ops.where(level < k, 0.0, ops.where(level == k, alpha, 1.0))
             x = lerp(features[k - 1], y, gate)
-        return tf.cast(self.blocks[0](x, training=training), tf.float32)
+        return ops.cast(self.blocks[0](x, training=training), "float32")
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], 1)
