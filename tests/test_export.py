@@ -125,7 +125,8 @@ def test_cli_export_from_jax_says_it_goes_through_tensorflow(models, tmp_path, c
     models["unconditional"].save(run / "model.keras")
     assert main(["export", str(run), "--format", "savedmodel", "-o", str(tmp_path / "export")]) == 0
     out = capsys.readouterr().out
-    assert f"this process runs Keras on {keras.backend.backend()}: the savedmodel export is written by a TensorFlow" in out
+    backend = keras.backend.backend()
+    assert f"this process runs Keras on {backend}: the savedmodel export is written by a TensorFlow" in out
     assert (tmp_path / "export" / "saved_model" / "saved_model.pb").is_file()
     assert not [p for p in (tmp_path / "export").iterdir() if p.name.startswith(".export-")]
 

@@ -35,7 +35,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["FORMATS", "export_generator", "export_through_tensorflow", "needs_tensorflow_process", "serving_function"]
+__all__ = ["FORMATS", "export_generator", "export_through_tensorflow", "needs_tensorflow_process",
+           "serving_function"]
 
 FORMATS = ("savedmodel", "tflite", "keras")
 

@@ -22,9 +22,13 @@ pipeline, shuffled with ``train.seed`` and repeated); the step count is the posi
 generators, skips the stream to the saved step and finishes the interrupted epoch before
 the remaining ones, so a run killed at any point and resumed ends with the step count and,
 with ``deterministic=True`` (TensorFlow's op determinism), the weights of an uninterrupted
-run (tests/test_resume.py kills one with SIGKILL).
+run (tests/test_resume.py kills one with SIGKILL). The same holds on JAX (XLA on CPU is
+deterministic; tests/test_cli_backend.py resumes a cgan_mnist run bitwise): Keras's JAX
+trainer keeps the training state outside the variables during an epoch, and every callback
+here that saves reads ``self.model``, which syncs it first (``model.jax_state_sync()``).
 
-**Distribution.** ``strategy="mirrored"|"multiworker"|"tpu"`` (see ganzoo.distribute) builds
+**Distribution.** (TensorFlow backend only; refused on JAX by :func:`check_strategy_backend`.)
+``strategy="mirrored"|"multiworker"|"tpu"`` (see ganzoo.distribute) builds
 the model under the strategy's scope; only the chief writes the run folder, other workers
 write into a temporary folder that is deleted.
 
