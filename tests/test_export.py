@@ -116,3 +116,31 @@ def test_export_errors_are_clear(models, tmp_path, capsys):
         export_generator(models["conditional"], blocker / "sub", "keras")
     assert main(["export", str(tmp_path / "missing_run"), "-o", str(tmp_path / "o")]) == 2
     assert "neither a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(keras.backend.backend() == "tensorflow", reason="from TensorFlow the export is written in-process")
+def test_cli_export_from_jax_says_it_goes_through_tensorflow(models, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    models["unconditional"].save(run / "model.keras")
+    assert main(["export", str(run), "--format", "savedmodel", "-o", str(tmp_path / "export")]) == 0
+    out = capsys.readouterr().out
+    backend = keras.backend.backend()
+    assert f"this process runs Keras on {backend}: the savedmodel export is written by a TensorFlow" in out
+    assert (tmp_path / "export" / "saved_model" / "saved_model.pb").is_file()
+    assert not [p for p in (tmp_path / "export").iterdir() if p.name.startswith(".export-")]
+
+
+def test_export_from_another_backend_without_tensorflow_says_what_to_do(models, tmp_path, monkeypatch):
+    import importlib.util
+
+    from ganzoo import export
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow" else real_find_spec(name, *a))
+    with pytest.raises(ValueError, match="TensorFlow is not installed .*pip install tensorflow.*export --format keras "
+                                         "here and run `KERAS_BACKEND=tensorflow ganzoo export RUN --format tflite"):
+        export.export_through_tensorflow(models["conditional"], tmp_path, "tflite")
+    assert export.needs_tensorflow_process("keras") is False
+    assert export.needs_tensorflow_process("savedmodel") is (keras.backend.backend() != "tensorflow")

@@ -119,3 +119,47 @@ def test_resume_mid_epoch_runs_the_rest_of_that_epoch(tmp_path):
     assert list(_segments(12, 6, 4)) == [(2, 6, 4)]
     assert list(_segments(22, 6, 4)) == [(3, 2, 4)]
     assert list(_segments(24, 6, 4)) == []
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX trainer keeps the state outside the variables "
+                                                             "during an epoch; TensorFlow has nothing to sync")
+def test_jax_run_syncs_its_state_to_save_and_at_epoch_ends_only(tmp_path, monkeypatch):
+    """Keras on JAX carries the training state outside the variables during an epoch; a
+    callback that saves must sync it (the checkpoints then hold the step's weights), and
+    nothing else may sync per step (a pass over every variable each step)."""
+    from ganzoo.models.seam import StatefulSteps
+
+    synced_at = []
+    original = StatefulSteps.jax_state_sync
+
+    def counting_sync(self):
+        if getattr(self, "_jax_state", None) and not self._jax_state_synced:
+            synced_at.append(int(keras.ops.convert_to_numpy(self._jax_state["optimizer_variables"][0])))
+        return original(self)
+
+    monkeypatch.setattr(StatefulSteps, "jax_state_sync", counting_sync)
+    config = tiny_config("dcgan_mnist", **{"train.epochs": 2, "train.steps_per_epoch": 8})
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 28, 28, 1)).astype("float32")
+    dataset = tf.data.Dataset.from_tensor_slices(x).batch(4)
+    model, _ = train(config, out=tmp_path / "run", dataset=dataset, verbose=0, checkpoint_every=3)
+    # The G optimizer's step count at each sync: the checkpoints of steps 3, 6, 9, 12, 15 and the
+    # two epoch ends (8, 16); before, DivergenceGuard synced after every one of the 16 steps.
+    assert synced_at == [3, 6, 8, 9, 12, 15, 16]
+    for path in CheckpointManager(tmp_path / "run" / "checkpoints").paths():  # saved after the sync
+        saved = keras.saving.load_model(path)
+        assert int(saved.g_optimizer.iterations.numpy()) == CheckpointManager.step_of(path)
+
+
+def test_tf_distribute_strategies_fail_fast_on_jax(monkeypatch, tmp_path):
+    from ganzoo import training
+
+    config = tiny_config("dcgan_mnist")
+    if keras.backend.backend() == "tensorflow":  # stand in for a JAX process: the check reads the backend
+        monkeypatch.setattr(training.keras.backend, "backend", lambda: "jax")
+    for strategy in ("mirrored", "multiworker", "tpu"):
+        with pytest.raises(ValueError, match=f"--strategy {strategy} is a tf.distribute strategy, which runs on the "
+                                             "TensorFlow backend only; this process runs Keras on jax"):
+            train(config, out=tmp_path / "run", strategy=strategy)
+    assert not (tmp_path / "run").exists()
+    training.check_strategy_backend("none")  # the default is no strategy: fine on JAX
+    training.check_strategy_backend(None)

@@ -15,6 +15,13 @@ else the raw G; ``use_ema`` / ``--raw`` choose) without the discriminator or opt
 * ``keras``: ``DIR/generator.keras``, the generator as a plain Keras model (float images in
   [-1, 1], like ``model.generator``), for fine-tuning or embedding in another Keras model.
 
+**From JAX.** The SavedModel and TFLite formats are TensorFlow graphs. A model that lives in a
+process running Keras on JAX (``KERAS_BACKEND=jax``) is exported through TensorFlow in a
+subprocess (:func:`export_through_tensorflow`): its weights go to a temporary ``.keras`` file
+(saving is backend-neutral), a ``KERAS_BACKEND=tensorflow`` Python loads it and writes exactly
+what a TensorFlow process writes, with the same serving signature. Without TensorFlow installed
+this fails with what to do instead. ``keras`` exports are written in-process on any backend.
+
 Every export also writes ``DIR/export.json``: entry, format, latent_dim, num_classes,
 image shape, which generator (``generator``, ``uses_ema_generator``), input and output names. Files are written to a temporary name and renamed,
 so an interrupted export never leaves a half-written file under the final name.
@@ -28,7 +35,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-__all__ = ["FORMATS", "export_generator", "serving_function"]
+__all__ = ["FORMATS", "export_generator", "export_through_tensorflow", "needs_tensorflow_process",
+           "serving_function"]
 
 FORMATS = ("savedmodel", "tflite", "keras")
 
@@ -105,6 +113,8 @@ def export_generator(model, directory, fmt: str = "savedmodel", use_ema=None) ->
     except OSError as err:
         raise PermissionError(f"cannot write to the export folder {directory} ({err.strerror}); "
                               "choose another -o") from None
+    if needs_tensorflow_process(fmt):
+        return export_through_tensorflow(model, directory, fmt, use_ema)
     work = Path(tempfile.mkdtemp(prefix=".export-", dir=directory))
     try:
         if fmt == "keras":
@@ -126,6 +136,61 @@ def export_generator(model, directory, fmt: str = "savedmodel", use_ema=None) ->
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def needs_tensorflow_process(fmt: str) -> bool:
+    """Whether exporting ``fmt`` from this process goes through a TensorFlow subprocess: a
+    TensorFlow graph format (SavedModel, TFLite) while Keras runs on another backend."""
+    import keras  # noqa: PLC0415
+
+    return fmt != "keras" and keras.backend.backend() != "tensorflow"
+
+
+#: What the TensorFlow subprocess of :func:`export_through_tensorflow` runs.
+_EXPORT_SCRIPT = """
+import sys
+import keras
+import ganzoo.models  # registers the classes
+from ganzoo.export import export_generator
+model_file, directory, fmt, use_ema = sys.argv[1:5]
+model = keras.saving.load_model(model_file)
+print(export_generator(model, directory, fmt, use_ema={"True": True, "False": False}[use_ema]))
+"""
+
+
+def export_through_tensorflow(model, directory, fmt: str, use_ema=None, timeout: float = 1800) -> Path:
+    """Export ``model`` (of a process running Keras on JAX) as ``fmt`` through a TensorFlow
+    subprocess: the model is saved to a temporary ``.keras`` file, which a
+    ``KERAS_BACKEND=tensorflow`` Python loads and exports with :func:`export_generator`. The
+    result is what a TensorFlow process writes from the same weights; returns its path."""
+    import importlib.util  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    import keras  # noqa: PLC0415
+
+    backend = keras.backend.backend()
+    if importlib.util.find_spec("tensorflow") is None:
+        raise ValueError(f"--format {fmt} writes a TensorFlow graph, and TensorFlow is not installed (this process "
+                         f"runs Keras on {backend}). Install it (pip install tensorflow) and export again, or "
+                         "export --format keras here and run `KERAS_BACKEND=tensorflow ganzoo export "
+                         f"RUN --format {fmt} -o DIR` where TensorFlow is")
+    ema = model.sampling_choice(use_ema).ema  # the generator chosen here, whatever the reloaded model thinks
+    directory = Path(directory)
+    package_root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, KERAS_BACKEND="tensorflow",
+               PYTHONPATH=os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    with tempfile.TemporaryDirectory(prefix=".export-jax-", dir=directory) as work:
+        model_file = Path(work) / "model.keras"
+        model.save(str(model_file))
+        done = subprocess.run([sys.executable, "-c", _EXPORT_SCRIPT, str(model_file), str(directory), fmt, str(ema)],
+                              env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise RuntimeError(f"exporting {fmt} through TensorFlow (this process runs Keras on {backend}) failed: "
+                           + (lines[-1] if lines else f"exit status {done.returncode}")
+                           + f"\n{done.stderr[-3000:]}")
+    return directory / ("saved_model" if fmt == "savedmodel" else "generator.tflite")
 
 
 def _frozen_serving_module(model, use_ema=None):

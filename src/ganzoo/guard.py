@@ -45,7 +45,12 @@ class TrainingDiverged(RuntimeError):
 
 class StepCallback(keras.callbacks.Callback):
     """Counts optimizer steps across epochs and ``fit`` calls (with ``steps_per_execution``,
-    Keras reports every k-th batch); ``self.step`` is the number of steps done."""
+    Keras reports every k-th batch); ``self.step`` is the number of steps done.
+
+    On JAX, Keras keeps the training state outside the variables during an epoch; reading
+    ``self.model`` syncs it back (``model.jax_state_sync()``), which a callback must do before
+    it reads or saves weights mid-epoch, and should not do on every step for anything else
+    (``self._model`` is the model without the sync)."""
 
     def __init__(self, start_step: int = 0):
         super().__init__()
@@ -125,7 +130,10 @@ class DivergenceGuard(StepCallback):
         """Mixed float16: a LossScaleOptimizer skips steps with non-finite gradients instead of
         applying them, so a diverged model shows up as a collapsing loss scale, not a NaN loss."""
         for name in ("g_optimizer", "d_optimizer"):
-            optimizer = getattr(self.model, name, None)
+            if not isinstance(getattr(self._model, name, None), keras.optimizers.LossScaleOptimizer):
+                continue
+            # self.model syncs the JAX state into the variables first (the scale is read only here).
+            optimizer = getattr(self.model, name)
             if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
                 scale = float(keras.ops.convert_to_numpy(optimizer.dynamic_scale))
                 if scale < self.min_loss_scale:
@@ -136,13 +144,18 @@ class DivergenceGuard(StepCallback):
     def _watch_collapse(self, step: int, logs) -> None:
         if self.collapse_patience is None or self.collapse_warned_at is not None:
             return
-        if getattr(self.model, "loss_name", None) == "wasserstein" or "d_loss" not in (logs or {}):
-            return
-        if not getattr(self.model, "discriminator_training", True):  # e.g. SRGAN's pixel pre-training
+        # self._model, not self.model: on JAX the property syncs the whole training state into the
+        # variables, which per step would cost every step a pass over the model's variables.
+        # These are Python attributes, the same before and after a sync.
+        if getattr(self._model, "loss_name", None) == "wasserstein" or "d_loss" not in (logs or {}):
             return
         d_loss = float(np.asarray(logs["d_loss"]))
         if d_loss >= self.collapse_threshold:
             self._low_since = None
+            return
+        # e.g. SRGAN's pixel pre-training; it reads a variable (D's step count), so self.model
+        # (synced), and only on a low d_loss.
+        if not getattr(self.model, "discriminator_training", True):
             return
         if self._low_since is None:
             self._low_since = step

@@ -22,9 +22,13 @@ pipeline, shuffled with ``train.seed`` and repeated); the step count is the posi
 generators, skips the stream to the saved step and finishes the interrupted epoch before
 the remaining ones, so a run killed at any point and resumed ends with the step count and,
 with ``deterministic=True`` (TensorFlow's op determinism), the weights of an uninterrupted
-run (tests/test_resume.py kills one with SIGKILL).
+run (tests/test_resume.py kills one with SIGKILL). The same holds on JAX (XLA on CPU is
+deterministic; tests/test_cli_backend.py resumes a cgan_mnist run bitwise): Keras's JAX
+trainer keeps the training state outside the variables during an epoch, and every callback
+here that saves reads ``self.model``, which syncs it first (``model.jax_state_sync()``).
 
-**Distribution.** ``strategy="mirrored"|"multiworker"|"tpu"`` (see ganzoo.distribute) builds
+**Distribution.** (TensorFlow backend only; refused on JAX by :func:`check_strategy_backend`.)
+``strategy="mirrored"|"multiworker"|"tpu"`` (see ganzoo.distribute) builds
 the model under the strategy's scope; only the chief writes the run folder, other workers
 write into a temporary folder that is deleted.
 
@@ -47,7 +51,7 @@ from ganzoo.config import Config
 from ganzoo.guard import DivergenceGuard, StepCallback
 from ganzoo.model_registry import model_class
 
-__all__ = ["train", "prepare_run_dir", "CheckpointEvery", "steps_per_epoch_of"]
+__all__ = ["train", "prepare_run_dir", "CheckpointEvery", "steps_per_epoch_of", "check_strategy_backend"]
 
 logger = logging.getLogger(__name__)
 
@@ -212,6 +216,7 @@ def train(config: Config, out: Optional[Path] = None, data_dir: Optional[str] = 
     from ganzoo import distribute  # noqa: PLC0415
     from ganzoo.precision import configure_cpu_threads  # noqa: PLC0415
 
+    check_strategy_backend(strategy)
     # First, while TensorFlow's thread pools can still be sized (the data pipeline and the
     # strategy start them).
     configure_cpu_threads(config.train.cpu_threads, config.train.precision, config.train.jit_compile)
@@ -324,6 +329,31 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
                 model.save(str(run_dir / "model.keras"))
             atomic_write_text(run_dir / "train_time.txt", f"{seconds:.1f}\n")
     return model, history
+
+
+#: ``tf.distribute`` strategies by name (ganzoo.distribute): TensorFlow's, not Keras's.
+TF_STRATEGIES = ("mirrored", "multiworker", "tpu")
+
+
+def check_strategy_backend(strategy) -> None:
+    """ValueError, before anything is built, when a ``tf.distribute`` strategy is asked for on
+    a backend other than TensorFlow: a strategy places TensorFlow variables and runs TensorFlow
+    steps, so on JAX it would silently train on one device (or fail deep inside Keras)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow" or strategy is None or strategy == "none":
+        return
+    import sys  # noqa: PLC0415
+
+    tf = sys.modules.get("tensorflow")
+    is_tf_strategy = strategy in TF_STRATEGIES or (
+        tf is not None and isinstance(strategy, tf.distribute.Strategy)
+        and not isinstance(strategy, type(tf.distribute.get_strategy())))
+    if is_tf_strategy:
+        name = strategy if isinstance(strategy, str) else type(strategy).__name__
+        raise ValueError(f"--strategy {name} is a tf.distribute strategy, which runs on the TensorFlow backend "
+                         f"only; this process runs Keras on {backend}. Train with --backend tensorflow (or "
+                         "KERAS_BACKEND=tensorflow), or on JAX use keras.distribution (e.g. DataParallel) "
+                         "instead of a strategy")
 
 
 def _segments(start_step: int, per_epoch: int, epochs: int):

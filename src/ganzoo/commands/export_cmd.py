@@ -33,6 +33,13 @@ def run(args) -> int:
     model, provenance = load_source(str(path), command="export")
     choice = choose_generator(model, provenance, args.raw)
     print(f"exporting the {choice}")
+    from ganzoo.export import needs_tensorflow_process  # noqa: PLC0415
+
+    if needs_tensorflow_process(args.format):
+        import keras  # noqa: PLC0415
+
+        print(f"this process runs Keras on {keras.backend.backend()}: the {args.format} export is written by a "
+              "TensorFlow subprocess from the same weights")
     written = export_generator(model, Path(args.output), args.format, use_ema=choice.ema)
     print(f"wrote {args.format} export of {model.name} to {written}")
     return 0

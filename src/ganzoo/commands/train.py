@@ -7,7 +7,8 @@ checkpoint is kept); 4 a checkpoint could not be written (e.g. disk full; the pr
 checkpoint is intact); 130 Ctrl-C (the resume command is printed).
 
 **Run options** (how a run is driven, not what it learns: checkpoint cadence, checkpoints
-kept, sample and nearest-image cadence, --quiet, --raw, --deterministic, --strategy, --data-dir) are
+kept, sample and nearest-image cadence, --quiet, --raw, --deterministic, --strategy, --data-dir,
+the Keras backend) are
 stored in ``RUN/run_options.json``; ``--resume`` reuses them, and one given again on the
 command line wins and is stored. A run folder is created only once the data has loaded, and a
 run that fails through the user's doing (out of memory, Ctrl-C, bad data) before its first
@@ -31,7 +32,7 @@ EXIT_INTERRUPTED = 130
 #: per epoch, nearest panels as often as samples, the default strategy).
 RUN_OPTIONS = {"checkpoint_every": None, "keep_checkpoints": 3, "samples_every": 1, "nearest_every": None,
                "quiet": False, "deterministic": False, "strategy": None, "data_dir": None,
-               "raw": False}
+               "raw": False, "backend": None}
 RUN_OPTIONS_FILE = "run_options.json"
 
 
@@ -60,7 +61,8 @@ def add_parser(sub):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.learning_rate=2e-4 (repeatable)")
     p.add_argument("--strategy", choices=STRATEGIES,
-                   help="tf.distribute strategy: none (default), mirrored (local GPUs), multiworker (needs TF_CONFIG), tpu")
+                   help="tf.distribute strategy (TensorFlow backend only): none (default), mirrored (local GPUs), "
+                        "multiworker (needs TF_CONFIG), tpu")
     p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (sets train.precision; default float32)")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="write a checkpoint every N steps (default, or 0: at the end of every epoch); always at the end")
@@ -275,10 +277,18 @@ def run(args) -> int:
     from ganzoo.guard import TrainingDiverged  # noqa: PLC0415
     from ganzoo.training import train  # noqa: PLC0415
 
+    import keras  # noqa: PLC0415  (after ganzoo.cli has chosen the backend)
+
+    backend = keras.backend.backend()
     if args.resume:
         config, out = resume_config(args)
-        options = run_options(args, read_run_options(out))
+        stored = read_run_options(out)
+        options = run_options(args, stored)
         print(f"resuming {config.name} in {out} (to {config.train.epochs} epoch(s))")
+        if stored.get("backend") and stored["backend"] != backend:
+            print(f"note: the run trained on the {stored['backend']} backend and continues on {backend}: its "
+                  "checkpoint loads on either, but the continuation is not bitwise the one "
+                  f"{stored['backend']} would compute (pass --backend {stored['backend']} to keep it)")
     else:
         if not args.name:
             raise ValueError("name the entry to train (see `ganzoo list`), or give --resume RUN")
@@ -286,7 +296,8 @@ def run(args) -> int:
         out = Path(args.out or Path("runs") / config.name)
         options = run_options(args)
         print(f"training {config.name} ({config.model.cls}, {config.model.loss} loss) for {config.train.epochs} "
-              f"epoch(s); run folder: {out}")
+              f"epoch(s) on {backend}; run folder: {out}")
+    options["backend"] = backend
     _precision_and_threads(config)
     extra_callbacks = []
     samples_every = options["samples_every"]
