@@ -87,6 +87,9 @@ class AdversarialModel(seam.StatefulSteps, keras.Model):
         """Set both optimizers (instances, names or serialized dicts; Adam(2e-4, 0.5) by
         default). ``jit_compile="auto"`` picks XLA or graph mode by platform."""
         self._jit_setting = jit_compile
+        # No Keras optimizer of its own (its default is an RMSprop that JAX's fit would build and every
+        # file would then carry): the two optimizers below are the model's.
+        kwargs.setdefault("optimizer", None)
         super().compile(jit_compile=distributed.resolve_jit_compile(jit_compile), steps_per_execution=steps_per_execution,
                         **kwargs)
         self.g_optimizer = self._loss_scaled(self._make_optimizer(g_optimizer))
