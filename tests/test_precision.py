@@ -241,3 +241,56 @@ def test_thread_layout_is_applied_before_tensorflow_starts(case):
     else:
         assert out["applied"] is None
         assert len(out["warnings"]) == 1 and "before anything else uses TensorFlow" in out["warnings"][0]
+
+
+def test_float16_step_skips_an_overflow_inside_the_compiled_step():
+    """Both backends: the loss-scaled step runs inside fit's compiled step (on JAX a
+    StatelessScope under jax.jit, where Keras's stateful LossScaleOptimizer.apply leaks tracers
+    out of its ops.cond) and does what loss scaling promises: finite steps apply and count,
+    an overflowing one is skipped (weights and Adam state unchanged) and halves the scale."""
+    config = tiny_config("cgan_mnist", **{"train.precision": "mixed_float16", "train.batch_size": 8})
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, (8,)).astype("int32")
+    model = build_model(config)
+    compile_model(model, config)
+    assert model.generator.layers[-2].dtype_policy.name == "mixed_float16"
+    batch = tf.data.Dataset.from_tensors((x, y))
+    model.fit(batch.repeat(2), epochs=1, verbose=0)
+    scale = float(model.loss_scale(model.d_optimizer))
+    assert int(model.d_optimizer.iterations.numpy()) == 2 and int(model.g_optimizer.iterations.numpy()) == 2
+    assert scale == 2.0 ** 15  # no overflow in two finite steps, no growth before 2000
+    d_before = [np.array(v.numpy()) for v in model.discriminator.trainable_variables]
+    g_before = [np.array(v.numpy()) for v in model.generator.trainable_variables]
+    # A scale no float16 gradient survives: D's step overflows, G's (own scale) does not.
+    model.d_optimizer.dynamic_scale.assign(2.0 ** 100)
+    history = model.fit(batch, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][-1])  # the logged loss is the unscaled one
+    assert int(model.d_optimizer.iterations.numpy()) == 2  # skipped
+    assert float(model.loss_scale(model.d_optimizer)) == 2.0 ** 99
+    for before, v in zip(d_before, model.discriminator.trainable_variables):
+        np.testing.assert_array_equal(v.numpy(), before)
+    assert int(model.g_optimizer.iterations.numpy()) == 3
+    assert any(not np.array_equal(v.numpy(), b) for v, b in zip(model.generator.trainable_variables, g_before))
+
+
+def test_loss_scaling_wrapper_per_backend():
+    """TensorFlow keeps Keras's LossScaleOptimizer (files and behaviour unchanged); JAX uses the
+    subclass that applies inside a StatelessScope, and re-wraps a Keras one (a file saved on
+    TensorFlow) keeping its settings."""
+    from ganzoo.models import distributed
+
+    policy = keras.DTypePolicy("mixed_float16")
+    wrapped = distributed.loss_scaled(keras.optimizers.Adam(), policy)
+    keras_lso = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(), initial_scale=64.0, dynamic_growth_steps=7)
+    again = distributed.loss_scaled(keras_lso, policy)
+    assert distributed.loss_scaled(keras.optimizers.Adam(), keras.DTypePolicy("mixed_bfloat16")).__class__ is \
+        keras.optimizers.Adam
+    if keras.backend.backend() == "jax":
+        assert type(wrapped) is distributed.StatelessLossScaleOptimizer
+        assert type(again) is distributed.StatelessLossScaleOptimizer
+        assert isinstance(again.inner_optimizer, keras.optimizers.SGD)
+        assert (again.initial_scale, again.dynamic_growth_steps) == (64.0, 7)
+    else:
+        assert type(wrapped) is keras.optimizers.LossScaleOptimizer
+        assert again is keras_lso
