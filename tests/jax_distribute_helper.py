@@ -7,6 +7,9 @@ XLA devices, which must be set before JAX initialises, so this runs in a fresh i
         devices (``distribute.get_strategy("mirrored")``), same data, same global batch; write
         how far apart the two runs' weight updates and optimizer moments are relative to the
         state (and a different seed's, as a control), the logs and where the weights live.
+    KERAS_BACKEND=jax python tests/jax_distribute_helper.py train RUN OUT.json
+        ``ganzoo.training.train(..., strategy="mirrored")`` of tiny cgan_mnist into RUN; writes
+        how its batches were sharded, its logs and the devices of the saved model's weights.
 """
 
 from __future__ import annotations
@@ -121,5 +124,25 @@ def equivalence(out: str) -> None:
     Path(out).write_text(json.dumps(results, indent=1))
 
 
+def train(run: str, out: str) -> None:
+    import keras
+
+    from ganzoo import training
+    from tests.helpers import tiny_config
+
+    batches = _record_batch_shardings()
+    config = tiny_config("cgan_mnist", **{"train.batch_size": 8, "train.epochs": 1})
+    model, history = training.train(config, out=Path(run), dataset=_data(config, 3), strategy="mirrored", verbose=0)
+    again = keras.saving.load_model(Path(run) / "model.keras")
+    Path(out).write_text(json.dumps({
+        "image_batches": [b for b in batches if b["rank"] == 4],
+        "history": history.history,
+        "g_steps": int(model.g_optimizer.iterations.numpy()),
+        "weight_devices": len(model.generator.trainable_variables[0].value.sharding.device_set),
+        "loaded_sample_shape": list(again.generate(2, seed=0).shape),
+        "files": sorted(p.name for p in Path(run).iterdir()),
+    }, indent=1))
+
+
 if __name__ == "__main__":
-    {"equivalence": equivalence}[sys.argv[1]](*sys.argv[2:])
+    {"equivalence": equivalence, "train": train}[sys.argv[1]](*sys.argv[2:])

@@ -303,3 +303,31 @@ def test_fit_scope_is_nothing_on_tensorflow_strategies():
         strategy = None
     with distribute.fit_scope(strategy):
         assert keras.distribution.distribution() is None
+
+
+def _training_runs_fit_in_the_distribution() -> bool:
+    import inspect
+
+    from ganzoo import training
+
+    return "fit_scope" in inspect.getsource(training)
+
+
+@jax_only
+@pytest.mark.skipif(not _training_runs_fit_in_the_distribution(),
+                    reason="ganzoo.training does not yet run fit inside distribute.fit_scope(strategy) (the 2-line "
+                           "hook of the JAX distribution work); without it Keras feeds one device")
+def test_jax_train_with_strategy_mirrored_shards_every_batch(tmp_path):
+    """``ganzoo.training.train(..., strategy="mirrored")`` on JAX over two host CPU devices:
+    every step's batch is split over both devices, the run folder is complete and its model
+    loads and samples."""
+    out = tmp_path / "train.json"
+    proc = subprocess.run([sys.executable, str(JAX_HELPER), "train", str(tmp_path / "run"), str(out)], cwd=ROOT,
+                          env=_env(KERAS_BACKEND="jax"), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    r = json.loads(out.read_text())
+    assert r["g_steps"] == 3 and len(r["image_batches"]) >= 3, r
+    assert all(b == {"rank": 4, "rows": 8, "devices": 2, "rows_per_device": [4]} for b in r["image_batches"]), r
+    assert r["weight_devices"] == 2 and r["loaded_sample_shape"] == [2, 28, 28, 1], r
+    assert {"model.keras", "checkpoints", "log.csv", "samples"} <= set(r["files"]), r["files"]
+    assert all(np.isfinite(v).all() for v in r["history"].values()), r["history"]

@@ -150,6 +150,9 @@ def test_precision_is_validated():
 
 # ---------------------------------------------------------------------- CPU thread layout
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the thread layout is for TensorFlow's graph-mode kernels; on JAX every step is XLA "
+                           "(test_auto_precision_and_threads_on_jax)")
 def test_auto_thread_layout_is_only_for_native_bfloat16_on_a_cpu(monkeypatch):
     from ganzoo import precision
 
@@ -294,3 +297,17 @@ def test_loss_scaling_wrapper_per_backend():
     else:
         assert type(wrapped) is keras.optimizers.LossScaleOptimizer
         assert again is keras_lso
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's meaning of precision/cpu_threads auto")
+def test_auto_precision_and_threads_on_jax(monkeypatch):
+    """On JAX ``auto`` is float32 (the bfloat16 speed-up was measured for TensorFlow's oneDNN
+    kernels, not XLA's) and the TensorFlow thread layout is left alone (XLA runs the step)."""
+    from ganzoo import precision
+
+    monkeypatch.setattr(precision, "_cpu_count", lambda: 8)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.resolve_precision("auto") == "float32"
+    assert precision.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16") is None
+    assert precision.cpu_thread_layout([3, 1], "float32") == (3, 1)
