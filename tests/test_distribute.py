@@ -259,7 +259,8 @@ def test_jax_data_parallel_two_devices_match_one_device(tmp_path):
         # lr-sized steps: measured 4e-6 (float32) and 4e-4 (float16) of the update, the control ~1.
         assert r["update_relative_diff"] < 1e-3, (name, r["update_relative_diff"])
         for key, values in r["logs_one_device"].items():
-            np.testing.assert_allclose(r["logs_data_parallel"][key], values, rtol=tol, atol=tol, err_msg=f"{name} {key}")
+            np.testing.assert_allclose(r["logs_data_parallel"][key], values, rtol=tol, atol=tol,
+                                       err_msg=f"{name} {key}")
 
 
 @jax_only

@@ -17,8 +17,8 @@ Both policies train on TensorFlow and on JAX (tests/test_precision.py runs on ei
   computes bfloat16 natively (flags ``avx512_bf16`` or ``amx_bf16``: oneDNN then runs the
   wider convolutions and dense layers 1.5-2x faster, and a whole cgan_mnist/dcgan_mnist step
   1.4-1.5x, README "Performance"), ``float32`` everywhere else (CPUs without them emulate
-  bfloat16 and are slower; and on the JAX backend, where that speed-up was not measured). Opt-in; ``benchmarks/quality_bf16.py`` compares its quality with
-  float32's.
+  bfloat16 and are slower; and on the JAX backend, where that speed-up was not measured).
+  Opt-in; ``benchmarks/quality_bf16.py`` compares its quality with float32's.
 
 **CPU threads** (``train.cpu_threads``, :func:`configure_cpu_threads`). With bfloat16 on a CPU
 the convolutions are small for AMX and TensorFlow's per-op thread fan-out costs more than it
