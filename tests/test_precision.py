@@ -101,6 +101,9 @@ def test_float16_wraps_both_optimizers_in_loss_scaling_and_round_trips(tmp_path)
     np.testing.assert_allclose(again.generate(3, seed=1), model.generate(3, seed=1), atol=1e-6)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="written with tf ops and tf.GradientTape; the backend-neutral version is "
+                           "test_loss_scaled_penalty_paths_in_a_step_on_every_backend")
 def test_gradient_penalty_inner_gradient_is_loss_scaled():
     """A float16 intermediate gradient of 1e-8 underflows to 0 unscaled; with the optimizer's
     loss scale it survives (and is unscaled again in float32)."""
@@ -118,6 +121,9 @@ def test_gradient_penalty_inner_gradient_is_loss_scaled():
     np.testing.assert_allclose(float(gp), (3.0 - 1.0) ** 2, rtol=1e-6)  # ||grad|| = sqrt(9) = 3
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="written with tf ops and tf.GradientTape; the backend-neutral version is "
+                           "test_loss_scaled_penalty_paths_in_a_step_on_every_backend")
 def test_an_overflowed_scaled_penalty_skips_the_step_without_poisoning_the_loss():
     from ganzoo import losses
 
@@ -311,3 +317,36 @@ def test_auto_precision_and_threads_on_jax(monkeypatch):
     assert precision.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
     assert precision.cpu_thread_layout("auto", "mixed_bfloat16") is None
     assert precision.cpu_thread_layout([3, 1], "float32") == (3, 1)
+
+
+def test_loss_scaled_penalty_paths_in_a_step_on_every_backend():
+    """The penalties' loss_scale path in keras.ops, taken as a step takes it (on JAX inside a
+    StatelessScope, through ganzoo.models.seam): a float16 inner gradient of 1e-8 underflows
+    unscaled and survives with the scale; the gradient penalty is unscaled again; an
+    overflowed scaled penalty reads 0 with a NaN gradient (the optimizer skips the step)."""
+    from keras import ops
+
+    from ganzoo import losses
+    from ganzoo.models import seam
+
+    half = ops.convert_to_tensor(0.5, "float16")
+
+    def critic(v):
+        return ops.sum(ops.cast(ops.cast(v, "float16") * half, "float32") * 1e-8, axis=1)
+
+    w = keras.Variable(2.0)
+    with keras.StatelessScope():
+        x = ops.ones([2, 4])
+        unscaled = losses._input_gradients(critic, x)
+        scaled = losses._input_gradients(critic, x, loss_scale=2.0 ** 15)
+        gp = losses.wasserstein_gradient_penalty(lambda v: ops.sum(v, axis=[1, 2, 3]), ops.zeros([2, 3, 3, 1]),
+                                                 ops.ones([2, 3, 3, 1]), alpha=ops.full([2, 1, 1, 1], 0.5),
+                                                 loss_scale=128.0)
+        steps = [seam.gradients(lambda: losses._overflow_skips_step(w * factor), [w])
+                 for factor in (3.0, float("inf"))]
+    assert float(ops.max(ops.abs(unscaled))) == 0.0  # underflow
+    np.testing.assert_allclose(ops.convert_to_numpy(scaled), np.full([2, 4], 5e-9), rtol=1e-2)
+    np.testing.assert_allclose(float(gp), (3.0 - 1.0) ** 2, rtol=1e-6)  # ||grad|| = sqrt(9) = 3
+    (finite_loss, _, (finite_grad,)), (inf_loss, _, (inf_grad,)) = steps
+    assert float(finite_loss) == 6.0 and float(finite_grad) == 3.0
+    assert float(inf_loss) == 0.0 and not np.isfinite(float(inf_grad))
