@@ -101,6 +101,9 @@ def test_float16_wraps_both_optimizers_in_loss_scaling_and_round_trips(tmp_path)
     np.testing.assert_allclose(again.generate(3, seed=1), model.generate(3, seed=1), atol=1e-6)
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="written with tf ops and tf.GradientTape; the backend-neutral version is "
+                           "test_loss_scaled_penalty_paths_in_a_step_on_every_backend")
 def test_gradient_penalty_inner_gradient_is_loss_scaled():
     """A float16 intermediate gradient of 1e-8 underflows to 0 unscaled; with the optimizer's
     loss scale it survives (and is unscaled again in float32)."""
@@ -118,6 +121,9 @@ def test_gradient_penalty_inner_gradient_is_loss_scaled():
     np.testing.assert_allclose(float(gp), (3.0 - 1.0) ** 2, rtol=1e-6)  # ||grad|| = sqrt(9) = 3
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="written with tf ops and tf.GradientTape; the backend-neutral version is "
+                           "test_loss_scaled_penalty_paths_in_a_step_on_every_backend")
 def test_an_overflowed_scaled_penalty_skips_the_step_without_poisoning_the_loss():
     from ganzoo import losses
 
@@ -150,6 +156,9 @@ def test_precision_is_validated():
 
 # ---------------------------------------------------------------------- CPU thread layout
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the thread layout is for TensorFlow's graph-mode kernels; on JAX every step is XLA "
+                           "(test_auto_precision_and_threads_on_jax)")
 def test_auto_thread_layout_is_only_for_native_bfloat16_on_a_cpu(monkeypatch):
     from ganzoo import precision
 
@@ -241,3 +250,103 @@ def test_thread_layout_is_applied_before_tensorflow_starts(case):
     else:
         assert out["applied"] is None
         assert len(out["warnings"]) == 1 and "before anything else uses TensorFlow" in out["warnings"][0]
+
+
+def test_float16_step_skips_an_overflow_inside_the_compiled_step():
+    """Both backends: the loss-scaled step runs inside fit's compiled step (on JAX a
+    StatelessScope under jax.jit, where Keras's stateful LossScaleOptimizer.apply leaks tracers
+    out of its ops.cond) and does what loss scaling promises: finite steps apply and count,
+    an overflowing one is skipped (weights and Adam state unchanged) and halves the scale."""
+    config = tiny_config("cgan_mnist", **{"train.precision": "mixed_float16", "train.batch_size": 8})
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
+    y = rng.integers(0, 10, (8,)).astype("int32")
+    model = build_model(config)
+    compile_model(model, config)
+    assert model.generator.layers[-2].dtype_policy.name == "mixed_float16"
+    batch = tf.data.Dataset.from_tensors((x, y))
+    model.fit(batch.repeat(2), epochs=1, verbose=0)
+    scale = float(model.loss_scale(model.d_optimizer))
+    assert int(model.d_optimizer.iterations.numpy()) == 2 and int(model.g_optimizer.iterations.numpy()) == 2
+    assert scale == 2.0 ** 15  # no overflow in two finite steps, no growth before 2000
+    d_before = [np.array(v.numpy()) for v in model.discriminator.trainable_variables]
+    g_before = [np.array(v.numpy()) for v in model.generator.trainable_variables]
+    # A scale no float16 gradient survives: D's step overflows, G's (own scale) does not.
+    model.d_optimizer.dynamic_scale.assign(2.0 ** 100)
+    history = model.fit(batch, epochs=1, verbose=0)
+    assert np.isfinite(history.history["d_loss"][-1])  # the logged loss is the unscaled one
+    assert int(model.d_optimizer.iterations.numpy()) == 2  # skipped
+    assert float(model.loss_scale(model.d_optimizer)) == 2.0 ** 99
+    for before, v in zip(d_before, model.discriminator.trainable_variables):
+        np.testing.assert_array_equal(v.numpy(), before)
+    assert int(model.g_optimizer.iterations.numpy()) == 3
+    assert any(not np.array_equal(v.numpy(), b) for v, b in zip(model.generator.trainable_variables, g_before))
+
+
+def test_loss_scaling_wrapper_per_backend():
+    """TensorFlow keeps Keras's LossScaleOptimizer (files and behaviour unchanged); JAX uses the
+    subclass that applies inside a StatelessScope, and re-wraps a Keras one (a file saved on
+    TensorFlow) keeping its settings."""
+    from ganzoo.models import distributed
+
+    policy = keras.DTypePolicy("mixed_float16")
+    wrapped = distributed.loss_scaled(keras.optimizers.Adam(), policy)
+    keras_lso = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(), initial_scale=64.0, dynamic_growth_steps=7)
+    again = distributed.loss_scaled(keras_lso, policy)
+    assert distributed.loss_scaled(keras.optimizers.Adam(), keras.DTypePolicy("mixed_bfloat16")).__class__ is \
+        keras.optimizers.Adam
+    if keras.backend.backend() == "jax":
+        assert type(wrapped) is distributed.StatelessLossScaleOptimizer
+        assert type(again) is distributed.StatelessLossScaleOptimizer
+        assert isinstance(again.inner_optimizer, keras.optimizers.SGD)
+        assert (again.initial_scale, again.dynamic_growth_steps) == (64.0, 7)
+    else:
+        assert type(wrapped) is keras.optimizers.LossScaleOptimizer
+        assert again is keras_lso
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's meaning of precision/cpu_threads auto")
+def test_auto_precision_and_threads_on_jax(monkeypatch):
+    """On JAX ``auto`` is float32 (the bfloat16 speed-up was measured for TensorFlow's oneDNN
+    kernels, not XLA's) and the TensorFlow thread layout is left alone (XLA runs the step)."""
+    from ganzoo import precision
+
+    monkeypatch.setattr(precision, "_cpu_count", lambda: 8)
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    assert precision.resolve_precision("auto") == "float32"
+    assert precision.resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+    assert precision.cpu_thread_layout("auto", "mixed_bfloat16") is None
+    assert precision.cpu_thread_layout([3, 1], "float32") == (3, 1)
+
+
+def test_loss_scaled_penalty_paths_in_a_step_on_every_backend():
+    """The penalties' loss_scale path in keras.ops, taken as a step takes it (on JAX inside a
+    StatelessScope, through ganzoo.models.seam): a float16 inner gradient of 1e-8 underflows
+    unscaled and survives with the scale; the gradient penalty is unscaled again; an
+    overflowed scaled penalty reads 0 with a NaN gradient (the optimizer skips the step)."""
+    from keras import ops
+
+    from ganzoo import losses
+    from ganzoo.models import seam
+
+    half = ops.convert_to_tensor(0.5, "float16")
+
+    def critic(v):
+        return ops.sum(ops.cast(ops.cast(v, "float16") * half, "float32") * 1e-8, axis=1)
+
+    w = keras.Variable(2.0)
+    with keras.StatelessScope():
+        x = ops.ones([2, 4])
+        unscaled = losses._input_gradients(critic, x)
+        scaled = losses._input_gradients(critic, x, loss_scale=2.0 ** 15)
+        gp = losses.wasserstein_gradient_penalty(lambda v: ops.sum(v, axis=[1, 2, 3]), ops.zeros([2, 3, 3, 1]),
+                                                 ops.ones([2, 3, 3, 1]), alpha=ops.full([2, 1, 1, 1], 0.5),
+                                                 loss_scale=128.0)
+        steps = [seam.gradients(lambda: losses._overflow_skips_step(w * factor), [w])
+                 for factor in (3.0, float("inf"))]
+    assert float(ops.max(ops.abs(unscaled))) == 0.0  # underflow
+    np.testing.assert_allclose(ops.convert_to_numpy(scaled), np.full([2, 4], 5e-9), rtol=1e-2)
+    np.testing.assert_allclose(float(gp), (3.0 - 1.0) ** 2, rtol=1e-6)  # ||grad|| = sqrt(9) = 3
+    (finite_loss, _, (finite_grad,)), (inf_loss, _, (inf_grad,)) = steps
+    assert float(finite_loss) == 6.0 and float(finite_grad) == 3.0
+    assert float(inf_loss) == 0.0 and not np.isfinite(float(inf_grad))

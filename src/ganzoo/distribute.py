@@ -20,10 +20,23 @@ not the one-device batch of b); synchronised batch norm is a different layer. Th
 equivalence test therefore uses networks without batch norm (the WGAN-GP critics never
 have it). XLA: ``jit_compile: auto`` means no XLA under Mirrored/MultiWorker strategies
 (as Keras's own ``auto``); TPUs compile everything with XLA anyway.
+
+**On the JAX backend** there is no ``tf.distribute``: ``mirrored`` means
+``keras.distribution.DataParallel`` over this host's devices (:class:`JaxDistribution`; the
+same synchronous data parallelism, GPUs/TPU chips, or host CPUs split with
+``XLA_FLAGS=--xla_force_host_platform_device_count=N``). One jitted program runs on global
+arrays: the batch is sharded along its first axis, variables are replicated, and XLA reduces
+the gradients of the global-batch mean, so the step needs no replica arithmetic (the
+functions of ``ganzoo.models.distributed`` are the identity there), random draws are the
+one-device draws, and batch norm sees the whole global batch (unlike ``tf.distribute``).
+``fit`` must run inside the same distribution as the build (Keras shards the input batches
+only while a distribution is set): :func:`fit_scope`. ``multiworker`` and ``tpu`` are
+TensorFlow strategies and raise a :class:`DistributeError` saying what to use on JAX.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -31,8 +44,8 @@ import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
-__all__ = ["STRATEGIES", "DistributeError", "get_strategy", "is_chief", "check_global_batch",
-           "worker_run_dir"]
+__all__ = ["STRATEGIES", "DistributeError", "JaxDistribution", "get_strategy", "fit_scope", "is_chief",
+           "check_global_batch", "worker_run_dir"]
 
 #: Names accepted by ``--strategy`` (``none``: the default strategy, one device).
 STRATEGIES = ("none", "mirrored", "multiworker", "tpu")
@@ -50,7 +63,16 @@ def get_strategy(name: Union[str, None, "object"] = None):
     * ``multiworker``: ``MultiWorkerMirroredStrategy``; needs ``TF_CONFIG`` (the cluster and
       this worker's task) and must be created before TensorFlow runs any op;
     * ``tpu``: ``TPUStrategy`` on the TPU named by env ``TPU_NAME`` (or the local one).
+
+    On the JAX backend: a :class:`JaxDistribution` (``none``: one device; ``mirrored``:
+    ``keras.distribution.DataParallel`` over the local devices; a ``keras.distribution``
+    object is wrapped as it is); ``multiworker``, ``tpu`` and ``tf.distribute`` objects raise
+    :class:`DistributeError`.
     """
+    import keras  # noqa: PLC0415
+
+    if keras.backend.backend() == "jax":
+        return _jax_strategy(name)
     import tensorflow as tf  # noqa: PLC0415
 
     if name is not None and not isinstance(name, str):
@@ -73,6 +95,74 @@ def get_strategy(name: Union[str, None, "object"] = None):
                                   "use --strategy mirrored for local GPUs") from None
         return tf.distribute.TPUStrategy(resolver)
     raise DistributeError(f"unknown strategy '{name}'; use one of {', '.join(STRATEGIES)}")
+
+
+class JaxDistribution:
+    """What ganzoo's training asks of a strategy, on the JAX backend: ``scope()`` (build the
+    model, and run ``fit``, under it), ``num_replicas_in_sync`` (devices the global batch is
+    split over) and no ``cluster_resolver`` (one host: it is the chief).
+
+    ``distribution`` is the ``keras.distribution.Distribution`` (``DataParallel``), or None
+    for one device. A model built under the scope has its variables laid out on the
+    distribution's mesh (replicated for ``DataParallel``).
+    """
+
+    cluster_resolver = None
+
+    def __init__(self, distribution=None):
+        self.distribution = distribution
+
+    @property
+    def num_replicas_in_sync(self) -> int:
+        if self.distribution is None:
+            return 1
+        mesh = self.distribution.device_mesh
+        batch_axis = mesh.axis_names.index(self.distribution.batch_dim_name)
+        return int(mesh.shape[batch_axis])
+
+    def scope(self):
+        return contextlib.nullcontext() if self.distribution is None else self.distribution.scope()
+
+    def __repr__(self):
+        if self.distribution is None:
+            return "JaxDistribution(one device)"
+        return f"JaxDistribution({type(self.distribution).__name__} over {self.num_replicas_in_sync} devices)"
+
+
+def _jax_strategy(name) -> JaxDistribution:
+    import keras  # noqa: PLC0415
+
+    if isinstance(name, JaxDistribution):
+        return name
+    if isinstance(name, (keras.distribution.DataParallel, keras.distribution.ModelParallel)):
+        return JaxDistribution(name)
+    if name is not None and not isinstance(name, str):
+        raise DistributeError(f"{type(name).__name__} is a TensorFlow strategy, and this process runs Keras on JAX; "
+                              "pass strategy='mirrored' (keras.distribution.DataParallel over the local devices) or "
+                              "a keras.distribution.Distribution, or run on KERAS_BACKEND=tensorflow")
+    if name in (None, "none", "default"):
+        return JaxDistribution(None)
+    if name == "mirrored":
+        return JaxDistribution(keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
+    if name in ("multiworker", "tpu"):
+        what = {"multiworker": "MultiWorkerMirroredStrategy (several hosts, TF_CONFIG)",
+                "tpu": "TPUStrategy"}[name]
+        hint = {"multiworker": "ganzoo trains on one host on JAX: --strategy mirrored splits the batch over this "
+                               "host's devices; train across hosts on KERAS_BACKEND=tensorflow",
+                "tpu": "on JAX a TPU VM's chips are local devices: use --strategy mirrored "
+                       "(keras.distribution.DataParallel over them)"}[name]
+        raise DistributeError(f"--strategy {name} is TensorFlow's {what}, and this process runs Keras on JAX; "
+                              f"{hint}")
+    raise DistributeError(f"unknown strategy '{name}'; use one of {', '.join(STRATEGIES)}")
+
+
+def fit_scope(strategy):
+    """The context ``fit`` runs in for ``strategy``: a JAX distribution's scope (Keras shards the
+    input batches across devices only while a distribution is set), nothing on TensorFlow
+    (``fit`` finds the strategy a model was built under by itself)."""
+    if isinstance(strategy, JaxDistribution):
+        return strategy.scope()
+    return contextlib.nullcontext()
 
 
 def _one_line(err) -> str:

@@ -5,16 +5,20 @@
 * ``float32``: everything in float32 (the default);
 * ``mixed_float16``: layers compute in float16, variables stay float32. float16 gradients
   underflow, so both optimizers are wrapped in ``keras.optimizers.LossScaleOptimizer``
-  (``GANBase.compile``), the loss scale is applied inside the gradient tape
-  (``AdversarialModel.apply_gradients``) and also to the inner input-gradient of the gradient
+  (``AdversarialModel.compile``; on JAX its subclass
+  :class:`ganzoo.models.distributed.StatelessLossScaleOptimizer`, which applies inside the
+  jitted step's ``StatelessScope``), the loss scale is applied to the differentiated loss
+  (``AdversarialModel.descend``) and also to the inner input-gradient of the gradient
   penalty and R1 (``ganzoo.losses``, ``loss_scale=``);
 * ``mixed_bfloat16``: layers compute in bfloat16 (float32's exponent range: no loss scaling).
+
+Both policies train on TensorFlow and on JAX (tests/test_precision.py runs on either backend).
 * ``auto`` (:func:`resolve_precision`): ``mixed_bfloat16`` on a machine without GPU whose CPU
   computes bfloat16 natively (flags ``avx512_bf16`` or ``amx_bf16``: oneDNN then runs the
   wider convolutions and dense layers 1.5-2x faster, and a whole cgan_mnist/dcgan_mnist step
   1.4-1.5x, README "Performance"), ``float32`` everywhere else (CPUs without them emulate
-  bfloat16 and are slower). Opt-in; ``benchmarks/quality_bf16.py`` compares its quality with
-  float32's.
+  bfloat16 and are slower; and on the JAX backend, where that speed-up was not measured).
+  Opt-in; ``benchmarks/quality_bf16.py`` compares its quality with float32's.
 
 **CPU threads** (``train.cpu_threads``, :func:`configure_cpu_threads`). With bfloat16 on a CPU
 the convolutions are small for AMX and TensorFlow's per-op thread fan-out costs more than it
@@ -80,6 +84,10 @@ def resolve_precision(name: str) -> str:
     check_precision(name)
     if name != "auto":
         return name
+    if keras.backend.backend() == "jax":
+        # The bfloat16 speed-up was measured for TensorFlow's oneDNN kernels; XLA's CPU
+        # convolutions are not those, and GPUs get float32 on either backend: float32.
+        return "float32"
     import tensorflow as tf  # noqa: PLC0415
 
     if tf.config.list_physical_devices("GPU") or not cpu_has_native_bf16():
@@ -114,13 +122,14 @@ def cpu_thread_layout(setting: Union[str, list, tuple] = "auto", precision: str 
     ``setting`` is ``train.cpu_threads``: ``auto`` gives ``(max(1, cores // 2), 2)`` when
     ``precision`` resolves to ``mixed_bfloat16`` on a CPU-only machine with native bfloat16
     (measured faster there, see the module docstring) in graph mode, and None otherwise (XLA on
-    a CPU parallelises inside its own kernels: with one intra-op thread it ran at 0.55x);
+    a CPU parallelises inside its own kernels: with one intra-op thread it ran at 0.55x; on JAX
+    every step is XLA and TensorFlow runs only the input pipeline);
     ``tensorflow`` gives None; ``[intra, inter]`` is returned as given.
     """
     if isinstance(check_cpu_threads(setting), (list, tuple)):
         return int(setting[0]), int(setting[1])
-    if (setting == "tensorflow" or jit_compile is True or resolve_precision(precision) != "mixed_bfloat16"
-            or not cpu_has_native_bf16()):
+    if (setting == "tensorflow" or jit_compile is True or keras.backend.backend() == "jax"
+            or resolve_precision(precision) != "mixed_bfloat16" or not cpu_has_native_bf16()):
         return None
     import tensorflow as tf  # noqa: PLC0415
 

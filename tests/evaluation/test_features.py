@@ -42,19 +42,32 @@ def test_preprocessing_is_bilinear_299_and_gray_to_rgb():
     extractor = InceptionExtractor.__new__(InceptionExtractor)  # preprocessing only, no network
     extractor.resize = 299
     gray = np.random.default_rng(1).uniform(-1, 1, (2, 28, 28, 1)).astype("float32")
-    out = extractor.preprocess(gray).numpy()
+    out = np.asarray(extractor.preprocess(gray))
     assert out.shape == (2, 299, 299, 3)
     np.testing.assert_array_equal(out[..., 0], out[..., 2])  # grayscale repeated to 3 channels
-    np.testing.assert_allclose(out, extractor.preprocess(np.repeat(gray, 3, axis=-1)).numpy(), atol=1e-6)
+    np.testing.assert_allclose(out, np.asarray(extractor.preprocess(np.repeat(gray, 3, axis=-1))), atol=1e-6)
     # Bilinear (half-pixel centres, no antialiasing): constant stays constant, range stays [-1, 1].
-    np.testing.assert_allclose(extractor.preprocess(np.full((1, 28, 28, 1), 0.25, "float32")).numpy(), 0.25,
+    np.testing.assert_allclose(np.asarray(extractor.preprocess(np.full((1, 28, 28, 1), 0.25, "float32"))), 0.25,
                                atol=1e-6)
     assert out.min() >= -1.0 - 1e-6 and out.max() <= 1.0 + 1e-6
     ramp = np.tile(np.linspace(-1, 1, 28, dtype="float32"), (28, 1))[None, :, :, None]
-    row = extractor.preprocess(ramp).numpy()[0, 0, :, 0]
+    row = np.asarray(extractor.preprocess(ramp))[0, 0, :, 0]
     assert np.all(np.diff(row) >= -1e-6) and len(np.unique(np.round(row, 5))) > 250  # interpolated, not nearest
     with pytest.raises(ValueError, match="75x75"):
         InceptionExtractor(weights=None, resize=32)
+
+
+def test_preprocessing_is_tensorflows_bilinear_on_every_backend():
+    """The Inception preprocessing runs in keras.ops (inside a JAX test_step too) and is, on
+    either backend, the TTUR/TensorFlow resize the reference statistics were computed with
+    (``tf.image.resize`` bilinear, half-pixel centres, no antialiasing)."""
+    import tensorflow as tf
+
+    extractor = InceptionExtractor.__new__(InceptionExtractor)
+    extractor.resize = 299
+    images = np.random.default_rng(2).uniform(-1, 1, (2, 28, 28, 3)).astype("float32")
+    expected = tf.image.resize(images, (299, 299), method="bilinear", antialias=False).numpy()
+    np.testing.assert_allclose(np.asarray(extractor.preprocess(images)), expected, atol=1e-5)
 
 
 def test_missing_weights_fail_at_once_with_instructions(no_keras_cache, monkeypatch):

@@ -157,7 +157,7 @@ def train_classifier(data="cgan_mnist", *, epochs: int = DEFAULT_RECIPE["epochs"
         else:
             correct = total = 0
             for images, labels in test_ds:
-                pred = np.argmax(model(images, training=False).numpy(), axis=1)
+                pred = np.argmax(keras.ops.convert_to_numpy(model(images.numpy(), training=False)), axis=1)
                 correct += int(np.sum(pred == labels.numpy()))
                 total += len(pred)
             test_accuracy, test_examples = correct / total, total

@@ -76,14 +76,16 @@ class FeatureExtractor:
         return images
 
     def __call__(self, images):
-        """TF tensors ``(features, probs-or-None)``; traceable (used inside ``test_step``)."""
-        import tensorflow as tf  # noqa: PLC0415
+        """Backend tensors ``(features, probs-or-None)`` in keras.ops; traceable (used inside
+        ``test_step``, on TensorFlow and on JAX)."""
+        import keras  # noqa: PLC0415
 
-        outputs = self.model(self.preprocess(tf.cast(images, tf.float32)), training=False)
+        ops = keras.ops
+        outputs = self.model(self.preprocess(ops.cast(images, "float32")), training=False)
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
-        features = tf.cast(outputs[0], tf.float32)
-        probs = tf.nn.softmax(tf.cast(outputs[1], tf.float32), axis=-1) if len(outputs) > 1 else None
+        features = ops.cast(outputs[0], "float32")
+        probs = ops.softmax(ops.cast(outputs[1], "float32"), axis=-1) if len(outputs) > 1 else None
         return features, probs
 
     @property
@@ -98,20 +100,43 @@ class FeatureExtractor:
 
     # ------------------------------------------------------------ numpy API
     def _compiled(self, image_shape: tuple):
-        """One traced function per image shape, for any batch size (tracing costs seconds)."""
+        """One traced function per image shape, for any batch size (tracing costs seconds).
+
+        TensorFlow: a ``tf.function`` with a batch-polymorphic signature. JAX: ``jax.jit`` of the
+        call as a pure function of the network's weights (a ``keras.StatelessScope``), so the
+        weights are arguments, not constants folded into each compiled program; JAX compiles
+        once per batch size (a run has one, plus its last partial batch)."""
+        import keras  # noqa: PLC0415
+
         fns = self.__dict__.setdefault("_predict_fns", {})
         if image_shape not in fns:
-            import tensorflow as tf  # noqa: PLC0415
+            if keras.backend.backend() == "jax":
+                fns[image_shape] = self._jax_function()
+            else:
+                import tensorflow as tf  # noqa: PLC0415
 
-            fns[image_shape] = tf.function(self.__call__,
-                                           input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
+                fns[image_shape] = tf.function(self.__call__,
+                                               input_signature=[tf.TensorSpec((None, *image_shape), tf.float32)])
         return fns[image_shape]
+
+    def _jax_function(self):
+        import jax  # noqa: PLC0415
+        import keras  # noqa: PLC0415
+
+        variables = list(self.model.variables)
+
+        def pure(values, images):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return self(images)
+
+        jitted = jax.jit(pure)
+        return lambda images: jitted([v.value for v in variables], images)
 
     def predict_batch(self, images: np.ndarray) -> tuple[np.ndarray, Optional[np.ndarray]]:
         """One batch as numpy: ``(features float32, probs float32 or None)``."""
         images = np.asarray(images, np.float32)
         features, probs = self._compiled(tuple(images.shape[1:]))(images)
-        return features.numpy(), None if probs is None else probs.numpy()
+        return np.asarray(features), None if probs is None else np.asarray(probs)
 
     def predict(self, images: Union[np.ndarray, Iterable[np.ndarray]], batch_size: int = 100):
         """Features (and probabilities) of an array of images, or of an iterable of batches."""
@@ -262,12 +287,14 @@ class InceptionExtractor(FeatureExtractor):
         return "imagenet" if md5 in {h for _, h in INCEPTION_FILES.values()} else f"file{md5[:12]}"
 
     def preprocess(self, images):
-        """Resize bilinearly to ``resize`` x ``resize`` and repeat grayscale to three channels."""
-        import tensorflow as tf  # noqa: PLC0415
+        """Resize bilinearly to ``resize`` x ``resize`` and repeat grayscale to three channels
+        (``keras.ops.image.resize``: ``tf.image.resize`` on TensorFlow, ``jax.image`` on JAX)."""
+        import keras  # noqa: PLC0415
 
-        images = tf.image.resize(images, (self.resize, self.resize), method="bilinear", antialias=False)
+        images = keras.ops.image.resize(images, (self.resize, self.resize), interpolation="bilinear",
+                                        antialias=False, data_format="channels_last")
         if images.shape[-1] == 1:
-            images = tf.repeat(images, 3, axis=-1)
+            images = keras.ops.repeat(images, 3, axis=-1)
         return images
 
     def describe(self) -> dict:

@@ -50,7 +50,7 @@ import math
 from typing import Optional
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from ganzoo.evaluation import stats
 from ganzoo.evaluation.features import FeatureExtractor, InceptionExtractor
@@ -76,6 +76,26 @@ __all__ = [
 _INCEPTION: dict = {}
 
 
+def _state_dtype() -> str:
+    """The dtype of the metrics' sums: float64, except on JAX without ``jax_enable_x64`` (JAX's
+    default), whose widest float is float32 (Keras would truncate a float64 variable to it,
+    with a warning per variable). The sums and the Frechet distance are then float32: with more
+    images than feature dimensions within ~1e-5 relative of float64's; with fewer (a rank-deficient
+    covariance) ~1e-4 (tests/evaluation/test_keras_metrics.py). ``ganzoo eval`` computes its
+    numbers in NumPy float64 on either backend; set ``JAX_ENABLE_X64=1`` for float64 sums here."""
+    if keras.backend.backend() == "jax":
+        import jax  # noqa: PLC0415
+
+        return "float64" if jax.config.jax_enable_x64 else "float32"
+    return "float64"
+
+
+def _xlogy(x, y):
+    """``x * log(y)``, 0 where ``x == 0`` (``tf.math.xlogy`` in keras.ops)."""
+    safe = ops.where(ops.equal(x, 0.0), ops.ones_like(y), y)
+    return ops.where(ops.equal(x, 0.0), ops.zeros_like(x), x * ops.log(safe))
+
+
 def _inception(weights, resize: int, logits: bool) -> InceptionExtractor:
     """One Inception-V3 per (weights, resize, logits) per process (metrics share it)."""
     key = (weights, resize, logits)
@@ -93,9 +113,10 @@ def _classifier(spec, train: bool = True):
 
 
 def frechet_distance_tf(mu1, sigma1, mu2, sigma2):
-    """Frechet distance of two Gaussians on tensors (float64, graph- and XLA-safe):
-    :func:`ganzoo.evaluation.stats.frechet_distance_of_moments` with ``ops=keras.ops``."""
-    mu1, sigma1, mu2, sigma2 = (tf.cast(t, tf.float64) for t in (mu1, sigma1, mu2, sigma2))
+    """Frechet distance of two Gaussians on tensors (float64, graph- and XLA-safe; float32 on
+    JAX without x64): :func:`ganzoo.evaluation.stats.frechet_distance_of_moments` with
+    ``ops=keras.ops``, on either backend."""
+    mu1, sigma1, mu2, sigma2 = (ops.cast(t, _state_dtype()) for t in (mu1, sigma1, mu2, sigma2))
     return stats.frechet_distance_of_moments(mu1, sigma1, mu2, sigma2, ops=keras.ops)
 
 
@@ -172,21 +193,21 @@ class FrechetDistance(QualityMetric):
 
     def __init__(self, name: str = "fcd", **kwargs):
         super().__init__(name=name, **kwargs)
-        d = self.extractor.feature_dim
+        d, dtype = self.extractor.feature_dim, _state_dtype()
         self.stream_vars = {}
         for stream in ("real", "fake"):
             self.stream_vars[stream] = (
-                self.add_variable(shape=(), initializer="zeros", dtype="float64", name=f"{stream}_count"),
-                self.add_variable(shape=(d,), initializer="zeros", dtype="float64", name=f"{stream}_sum"),
-                self.add_variable(shape=(d, d), initializer="zeros", dtype="float64", name=f"{stream}_outer"),
+                self.add_variable(shape=(), initializer="zeros", dtype=dtype, name=f"{stream}_count"),
+                self.add_variable(shape=(d,), initializer="zeros", dtype=dtype, name=f"{stream}_sum"),
+                self.add_variable(shape=(d, d), initializer="zeros", dtype=dtype, name=f"{stream}_outer"),
             )
 
     def _accumulate(self, stream: str, features):
         count, total, outer = self.stream_vars[stream]
-        f = tf.cast(features, tf.float64)
-        count.assign_add(tf.cast(tf.shape(f)[0], tf.float64))
-        total.assign_add(tf.reduce_sum(f, axis=0))
-        outer.assign_add(tf.matmul(f, f, transpose_a=True))
+        f = ops.cast(features, count.dtype)
+        count.assign_add(ops.cast(ops.shape(f)[0], count.dtype))
+        total.assign_add(ops.sum(f, axis=0))
+        outer.assign_add(ops.matmul(ops.transpose(f), f))
 
     def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
         self._accumulate("real", self._features(real_images)[0])
@@ -195,15 +216,15 @@ class FrechetDistance(QualityMetric):
     @staticmethod
     def _moments(state: dict, stream: str):
         count, total, outer = (state[f"{stream}_{key}"] for key in ("count", "sum", "outer"))
-        n = tf.maximum(count, 2.0)
+        n = ops.maximum(count, 2.0)
         mu = total / n
         sigma = (outer - n * mu[:, None] * mu[None, :]) / (n - 1.0)
         return mu, sigma
 
     def _result(self, state):
-        enough = tf.logical_and(state["real_count"] >= 2.0, state["fake_count"] >= 2.0)
+        enough = ops.logical_and(state["real_count"] >= 2.0, state["fake_count"] >= 2.0)
         fd = frechet_distance_tf(*self._moments(state, "real"), *self._moments(state, "fake"))
-        return tf.cast(tf.where(enough, fd, tf.constant(float("nan"), tf.float64)), self.dtype)
+        return ops.cast(ops.where(enough, fd, ops.full_like(fd, float("nan"))), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -236,17 +257,19 @@ class KernelDistance(QualityMetric):
 
     def __init__(self, name: str = "kid", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.total = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="total")
-        self.batches = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="batches")
+        self.total = self.add_variable(shape=(), initializer="zeros", dtype=_state_dtype(), name="total")
+        self.batches = self.add_variable(shape=(), initializer="zeros", dtype=_state_dtype(), name="batches")
 
     def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
         real = self._features(real_images)[0]
         fake = self._features(fake_images)[0]
-        self.total.assign_add(stats.unbiased_mmd2(tf.cast(real, tf.float64), tf.cast(fake, tf.float64), ops=keras.ops))
-        self.batches.assign_add(tf.constant(1.0, tf.float64))
+        dtype = self.total.dtype
+        self.total.assign_add(ops.cast(stats.unbiased_mmd2(ops.cast(real, dtype), ops.cast(fake, dtype), ops=keras.ops),
+                                       dtype))
+        self.batches.assign_add(ops.ones((), dtype))
 
     def _result(self, state):
-        return tf.cast(state["total"] / tf.maximum(state["batches"], 1.0), self.dtype)
+        return ops.cast(state["total"] / ops.maximum(state["batches"], 1.0), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -278,7 +301,7 @@ class _ProbabilityMetric(QualityMetric):
         probs = self._features(images)[1]
         if probs is None:
             raise ValueError(f"{self.name} needs class probabilities; the extractor {self.extractor.name} has none")
-        return tf.cast(probs, tf.float64)
+        return ops.cast(probs, _state_dtype())
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -293,21 +316,22 @@ class ScoreMetric(_ProbabilityMetric):
     def __init__(self, name: str = "cs", **kwargs):
         super().__init__(name=name, **kwargs)
         k = self.extractor.num_classes if self.space == "classifier" else 1000
-        self.prob_sum = self.add_variable(shape=(k,), initializer="zeros", dtype="float64", name="prob_sum")
-        self.neg_entropy_sum = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="neg_entropy")
-        self.count = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="count")
+        dtype = _state_dtype()
+        self.prob_sum = self.add_variable(shape=(k,), initializer="zeros", dtype=dtype, name="prob_sum")
+        self.neg_entropy_sum = self.add_variable(shape=(), initializer="zeros", dtype=dtype, name="neg_entropy")
+        self.count = self.add_variable(shape=(), initializer="zeros", dtype=dtype, name="count")
 
     def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
         p = self._probs(fake_images)
-        self.prob_sum.assign_add(tf.reduce_sum(p, axis=0))
-        self.neg_entropy_sum.assign_add(tf.reduce_sum(tf.math.xlogy(p, p)))
-        self.count.assign_add(tf.cast(tf.shape(p)[0], tf.float64))
+        self.prob_sum.assign_add(ops.sum(p, axis=0))
+        self.neg_entropy_sum.assign_add(ops.sum(_xlogy(p, p)))
+        self.count.assign_add(ops.cast(ops.shape(p)[0], p.dtype))
 
     def _result(self, state):
-        n = tf.maximum(state["count"], 1.0)
+        n = ops.maximum(state["count"], 1.0)
         marginal = state["prob_sum"] / n
-        kl = state["neg_entropy"] / n - tf.reduce_sum(tf.math.xlogy(marginal, marginal))
-        return tf.cast(tf.exp(kl), self.dtype)
+        kl = state["neg_entropy"] / n - ops.sum(_xlogy(marginal, marginal))
+        return ops.cast(ops.exp(kl), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -340,18 +364,18 @@ class ClassCoverage(_ProbabilityMetric):
     def __init__(self, name: str = "coverage", classifier=None, **kwargs):
         super().__init__(name=name, classifier=classifier, **kwargs)
         self.histogram = self.add_variable(shape=(self.extractor.num_classes,), initializer="zeros",
-                                           dtype="float64", name="histogram")
+                                           dtype=_state_dtype(), name="histogram")
 
     def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
-        predicted = tf.argmax(self._probs(fake_images), axis=-1)
-        self.histogram.assign_add(tf.reduce_sum(tf.one_hot(predicted, self.extractor.num_classes,
-                                                           dtype=tf.float64), axis=0))
+        predicted = ops.argmax(self._probs(fake_images), axis=-1)
+        self.histogram.assign_add(ops.sum(ops.one_hot(predicted, self.extractor.num_classes,
+                                                      dtype=self.histogram.dtype), axis=0))
 
     def _result(self, state):
         histogram = state["histogram"]
-        freq = histogram / tf.maximum(tf.reduce_sum(histogram), 1.0)
-        entropy = -tf.reduce_sum(tf.math.xlogy(freq, freq))
-        return tf.cast(entropy / math.log(self.extractor.num_classes), self.dtype)
+        freq = histogram / ops.maximum(ops.sum(histogram), 1.0)
+        entropy = -ops.sum(_xlogy(freq, freq))
+        return ops.cast(entropy / math.log(self.extractor.num_classes), self.dtype)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -363,20 +387,20 @@ class LabelAccuracy(_ProbabilityMetric):
 
     def __init__(self, name: str = "label_accuracy", classifier=None, **kwargs):
         super().__init__(name=name, classifier=classifier, **kwargs)
-        self.correct = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="correct")
-        self.total = self.add_variable(shape=(), initializer="zeros", dtype="float64", name="total")
+        self.correct = self.add_variable(shape=(), initializer="zeros", dtype=_state_dtype(), name="correct")
+        self.total = self.add_variable(shape=(), initializer="zeros", dtype=_state_dtype(), name="total")
 
     def update_state(self, real_images, fake_images, labels=None, sample_weight=None):
         if labels is None:
             raise ValueError("label_accuracy needs the labels the fakes were generated for: use it with a "
                              "conditional model and labelled validation data")
-        predicted = tf.argmax(self._probs(fake_images), axis=-1, output_type=tf.int32)
-        hits = tf.cast(tf.equal(predicted, tf.cast(tf.reshape(labels, [-1]), tf.int32)), tf.float64)
-        self.correct.assign_add(tf.reduce_sum(hits))
-        self.total.assign_add(tf.cast(tf.size(hits), tf.float64))
+        predicted = ops.cast(ops.argmax(self._probs(fake_images), axis=-1), "int32")
+        hits = ops.cast(ops.equal(predicted, ops.cast(ops.reshape(labels, [-1]), "int32")), self.correct.dtype)
+        self.correct.assign_add(ops.sum(hits))
+        self.total.assign_add(ops.cast(ops.shape(hits)[0], self.correct.dtype))
 
     def _result(self, state):
-        return tf.cast(state["correct"] / tf.maximum(state["total"], 1.0), self.dtype)
+        return ops.cast(state["correct"] / ops.maximum(state["total"], 1.0), self.dtype)
 
 
 # ---------------------------------------------------------------------- by name

@@ -32,7 +32,8 @@ if BACKEND == "tensorflow":
     import tensorflow as tf
 
 __all__ = ["replicas_in_sync", "replica_rows", "scale_for_replicas", "agree_on_finiteness",
-           "logs_for_strategy", "global_metric_results", "loss_scaled", "loss_scale", "resolve_jit_compile"]
+           "logs_for_strategy", "global_metric_results", "StatelessLossScaleOptimizer", "loss_scaled", "loss_scale",
+           "resolve_jit_compile"]
 
 
 def replicas_in_sync() -> int:
@@ -134,9 +135,57 @@ def global_metric_results(metrics) -> dict:
     return _for_fit(logs)
 
 
+@keras.saving.register_keras_serializable(package="ganzoo")
+class StatelessLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
+    """Keras's ``LossScaleOptimizer`` whose ``apply`` also works inside a JAX training step.
+
+    On JAX a ganzoo step runs in a ``keras.StatelessScope`` under ``jax.jit``
+    (:class:`ganzoo.models.seam.StatefulSteps`). Keras's stateful ``apply`` there branches
+    with ``ops.cond`` whose branches *assign* (the inner optimizer's update, the scale), and
+    assignments made inside a ``lax.cond`` branch leak that branch's tracers into the
+    enclosing scope (``UnexpectedTracerError``). Inside a stateless scope this ``apply`` calls
+    Keras's own ``stateless_apply`` instead (the cond returns the new values, as Keras's JAX
+    ``fit`` does for a single optimizer) and assigns what it returns. Everywhere else (TensorFlow,
+    eager calls) it is Keras's ``apply`` unchanged; ganzoo uses this class on JAX only
+    (:func:`loss_scaled`), so TensorFlow runs and files keep Keras's class.
+    """
+
+    def apply(self, grads, trainable_variables=None):
+        from keras.src.backend.common.stateless_scope import in_stateless_scope  # noqa: PLC0415
+
+        if BACKEND != "jax" or not in_stateless_scope():
+            return super().apply(grads, trainable_variables)
+        if not self.built:
+            self.build(trainable_variables)
+            self.built = True
+        variables = list(trainable_variables) if trainable_variables is not None else list(self._trainable_variables)
+        if [id(v) for v in variables] != [id(v) for v in self._trainable_variables]:
+            raise ValueError(f"{self.name}: apply() on JAX takes the variables the optimizer was built with "
+                             f"({len(self._trainable_variables)}), in order; got {len(variables)} others")
+        new_values, new_state = self.stateless_apply([v.value for v in self.variables], list(grads),
+                                                     [v.value for v in variables])
+        for variable, value in zip(variables, new_values):
+            variable.assign(value)
+        for variable, value in zip(self.variables, new_state):
+            variable.assign(value)
+
+
 def loss_scaled(optimizer, dtype_policy):
     """Under a ``mixed_float16`` policy, ``optimizer`` wrapped in ``LossScaleOptimizer`` (as
-    Keras's own ``compile`` does for its single optimizer): float16 gradients underflow unscaled."""
+    Keras's own ``compile`` does for its single optimizer): float16 gradients underflow unscaled.
+
+    On JAX the wrapper is :class:`StatelessLossScaleOptimizer` (applicable inside a jitted
+    step); a Keras ``LossScaleOptimizer`` (a file saved on TensorFlow) is re-wrapped with the
+    same inner optimizer and scale settings."""
+    if BACKEND == "jax":
+        if isinstance(optimizer, StatelessLossScaleOptimizer):
+            return optimizer
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            return StatelessLossScaleOptimizer(optimizer.inner_optimizer, initial_scale=optimizer.initial_scale,
+                                               dynamic_growth_steps=optimizer.dynamic_growth_steps)
+        if dtype_policy.name == "mixed_float16":
+            return StatelessLossScaleOptimizer(optimizer)
+        return optimizer
     if dtype_policy.name == "mixed_float16" and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
         return keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer

@@ -18,6 +18,7 @@ from __future__ import annotations
 import keras
 
 from ganzoo.models import distributed
+from ganzoo.models.seam import BACKEND
 
 __all__ = ["QualityValidation"]
 
@@ -53,6 +54,17 @@ class QualityValidation:
         if config is not None and self.quality_metrics:
             config["metrics"] = [keras.saving.serialize_keras_object(m) for m in self.quality_metrics]
         return config
+
+    @property
+    def metrics_variables(self):
+        """The loss trackers' variables; on JAX also the quality metrics' (kept out of
+        ``metrics``), so the jitted ``test_step`` carries their sums from batch to batch
+        (:class:`ganzoo.models.seam.StatefulSteps` threads exactly these through a step). On
+        TensorFlow the metrics are ordinary variables and this is Keras's list, unchanged."""
+        variables = super().metrics_variables
+        if BACKEND == "jax":
+            variables = variables + [v for metric in self.quality_metrics for v in metric.variables]
+        return variables
 
     def reset_metrics(self):
         """Reset the loss trackers and the image-quality metrics (Keras calls it at each epoch start)."""
