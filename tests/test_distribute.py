@@ -306,18 +306,7 @@ def test_fit_scope_is_nothing_on_tensorflow_strategies():
         assert keras.distribution.distribution() is None
 
 
-def _training_runs_fit_in_the_distribution() -> bool:
-    import inspect
-
-    from ganzoo import training
-
-    return "fit_scope" in inspect.getsource(training)
-
-
 @jax_only
-@pytest.mark.skipif(not _training_runs_fit_in_the_distribution(),
-                    reason="ganzoo.training does not yet run fit inside distribute.fit_scope(strategy) (the 2-line "
-                           "hook of the JAX distribution work); without it Keras feeds one device")
 def test_jax_train_with_strategy_mirrored_shards_every_batch(tmp_path):
     """``ganzoo.training.train(..., strategy="mirrored")`` on JAX over two host CPU devices:
     every step's batch is split over both devices, the run folder is complete and its model

@@ -27,7 +27,9 @@ deterministic; tests/test_cli_backend.py resumes a cgan_mnist run bitwise): Kera
 trainer keeps the training state outside the variables during an epoch, and every callback
 here that saves reads ``self.model``, which syncs it first (``model.jax_state_sync()``).
 
-**Distribution.** (TensorFlow backend only; refused on JAX by :func:`check_strategy_backend`.)
+**Distribution.** On JAX, ``strategy="mirrored"`` is ``keras.distribution.DataParallel`` over the
+local devices (``fit`` runs in its scope); the other strategies are TensorFlow's and refused
+there by :func:`check_strategy_backend`.
 ``strategy="mirrored"|"multiworker"|"tpu"`` (see ganzoo.distribute) builds
 the model under the strategy's scope; only the chief writes the run folder, other workers
 write into a temporary folder that is deleted.
@@ -308,15 +310,17 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
     if start_step >= total_steps:
         logger.info("%s is already trained for %d steps (%d epochs); nothing to do", config.name, start_step, t.epochs)
     step = start_step
-    for first_epoch, steps, last_epoch in _segments(start_step, per_epoch, t.epochs):
-        # shuffle=False: the stream is already shuffled by its pipeline (Keras ignores shuffle for a
-        # tf.data.Dataset, and warns on every fit when it is left at its default True).
-        part = model.fit(stream_from(step), initial_epoch=first_epoch, epochs=last_epoch, steps_per_epoch=steps,
-                         callbacks=callbacks, verbose=verbose, shuffle=False)
-        step += steps * (last_epoch - first_epoch)
-        history.epoch += part.epoch
-        for key, values in part.history.items():
-            history.history.setdefault(key, []).extend(values)
+    # On JAX, Keras splits the input batches over the devices only while a distribution is set.
+    with distribute.fit_scope(strategy):
+        for first_epoch, steps, last_epoch in _segments(start_step, per_epoch, t.epochs):
+            # shuffle=False: the stream is already shuffled by its pipeline (Keras ignores shuffle for a
+            # tf.data.Dataset, and warns on every fit when it is left at its default True).
+            part = model.fit(stream_from(step), initial_epoch=first_epoch, epochs=last_epoch,
+                             steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False)
+            step += steps * (last_epoch - first_epoch)
+            history.epoch += part.epoch
+            for key, values in part.history.items():
+                history.history.setdefault(key, []).extend(values)
     history.set_model(model)
     seconds = time.time() - start
     if out is not None:
@@ -331,14 +335,17 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
     return model, history
 
 
-#: ``tf.distribute`` strategies by name (ganzoo.distribute): TensorFlow's, not Keras's.
-TF_STRATEGIES = ("mirrored", "multiworker", "tpu")
+#: ``tf.distribute`` strategies by name (ganzoo.distribute) with no JAX counterpart (on JAX,
+#: "mirrored" is keras.distribution.DataParallel over the local devices).
+TF_STRATEGIES = ("multiworker", "tpu")
 
 
 def check_strategy_backend(strategy) -> None:
-    """ValueError, before anything is built, when a ``tf.distribute`` strategy is asked for on
-    a backend other than TensorFlow: a strategy places TensorFlow variables and runs TensorFlow
-    steps, so on JAX it would silently train on one device (or fail deep inside Keras)."""
+    """ValueError, before anything is built, when a ``tf.distribute`` strategy without a JAX
+    counterpart (``multiworker``, ``tpu``, a ``tf.distribute.Strategy`` object) is asked for on
+    a backend other than TensorFlow: it places TensorFlow variables and runs TensorFlow steps,
+    so on JAX it would silently train on one device (or fail deep inside Keras). ``mirrored`` is
+    ``keras.distribution.DataParallel`` there (:func:`ganzoo.distribute.get_strategy`)."""
     backend = keras.backend.backend()
     if backend == "tensorflow" or strategy is None or strategy == "none":
         return
@@ -352,8 +359,8 @@ def check_strategy_backend(strategy) -> None:
         name = strategy if isinstance(strategy, str) else type(strategy).__name__
         raise ValueError(f"--strategy {name} is a tf.distribute strategy, which runs on the TensorFlow backend "
                          f"only; this process runs Keras on {backend}. Train with --backend tensorflow (or "
-                         "KERAS_BACKEND=tensorflow), or on JAX use keras.distribution (e.g. DataParallel) "
-                         "instead of a strategy")
+                         "KERAS_BACKEND=tensorflow), or on JAX use --strategy mirrored (keras.distribution."
+                         "DataParallel over the local devices) or pass a keras.distribution object")
 
 
 def _segments(start_step: int, per_epoch: int, epochs: int):

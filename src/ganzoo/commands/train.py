@@ -61,8 +61,9 @@ def add_parser(sub):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config key, e.g. --set train.learning_rate=2e-4 (repeatable)")
     p.add_argument("--strategy", choices=STRATEGIES,
-                   help="tf.distribute strategy (TensorFlow backend only): none (default), mirrored (local GPUs), "
-                        "multiworker (needs TF_CONFIG), tpu")
+                   help="devices: none (default), mirrored (all local GPUs: tf.distribute.MirroredStrategy, "
+                        "on JAX keras.distribution.DataParallel), multiworker (needs TF_CONFIG) and tpu "
+                        "(TensorFlow backend only)")
     p.add_argument("--precision", choices=PRECISIONS, help="dtype policy (sets train.precision; default float32)")
     p.add_argument("--checkpoint-every", type=int, metavar="N",
                    help="write a checkpoint every N steps (default, or 0: at the end of every epoch); always at the end")
