@@ -81,8 +81,8 @@ def parse_policy(policy: str) -> list[str]:
 
     Raises ValueError naming the unknown op and the valid ones.
     """
-    ops_ = [p.strip() for p in str(policy or "").split(",") if p.strip()]
-    for op in ops_:
+    names = [p.strip() for p in str(policy or "").split(",") if p.strip()]
+    for op in names:
         if op not in DIFF_AUGMENT_OPS:
             import difflib  # noqa: PLC0415
 
@@ -90,9 +90,9 @@ def parse_policy(policy: str) -> list[str]:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ValueError(f"unknown DiffAugment op '{op}'{hint} (choose from {', '.join(DIFF_AUGMENT_OPS)}, "
                              f"comma-separated)")
-    if len(set(ops_)) != len(ops_):
+    if len(set(names)) != len(names):
         raise ValueError(f"DiffAugment policy '{policy}' names an op twice")
-    return ops_
+    return names
 
 
 # Every random number of this module is drawn by one of these three, from the caller's
@@ -170,9 +170,9 @@ _DIFF_OPS = {"color": augment_color, "translation": augment_translation, "cutout
 
 def diff_augment(images, policy: Sequence[str], seed=None):
     """Apply the DiffAugment ops of ``policy`` (a list or ``"color,translation,cutout"``) in order."""
-    ops_ = parse_policy(policy) if isinstance(policy, str) else list(policy)
+    names = parse_policy(policy) if isinstance(policy, str) else list(policy)
     x = images
-    for op in ops_:
+    for op in names:
         x = _DIFF_OPS[op](x, seed=seed)
     return x
 
@@ -412,7 +412,7 @@ def ada_augment(images, p, seed=None):
     return ops.clip(x, -1.0, 1.0)
 
 
-def ada_adjustment(sign_mean, target: float, batch_images, kimg: float):
+def ada_adjustment(sign_mean, target: float, batch_images: int, kimg: float):
     """ADA's step of ``p``: ``sign(r_t - target) * batch_images / (kimg * 1000)``, where
     ``batch_images`` is the number of real images over which ``r_t`` was measured."""
     images = ops.cast(batch_images, "float32")
