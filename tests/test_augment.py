@@ -1,15 +1,22 @@
 """Small-data training (issue 10): DiffAugment and ADA ops, the p controller, checkpoints,
 no augmentation in generated images, feature matching, the folder report and the
-nearest-training-image panel."""
+nearest-training-image panel. Runs on both Keras backends (TensorFlow and JAX): the
+augmentation is keras.ops, traced as a tf.function or inside the jitted JAX step."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from unittest import mock
 
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+import tensorflow as tf  # tf.data input pipelines (fit takes them on both backends)
+from keras import ops
 
 import ganzoo
 from ganzoo import augment as A
@@ -18,8 +25,58 @@ from ganzoo.config import ConfigError
 from tests.helpers import tiny_config
 
 
+BACKEND = keras.backend.backend()
+
+
 def _images(n=6, size=16, channels=3, seed=0):
-    return tf.constant(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32"))
+    return ops.convert_to_tensor(np.random.default_rng(seed).uniform(-1, 1, (n, size, size, channels)).astype("float32"))
+
+
+def _np(x):
+    """A backend tensor (or a Keras variable) as a NumPy array."""
+    return ops.convert_to_numpy(x.value if isinstance(x, keras.Variable) else x)
+
+
+def _value_and_input_gradient(fn, x, weights):
+    """``fn(x)`` and the gradient of ``sum(fn(x) * weights)`` with respect to ``x``, on the
+    running backend (on JAX in a StatelessScope, so the seed generator's state is threaded as
+    in a step)."""
+    if BACKEND == "jax":
+        import jax
+
+        with keras.StatelessScope():
+            y, pullback = jax.vjp(fn, x)
+            (grad,) = pullback(ops.convert_to_tensor(weights))
+        return y, grad
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        loss = tf.reduce_sum(y * weights)
+    return y, tape.gradient(loss, x)
+
+
+def _compiled(fn, variables):
+    """``fn`` compiled as a training step is: a tf.function on TensorFlow; on JAX a jax.jit of
+    a pure function of ``variables``' values (the seed generator's state, the pipeline's
+    weights) run in a keras.StatelessScope, whose new values are assigned after each call
+    (what the model's jitted step does with its whole state)."""
+    if BACKEND != "jax":
+        return tf.function(fn)
+    import jax
+
+    @jax.jit
+    def pure(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+            out = fn(*args)
+        return out, [scope.get_current_value(v) for v in variables]
+
+    def call(*args):
+        out, values = pure([v.value for v in variables], *args)
+        for v, value in zip(variables, values):
+            v.assign(value)
+        return out
+
+    return call
 
 
 OPS = {
@@ -38,29 +95,29 @@ OPS = {
 def test_ops_are_differentiable_and_keep_shape_and_range(op, channels):
     x = _images(channels=channels)
     seed = keras.random.SeedGenerator(1)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        y = OPS[op](x, seed=seed)
-        loss = tf.reduce_sum(y * tf.random.stateless_normal(y.shape, seed=[1, 2]))
-    grad = tape.gradient(loss, x)
+    weights = np.random.default_rng(12).normal(size=x.shape).astype("float32")
+    y, grad = _value_and_input_gradient(lambda v: OPS[op](v, seed=seed), x, weights)
     assert y.shape == x.shape and y.dtype == x.dtype
-    assert float(tf.reduce_min(y)) >= -1.0 and float(tf.reduce_max(y)) <= 1.0
-    assert grad is not None and bool(tf.reduce_all(tf.math.is_finite(grad)))
-    assert float(tf.reduce_mean(tf.abs(grad))) > 1e-3, "no gradient reaches the input"
-    assert float(tf.reduce_max(tf.abs(y - x))) > 1e-2, f"{op} left the images unchanged"
+    y, grad, x = _np(y), _np(grad), _np(x)
+    assert y.min() >= -1.0 and y.max() <= 1.0
+    assert grad is not None and np.all(np.isfinite(grad))
+    assert np.mean(np.abs(grad)) > 1e-3, "no gradient reaches the input"
+    assert np.max(np.abs(y - x)) > 1e-2, f"{op} left the images unchanged"
 
 
 def test_ops_run_in_a_traced_graph():
-    # (They also compile with XLA, jit_compile=True; that takes ~30 s of CPU, so not here.)
+    # A tf.function on TensorFlow, jax.jit on JAX (where the model's step is always jitted).
+    # (On TF they also compile with XLA, jit_compile=True; that takes ~30 s of CPU, so not here.)
     seed = keras.random.SeedGenerator(3)
-    fn = tf.function(lambda x: A.ada_augment(A.diff_augment(x, "color,translation,cutout", seed), 0.7, seed))
-    a, b = fn(_images()), fn(_images())
-    assert a.shape == (6, 16, 16, 3) and float(tf.reduce_max(tf.abs(a - b))) > 0, "fresh draws every call"
+    fn = _compiled(lambda x: A.ada_augment(A.diff_augment(x, "color,translation,cutout", seed), 0.7, seed),
+                   [seed.state])
+    a, b = _np(fn(_images())), _np(fn(_images()))
+    assert a.shape == (6, 16, 16, 3) and np.max(np.abs(a - b)) > 0, "fresh draws every call"
 
 
 def test_translation_is_an_integer_shift_with_zero_fill():
-    x = _images(n=8, size=12, channels=1, seed=4).numpy()
-    y = A.augment_translation(tf.constant(x), seed=keras.random.SeedGenerator(5)).numpy()
+    x = _np(_images(n=8, size=12, channels=1, seed=4))
+    y = _np(A.augment_translation(x, seed=keras.random.SeedGenerator(5)))
     limit = int(12 * 0.125 + 0.5)
     shifted = 0
     for img, out in zip(x, y):
@@ -77,8 +134,8 @@ def test_translation_is_an_integer_shift_with_zero_fill():
 
 
 def test_cutout_zeroes_one_square_and_keeps_the_rest():
-    x = _images(n=8, size=16, channels=3, seed=6).numpy()
-    y = A.augment_cutout(tf.constant(x), seed=keras.random.SeedGenerator(7)).numpy()
+    x = _np(_images(n=8, size=16, channels=3, seed=6))
+    y = _np(A.augment_cutout(x, seed=keras.random.SeedGenerator(7)))
     for img, out in zip(x, y):
         cut = np.all(out == 0, axis=-1)
         np.testing.assert_array_equal(out[~cut], img[~cut])
@@ -89,34 +146,101 @@ def test_cutout_zeroes_one_square_and_keeps_the_rest():
 
 def test_warp_identity_and_quarter_turn_are_exact():
     x = _images(n=2, size=9, channels=3, seed=8)
-    eye = tf.eye(3, batch_shape=[2])
-    np.testing.assert_array_equal(A.warp_images(x, eye).numpy(), x.numpy())
+    eye = np.tile(np.eye(3, dtype="float32"), (2, 1, 1))
+    np.testing.assert_array_equal(_np(A.warp_images(x, eye)), _np(x))
     # Output (x, y) reads the input at R(90 deg) (x, y) = (-y, x), i.e. out[i, j] = in[j, -i]: np.rot90.
-    quarter = A._rotation(tf.fill([2], np.pi / 2))
-    np.testing.assert_allclose(A.warp_images(x, quarter).numpy(), np.rot90(x.numpy(), k=1, axes=(1, 2)), atol=1e-5)
+    quarter = A._rotation(np.full([2], np.pi / 2, "float32"))
+    np.testing.assert_allclose(_np(A.warp_images(x, quarter)), np.rot90(_np(x), k=1, axes=(1, 2)), atol=1e-5)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_ada_pipeline_at_p0_is_the_identity(channels):
     x = _images(channels=channels)
     seed = keras.random.SeedGenerator(9)
-    np.testing.assert_array_equal(A.ada_augment(x, 0.0, seed).numpy(), x.numpy())
-    graph = tf.function(lambda v: A.ada_augment(v, tf.constant(0.0), seed))
-    np.testing.assert_array_equal(graph(x).numpy(), x.numpy())
+    np.testing.assert_array_equal(_np(A.ada_augment(x, 0.0, seed)), _np(x))
+    graph = _compiled(lambda v, p: A.ada_augment(v, p, seed), [seed.state])
+    np.testing.assert_array_equal(_np(graph(x, ops.convert_to_tensor(0.0))), _np(x))
     pipe = A.AugmentPipeline(ada=True)
-    assert float(pipe.p.numpy()) == 0.0
-    np.testing.assert_array_equal(pipe.apply(x, seed=seed).numpy(), x.numpy())
+    assert float(_np(pipe.p)) == 0.0
+    np.testing.assert_array_equal(_np(pipe.apply(x, seed=seed)), _np(x))
 
 
 def test_ada_share_of_changed_images_follows_p():
     x = _images(n=400, size=8, channels=3, seed=10)
     seed = keras.random.SeedGenerator(11)
     for p, low, high in ((0.05, 0.3, 0.55), (0.5, 0.98, 1.0)):
-        changed = np.mean(np.abs(A.ada_augment(x, p, seed).numpy() - x.numpy()).max(axis=(1, 2, 3)) > 1e-5)
+        changed = np.mean(np.abs(_np(A.ada_augment(x, p, seed)) - _np(x)).max(axis=(1, 2, 3)) > 1e-5)
         # 1 - (1 - p/2)^2 (1 - 3p/4)^2 (1 - p)^8: x-flip and luma flip at p/2, quarter turns and
         # (at 8 px) a non-zero integer shift at 3p/4, the 8 others (both rotations as one) at p:
         # p=0.05 -> 0.42.
         assert low <= changed <= high, (p, changed)
+
+
+# ---------------------------------------------------------------------- TensorFlow and JAX agree
+
+class _FixedDraws:
+    """Stand-ins for ganzoo.augment's three draw functions: every number from one NumPy stream,
+    so both backends augment with the same random numbers (keras.random's generators differ
+    between backends); the order and shapes of the draws are the module's own."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+
+    def uniform(self, shape, seed, low=0.0, high=1.0):
+        return ops.convert_to_tensor(self.rng.uniform(low, high, tuple(shape)).astype("float32"))
+
+    def normal(self, shape, seed):
+        return ops.convert_to_tensor(self.rng.normal(size=tuple(shape)).astype("float32"))
+
+    def randint(self, shape, low, high, seed):
+        return ops.convert_to_tensor(self.rng.integers(low, high, tuple(shape)).astype("int32"))
+
+
+def _backend_case() -> dict:
+    """The whole pipeline (DiffAugment color,translation,cutout, then ADA at p = 0.7) on fixed
+    RGB and grey batches with fixed random numbers: outputs and input gradients, and the p
+    controller after a fixed run of logits, as NumPy arrays."""
+    out = {}
+    for channels in (3, 1):
+        draws = _FixedDraws(100 + channels)
+        x = _images(n=6, size=12, channels=channels, seed=30 + channels)
+        weights = np.random.default_rng(40).normal(size=(6, 12, 12, channels)).astype("float32")
+        pipe = A.AugmentPipeline(policy="color,translation,cutout", ada=True, initial_p=0.7)
+        with mock.patch.object(A, "_uniform", draws.uniform), mock.patch.object(A, "_normal", draws.normal), \
+                mock.patch.object(A, "_randint", draws.randint):
+            y, grad = _value_and_input_gradient(lambda v: pipe.apply(v, seed=keras.random.SeedGenerator(0)), x,
+                                                weights)
+        out[f"y{channels}"], out[f"grad{channels}"] = _np(y), _np(grad)
+    pipe = A.AugmentPipeline(ada=True, kimg=0.05, interval=2, initial_p=0.1)
+    for logits in np.random.default_rng(50).normal(0.3, 1.0, (7, 5, 1)).astype("float32"):
+        pipe.observe(logits)
+    out["controller"] = np.array([_np(v) for v in (pipe.p, pipe.rt, pipe.sign_sum, pipe.sign_count)])
+    return out
+
+
+def test_tensorflow_and_jax_augment_alike(tmp_path):
+    """The same pipeline with the same random numbers gives the same images and input
+    gradients on both backends: computed here and in a subprocess on the other backend."""
+    other = "jax" if BACKEND == "tensorflow" else "tensorflow"
+    pytest.importorskip(other, reason=f"the {other} backend is not installed")
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys, numpy as np; from tests.test_augment import _backend_case; "
+            "np.savez(sys.argv[1], **_backend_case())")
+    env = {**os.environ, "KERAS_BACKEND": other,
+           "PYTHONPATH": os.pathsep.join([str(root), str(root / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "case.npz")], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    theirs = dict(np.load(tmp_path / "case.npz"))
+    ours = _backend_case()
+    assert sorted(ours) == sorted(theirs)
+    for key in ours:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-5, atol=1e-5, err_msg=f"{key}: {BACKEND} vs {other}")
+    for channels in (3, 1):  # the case is not trivial: the images changed and gradients flow
+        assert np.abs(ours[f"y{channels}"] - _np(_images(n=6, size=12, channels=channels,
+                                                          seed=30 + channels))).max() > 0.1
+        assert np.abs(ours[f"grad{channels}"]).mean() > 1e-3
+    assert ours["controller"][0] != pytest.approx(0.1)  # p moved
 
 
 # ---------------------------------------------------------------------- ADA against the reference
@@ -133,7 +257,7 @@ def test_ada_xflip_mirrors_with_probability_half_p():
     # A mirror is the only factor with a negative determinant (rotations +1, scalings > 0).
     n = 20000
     for p, rate in ((0.5, 0.25), (1.0, 0.5), (1.5, 0.5)):  # p > 1 (the controller allows it) acts as 1
-        m = A._geometric_matrices(n, tf.constant(p), 8, 8, keras.random.SeedGenerator(21)).numpy()
+        m = _np(A._geometric_matrices(n, ops.convert_to_tensor(p), 8, 8, keras.random.SeedGenerator(21)))
         mirrored = int(np.sum(np.linalg.det(m[:, :2, :2]) < 0))
         _rate_within_binomial(mirrored, n, rate, f"x-flip rate at p={p}")
 
@@ -142,7 +266,7 @@ def test_ada_post_rotation_follows_the_anisotropic_scaling():
     # Linear part L of G_inv. With both rotations before the anisotropic scaling A (the old order),
     # L = (similarity) @ A^-1, so L^T L = c^2 A^-2 is diagonal for every image; the reference's
     # post-rotation R makes it R^T A^-2 R, off-diagonal whenever an image gets both.
-    m = A._geometric_matrices(2000, tf.constant(1.0), 8, 8, keras.random.SeedGenerator(22)).numpy()
+    m = _np(A._geometric_matrices(2000, ops.convert_to_tensor(1.0), 8, 8, keras.random.SeedGenerator(22)))
     gram = np.einsum("nki,nkj->nij", m[:, :2, :2], m[:, :2, :2])
     off = np.abs(gram[:, 0, 1]) / np.abs(gram[:, [0, 1], [0, 1]]).max(axis=1)
     assert np.mean(off > 1e-3) > 0.9, np.mean(off > 1e-3)
@@ -165,8 +289,8 @@ def test_ada_geometric_matrix_is_composed_in_the_reference_order():
     # integer shift, isotropic scale, pre-rotation, anisotropic scale, post-rotation, fractional shift.
     params = {"xflip": 1.0, "rotate90": 3.0, "xint": [2.0, -1.0], "scale": 1.3, "rotate_pre": 0.4,
               "aniso": 1.5, "rotate_post": -1.1, "xfrac": [0.7, 1.9]}
-    tensors = {k: tf.constant([v], tf.float32) for k, v in params.items()}
-    got = A._ada_geometric_matrix(tensors).numpy()[0]
+    tensors = {k: ops.convert_to_tensor(np.array([v], "float32")) for k, v in params.items()}
+    got = _np(A._ada_geometric_matrix(tensors))[0]
     s, a = params["scale"], params["aniso"]
     head = _np_scale(-1, 1) @ _np_rot(3 * np.pi / 2) @ _np_shift(-2.0, 1.0) @ _np_scale(1 / s, 1 / s)
     want = head @ _np_rot(0.4) @ _np_scale(1 / a, a) @ _np_rot(-1.1) @ _np_shift(-0.7, -1.9)
@@ -178,9 +302,10 @@ def test_ada_geometric_matrix_is_composed_in_the_reference_order():
 
 def test_ada_transforms_are_drawn_with_the_reference_probabilities():
     n, p = 20000, 0.5
-    geo = {k: v.numpy() for k, v in A._ada_geometric_params(n, tf.constant(p), 64, 64,
-                                                           keras.random.SeedGenerator(23)).items()}
-    col = {k: v.numpy() for k, v in A._ada_color_params(n, tf.constant(p), 3, keras.random.SeedGenerator(24)).items()}
+    geo = {k: _np(v) for k, v in A._ada_geometric_params(n, ops.convert_to_tensor(p), 64, 64,
+                                                         keras.random.SeedGenerator(23)).items()}
+    col = {k: _np(v) for k, v in A._ada_color_params(n, ops.convert_to_tensor(p), 3,
+                                                     keras.random.SeedGenerator(24)).items()}
     p_rot = 1 - np.sqrt(1 - p)  # P(pre or post) = p
     expected = {  # share of images whose parameter differs from the identity value
         "xflip": (geo["xflip"] != 0, p / 2), "rotate90": (geo["rotate90"] != 0, 3 * p / 4),
@@ -217,23 +342,24 @@ def _np_color(b, c, flip, theta, s):
 
 def test_ada_color_matrix_is_composed_in_the_reference_order():
     params = {"brightness": 0.3, "contrast": 1.7, "lumaflip": 1.0, "hue": 0.9, "saturation": 0.6}
-    got = A._ada_color_matrix({k: tf.constant([v], tf.float32) for k, v in params.items()}).numpy()[0]
+    got = _np(A._ada_color_matrix({k: ops.convert_to_tensor(np.array([v], "float32")) for k, v in params.items()}))[0]
     np.testing.assert_allclose(got, _np_color(*params.values()), atol=1e-5)
 
 
 def test_ada_luma_flip_happens_at_half_p_and_inverts_grey_images():
     # Brightness, contrast, hue and saturation keep det(C[:3, :3]) > 0; the luma flip negates it.
     n = 20000
-    c = A._color_matrices(n, tf.constant(0.5), 3, keras.random.SeedGenerator(25)).numpy()
+    c = _np(A._color_matrices(n, ops.convert_to_tensor(0.5), 3, keras.random.SeedGenerator(25)))
     _rate_within_binomial(int(np.sum(np.linalg.det(c[:, :3, :3]) < 0)), n, 0.25, "luma flip rate at p=0.5")
     # Grey images use the mean of C's colour rows (as the reference): the flip alone is x -> -x.
     x = _images(n=2, size=4, channels=1, seed=26)
-    flip = A._ada_color_matrix({"brightness": tf.zeros(2), "contrast": tf.ones(2), "lumaflip": tf.ones(2),
-                                "hue": tf.zeros(2), "saturation": tf.ones(2)})
-    np.testing.assert_allclose(A._apply_color(x, flip).numpy(), -x.numpy(), atol=1e-6)
-    mixed = tf.constant(_np_color(0.3, 1.7, 1.0, 0.0, 1.0)[None], tf.float32)
-    want = x.numpy() * (1.7 * -1) + np.mean(_np_color(0.3, 1.7, 1.0, 0.0, 1.0)[:3, 3])
-    np.testing.assert_allclose(A._apply_color(x, mixed).numpy(), want, atol=1e-5)
+    zeros, ones = np.zeros(2, "float32"), np.ones(2, "float32")
+    flip = A._ada_color_matrix({"brightness": zeros, "contrast": ones, "lumaflip": ones, "hue": zeros,
+                                "saturation": ones})
+    np.testing.assert_allclose(_np(A._apply_color(x, flip)), -_np(x), atol=1e-6)
+    mixed = _np_color(0.3, 1.7, 1.0, 0.0, 1.0)[None].astype("float32")
+    want = _np(x) * (1.7 * -1) + np.mean(_np_color(0.3, 1.7, 1.0, 0.0, 1.0)[:3, 3])
+    np.testing.assert_allclose(_np(A._apply_color(x, mixed)), want, atol=1e-5)
 
 
 def test_policy_names_are_checked():
@@ -283,34 +409,49 @@ def test_feature_matching_is_refused_where_d_has_no_feature_vector():
 
 # ---------------------------------------------------------------------- the p controller
 
-def test_p_update_rule_matches_the_paper():
+def _observer(pipe, mode):
+    """``pipe.observe`` as called eagerly, or compiled as inside a training step (tf.function
+    on TensorFlow; jax.jit over the pipeline's weights on JAX, where p is assigned in the step)."""
+    return pipe.observe if mode == "eager" else _compiled(pipe.observe, pipe.weights)
+
+
+def _logits(value, n=4):
+    return np.full((n, 1), value, "float32")
+
+
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_p_update_rule_matches_the_paper(mode):
     pipe = A.AugmentPipeline(ada=True, target=0.6, kimg=0.5, interval=4)  # 16 images -> step 16/500
+    observe = _observer(pipe, mode)
     for _ in range(3):
-        pipe.observe(tf.ones([4, 1]))
-    assert float(pipe.p.numpy()) == 0.0, "p must only move every `interval` minibatches"
-    pipe.observe(tf.ones([4, 1]))
-    assert float(pipe.p.numpy()) == pytest.approx(16 / 500)
-    assert float(pipe.rt.numpy()) == pytest.approx(1.0)
+        observe(_logits(1.0))
+    assert float(_np(pipe.p)) == 0.0, "p must only move every `interval` minibatches"
+    observe(_logits(1.0))
+    assert float(_np(pipe.p)) == pytest.approx(16 / 500)
+    assert float(_np(pipe.rt)) == pytest.approx(1.0)
     # r_t = 0.5 < 0.6: down by the same step; never below 0.
     for logit in (1.0, -1.0, 1.0, -1.0):
-        pipe.observe(tf.fill([4, 1], logit))
-    assert float(pipe.p.numpy()) == pytest.approx(0.0, abs=1e-7)
-    assert float(pipe.rt.numpy()) == pytest.approx(0.0)
+        observe(_logits(logit))
+    assert float(_np(pipe.p)) == pytest.approx(0.0, abs=1e-7)
+    assert float(_np(pipe.rt)) == pytest.approx(0.0)
     for _ in range(8):
-        pipe.observe(-tf.ones([4, 1]))
-    assert float(pipe.p.numpy()) == 0.0
+        observe(_logits(-1.0))
+    assert float(_np(pipe.p)) == 0.0
+    assert int(_np(pipe.batches)) == 16 and float(_np(pipe.sign_count)) == 0.0
     assert float(A.ada_adjustment(0.9, 0.6, 64 * 4, 500)) == pytest.approx(256 / 500_000)
     assert float(A.ada_adjustment(0.1, 0.6, 64 * 4, 500)) == pytest.approx(-256 / 500_000)
 
 
-def test_p_is_kept_non_negative_but_not_capped_at_one():
+@pytest.mark.parametrize("mode", ["eager", "compiled"])
+def test_p_is_kept_non_negative_but_not_capped_at_one(mode):
     # As the official training loop: p = max(p + adjust, 0), no upper bound.
     pipe = A.AugmentPipeline(ada=True, target=0.6, kimg=0.5, interval=1, initial_p=1.0)
-    pipe.observe(tf.ones([4, 1]))
-    assert float(pipe.p.numpy()) == pytest.approx(1.0 + 4 / 500)
+    observe = _observer(pipe, mode)
+    observe(_logits(1.0))
+    assert float(_np(pipe.p)) == pytest.approx(1.0 + 4 / 500)
     for _ in range(2):
-        pipe.observe(-tf.ones([4, 1]))
-    assert float(pipe.p.numpy()) == pytest.approx(1.0 - 4 / 500)
+        observe(_logits(-1.0))
+    assert float(_np(pipe.p)) == pytest.approx(1.0 - 4 / 500)
 
 
 def _ada_model(**extra):
@@ -344,7 +485,7 @@ def test_p_falls_when_d_does_not_overfit():
     x = np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)).astype("float32")
     history = model.fit(tf.data.Dataset.from_tensors(x).repeat(), steps_per_epoch=8, epochs=1, verbose=0)
     assert history.history["augment_rt"][-1] == pytest.approx(-1.0)
-    assert float(model.augment_pipe.p.numpy()) == pytest.approx(0.5 - 2 * 32 / 200, abs=1e-6)
+    assert float(_np(model.augment_pipe.p)) == pytest.approx(0.5 - 2 * 32 / 200, abs=1e-6)
 
 
 def test_checkpoints_and_saved_models_restore_p(tmp_path):
@@ -357,12 +498,12 @@ def test_checkpoints_and_saved_models_restore_p(tmp_path):
     model.augment_pipe.sign_sum.assign(3.0)
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras")
-    assert float(again.augment_pipe.p.numpy()) == 0.4375
-    assert float(again.augment_pipe.sign_sum.numpy()) == 3.0
+    assert float(_np(again.augment_pipe.p)) == 0.4375
+    assert float(_np(again.augment_pipe.sign_sum)) == 3.0
     manager = CheckpointManager(tmp_path / "checkpoints")
     manager.save(model, 4, 1, config)
     restored, ckpt = manager.load_latest(config)
-    assert ckpt.step == 4 and float(restored.augment_pipe.p.numpy()) == 0.4375
+    assert ckpt.step == 4 and float(_np(restored.augment_pipe.p)) == 0.4375
     assert restored.augment_pipe.ada and restored.augment_pipe.kimg == 0.2
 
 
@@ -384,8 +525,8 @@ def test_generated_images_never_pass_through_augmentation(tmp_path, monkeypatch)
     calls.clear()
     images = model.generate(6, seed=5)
     z = model.latents(6, seed=5)
-    np.testing.assert_array_equal(images, model.ema_generator(z, training=False).numpy())
-    np.testing.assert_array_equal(model.generate(6, seed=5, use_ema=False), model.generator(z, training=False).numpy())
+    np.testing.assert_array_equal(images, _np(model.ema_generator(z, training=False)))
+    np.testing.assert_array_equal(model.generate(6, seed=5, use_ema=False), _np(model.generator(z, training=False)))
     grid = ganzoo.callbacks.SampleGrid(tmp_path / "samples", n=4, seed=5)
     grid.set_model(model)
     grid.on_epoch_end(0)
@@ -413,10 +554,10 @@ def test_feature_matching_uses_the_penultimate_features_of_a_projection_discrimi
     dense = [l for l in model.discriminator.layers if "spectral" in l.name.lower() or isinstance(l, keras.layers.Dense)]
     width = int(features.outputs[0].shape[-1])
     assert width == model.discriminator.get_layer("projection_embedding").output_dim
-    images = tf.constant(np.random.default_rng(3).uniform(-1, 1, (4, 32, 32, 3)).astype("float32"))
-    labels = tf.constant([0, 1, 2, 3], tf.int32)
-    np.testing.assert_allclose(features([images, labels], training=False)[1].numpy(),
-                               model.discriminator([images, labels], training=False).numpy(), rtol=1e-5, atol=1e-6)
+    images = ops.convert_to_tensor(np.random.default_rng(3).uniform(-1, 1, (4, 32, 32, 3)).astype("float32"))
+    labels = ops.convert_to_tensor(np.array([0, 1, 2, 3], "int32"))
+    np.testing.assert_allclose(_np(features([images, labels], training=False)[1]),
+                               _np(model.discriminator([images, labels], training=False)), rtol=1e-5, atol=1e-6)
     assert dense, "expected a Dense logit layer"
 
 
@@ -426,19 +567,19 @@ def test_feature_matching_compares_d_features_and_survives_saving(tmp_path):
     compile_model(model, config)
     assert model.discriminator_features is not None
     images = np.random.default_rng(3).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
-    labels = tf.constant([0, 1, 2, 3], tf.int32)
-    logits, fm = model.generator_view(tf.constant(images), labels, tf.constant(images), labels)
-    images = tf.constant(images)
+    labels = ops.convert_to_tensor(np.array([0, 1, 2, 3], "int32"))
+    images = ops.convert_to_tensor(images)
+    logits, fm = model.generator_view(images, labels, images, labels)
     assert float(fm) == pytest.approx(0.0, abs=1e-10)
-    np.testing.assert_allclose(logits.numpy(), model.discriminator([images, labels], training=True).numpy(),
+    np.testing.assert_allclose(_np(logits), _np(model.discriminator([images, labels], training=True)),
                                rtol=1e-5, atol=1e-5)
-    other = tf.reverse(images, axis=[0])
+    other = ops.flip(images, axis=0)
     _, fm = model.generator_view(other, labels, images, labels)
     f_real, _ = model.discriminator_features([images, labels], training=True)
     f_fake, _ = model.discriminator_features([other, labels], training=True)
-    want = np.mean((f_real.numpy().mean(0) - f_fake.numpy().mean(0)) ** 2)
+    want = np.mean((_np(f_real).mean(0) - _np(f_fake).mean(0)) ** 2)
     assert float(fm) == pytest.approx(want, rel=1e-4) and want > 0
-    history = model.fit(tf.data.Dataset.from_tensors((images, labels)), epochs=1, verbose=0)
+    history = model.fit(tf.data.Dataset.from_tensors((_np(images), _np(labels))), epochs=1, verbose=0)
     assert np.isfinite(history.history["g_loss"][0])
     model.save(tmp_path / "fm.keras")
     again = keras.saving.load_model(tmp_path / "fm.keras")
@@ -472,8 +613,8 @@ def test_feature_matching_takes_a_declared_features_layer_and_no_private_keras_a
     assert declared.discriminator_features.outputs[0] is declared.discriminator.get_layer("features").output
     plain = GAN(*networks(False), feature_matching=1.0, seed=0)
     assert plain.discriminator_features.outputs[0] is plain.discriminator.get_layer("logit").input
-    images = tf.constant(np.random.default_rng(0).uniform(-1, 1, (3, 2, 2, 1)).astype("float32"))
-    np.testing.assert_allclose(plain.discriminator_features(images)[1].numpy(), plain.discriminator(images).numpy())
+    images = ops.convert_to_tensor(np.random.default_rng(0).uniform(-1, 1, (3, 2, 2, 1)).astype("float32"))
+    np.testing.assert_allclose(_np(plain.discriminator_features(images)[1]), _np(plain.discriminator(images)))
     with pytest.raises(ValueError, match="feature matching needs .* ends in Flatten"):
         feature_model(networks(False, head="patch")[1])
     source = Path(ganzoo.__file__).parent
@@ -596,5 +737,5 @@ def test_a_folder_trains_end_to_end_from_the_cli(tmp_path, capsys):
     assert "augment_p" in header.split(",") and len(rows) == 2
     p_logged = float(rows[-1].split(",")[header.split(",").index("augment_p")])
     model = keras.saving.load_model(run / "model.keras")
-    assert float(model.augment_pipe.p.numpy()) == pytest.approx(p_logged, abs=1e-6)
+    assert float(_np(model.augment_pipe.p)) == pytest.approx(p_logged, abs=1e-6)
     assert model.generate(2, seed=0).shape == (2, 64, 64, 3)

@@ -44,7 +44,15 @@ import math
 from typing import Optional, Sequence
 
 import keras
-import tensorflow as tf
+import numpy as np
+from keras import ops
+
+# The ops below are keras.ops only, so they run in a TensorFlow graph (tf.function, XLA) and
+# inside the jitted JAX step alike; only the cross-replica sum of the p controller's
+# statistics under tf.distribute needs TensorFlow itself.
+_BACKEND = keras.backend.backend()
+if _BACKEND == "tensorflow":
+    import tensorflow as tf
 
 __all__ = [
     "DIFF_AUGMENT_OPS",
@@ -73,8 +81,8 @@ def parse_policy(policy: str) -> list[str]:
 
     Raises ValueError naming the unknown op and the valid ones.
     """
-    ops = [p.strip() for p in str(policy or "").split(",") if p.strip()]
-    for op in ops:
+    names = [p.strip() for p in str(policy or "").split(",") if p.strip()]
+    for op in names:
         if op not in DIFF_AUGMENT_OPS:
             import difflib  # noqa: PLC0415
 
@@ -82,17 +90,35 @@ def parse_policy(policy: str) -> list[str]:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             raise ValueError(f"unknown DiffAugment op '{op}'{hint} (choose from {', '.join(DIFF_AUGMENT_OPS)}, "
                              f"comma-separated)")
-    if len(set(ops)) != len(ops):
+    if len(set(names)) != len(names):
         raise ValueError(f"DiffAugment policy '{policy}' names an op twice")
-    return ops
+    return names
 
+
+# Every random number of this module is drawn by one of these three, from the caller's
+# keras.random.SeedGenerator (the model's, in a train step).
 
 def _uniform(shape, seed, low=0.0, high=1.0):
     return keras.random.uniform(shape, minval=low, maxval=high, seed=seed)
 
 
+def _normal(shape, seed):
+    return keras.random.normal(shape, seed=seed)
+
+
+def _randint(shape, low: int, high: int, seed):
+    """Integers in ``[low, high)`` (int32)."""
+    return keras.random.randint(shape, low, high, seed=seed)
+
+
 def _batch(images):
-    return tf.shape(images)[0]
+    """The batch size: a Python int where it is static (JAX), a scalar tensor in a TF graph."""
+    return ops.shape(images)[0]
+
+
+def _pair(first: float, second: float):
+    """A float32 (2,) constant (per-axis sizes)."""
+    return ops.convert_to_tensor(np.array([first, second], "float32"))
 
 
 # ====================================================================== DiffAugment
@@ -101,25 +127,25 @@ def augment_color(images, seed=None):
     """DiffAugment ``color``: per image, brightness + U(-0.5, 0.5), saturation x U(0, 2)
     around the pixel's channel mean, contrast x U(0.5, 1.5) around the image mean; clipped to
     [-1, 1]."""
-    x = tf.convert_to_tensor(images)
+    x = ops.convert_to_tensor(images)
     n = _batch(x)
     x = x + (_uniform((n, 1, 1, 1), seed) - 0.5)
-    mean = tf.reduce_mean(x, axis=3, keepdims=True)
+    mean = ops.mean(x, axis=3, keepdims=True)
     x = (x - mean) * (_uniform((n, 1, 1, 1), seed) * 2.0) + mean
-    mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
+    mean = ops.mean(x, axis=[1, 2, 3], keepdims=True)
     x = (x - mean) * (_uniform((n, 1, 1, 1), seed) + 0.5) + mean
-    return tf.clip_by_value(x, -1.0, 1.0)
+    return ops.clip(x, -1.0, 1.0)
 
 
 def augment_translation(images, seed=None, ratio: float = 0.125):
     """DiffAugment ``translation``: shift each image by an integer in
     ``[-(ratio * size + 0.5), ratio * size + 0.5]`` pixels on each axis, filling with 0."""
-    x = tf.convert_to_tensor(images)
+    x = ops.convert_to_tensor(images)
     n = _batch(x)
     height, width = int(x.shape[1]), int(x.shape[2])
     shift_y, shift_x = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    ty = tf.cast(keras.random.randint((n,), -shift_y, shift_y + 1, seed=seed), tf.float32)
-    tx = tf.cast(keras.random.randint((n,), -shift_x, shift_x + 1, seed=seed), tf.float32)
+    ty = ops.cast(_randint((n,), -shift_y, shift_y + 1, seed), "float32")
+    tx = ops.cast(_randint((n,), -shift_x, shift_x + 1, seed), "float32")
     # Output pixel (x, y) reads input pixel (x - tx, y - ty).
     return warp_images(x, _translation(-tx, -ty), fill="zeros")
 
@@ -127,16 +153,16 @@ def augment_translation(images, seed=None, ratio: float = 0.125):
 def augment_cutout(images, seed=None, ratio: float = 0.5):
     """DiffAugment ``cutout``: set a square of ``ratio * size`` pixels at a random position
     (it may leave the image partly) to 0."""
-    x = tf.convert_to_tensor(images)
+    x = ops.convert_to_tensor(images)
     n = _batch(x)
     height, width = int(x.shape[1]), int(x.shape[2])
     cut_h, cut_w = int(height * ratio + 0.5), int(width * ratio + 0.5)
-    off_y = keras.random.randint((n, 1, 1), 0, height + (1 - cut_h % 2), seed=seed)
-    off_x = keras.random.randint((n, 1, 1), 0, width + (1 - cut_w % 2), seed=seed)
-    ys = tf.range(height)[None, :, None] - (off_y - cut_h // 2)
-    xs = tf.range(width)[None, None, :] - (off_x - cut_w // 2)
+    off_y = _randint((n, 1, 1), 0, height + (1 - cut_h % 2), seed)
+    off_x = _randint((n, 1, 1), 0, width + (1 - cut_w % 2), seed)
+    ys = ops.arange(height, dtype="int32")[None, :, None] - (off_y - cut_h // 2)
+    xs = ops.arange(width, dtype="int32")[None, None, :] - (off_x - cut_w // 2)
     inside = (ys >= 0) & (ys < cut_h) & (xs >= 0) & (xs < cut_w)
-    return x * tf.cast(~inside, x.dtype)[..., None]
+    return x * ops.cast(ops.logical_not(inside), x.dtype)[..., None]
 
 
 _DIFF_OPS = {"color": augment_color, "translation": augment_translation, "cutout": augment_cutout}
@@ -144,9 +170,9 @@ _DIFF_OPS = {"color": augment_color, "translation": augment_translation, "cutout
 
 def diff_augment(images, policy: Sequence[str], seed=None):
     """Apply the DiffAugment ops of ``policy`` (a list or ``"color,translation,cutout"``) in order."""
-    ops = parse_policy(policy) if isinstance(policy, str) else list(policy)
+    names = parse_policy(policy) if isinstance(policy, str) else list(policy)
     x = images
-    for op in ops:
+    for op in names:
         x = _DIFF_OPS[op](x, seed=seed)
     return x
 
@@ -155,32 +181,34 @@ def diff_augment(images, policy: Sequence[str], seed=None):
 
 def _matrix(rows):
     """(n, 3, 3) from nested lists of (n,) tensors."""
-    return tf.stack([tf.stack(r, axis=-1) for r in rows], axis=-2)
+    return ops.stack([ops.stack(r, axis=-1) for r in rows], axis=-2)
 
 
 def _translation(tx, ty):
-    one, zero = tf.ones_like(tx), tf.zeros_like(tx)
+    one, zero = ops.ones_like(tx), ops.zeros_like(tx)
     return _matrix([[one, zero, tx], [zero, one, ty], [zero, zero, one]])
 
 
 def _scale(sx, sy):
-    one, zero = tf.ones_like(sx), tf.zeros_like(sx)
+    one, zero = ops.ones_like(sx), ops.zeros_like(sx)
     return _matrix([[sx, zero, zero], [zero, sy, zero], [zero, zero, one]])
 
 
 def _rotation(angle):
-    c, s = tf.cos(angle), tf.sin(angle)
-    one, zero = tf.ones_like(angle), tf.zeros_like(angle)
+    angle = ops.convert_to_tensor(angle)
+    c, s = ops.cos(angle), ops.sin(angle)
+    one, zero = ops.ones_like(angle), ops.zeros_like(angle)
     return _matrix([[c, -s, zero], [s, c, zero], [zero, zero, one]])
 
 
 def _reflect(index, size: int):
-    """Reflection padding without repeating the edge (``d c b | a b c d | c b a``)."""
+    """Reflection padding without repeating the edge (``d c b | a b c d | c b a``), for any
+    integer index (unbounded: it folds as often as needed)."""
     if size == 1:
-        return tf.zeros_like(index)
+        return ops.zeros_like(index)
     period = 2 * (size - 1)
-    index = tf.math.floormod(index, period)
-    return tf.where(index > size - 1, period - index, index)
+    index = ops.mod(index, period)  # floor modulo: in [0, period) for negative indices too
+    return ops.where(index > size - 1, period - index, index)
 
 
 def warp_images(images, matrices, fill: str = "reflect"):
@@ -189,35 +217,38 @@ def warp_images(images, matrices, fill: str = "reflect"):
 
     ``fill`` is ``reflect`` (ADA) or ``zeros`` (DiffAugment translation). Identity matrices
     give the input exactly. Differentiable with respect to ``images`` (a gather and a
-    weighted sum), and XLA-compatible.
+    weighted sum); XLA-compatible on both backends.
     """
-    x = tf.convert_to_tensor(images)
+    x = ops.convert_to_tensor(images)
     n = _batch(x)
     height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
     cy, cx = (height - 1) / 2.0, (width - 1) / 2.0
-    gy, gx = tf.meshgrid(tf.range(height, dtype=tf.float32) - cy, tf.range(width, dtype=tf.float32) - cx,
-                         indexing="ij")
-    grid = tf.stack([tf.reshape(gx, [-1]), tf.reshape(gy, [-1]), tf.ones([height * width])], axis=0)  # (3, HW)
-    src = tf.einsum("nij,jk->nik", tf.cast(matrices, tf.float32), grid)  # (n, 3, HW)
+    # Output pixel centres relative to the image centre, homogeneous: (3, HW), x fastest.
+    gy, gx = np.meshgrid(np.arange(height, dtype="float32") - np.float32(cy),
+                         np.arange(width, dtype="float32") - np.float32(cx), indexing="ij")
+    grid = ops.convert_to_tensor(np.stack([gx.reshape(-1), gy.reshape(-1), np.ones(height * width, "float32")]))
+    src = ops.einsum("nij,jk->nik", ops.cast(matrices, "float32"), grid)  # (n, 3, HW)
     sx, sy = src[:, 0] + cx, src[:, 1] + cy
-    x0, y0 = tf.floor(sx), tf.floor(sy)
+    x0, y0 = ops.floor(sx), ops.floor(sy)
     fx, fy = sx - x0, sy - y0
-    x0, y0 = tf.cast(x0, tf.int32), tf.cast(y0, tf.int32)
-    flat = tf.reshape(x, [n, height * width, channels])
+    x0, y0 = ops.cast(x0, "int32"), ops.cast(y0, "int32")
+    # One gather over all images: rows of (n * H * W, C), image i's pixels from i * H * W.
+    flat = ops.reshape(x, [-1, channels])
+    first = ops.arange(n, dtype="int32")[:, None] * (height * width)  # (n, 1)
 
     def tap(ix, iy, weight):
         if fill == "reflect":
             ix, iy = _reflect(ix, width), _reflect(iy, height)
         else:
             inside = (ix >= 0) & (ix < width) & (iy >= 0) & (iy < height)
-            weight = weight * tf.cast(inside, weight.dtype)
-            ix, iy = tf.clip_by_value(ix, 0, width - 1), tf.clip_by_value(iy, 0, height - 1)
-        values = tf.gather(flat, iy * width + ix, batch_dims=1)  # (n, HW, C)
-        return values * tf.cast(weight, x.dtype)[..., None]
+            weight = weight * ops.cast(inside, weight.dtype)
+            ix, iy = ops.clip(ix, 0, width - 1), ops.clip(iy, 0, height - 1)
+        values = ops.take(flat, first + iy * width + ix, axis=0)  # (n, HW, C)
+        return values * ops.cast(weight, x.dtype)[..., None]
 
     out = (tap(x0, y0, (1 - fx) * (1 - fy)) + tap(x0 + 1, y0, fx * (1 - fy))
            + tap(x0, y0 + 1, (1 - fx) * fy) + tap(x0 + 1, y0 + 1, fx * fy))
-    return tf.reshape(out, [n, height, width, channels])
+    return ops.reshape(out, [n, height, width, channels])
 
 
 # ====================================================================== ADA
@@ -253,25 +284,26 @@ def _ada_geometric_params(n, p, size_h: int, size_w: int, seed) -> dict:
     ``1 - sqrt(1 - p)``, so that P(pre or post) = p.
     """
     s = ADA_STRENGTH
-    flip = tf.floor(_uniform((n,), seed) * 2.0)
-    flip = tf.where(_chosen(p, n, seed), flip, 0.0)
-    quarter = tf.floor(_uniform((n,), seed) * 4.0)
-    quarter = tf.where(_chosen(p, n, seed), quarter, 0.0)
+    p = ops.cast(p, "float32")
+    flip = ops.floor(_uniform((n,), seed) * 2.0)
+    flip = ops.where(_chosen(p, n, seed), flip, 0.0)
+    quarter = ops.floor(_uniform((n,), seed) * 4.0)
+    quarter = ops.where(_chosen(p, n, seed), quarter, 0.0)
     t = _uniform((n, 2), seed, -1.0, 1.0) * s["xint_max"]
-    t = tf.where(_chosen(p, n, seed)[:, None], t, 0.0)
-    xint = tf.round(t * [float(size_w), float(size_h)])
-    scale = tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["scale_std"])
-    scale = tf.where(_chosen(p, n, seed), scale, 1.0)
-    p_rot = 1.0 - tf.sqrt(tf.clip_by_value(1.0 - p, 0.0, 1.0))
+    t = ops.where(_chosen(p, n, seed)[:, None], t, 0.0)
+    xint = ops.round(t * _pair(size_w, size_h))
+    scale = ops.power(2.0, _normal((n,), seed) * s["scale_std"])
+    scale = ops.where(_chosen(p, n, seed), scale, 1.0)
+    p_rot = 1.0 - ops.sqrt(ops.clip(1.0 - p, 0.0, 1.0))
     rotate_pre = _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["rotate_max"])
-    rotate_pre = tf.where(_chosen(p_rot, n, seed), rotate_pre, 0.0)
-    aniso = tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["aniso_std"])
-    aniso = tf.where(_chosen(p, n, seed), aniso, 1.0)
+    rotate_pre = ops.where(_chosen(p_rot, n, seed), rotate_pre, 0.0)
+    aniso = ops.power(2.0, _normal((n,), seed) * s["aniso_std"])
+    aniso = ops.where(_chosen(p, n, seed), aniso, 1.0)
     rotate_post = _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["rotate_max"])
-    rotate_post = tf.where(_chosen(p_rot, n, seed), rotate_post, 0.0)
-    t = keras.random.normal((n, 2), seed=seed) * s["xfrac_std"]
-    t = tf.where(_chosen(p, n, seed)[:, None], t, 0.0)
-    xfrac = t * [float(size_w), float(size_h)]
+    rotate_post = ops.where(_chosen(p_rot, n, seed), rotate_post, 0.0)
+    t = _normal((n, 2), seed) * s["xfrac_std"]
+    t = ops.where(_chosen(p, n, seed)[:, None], t, 0.0)
+    xfrac = t * _pair(size_w, size_h)
     return {"xflip": flip, "rotate90": quarter, "xint": xint, "scale": scale, "rotate_pre": rotate_pre,
             "aniso": aniso, "rotate_post": rotate_post, "xfrac": xfrac}
 
@@ -282,16 +314,17 @@ def _ada_geometric_matrix(params: dict):
     scaling, post-rotation, fractional translation. Each factor is the inverse of its
     transform: rotations by the drawn angles (the reference's ``rotate2d_inv(-theta)``),
     scalings by 1/s, translations by -t."""
-    flip = tf.cast(params["xflip"], tf.float32)
-    one = tf.ones_like(flip)
+    params = {k: ops.cast(v, "float32") for k, v in params.items()}
+    flip = params["xflip"]
+    one = ops.ones_like(flip)
     m = _scale(1.0 - 2.0 * flip, one)  # a mirror is its own inverse
-    m = m @ _rotation(tf.cast(params["rotate90"], tf.float32) * (math.pi / 2))
-    m = m @ _translation(-params["xint"][:, 0], -params["xint"][:, 1])
-    m = m @ _scale(1.0 / params["scale"], 1.0 / params["scale"])
-    m = m @ _rotation(params["rotate_pre"])
-    m = m @ _scale(1.0 / params["aniso"], params["aniso"])
-    m = m @ _rotation(params["rotate_post"])
-    return m @ _translation(-params["xfrac"][:, 0], -params["xfrac"][:, 1])
+    m = ops.matmul(m, _rotation(params["rotate90"] * (math.pi / 2)))
+    m = ops.matmul(m, _translation(-params["xint"][:, 0], -params["xint"][:, 1]))
+    m = ops.matmul(m, _scale(1.0 / params["scale"], 1.0 / params["scale"]))
+    m = ops.matmul(m, _rotation(params["rotate_pre"]))
+    m = ops.matmul(m, _scale(1.0 / params["aniso"], params["aniso"]))
+    m = ops.matmul(m, _rotation(params["rotate_post"]))
+    return ops.matmul(m, _translation(-params["xfrac"][:, 0], -params["xfrac"][:, 1]))
 
 
 def _geometric_matrices(n, p, size_h: int, size_w: int, seed):
@@ -308,15 +341,16 @@ def _ada_color_params(n, p, channels: int, seed) -> dict:
     ``contrast`` c = 2^N(0, 0.5^2), ``lumaflip`` i ~ U{0, 1}, ``hue`` theta ~ U(-pi, pi),
     ``saturation`` s = 2^N(0, 1), each with probability p; hue and saturation only on RGB."""
     s = ADA_STRENGTH
-    b = tf.where(_chosen(p, n, seed), keras.random.normal((n,), seed=seed) * s["brightness_std"], 0.0)
-    c = tf.where(_chosen(p, n, seed), tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["contrast_std"]), 1.0)
-    flip = tf.where(_chosen(p, n, seed), tf.floor(_uniform((n,), seed) * 2.0), 0.0)
-    params = {"brightness": b, "contrast": c, "lumaflip": flip, "hue": tf.zeros((n,)), "saturation": tf.ones((n,))}
+    p = ops.cast(p, "float32")
+    b = ops.where(_chosen(p, n, seed), _normal((n,), seed) * s["brightness_std"], 0.0)
+    c = ops.where(_chosen(p, n, seed), ops.power(2.0, _normal((n,), seed) * s["contrast_std"]), 1.0)
+    flip = ops.where(_chosen(p, n, seed), ops.floor(_uniform((n,), seed) * 2.0), 0.0)
+    params = {"brightness": b, "contrast": c, "lumaflip": flip, "hue": ops.zeros((n,)), "saturation": ops.ones((n,))}
     if channels > 1:
-        params["hue"] = tf.where(_chosen(p, n, seed),
-                                 _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["hue_max"]), 0.0)
-        params["saturation"] = tf.where(_chosen(p, n, seed),
-                                        tf.pow(2.0, keras.random.normal((n,), seed=seed) * s["saturation_std"]), 1.0)
+        params["hue"] = ops.where(_chosen(p, n, seed),
+                                  _uniform((n,), seed, -1.0, 1.0) * (math.pi * s["hue_max"]), 0.0)
+        params["saturation"] = ops.where(_chosen(p, n, seed),
+                                         ops.power(2.0, _normal((n,), seed) * s["saturation_std"]), 1.0)
     return params
 
 
@@ -325,22 +359,25 @@ def _ada_color_matrix(params: dict):
     (add b), contrast (times c), luma flip (Householder reflection about the luma plane),
     hue (rotation by theta about the luma axis, Rodrigues), saturation (scale the chroma
     by s)."""
-    b = tf.cast(params["brightness"], tf.float32)
-    one, zero = tf.ones_like(b), tf.zeros_like(b)
-    v = tf.constant(_LUMA)
-    vv = tf.tensordot(v, v, axes=0)  # v v^T
-    eye = tf.eye(4)
+    params = {k: ops.cast(v, "float32") for k, v in params.items()}
+    b = params["brightness"]
+    one, zero = ops.ones_like(b), ops.zeros_like(b)
+    v = np.array(_LUMA, "float32")
+    vv = ops.convert_to_tensor(np.outer(v, v))  # v v^T
+    eye = ops.eye(4)
     c = _matrix([[one, zero, zero, b], [zero, one, zero, b], [zero, zero, one, b], [zero, zero, zero, one]])
-    c = (eye * tf.concat([tf.tile(params["contrast"][:, None], [1, 3]), one[:, None]], axis=1)[:, None, :]) @ c
-    c = (eye - 2.0 * vv * params["lumaflip"][:, None, None]) @ c
+    c = ops.matmul(eye * ops.concatenate([ops.tile(params["contrast"][:, None], [1, 3]), one[:, None]],
+                                         axis=1)[:, None, :], c)
+    c = ops.matmul(eye - 2.0 * vv * params["lumaflip"][:, None, None], c)
     theta = params["hue"][:, None, None]
-    a = _LUMA[0]
-    cross = tf.constant([[0.0, -a, a, 0.0], [a, 0.0, -a, 0.0], [-a, a, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])  # [v]_x
-    w = tf.constant([0.0, 0.0, 0.0, 1.0])
-    ww = tf.tensordot(w, w, axes=0)  # keeps the homogeneous coordinate
-    rotation = tf.cos(theta) * (eye - ww) + tf.sin(theta) * cross + (1.0 - tf.cos(theta)) * vv + ww
-    c = rotation @ c
-    return (vv + (eye - vv) * params["saturation"][:, None, None]) @ c
+    a = np.float32(_LUMA[0])
+    cross = ops.convert_to_tensor(np.array([[0.0, -a, a, 0.0], [a, 0.0, -a, 0.0], [-a, a, 0.0, 0.0],
+                                            [0.0, 0.0, 0.0, 0.0]], "float32"))  # [v]_x
+    w = np.array([0.0, 0.0, 0.0, 1.0], "float32")
+    ww = ops.convert_to_tensor(np.outer(w, w))  # keeps the homogeneous coordinate
+    rotation = ops.cos(theta) * (eye - ww) + ops.sin(theta) * cross + (1.0 - ops.cos(theta)) * vv + ww
+    c = ops.matmul(rotation, c)
+    return ops.matmul(vv + (eye - vv) * params["saturation"][:, None, None], c)
 
 
 def _color_matrices(n, p, channels: int, seed):
@@ -351,34 +388,35 @@ def _color_matrices(n, p, channels: int, seed):
 def _apply_color(images, matrices):
     """RGB: ``C[:3, :3] @ rgb + C[:3, 3]``. Grey (as the reference): the mean of C's three colour
     rows, so grey images get brightness, contrast and the luma flip (an inversion)."""
-    c = tf.cast(matrices, images.dtype)
+    images = ops.convert_to_tensor(images)
+    c = ops.cast(matrices, images.dtype)
     if int(images.shape[-1]) == 3:
-        return tf.einsum("nij,nhwj->nhwi", c[:, :3, :3], images) + c[:, None, None, :3, 3]
-    grey = tf.reduce_mean(c[:, :3, :], axis=1)  # (n, 4)
-    return images * tf.reduce_sum(grey[:, :3], axis=1)[:, None, None, None] + grey[:, 3][:, None, None, None]
+        return ops.einsum("nij,nhwj->nhwi", c[:, :3, :3], images) + c[:, None, None, :3, 3]
+    grey = ops.mean(c[:, :3, :], axis=1)  # (n, 4)
+    return images * ops.sum(grey[:, :3], axis=1)[:, None, None, None] + grey[:, 3][:, None, None, None]
 
 
 def ada_augment(images, p, seed=None):
     """The ADA pipeline at probability ``p`` (a float or scalar tensor >= 0; values above 1 act
     as 1): one affine warp (reflection padding), then one colour matrix (output clipped to
     [-1, 1]). Images must have 1 or 3 channels."""
-    x = tf.convert_to_tensor(images)
+    x = ops.convert_to_tensor(images)
     n = _batch(x)
-    p = tf.cast(p, tf.float32)
+    p = ops.cast(p, "float32")
     height, width, channels = int(x.shape[1]), int(x.shape[2]), int(x.shape[3])
     if channels not in (1, 3):
         raise ValueError(f"ADA's colour transforms need RGB (3 channels) or grey (1) images, got {channels} "
                          f"channels")
     x = warp_images(x, _geometric_matrices(n, p, height, width, seed), fill="reflect")
     x = _apply_color(x, _color_matrices(n, p, channels, seed))
-    return tf.clip_by_value(x, -1.0, 1.0)
+    return ops.clip(x, -1.0, 1.0)
 
 
 def ada_adjustment(sign_mean, target: float, batch_images: int, kimg: float):
     """ADA's step of ``p``: ``sign(r_t - target) * batch_images / (kimg * 1000)``, where
     ``batch_images`` is the number of real images over which ``r_t`` was measured."""
-    images = tf.cast(batch_images, tf.float32)
-    return tf.sign(tf.cast(sign_mean, tf.float32) - target) * images / (float(kimg) * 1000.0)
+    images = ops.cast(batch_images, "float32")
+    return ops.sign(ops.cast(sign_mean, "float32") - target) * images / (float(kimg) * 1000.0)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -449,40 +487,44 @@ class AugmentPipeline(keras.layers.Layer):
         if self.ops:
             x = diff_augment(x, self.ops, seed=seed)
         if self.ada:
-            x = ada_augment(x, self.p, seed=seed)
+            x = ada_augment(x, self.p.value, seed=seed)
         return x
 
     def observe(self, real_logits):
         """ADA: accumulate ``sign(D(real))`` of one D minibatch; every ``interval`` minibatches
-        adjust ``p`` (no-op without ADA). Summed over replicas under tf.distribute."""
+        adjust ``p`` (no-op without ADA). Summed over replicas under tf.distribute.
+
+        Written with assignments and ``where`` only (no branch on a tensor), so it runs inside
+        the jitted JAX step, where ``p`` and the accumulators are part of the model's state."""
         if not self.ada:
             return
-        logits = tf.reshape(tf.cast(real_logits, tf.float32), [-1])
-        total = tf.reduce_sum(tf.sign(logits))
-        count = tf.cast(tf.size(logits), tf.float32)
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
-        self.sign_sum.assign_add(total)
-        self.sign_count.assign_add(count)
-        self.batches.assign_add(1)
+        logits = ops.reshape(ops.cast(real_logits, "float32"), [-1])
+        total = ops.sum(ops.sign(logits))
+        count = ops.cast(ops.size(logits), "float32")
+        if _BACKEND == "tensorflow":
+            ctx = tf.distribute.get_replica_context()
+            if ctx is not None and ctx.num_replicas_in_sync > 1:
+                total, count = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [total, count])
+        self.sign_sum.assign(self.sign_sum.value + total)
+        self.sign_count.assign(self.sign_count.value + count)
+        self.batches.assign(self.batches.value + 1)
 
-        def adjust():
-            rt = self.sign_sum / tf.maximum(self.sign_count, 1.0)
-            step = ada_adjustment(rt, self.target, self.sign_count, self.kimg)
-            self.p.assign(tf.maximum(self.p + step, 0.0))
-            self.rt.assign(rt)
-            self.sign_sum.assign(0.0)
-            self.sign_count.assign(0.0)
-            return tf.constant(0)
-
-        tf.cond(self.batches % self.interval == 0, adjust, lambda: tf.constant(0))
+        due = ops.equal(ops.mod(self.batches.value, self.interval), 0)
+        sign_sum, sign_count = self.sign_sum.value, self.sign_count.value
+        rt = sign_sum / ops.maximum(sign_count, 1.0)
+        step = ada_adjustment(rt, self.target, sign_count, self.kimg)
+        self.p.assign(ops.where(due, ops.maximum(self.p.value + step, 0.0), self.p.value))
+        self.rt.assign(ops.where(due, rt, self.rt.value))
+        self.sign_sum.assign(ops.where(due, 0.0, sign_sum))
+        self.sign_count.assign(ops.where(due, 0.0, sign_count))
 
     def logs(self) -> dict:
         """Values for the training logs: ``augment_p`` and ``augment_rt`` (ADA only)."""
         if not self.ada:
             return {}
-        return {"augment_p": tf.convert_to_tensor(self.p), "augment_rt": tf.convert_to_tensor(self.rt)}
+        # The variables' current values (a read, not the TF variable itself; the traced value
+        # inside a JAX step).
+        return {"augment_p": ops.convert_to_tensor(self.p), "augment_rt": ops.convert_to_tensor(self.rt)}
 
 
 def pipeline_from_config(augment: Optional[dict]) -> Optional[AugmentPipeline]:
