@@ -339,7 +339,9 @@ def test_lazy_r1_step_is_gamma_half_interval_times_the_penalty_on_its_own():
 
     lazy, plain = fresh(gamma), fresh(0.0)
     for a, b in zip(lazy.variables, plain.variables):
-        b.assign(a)
+        # A copy: on JAX assigning a variable shares its buffer, which lazy's jitted step
+        # then donates (deletes).
+        b.assign(np.array(keras.ops.convert_to_numpy(a)))
     lazy.train_on_batch(real)
     plain.train_on_batch(real)
     D = plain.discriminator
