@@ -469,8 +469,9 @@ def test_tensorflow_and_jax_train_the_same_steps(tmp_path):
     """The same model (weights saved here) trained 6 minibatches on TensorFlow and on JAX
     (a subprocess with KERAS_BACKEND=jax or tensorflow, whichever this process is not) with
     the same pseudo-random draws: the same lazy-R1 schedule (D's optimizer steps twice on
-    minibatches 0, 2, 4), and the same losses, R1 and w_avg within float32 tolerance
-    (rtol 2e-3: the two backends run the same algorithm with different kernels)."""
+    minibatches 0, 2, 4), and the same losses, R1 and w_avg within float32 rounding: rtol
+    1e-4 (measured on CPU: losses and R1 agree to 4e-7, w_avg to 1.5e-5 relative; a wrong
+    draw or schedule moved d_loss by 2% at the first step)."""
     weights = tmp_path / "start.weights.h5"
     _build(**CROSS).save_weights(weights)
     other = "jax" if BACKEND == "tensorflow" else "tensorflow"
@@ -484,6 +485,6 @@ def test_tensorflow_and_jax_train_the_same_steps(tmp_path):
         a, b = np.asarray(here[key]), np.asarray(there[key])
         print(f"{key}: largest relative difference {BACKEND} vs {other}: "
               f"{np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-5)):.2e}")
-        np.testing.assert_allclose(a, b, rtol=2e-3, atol=1e-5, err_msg=key)
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6, err_msg=key)
     # The losses move: the comparison is of a training run, not of six copies of one step.
     assert np.ptp(here["d_loss"]) > 1e-3
