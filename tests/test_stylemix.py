@@ -1,5 +1,6 @@
 """Style mixing: the grid of ganzoo.art.style_mix and the ``ganzoo stylemix`` command."""
 
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -28,15 +29,21 @@ def model_file(tmp_path_factory):
     return model, path
 
 
+#: A grid cell against ``generate(1)``: the same styles in a batch of several vs of one. XLA's
+#: CPU convolutions (JAX) round differently per batch size: up to 1.5e-5 with the affine maps
+#: scaled x20 here (TensorFlow's eager kernels agree to 1e-5).
+BATCH_ATOL = 1e-5 if keras.backend.backend() == "tensorflow" else 5e-5
+
+
 def test_grid_rows_columns_and_mixes(model_file):
     model, _ = model_file
     grid = art.style_mix(model, [1, 2], [3, 4, 5], layers="coarse")
     assert grid.shape == (3, 4, 16, 16, 1)
     np.testing.assert_array_equal(grid[0, 0], np.ones((16, 16, 1)))  # blank corner
     for i, a in enumerate([1, 2]):
-        np.testing.assert_allclose(grid[i + 1, 0], model.generate(1, seed=a)[0], atol=1e-5)
+        np.testing.assert_allclose(grid[i + 1, 0], model.generate(1, seed=a)[0], atol=BATCH_ATOL)
     for j, b in enumerate([3, 4, 5]):
-        np.testing.assert_allclose(grid[0, j + 1], model.generate(1, seed=b)[0], atol=1e-5)
+        np.testing.assert_allclose(grid[0, j + 1], model.generate(1, seed=b)[0], atol=BATCH_ATOL)
     cell = grid[1, 1]
     assert np.abs(cell - grid[1, 0]).max() > 1e-3 and np.abs(cell - grid[0, 1]).max() > 1e-3
 

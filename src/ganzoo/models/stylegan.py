@@ -43,11 +43,12 @@ from typing import Annotated, Optional, Sequence, Union
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.constraints import Interval, NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
+from ganzoo.models import seam
 from ganzoo.models.distributed import agree_on_finiteness, replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
 from ganzoo.model_registry import register_model_class
@@ -103,7 +104,9 @@ class StyleGAN(GANBase):
                                      aggregation="only_first_replica")
         # Minibatches trained: the lazy-R1 clock (optimizer iterations also count the R1 steps,
         # and a loss-scaled optimizer does not count the steps it skips).
-        self.d_steps = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+        # int64 on TensorFlow (as the shipped checkpoints); JAX without x64 has no int64.
+        self.d_steps = self.add_weight(shape=(), dtype="int64" if seam.BACKEND == "tensorflow" else "int32",
+                                       initializer="zeros", trainable=False,
                                        name="d_steps", aggregation="only_first_replica")
         self.r1_tracker = keras.metrics.Mean(name="r1")
 
@@ -168,14 +171,15 @@ class StyleGAN(GANBase):
         """``model(z)`` runs the generator with each layer's constant noise."""
         if isinstance(inputs, (list, tuple)):
             return self.generator(list(inputs), training=training)
-        batch = tf.shape(inputs)[0]
-        return self.generator([inputs] + [tf.tile(n[None], [batch, 1, 1, 1]) for n in self._const_noise(self.generator)],
-                              training=training)
+        return self.generator([inputs] + self._tiled_const_noise(self.generator, inputs), training=training)
 
     def serving_images(self, net, inputs):
         """``net``'s images for latents ``inputs`` with each layer's constant noise (``generate``'s default)."""
-        batch = tf.shape(inputs)[0]
-        return net([inputs] + [tf.tile(n[None], [batch, 1, 1, 1]) for n in self._const_noise(net)], training=False)
+        return net([inputs] + self._tiled_const_noise(net, inputs), training=False)
+
+    def _tiled_const_noise(self, net, inputs):
+        batch = ops.shape(inputs)[0]
+        return [ops.tile(n[None], [batch, 1, 1, 1]) for n in self._const_noise(net)]
 
     # ------------------------------------------------------------------ training
     def _random_noise(self, batch_size):
@@ -186,60 +190,66 @@ class StyleGAN(GANBase):
         """``(ws, w)``: per-layer styles with style mixing (probability ``style_mixing_prob``)
         and the unmixed w of the first latent (for the running average)."""
         w = mapping(self.sample_latent(batch_size), training=training)
-        ws = tf.repeat(w[:, None], self.num_ws, axis=1)
+        ws = ops.repeat(w[:, None], self.num_ws, axis=1)
         if self.style_mixing_prob > 0:
             w2 = mapping(self.sample_latent(batch_size), training=training)
             mix = self.replica_rows(lambda n: keras.random.uniform((n,), seed=self.seed_generator), batch_size)
             cut = self.replica_rows(lambda n: keras.random.randint((n,), 1, max(self.num_ws, 2),
                                                                    seed=self.seed_generator, dtype="int32"),
                                     batch_size)
-            cutoff = tf.where(mix < self.style_mixing_prob, cut, self.num_ws)
-            first = tf.range(self.num_ws)[None, :] < cutoff[:, None]  # (batch, num_ws)
-            ws = tf.where(first[:, :, None], ws, w2[:, None])
+            cutoff = ops.where(mix < self.style_mixing_prob, cut, self.num_ws)
+            first = ops.arange(self.num_ws, dtype="int32")[None, :] < cutoff[:, None]  # (batch, num_ws)
+            ws = ops.where(first[:, :, None], ws, w2[:, None])
         return ws, w
 
     def train_step(self, data):
         real, _ = self.unpack(data)
-        batch_size = tf.shape(real)[0]
+        batch_size = ops.shape(real)[0]
         mapping, synthesis, D = self.mapping(self.generator), self.synthesis(self.generator), self.discriminator
 
         # 1. Discriminator: logistic loss (R1 too when r1_interval is 1).
         ws, _ = self.mixed_styles(mapping, batch_size)
         fake = synthesis([ws] + self._random_noise(batch_size), training=True)
-        with tf.GradientTape() as tape:
+
+        def discriminator_loss():
             # D sees reals and fakes through the same augmentation (ADA / DiffAugment, if any);
             # R1 differentiates through it to the unaugmented reals, as StyleGAN2-ADA.
             real_logits = D(self.augment_images(real), training=True)
             fake_logits = D(self.augment_images(fake), training=True)
             d_loss = losses.discriminator_loss(self.loss_name, real_logits, fake_logits)
-            total = d_loss
-            r1 = tf.constant(0.0)
             if self.r1_gamma > 0 and not self.lazy_r1:
                 r1 = self._r1_penalty(real)
-                total = d_loss + 0.5 * self.r1_gamma * r1
-        self.apply_gradients(self.d_optimizer, tape, total, D.trainable_variables)
+                return d_loss + 0.5 * self.r1_gamma * r1, (d_loss, real_logits, r1)
+            return d_loss, (d_loss, real_logits, ops.zeros((), "float32"))
+
+        _, (d_loss, real_logits, r1) = self.descend(self.d_optimizer, discriminator_loss, D.trainable_variables)
         self.observe_real_logits(real_logits)
 
         # 1b. Lazy R1: every r1_interval minibatches, a separate D step on the penalty alone.
-        regularize = tf.equal(self.d_steps % self.r1_interval, 0) if self.lazy_r1 else tf.constant(self.r1_gamma > 0)
+        #     The minibatch clock is a model variable, so the decision is taken inside the
+        #     compiled step (a Python counter would be frozen at trace time on JAX).
         if self.lazy_r1:
+            regularize = ops.equal(ops.mod(self.d_steps.value, self.r1_interval), 0)
             r1 = self._lazy_r1_step(real, regularize)
+        else:
+            regularize = ops.convert_to_tensor(self.r1_gamma > 0)
         self.d_steps.assign_add(1)
 
         # 2. Generator: non-saturating loss on fresh (mixed) styles and fresh noise.
-        with tf.GradientTape() as tape:
+        def generator_loss():
             ws, w = self.mixed_styles(mapping, batch_size)
             fake = synthesis([ws] + self._random_noise(batch_size), training=True)
             fake_logits, fm = self.generator_view(fake, real=real)
-            g_loss = losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm
-        self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator.trainable_variables)
-        w_mean = tf.reduce_mean(tf.cast(w, tf.float32), axis=0)
-        self.w_avg.assign(w_mean + (self.w_avg - w_mean) * self.w_avg_beta)
+            return losses.generator_loss(self.loss_name, fake_logits) + self.feature_matching * fm, w
+
+        g_loss, w = self.descend(self.g_optimizer, generator_loss, self.generator.trainable_variables)
+        w_mean = ops.mean(ops.cast(w, "float32"), axis=0)
+        self.w_avg.assign(w_mean + (self.w_avg.value - w_mean) * self.w_avg_beta)
         self.update_ema()
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        self.r1_tracker.update_state(r1, sample_weight=tf.cast(regularize, tf.float32))
+        self.r1_tracker.update_state(r1, sample_weight=ops.cast(regularize, "float32"))
         return self._metric_results()
 
     def _r1_penalty(self, real):
@@ -251,34 +261,18 @@ class StyleGAN(GANBase):
     def _lazy_r1_step(self, real, regularize):
         """If ``regularize``: one D optimizer step on ``gamma / 2 * r1_interval * R1``; returns R1 (else 0).
 
-        The penalty and its gradients are computed only when ``regularize`` holds (tf.cond).
-        The optimizer step syncs replicas, which tf.distribute forbids inside a replica-context
-        cond under MirroredStrategy; there the condition moves to the cross-replica context, as
-        Keras's LossScaleOptimizer does for its finiteness check (:func:`_apply_if`).
-        """
-        variables = self.discriminator.trainable_variables
-        optimizer = self.d_optimizer
+        The penalty, its gradients and the optimizer step happen only when ``regularize``
+        holds (a conditional inside the compiled step, :func:`descend_if`)."""
 
-        def penalty_and_gradients():
-            with tf.GradientTape() as tape:
-                r1 = self._r1_penalty(real)
-                loss = 0.5 * self.r1_gamma * self.r1_interval * r1
-                scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
-            grads = tape.gradient(scaled, variables)
-            return [r1] + [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+        def r1_loss():
+            r1 = self._r1_penalty(real)
+            return 0.5 * self.r1_gamma * self.r1_interval * r1, r1
 
-        def skipped():
-            return [tf.constant(0.0)] + [tf.zeros_like(v) for v in variables]
-
-        r1, *grads = tf.cond(regularize, penalty_and_gradients, skipped)
-        if replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            grads = agree_on_finiteness(grads)
-        _apply_if(optimizer, regularize, grads, variables)
-        return r1
+        return descend_if(self, regularize, self.d_optimizer, r1_loss, self.discriminator.trainable_variables)
 
     def validation_fakes(self, real, labels):
         """Validation fakes: the sampling generator with random noise (as the official metrics)."""
-        batch_size = tf.shape(real)[0]
+        batch_size = ops.shape(real)[0]
         inputs = [self.sample_latent(batch_size)] + self._random_noise(batch_size)
         return self.sample_with(lambda net: net(inputs, training=False))
 
@@ -411,6 +405,88 @@ class StyleGAN(GANBase):
                                           noise=noise, noise_seed=noise_seed)
 
 
+def descend_if(model, condition, optimizer, loss_fn, variables):
+    """``model.descend(optimizer, loss_fn, variables)`` if the boolean scalar ``condition``
+    holds, nothing otherwise; returns the closure's aux (``loss_fn`` returns ``(loss, aux)``,
+    aux a float32 scalar) or 0 when skipped.
+
+    The forward pass, its gradients and the optimizer step run only when ``condition`` holds
+    (a conditional in the compiled step, not a masked update of a step always taken): on
+    TensorFlow a ``tf.cond`` (:func:`_tf_descend_if`), on JAX a ``lax.cond`` over the
+    variables the step assigns (:func:`_jax_descend_if`).
+    """
+    if seam.BACKEND == "jax":
+        return _jax_descend_if(model, condition, optimizer, loss_fn, variables)
+    return _tf_descend_if(model, condition, optimizer, loss_fn, variables)
+
+
+def _tf_descend_if(model, condition, optimizer, loss_fn, variables):
+    """The gradients under a ``tf.cond``, then the optimizer step under another.
+
+    The optimizer step syncs replicas, which tf.distribute forbids inside a replica-context
+    cond under MirroredStrategy; there the condition moves to the cross-replica context, as
+    Keras's LossScaleOptimizer does for its finiteness check (:func:`_apply_if`).
+    """
+    import tensorflow as tf
+    variables = list(variables)
+
+    def aux_and_gradients():
+        _, aux, grads = seam.gradients(
+            loss_fn, variables, scale=lambda value: optimizer.scale_loss(model.scale_for_replicas(value)))
+        return [aux] + [tf.zeros_like(v) if g is None else tf.convert_to_tensor(g) for g, v in zip(grads, variables)]
+
+    def skipped():
+        return [tf.constant(0.0)] + [tf.zeros_like(v) for v in variables]
+
+    aux, *grads = tf.cond(condition, aux_and_gradients, skipped)
+    if replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        grads = agree_on_finiteness(grads)
+    _apply_if(optimizer, condition, grads, variables)
+    return aux
+
+
+def _jax_descend_if(model, condition, optimizer, loss_fn, variables):
+    """``lax.cond`` around ``model.descend``: the step runs in a child ``StatelessScope``
+    and the branch returns the values it assigned (optimizer slots and iterations, the
+    variables, the seed generator's state); the other branch returns those variables'
+    current values. Which variables the step assigns is read from one abstract trace
+    (``jax.eval_shape``) before the cond is built."""
+    import jax
+    from keras.src.backend.common.stateless_scope import get_stateless_scope
+
+    outer = get_stateless_scope()
+    if outer is None:
+        raise RuntimeError("on the JAX backend a StyleGAN training step runs inside model.fit / train_on_batch "
+                           "(a keras.StatelessScope over the model's state)")
+    base = dict(outer.state_mapping)
+
+    def run():
+        with keras.StatelessScope() as inner:
+            inner.state_mapping = dict(base)
+            _, aux = model.descend(optimizer, loss_fn, variables)
+        writes = {key: value for key, value in inner.state_mapping.items() if base.get(key) is not value}
+        return ops.cast(aux, "float32"), writes
+
+    _, shapes = jax.eval_shape(run)
+    missing = [key for key in shapes if key not in base]
+    if missing:
+        raise RuntimeError(f"a conditional StyleGAN step assigns {len(missing)} variable(s) outside the "
+                           "training step's state (every variable a step assigns must belong to the model "
+                           "or to one of its optimizers)")
+    keys = list(shapes)
+
+    def taken(_):
+        aux, writes = run()
+        return aux, [ops.cast(writes[key], shapes[key].dtype) for key in keys]
+
+    def skipped(_):
+        return ops.zeros((), "float32"), [ops.cast(base[key], shapes[key].dtype) for key in keys]
+
+    aux, values = jax.lax.cond(condition, taken, skipped, None)
+    outer.state_mapping.update(zip(keys, values))
+    return aux
+
+
 def _apply_if(optimizer, condition, grads, variables) -> None:
     """``optimizer.apply(grads, variables)`` if the boolean scalar ``condition`` holds (called in a
     replica context; every replica must agree on ``condition``).
@@ -419,6 +495,8 @@ def _apply_if(optimizer, condition, grads, variables) -> None:
     the step must be taken in the cross-replica context; elsewhere (no strategy, multi-worker,
     TPU) a plain cond does.
     """
+    import tensorflow as tf
+
     def apply():
         optimizer.apply(grads, variables)
 

@@ -50,7 +50,6 @@ import math
 from typing import Annotated
 
 import keras
-import tensorflow as tf
 from keras import layers
 
 from ganzoo.constraints import Positive
@@ -90,8 +89,8 @@ class ConstantInput(layers.Layer):
                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
 
     def call(self, ws):
-        batch = tf.shape(ws)[0]
-        return tf.tile(self.const[None], [batch, 1, 1, 1])
+        batch = keras.ops.shape(ws)[0]
+        return keras.ops.tile(self.const[None], [batch, 1, 1, 1])
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.size, self.size, self.channels)
