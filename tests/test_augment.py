@@ -24,6 +24,8 @@ from ganzoo.builders import build_model, compile_model
 from ganzoo.config import ConfigError
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.both_backends
+
 
 BACKEND = keras.backend.backend()
 

@@ -19,6 +19,8 @@ from ganzoo.checkpoint import CheckpointManager, read_state
 from ganzoo.cli import choose_backend, main
 from tests.helpers import CHECKOUT_PYTHONPATH, shared_tfds_dir
 
+pytestmark = pytest.mark.both_backends
+
 ROOT = Path(__file__).resolve().parents[1]
 CURRENT = keras.backend.backend()
 OTHER = {"tensorflow": "jax", "jax": "tensorflow"}[CURRENT]

@@ -23,6 +23,8 @@ from ganzoo import distribute
 from ganzoo.checkpoint import read_state
 from tests.helpers import CHECKOUT_PYTHONPATH
 
+pytestmark = pytest.mark.both_backends
+
 HELPER = Path(__file__).with_name("distribute_helper.py")
 JAX_HELPER = Path(__file__).with_name("jax_distribute_helper.py")
 ROOT = HELPER.parents[1]

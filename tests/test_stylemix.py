@@ -10,6 +10,8 @@ from ganzoo import art
 from ganzoo.cli import main
 from ganzoo.images import read_metadata
 
+pytestmark = pytest.mark.both_backends
+
 TINY = {"generator.filters": 8, "discriminator.filters": 8, "model.latent_dim": 8, "model.mapping_layers": 2,
         "data.image_size": 16, "data.pad": 2}
 

@@ -13,6 +13,8 @@ from ganzoo.config import NULL, ConfigError
 from ganzoo.models.base import batch_norm_layers, ema_beta
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.both_backends
+
 
 def _beta(t, decay=0.999, rampup=0.05):
     return float(ema_beta(t, decay, rampup))

@@ -15,6 +15,8 @@ from tests.harness import (CLASS_ENTRIES, class_entry, harness_config, is_image_
                            smoke_size, tiny_entry_config)
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.both_backends
+
 
 ENTRIES = ganzoo.list_models()
 #: The entries the per-class test runs (one per class); the per-entry test runs the others.

@@ -23,6 +23,8 @@ from ganzoo.models.pggan import growth_schedule
 from ganzoo.networks.pggan import downsample, upsample2x, upsample_to
 from tests.helpers import CHECKOUT_PYTHONPATH, REPO, tiny_config
 
+pytestmark = pytest.mark.both_backends
+
 BACKEND = keras.backend.backend()
 
 #: 16x16, 3 phases (4, 8, 16), a 4-image first phase and 8-image fades: with batches of 4,

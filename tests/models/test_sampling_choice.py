@@ -15,6 +15,8 @@ from ganzoo.config import NULL
 from ganzoo.images import read_metadata, to_uint8
 from tests.helpers import shared_tfds_dir, tiny_config
 
+pytestmark = pytest.mark.both_backends
+
 TINY_SET = ["--set", "generator.filters=8", "--set", "discriminator.filters=8", "--set", "model.latent_dim=8"]
 needs_mnist = pytest.mark.skipif(shared_tfds_dir() is None, reason="real MNIST (../shared/tfds) is not available")
 

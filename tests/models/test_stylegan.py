@@ -25,6 +25,8 @@ from ganzoo.networks.stylegan import (ModulatedConv2D, NoiseInjection, ScaledAct
                                       build_stylegan_discriminator, build_synthesis_network)
 from tests.helpers import tiny_config
 
+pytestmark = pytest.mark.both_backends
+
 BACKEND = keras.backend.backend()
 
 #: 16x16: style layers act at 4, 8, 8, 16, 16, 16 px (num_ws = 6).
