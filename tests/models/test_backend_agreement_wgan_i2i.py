@@ -139,7 +139,7 @@ def test_tensorflow_and_jax_steps_give_the_same_losses(case, both_backends):
     assert set(here) == set(there)
     for key in here:
         assert len(here[key]) == len(there[key])
-        np.testing.assert_allclose(here[key], there[key], rtol=RTOL, atol=ATOL,
+        np.testing.assert_allclose(here[key], there[key], rtol=RTOL_BY_CASE.get(case, RTOL), atol=ATOL,
                                    err_msg=f"{case}: {key} differs between {keras.backend.backend()} and "
                                            f"{_other_backend()}")
     # The steps did something (G's loss moved by far more than the tolerance), so agreeing is not trivial.
