@@ -20,7 +20,7 @@ from typing import Annotated, Optional, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.constraints import NonNegative
@@ -129,7 +129,7 @@ class CycleGAN(ImageToImageModel):
         D_a, D_b = self.discriminator_a, self.discriminator_b
 
         # 1. Generators: fool both discriminators, close both cycles, keep the identity.
-        with tf.GradientTape() as tape:
+        def generator_loss():
             fake_b = G(real_a, training=True)
             fake_a = F(real_b, training=True)
             adversarial = (self.adversarial_term(D_b(fake_b, training=True))
@@ -142,17 +142,23 @@ class CycleGAN(ImageToImageModel):
                             + losses.mean_absolute_error(real_a, F(real_a, training=True)))
                 g_loss += self.identity_weight * identity
             else:
-                identity = tf.zeros_like(cycle)
-        self.apply_gradients(self.g_optimizer, tape, g_loss, self.generator_variables())
+                identity = ops.zeros_like(cycle)
+            return g_loss, (fake_a, fake_b, adversarial, cycle, identity)
 
-        # 2. Discriminators: real = 1 against fakes from the pools of past fakes.
-        pooled_a = self.pool_a(tf.stop_gradient(fake_a))
-        pooled_b = self.pool_b(tf.stop_gradient(fake_b))
-        with tf.GradientTape() as tape:
-            d_loss = (losses.discriminator_loss(self.loss_name, D_a(real_a, training=True), D_a(pooled_a, training=True))
-                      + losses.discriminator_loss(self.loss_name, D_b(real_b, training=True),
-                                                  D_b(pooled_b, training=True)))
-        self.apply_gradients(self.d_optimizer, tape, d_loss, self.discriminator_variables())
+        g_loss, (fake_a, fake_b, adversarial, cycle, identity) = self.descend(
+            self.g_optimizer, generator_loss, self.generator_variables())
+
+        # 2. Discriminators: real = 1 against fakes from the pools of past fakes (the pools'
+        #    buffers and fill counts are variables, updated here).
+        pooled_a = self.pool_a(ops.stop_gradient(fake_a))
+        pooled_b = self.pool_b(ops.stop_gradient(fake_b))
+
+        def discriminator_loss():
+            return (losses.discriminator_loss(self.loss_name, D_a(real_a, training=True), D_a(pooled_a, training=True))
+                    + losses.discriminator_loss(self.loss_name, D_b(real_b, training=True),
+                                                D_b(pooled_b, training=True)))
+
+        d_loss, _ = self.descend(self.d_optimizer, discriminator_loss, self.discriminator_variables())
         return self.record(g_loss=g_loss, d_loss=d_loss, adversarial_loss=adversarial, cycle_loss=cycle,
                            identity_loss=identity)
 

@@ -2,14 +2,16 @@
 CycleGAN uses it (Zhu et al. 2017, sec. 4: "a history of 50 previously generated images").
 
 Updating D on past fakes as well as the newest ones damps the oscillation between G and D.
-The buffer is a non-trainable Keras weight, so the pool works inside ``train_step`` /
-``tf.function`` and is saved and restored with the model.
+The buffer and its fill count are non-trainable Keras weights, updated with ``keras.ops``
+(the random choices from the pool's own seed generator): the pool works inside a
+``train_step`` on either backend (a ``tf.function``, or JAX's jitted step, which carries
+them as state) and is saved and restored with the model.
 """
 
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")
@@ -49,38 +51,35 @@ class ImagePool(keras.layers.Layer):
     def call(self, images):
         if self.pool_size == 0:
             return images
-        images = tf.cast(images, self.images.dtype)
-        n = tf.shape(images)[0]
+        images = ops.cast(images, self.images.dtype)
+        n = ops.shape(images)[0]
         draws = keras.random.uniform((n,), seed=self.seed_generator)
         slots = keras.random.randint((n,), 0, self.pool_size, seed=self.seed_generator, dtype="int32")
-        buffer = self.images.value
+        zeros = [0] * len(self.image_shape)
 
-        def body(i, out):
-            image = images[i]
-            count = self.count.value
+        def one_image(i, state):
+            # Image i against the pool as images 0 .. i-1 left it: the buffer, the fill count
+            # and the answers so far are the loop's carried values (no Python state, no
+            # branches on values: the same loop runs in a tf.function, under jax.jit, eagerly).
+            buffer, count, out = state
+            image = ops.take(images, i, axis=0)
+            filling = count < self.pool_size
+            # A full pool swaps with probability ``probability``: answer the stored image,
+            # store the new one in its place. While filling, store at the next free slot.
+            swap = ops.logical_and(ops.logical_not(filling), ops.take(draws, i) < self.probability)
+            slot = ops.where(filling, count, ops.take(slots, i))
+            stored = ops.take(buffer, slot, axis=0)
+            answer = ops.where(swap, stored, image)
+            kept = ops.where(ops.logical_or(filling, swap), image, stored)
+            buffer = ops.slice_update(buffer, [slot] + zeros, kept[None])
+            out = ops.slice_update(out, [i] + zeros, answer[None])
+            return buffer, count + ops.cast(filling, "int32"), out
 
-            def store_new():
-                buffer[count].assign(image)
-                self.count.assign(count + 1)
-                return image
-
-            def swap():
-                slot = slots[i]
-                old = tf.identity(buffer[slot])
-                with tf.control_dependencies([old]):
-                    buffer[slot].assign(image)
-                return old
-
-            def keep():
-                return image
-
-            result = tf.cond(count < self.pool_size, store_new,
-                             lambda: tf.cond(draws[i] < self.probability, swap, keep))
-            return i + 1, out.write(i, result)
-
-        out = tf.TensorArray(images.dtype, size=n, element_shape=self.image_shape)
-        _, out = tf.while_loop(lambda i, _: i < n, body, (tf.constant(0), out))
-        return tf.stop_gradient(out.stack())
+        buffer, count, out = ops.fori_loop(0, n, one_image,
+                                           (self.images.value, self.count.value, ops.zeros_like(images)))
+        self.images.assign(buffer)
+        self.count.assign(count)
+        return ops.stop_gradient(out)
 
     def compute_output_shape(self, input_shape):
         return input_shape

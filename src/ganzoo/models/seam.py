@@ -34,7 +34,7 @@ from typing import Callable, Sequence
 
 import keras
 
-__all__ = ["BACKEND", "StatefulSteps", "gradients", "input_gradients", "is_traced", "split_loss"]
+__all__ = ["BACKEND", "StatefulSteps", "cond", "gradients", "input_gradients", "is_traced", "split_loss"]
 
 #: The Keras backend this process runs ("tensorflow" or "jax"); chosen before Keras is
 #: imported (``KERAS_BACKEND``, or ``ganzoo train --backend``).
@@ -195,6 +195,39 @@ def input_gradients(fn: Callable, x):
     if BACKEND == "jax":
         return _jax_input_gradients(fn, x)
     return _tf_input_gradients(fn, x)
+
+
+def cond(pred, true_fn: Callable, false_fn: Callable):
+    """``true_fn()`` if the scalar boolean tensor ``pred`` holds, else ``false_fn()``, decided
+    inside the step (a phase switch read from a variable): branches that take gradient steps
+    and assign variables. Both branches return the same structure of tensors.
+
+    TensorFlow: ``keras.ops.cond`` (``tf.cond`` keeps each branch's variable writes). JAX: a
+    ``lax.cond`` branch is a pure function, so each branch runs in a ``keras.StatelessScope``
+    over the step's state and returns, besides its result, the value of every state variable
+    after it (unchanged ones as they came in); the taken branch's values become the step's.
+    """
+    if BACKEND != "jax":
+        return keras.ops.cond(pred, true_fn, false_fn)
+    import jax
+    outer = _scope()
+    base = dict(outer.state_mapping)
+    keys = list(base)
+
+    def branch(fn):
+        def run():
+            with keras.StatelessScope() as inner:
+                inner.state_mapping = dict(base)
+                result = fn()
+            if set(inner.state_mapping) - set(base):
+                raise RuntimeError("a branch of seam.cond assigned a variable outside the step's state "
+                                   "(a model, optimizer or metric variable is expected)")
+            return result, [inner.state_mapping[key] for key in keys]
+        return run
+
+    result, values = jax.lax.cond(keras.ops.convert_to_tensor(pred), branch(true_fn), branch(false_fn))
+    outer.state_mapping.update(zip(keys, values))
+    return result
 
 
 class StatefulSteps:

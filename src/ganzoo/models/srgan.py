@@ -1,6 +1,6 @@
 """SRGAN (Ledig et al. 2017): photo-realistic single-image super-resolution.
 
-Two phases in one ``train_step``, switched by the generator optimizer's step counter (saved
+Two phases in one ``train_step``, switched inside the step by the generator optimizer's step counter (saved
 with the model, so a resumed run continues in the right phase):
 
 1. ``pretrain_steps`` steps of SRResNet training: minimise the pixel MSE between G(LR) and HR.
@@ -16,10 +16,11 @@ from typing import Annotated, Optional
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.constraints import NonNegative, OneOf
+from ganzoo.models import seam
 from ganzoo.models.image2image import ImageToImageModel
 from ganzoo.model_registry import register_model_class
 
@@ -115,8 +116,8 @@ class SRGAN(ImageToImageModel):
     # ------------------------------------------------------------------ losses
     def vgg_features(self, images):
         """VGG19 features of images in [-1, 1], scaled by 1/12.75."""
-        x = (tf.cast(images, tf.float32) + 1.0) * 127.5
-        x = x[..., ::-1] - tf.constant(VGG_MEAN_BGR, tf.float32)
+        x = (ops.cast(images, "float32") + 1.0) * 127.5
+        x = ops.flip(x, axis=-1) - ops.convert_to_tensor(VGG_MEAN_BGR, "float32")
         return self.feature_extractor(x, training=False) * VGG_FEATURE_SCALE
 
     def content_term(self, hr, sr):
@@ -131,8 +132,10 @@ class SRGAN(ImageToImageModel):
     def train_step(self, data):
         lr, hr = data
         if self.pretrain_steps:
+            # The phase is read from a variable inside the step (the generator optimizer's step
+            # count), never from Python state: one traced step holds both phases.
             pretraining = self.g_optimizer.iterations < self.pretrain_steps
-            pixel, content, adversarial, d_loss, g_loss, adv_on = tf.cond(
+            pixel, content, adversarial, d_loss, g_loss, adv_on = seam.cond(
                 pretraining, lambda: self._pretrain_step(lr, hr), lambda: self._adversarial_step(lr, hr))
         else:
             pixel, content, adversarial, d_loss, g_loss, adv_on = self._adversarial_step(lr, hr)
@@ -143,38 +146,46 @@ class SRGAN(ImageToImageModel):
 
     def _pretrain_step(self, lr, hr):
         """SRResNet: G alone, pixel MSE."""
-        with tf.GradientTape() as tape:
-            sr = self.generator(lr, training=True)
-            pixel = losses.mean_squared_error(hr, sr)
-        self.apply_gradients(self.g_optimizer, tape, pixel, self.generator_variables())
-        zero = tf.zeros_like(pixel)
+        def pixel_loss():
+            return losses.mean_squared_error(hr, self.generator(lr, training=True))
+
+        pixel, _ = self.descend(self.g_optimizer, pixel_loss, self.generator_variables())
+        zero = ops.zeros_like(pixel)
         return pixel, pixel, zero, zero, pixel, zero
 
     def _adversarial_step(self, lr, hr):
         G, D = self.generator, self.discriminator
-        with tf.GradientTape() as g_tape:
+
+        def generator_loss():
+            # One forward pass of G (its batch-norm statistics move once per step) serves both
+            # updates: D's step is taken inside G's loss, on the super-resolved images as
+            # constants, so G's gradient does not reach through D's update.
             sr = G(lr, training=True)
-            # 1. D: real HR crops -> 1, super-resolved -> 0 (G's forward pass is shared).
-            with g_tape.stop_recording():
-                with tf.GradientTape() as d_tape:
-                    real_logits = D(hr, training=True)
-                    fake_logits = D(tf.stop_gradient(sr), training=True)
-                    d_loss = losses.discriminator_loss(self.loss_name, real_logits, fake_logits)
-                self.apply_gradients(self.d_optimizer, d_tape, d_loss, self.discriminator_variables())
+            fake = ops.stop_gradient(sr)
+
+            # 1. D: real HR crops -> 1, super-resolved -> 0.
+            def discriminator_loss():
+                return losses.discriminator_loss(self.loss_name, D(hr, training=True), D(fake, training=True))
+
+            d_loss, _ = self.descend(self.d_optimizer, discriminator_loss, self.discriminator_variables())
             # 2. G: perceptual loss = content + 1e-3 * adversarial (against the updated D).
             adversarial = losses.generator_loss(self.loss_name, D(sr, training=True))
             content = self.content_term(hr, sr)
             g_loss = self.content_weight * content + self.adversarial_weight * adversarial
-        self.apply_gradients(self.g_optimizer, g_tape, g_loss, self.generator_variables())
+            return g_loss, (sr, d_loss, content, adversarial)
+
+        g_loss, (sr, d_loss, content, adversarial) = self.descend(self.g_optimizer, generator_loss,
+                                                                  self.generator_variables())
         pixel = losses.mean_squared_error(hr, sr)
-        return pixel, content, adversarial, d_loss, g_loss, tf.ones_like(pixel)
+        return pixel, content, adversarial, d_loss, g_loss, ops.ones_like(pixel)
 
     # ------------------------------------------------------------------ inference
     def preview_images(self, batch) -> list:
         """Rows of a progress grid for an ``(lr, hr)`` batch: bicubic, SR, HR (all HR size)."""
         lr, hr = (np.asarray(x, np.float32) for x in batch)
         sr = keras.ops.convert_to_numpy(self.generator(lr, training=False))
-        bicubic = tf.clip_by_value(tf.image.resize(lr, sr.shape[1:3], method="bicubic"), -1.0, 1.0).numpy()
+        bicubic = np.clip(keras.ops.convert_to_numpy(ops.image.resize(lr, sr.shape[1:3], interpolation="bicubic")),
+                          -1.0, 1.0)
         return [("bicubic", bicubic), ("sr", sr), ("hr", hr)]
 
     def upscale(self, images, tile: Optional[int] = 128, overlap: int = 32, batch_size: int = 4) -> np.ndarray:

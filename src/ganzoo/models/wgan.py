@@ -4,7 +4,9 @@ One ``train_step`` is one generator iteration of the papers' Algorithm 1: the ba
 ``n_critic`` minibatches; the critic takes one update on each (fresh z every time), with
 weight clipping (WGAN) and/or the gradient penalty on random interpolates (WGAN-GP), then
 the generator takes one update. ``ganzoo.load_dataset`` batches WGAN entries with
-``batch_size * n_critic`` images for this reason.
+``batch_size * n_critic`` images for this reason. The critic loop is a Python loop over the
+config's ``n_critic``: traced once, it unrolls into ``n_critic`` updates inside the step (a
+``tf.function`` or JAX's jitted step alike).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.constraints import NonNegative, Positive
@@ -84,6 +86,9 @@ class WassersteinGAN(GANBase):
                              f"but got a batch of {batch}; batch the dataset with batch_size * n_critic images "
                              f"(ganzoo.load_dataset does this)")
         if batch is None:
+            # Only a TensorFlow graph has an unknown batch size (a dataset batched without
+            # drop_remainder); on JAX every shape is concrete and the check above applies.
+            import tensorflow as tf
             tf.debugging.assert_equal(
                 tf.shape(real)[0] % self.n_critic, 0,
                 message=f"WassersteinGAN with n_critic={self.n_critic} takes n_critic minibatches per step: "
@@ -102,45 +107,55 @@ class WassersteinGAN(GANBase):
         G, D = self.generator, self.discriminator
         reals, real_labels = self._split_batch(real, labels)
 
-        # 1. n_critic critic updates, one minibatch each: maximise D(x) - D(G(z)).
+        # 1. n_critic critic updates, one minibatch each: maximise D(x) - D(G(z)). A Python loop
+        #    over the config's n_critic: the traced step holds n_critic critic updates in a row.
         for real_mb, labels_mb in zip(reals, real_labels):
-            batch_size = tf.shape(real_mb)[0]
+            batch_size = ops.shape(real_mb)[0]
             z = self.sample_latent(batch_size)
             fake_labels = self.sample_labels(batch_size) if self.conditional else None
-            with tf.GradientTape() as tape:
+
+            def critic_loss(real_mb=real_mb, labels_mb=labels_mb, z=z, fake_labels=fake_labels,
+                            batch_size=batch_size):
                 fake = G(self.generator_inputs(z, fake_labels), training=True)
                 # What the critic sees (augmented when configured; the penalty acts there too).
                 real_in, fake_in = self.augment_images(real_mb), self.augment_images(fake)
                 real_logits = D(self.discriminator_inputs(real_in, labels_mb), training=True)
                 fake_logits = D(self.discriminator_inputs(fake_in, fake_labels), training=True)
                 d_loss = losses.wasserstein_discriminator_loss(real_logits, fake_logits)
+                gp = None
                 if self.gradient_penalty:
                     # Interpolates of a real and a fake of the same class: real labels for both.
                     critic = lambda x: D(self.discriminator_inputs(x, labels_mb), training=True)  # noqa: E731
                     gp = losses.wasserstein_gradient_penalty(
                         critic, real_in, fake_in,
-                        alpha=self.sample_interpolation_weights(batch_size, real_mb.shape.rank),
+                        alpha=self.sample_interpolation_weights(batch_size, len(real_mb.shape)),
                         loss_scale=self.loss_scale(self.d_optimizer))
                     d_loss += self.gradient_penalty * gp
-                    self.gp_tracker.update_state(gp)
                 if self.drift:
-                    d_loss += self.drift * tf.reduce_mean(tf.square(tf.cast(real_logits, tf.float32)))
-            self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+                    d_loss += self.drift * ops.mean(ops.square(ops.cast(real_logits, "float32")))
+                return d_loss, (real_logits, fake_logits, gp)
+
+            d_loss, (real_logits, fake_logits, gp) = self.descend(self.d_optimizer, critic_loss,
+                                                                  D.trainable_variables)
             self.observe_real_logits(real_logits)
             if self.clip_value is not None:
                 losses.clip_weights(D.trainable_variables, self.clip_value)
+            if gp is not None:
+                self.gp_tracker.update_state(gp)
             self.d_loss_tracker.update_state(d_loss)
-            self.wd_tracker.update_state(tf.reduce_mean(real_logits) - tf.reduce_mean(fake_logits))
+            self.wd_tracker.update_state(ops.mean(real_logits) - ops.mean(fake_logits))
 
         # 2. One generator update: maximise D(G(z)).
-        batch_size = tf.shape(reals[0])[0]
+        batch_size = ops.shape(reals[0])[0]
         z = self.sample_latent(batch_size)
         fake_labels = self.sample_labels(batch_size) if self.conditional else None
-        with tf.GradientTape() as tape:
+
+        def generator_loss():
             fake = G(self.generator_inputs(z, fake_labels), training=True)
             fake_logits, fm = self.generator_view(fake, fake_labels, reals[0], real_labels[0])
-            g_loss = losses.wasserstein_generator_loss(fake_logits) + self.feature_matching * fm
-        self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
+            return losses.wasserstein_generator_loss(fake_logits) + self.feature_matching * fm
+
+        g_loss, _ = self.descend(self.g_optimizer, generator_loss, G.trainable_variables)
         self.update_ema(self.generator_inputs(z, fake_labels))
         self.g_loss_tracker.update_state(g_loss)
         return self._metric_results()
