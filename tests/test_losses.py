@@ -2,7 +2,7 @@
 
 Expected values are computed independently in NumPy from the textbook
 formulas (no TensorFlow), plus a few literals worked out by hand. Gradients
-go through ganzoo's backend seam (:func:`ganzoo.models.seam.gradients`), as
+go through ganzoo's backend seam (:func:`ganzoo.seam.gradients`), as
 in a training step.
 """
 
@@ -12,7 +12,7 @@ import pytest
 from keras import ops
 
 from ganzoo import losses
-from ganzoo.models import seam
+from ganzoo import seam
 
 pytestmark = pytest.mark.both_backends
 

@@ -323,13 +323,13 @@ def test_auto_precision_and_threads_on_jax(monkeypatch):
 
 def test_loss_scaled_penalty_paths_in_a_step_on_every_backend():
     """The penalties' loss_scale path in keras.ops, taken as a step takes it (on JAX inside a
-    StatelessScope, through ganzoo.models.seam): a float16 inner gradient of 1e-8 underflows
+    StatelessScope, through ganzoo.seam): a float16 inner gradient of 1e-8 underflows
     unscaled and survives with the scale; the gradient penalty is unscaled again; an
     overflowed scaled penalty reads 0 with a NaN gradient (the optimizer skips the step)."""
     from keras import ops
 
     from ganzoo import losses
-    from ganzoo.models import seam
+    from ganzoo import seam
 
     half = ops.convert_to_tensor(0.5, "float16")
 

@@ -127,7 +127,7 @@ def test_jax_run_syncs_its_state_to_save_and_at_epoch_ends_only(tmp_path, monkey
     """Keras on JAX carries the training state outside the variables during an epoch; a
     callback that saves must sync it (the checkpoints then hold the step's weights), and
     nothing else may sync per step (a pass over every variable each step)."""
-    from ganzoo.models.seam import StatefulSteps
+    from ganzoo.seam import StatefulSteps
 
     synced_at = []
     original = StatefulSteps.jax_state_sync

@@ -114,6 +114,7 @@ class JaxDistribution:
 
     @property
     def num_replicas_in_sync(self) -> int:
+        """Devices the global batch is split over (1 without a distribution)."""
         if self.distribution is None:
             return 1
         mesh = self.distribution.device_mesh
@@ -121,6 +122,7 @@ class JaxDistribution:
         return int(mesh.shape[batch_axis])
 
     def scope(self):
+        """The distribution's scope (variables created in it are laid out for its devices)."""
         return contextlib.nullcontext() if self.distribution is None else self.distribution.scope()
 
     def __repr__(self):

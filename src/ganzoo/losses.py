@@ -14,7 +14,7 @@ Conventions used throughout:
 
 All functions are ``keras.ops`` and work on the TensorFlow and JAX backends, eagerly,
 inside ``tf.function`` / ``jax.jit`` and under XLA. The penalties' input gradient is
-the one backend-specific piece (:func:`ganzoo.models.seam.input_gradients`).
+the one backend-specific piece (:func:`ganzoo.seam.input_gradients`).
 
 The :data:`LOSSES` table maps a name to a :class:`LossPair` of
 ``(discriminator, generator)`` functions; :func:`get_loss`,
@@ -130,7 +130,7 @@ def _input_gradients(critic, x, loss_scale=None):
     """Gradient of ``sum(critic(x))`` with respect to the input ``x``.
 
     The critic's forward pass is differentiated by the backend
-    (:func:`ganzoo.models.seam.input_gradients`) so that the returned gradient is itself differentiable with respect to the critic's
+    (:func:`ganzoo.seam.input_gradients`) so that the returned gradient is itself differentiable with respect to the critic's
     variables when this is called inside an outer tape (double backprop, as
     needed by WGAN-GP and R1). Summing the outputs gives per-example input
     gradients because examples in a batch are independent. The outputs are
@@ -143,7 +143,7 @@ def _input_gradients(critic, x, loss_scale=None):
     scale overflowed) makes the outer gradients non-finite too, which a
     ``LossScaleOptimizer`` answers by skipping the step and lowering the scale.
     """
-    from ganzoo.models.seam import input_gradients
+    from ganzoo.seam import input_gradients
 
     def total(inputs):
         value = ops.sum(_f32(critic(inputs)))

@@ -38,7 +38,7 @@ LAYERS = [
     ("leaf", "config-free math and utilities that import no other ganzoo module",
      ("ganzoo.losses", "ganzoo.augment", "ganzoo.images", "ganzoo.tiling", "ganzoo.schedules", "ganzoo.weights",
       "ganzoo.export", "ganzoo.art", "ganzoo.quiet", "ganzoo.guard", "ganzoo.distribute", "ganzoo.network",
-      "ganzoo.version", "ganzoo.constraints", "ganzoo.network_registry")),
+      "ganzoo.version", "ganzoo.constraints", "ganzoo.network_registry", "ganzoo.seam")),
     ("networks", "Keras builders: keyword arguments in, a functional model out; no config, no training",
      ("ganzoo.networks",)),
     ("evaluation", "metrics on arrays, datasets and generators, and the metric objects compile() takes; "

@@ -1,4 +1,4 @@
-"""The backend seam (ganzoo.models.seam) on both backends: gradients of a loss closure, the
+"""The backend seam (ganzoo.seam) on both backends: gradients of a loss closure, the
 closure's own effects (batch-norm statistics, random draws) happening exactly once, input
 gradients for penalties, and a jitted step that carries the model's whole state."""
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from ganzoo.models import seam
+from ganzoo import seam
 
 pytestmark = pytest.mark.both_backends
 

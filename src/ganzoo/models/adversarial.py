@@ -1,7 +1,7 @@
 """What every adversarial training scheme shares, latent or image-to-image: a generator side
 and a discriminator side, each with its own optimizer, and the gradient step
 (:meth:`AdversarialModel.descend`) that applies them correctly on either backend
-(:mod:`ganzoo.models.seam`), under ``tf.distribute`` and under mixed precision
+(:mod:`ganzoo.seam`), under ``tf.distribute`` and under mixed precision
 (:mod:`ganzoo.models.distributed`).
 """
 
@@ -12,7 +12,8 @@ from typing import Optional
 import keras
 
 from ganzoo.model_registry import check_constructor_arguments
-from ganzoo.models import distributed, seam
+from ganzoo import seam
+from ganzoo.models import distributed
 
 __all__ = ["AdversarialModel", "serialize", "deserialize"]
 
@@ -138,7 +139,7 @@ class AdversarialModel(seam.StatefulSteps, keras.Model):
         ``loss_fn()`` computes the loss (or ``(loss, aux)``, ``aux`` being whatever the rest of
         the step needs from the forward pass: fakes, logits) from the batch and the model. The
         loss is scaled for the replicas and the mixed-precision loss scale before it is
-        differentiated (:func:`ganzoo.models.seam.gradients`, on TensorFlow or JAX); the
+        differentiated (:func:`ganzoo.seam.gradients`, on TensorFlow or JAX); the
         optimizer (Keras's TF optimizer all-reduces per-replica gradients) applies the
         gradients. The returned loss is unscaled.
         """

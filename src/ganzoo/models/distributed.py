@@ -26,7 +26,7 @@ from typing import Union
 
 import keras
 
-from ganzoo.models.seam import BACKEND
+from ganzoo.seam import BACKEND
 
 if BACKEND == "tensorflow":
     import tensorflow as tf
@@ -140,7 +140,7 @@ class StatelessLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
     """Keras's ``LossScaleOptimizer`` whose ``apply`` also works inside a JAX training step.
 
     On JAX a ganzoo step runs in a ``keras.StatelessScope`` under ``jax.jit``
-    (:class:`ganzoo.models.seam.StatefulSteps`). Keras's stateful ``apply`` there branches
+    (:class:`ganzoo.seam.StatefulSteps`). Keras's stateful ``apply`` there branches
     with ``ops.cond`` whose branches *assign* (the inner optimizer's update, the scale), and
     assignments made inside a ``lax.cond`` branch leak that branch's tracers into the
     enclosing scope (``UnexpectedTracerError``). Inside a stateless scope this ``apply`` calls

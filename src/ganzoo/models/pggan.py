@@ -69,7 +69,7 @@ from ganzoo import losses
 from ganzoo.constraints import NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import replicas_in_sync
-from ganzoo.models.seam import BACKEND
+from ganzoo.seam import BACKEND
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
 from ganzoo.model_registry import register_model_class
 

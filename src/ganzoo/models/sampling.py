@@ -11,7 +11,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from ganzoo.models import distributed, seam
+from ganzoo import seam
+from ganzoo.models import distributed
 
 __all__ = ["TrainingSampling", "unpack"]
 

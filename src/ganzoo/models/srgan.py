@@ -20,7 +20,7 @@ from keras import ops
 
 from ganzoo import losses
 from ganzoo.constraints import NonNegative, OneOf
-from ganzoo.models import seam
+from ganzoo import seam
 from ganzoo.models.image2image import ImageToImageModel
 from ganzoo.model_registry import register_model_class
 

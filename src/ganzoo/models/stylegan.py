@@ -48,7 +48,7 @@ from keras import ops
 from ganzoo import losses
 from ganzoo.constraints import Interval, NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
-from ganzoo.models import seam
+from ganzoo import seam
 from ganzoo.models.distributed import agree_on_finiteness, replicas_in_sync
 from ganzoo.networks.stylegan import NoiseInjection, style_layer_resolutions
 from ganzoo.model_registry import register_model_class

@@ -18,7 +18,7 @@ from __future__ import annotations
 import keras
 
 from ganzoo.models import distributed
-from ganzoo.models.seam import BACKEND
+from ganzoo.seam import BACKEND
 
 __all__ = ["QualityValidation"]
 
@@ -59,7 +59,7 @@ class QualityValidation:
     def metrics_variables(self):
         """The loss trackers' variables; on JAX also the quality metrics' (kept out of
         ``metrics``), so the jitted ``test_step`` carries their sums from batch to batch
-        (:class:`ganzoo.models.seam.StatefulSteps` threads exactly these through a step). On
+        (:class:`ganzoo.seam.StatefulSteps` threads exactly these through a step). On
         TensorFlow the metrics are ordinary variables and this is Keras's list, unchanged."""
         variables = super().metrics_variables
         if BACKEND == "jax":

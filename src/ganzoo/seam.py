@@ -277,6 +277,8 @@ class StatefulSteps:
         return tuple([v.value for v in group] for group in groups)
 
     def jax_state_sync(self):
+        """Copy the state a JAX ``fit`` carries (``self._jax_state``) back into the variables,
+        both optimizers' included (Keras's own version knows one optimizer)."""
         state = getattr(self, "_jax_state", None)
         if not state or self._jax_state_synced:
             return
@@ -314,6 +316,8 @@ class StatefulSteps:
         return step
 
     def make_train_function(self, force=False):
+        """On JAX, ``train_step(data)`` as a jitted ``(state, iterator) -> (logs, state)``
+        (:meth:`_stateful`); Keras's own on TensorFlow."""
         if BACKEND != "jax":
             return super().make_train_function(force=force)
         if self.train_function is not None and not force:
@@ -323,6 +327,8 @@ class StatefulSteps:
         return self.train_function
 
     def make_test_function(self, force=False):
+        """On JAX, ``test_step(data)`` as a jitted function of the state (no optimizer slot);
+        Keras's own on TensorFlow."""
         if BACKEND != "jax":
             return super().make_test_function(force=force)
         if self.test_function is not None and not force:
