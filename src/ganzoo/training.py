@@ -311,6 +311,8 @@ def _train(config, out, run_dir, chief, strategy, data_dir, verbose, samples_eve
         logger.info("%s is already trained for %d steps (%d epochs); nothing to do", config.name, start_step, t.epochs)
     step = start_step
     # On JAX, Keras splits the input batches over the devices only while a distribution is set.
+    from ganzoo import distribute  # noqa: PLC0415
+
     with distribute.fit_scope(strategy):
         for first_epoch, steps, last_epoch in _segments(start_step, per_epoch, t.epochs):
             # shuffle=False: the stream is already shuffled by its pipeline (Keras ignores shuffle for a
