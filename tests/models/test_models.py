@@ -17,6 +17,8 @@ from tests.helpers import tiny_config
 
 pytestmark = pytest.mark.both_backends
 
+_np = keras.ops.convert_to_numpy
+
 
 ENTRIES = ganzoo.list_models()
 #: The entries the per-class test runs (one per class); the per-entry test runs the others.
@@ -96,7 +98,7 @@ def test_load_returns_compiled_model_ready_to_fit():
     model = ganzoo.load("cgan_mnist", **{"generator.filters": 8, "discriminator.filters": 8})
     assert model.compiled
     assert model.num_classes == 10 and model.latent_dim == 100
-    assert model.g_optimizer.learning_rate.numpy() == pytest.approx(2e-4)
+    assert _np(model.g_optimizer.learning_rate) == pytest.approx(2e-4)
 
 
 def test_same_seed_same_images_and_different_seed_differs():
@@ -140,12 +142,12 @@ def test_ema_generator_is_the_moving_average_of_g(rampup):
     model = build_model(config)
     compile_model(model, config)
     trainable = [i for i, w in enumerate(model.generator.weights) if w.trainable]
-    before = [w.numpy().copy() for w in model.generator.weights]
-    np.testing.assert_array_equal(model.ema_generator.weights[trainable[0]].numpy(), before[trainable[0]])
+    before = [_np(w).copy() for w in model.generator.weights]
+    np.testing.assert_array_equal(_np(model.ema_generator.weights[trainable[0]]), before[trainable[0]])
     x = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
     model.fit(tf.data.Dataset.from_tensor_slices(x).batch(4), epochs=1, verbose=0)  # one G update
-    after = [w.numpy() for w in model.generator.weights]
-    ema = [w.numpy() for w in model.ema_generator.weights]
+    after = [_np(w) for w in model.generator.weights]
+    ema = [_np(w) for w in model.ema_generator.weights]
     assert any(np.abs(after[i] - before[i]).max() > 0 for i in trainable)
     # ema = 0.25 * old + 0.75 * new; the ramp-up's first update copies G (tests/models/test_ema.py: the schedule).
     beta = 0.25 if rampup is NULL else 0.0
@@ -157,8 +159,8 @@ def test_ema_generator_is_the_moving_average_of_g(rampup):
     # constant decay 0.25: a quarter of the average is still the initial weights, warm after 4
     # updates), else from G; use_ema=True / False force one.
     z = model.latents(2, seed=0)
-    ema_images = model.ema_generator(z, training=False).numpy()
-    raw_images = model.generator(z, training=False).numpy()
+    ema_images = _np(model.ema_generator(z, training=False))
+    raw_images = _np(model.generator(z, training=False))
     np.testing.assert_allclose(model.generate(2, seed=0, use_ema=True), ema_images, atol=1e-6)
     np.testing.assert_allclose(model.generate(2, seed=0, use_ema=False), raw_images, atol=1e-6)
     np.testing.assert_allclose(model.generate(2, seed=0), raw_images if rampup is NULL else ema_images, atol=1e-6)
@@ -186,7 +188,7 @@ def test_wgan_weight_clipping_bounds_critic():
     x = np.random.default_rng(0).uniform(-1, 1, (10, 28, 28, 1)).astype("float32")
     model.fit(tf.data.Dataset.from_tensor_slices(x).batch(10), epochs=1, verbose=0)
     for v in model.discriminator.trainable_variables:
-        assert float(np.abs(v.numpy()).max()) <= 0.01 + 1e-7, v.path
+        assert float(np.abs(_np(v)).max()) <= 0.01 + 1e-7, v.path
 
 
 def test_class_interpolation_endpoints_match_labels():

@@ -17,6 +17,8 @@ from tests.helpers import shared_tfds_dir, tiny_config
 
 pytestmark = pytest.mark.both_backends
 
+_np = keras.ops.convert_to_numpy
+
 TINY_SET = ["--set", "generator.filters=8", "--set", "discriminator.filters=8", "--set", "model.latent_dim=8"]
 needs_mnist = pytest.mark.skipif(shared_tfds_dir() is None, reason="real MNIST (../shared/tfds) is not available")
 
@@ -62,7 +64,24 @@ def test_the_ramped_up_ema_generator_is_warm_after_its_first_update():
     assert "raw generator (asked for" in str(model.sampling_choice(False))
     # A file saved before ganzoo counted EMA updates: the generator optimizer's steps stand in.
     model.ema_state.counted = False
-    assert model.ema_updates() == int(model.g_optimizer.iterations.numpy()) == 2
+    assert model.ema_updates() == int(_np(model.g_optimizer.iterations)) == 2
+
+
+def _traced(model, fn):
+    """``fn`` traced as a training step traces it: a ``tf.function`` on TensorFlow; on JAX a
+    ``jax.jit`` over the model's variables, read through a StatelessScope (as ganzoo's step)."""
+    if keras.backend.backend() != "jax":
+        return tf.function(fn)
+    import jax
+
+    variables = model.variables
+
+    def pure(values, *args):
+        with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+            return fn(*args)
+
+    jitted = jax.jit(pure)
+    return lambda *args: jitted([v.value for v in variables], *args)
 
 
 def test_use_ema_true_needs_an_ema_generator_and_the_rule_holds_when_traced():
@@ -71,11 +90,11 @@ def test_use_ema_true_needs_an_ema_generator_and_the_rule_holds_when_traced():
         no_ema.generate(1, use_ema=True)
     assert "keeps no EMA generator" in str(no_ema.sampling_choice())
     cold = _model(1, **{"model.ema_rampup": NULL})
-    z = tf.constant(cold.latents(2, seed=3))
-    traced = tf.function(lambda z: cold.sample_with(lambda net: net(z, training=False)))
-    np.testing.assert_allclose(traced(z).numpy(), cold.generate_from_latents(z.numpy(), use_ema=False), atol=1e-6)
+    z = keras.ops.convert_to_tensor(cold.latents(2, seed=3))
+    traced = _traced(cold, lambda z: cold.sample_with(lambda net: net(z, training=False)))
+    np.testing.assert_allclose(_np(traced(z)), cold.generate_from_latents(_np(z), use_ema=False), atol=1e-6)
     cold.ema_state.updates.assign(cold.ema_state.warm_updates)  # now warm: the same traced function switches
-    np.testing.assert_allclose(traced(z).numpy(), cold.generate_from_latents(z.numpy(), use_ema=True), atol=1e-6)
+    np.testing.assert_allclose(_np(traced(z)), cold.generate_from_latents(_np(z), use_ema=True), atol=1e-6)
 
 
 # ---------------------------------------------------------------------- the rule, on the command line
@@ -132,7 +151,7 @@ def test_export_says_which_generator_and_raw_picks_g(tmp_path, capsys):
     assert not meta["uses_ema_generator"] and meta["generator"].startswith("raw generator")
     z = model.latents(2, seed=0)
     raw = keras.saving.load_model(tmp_path / "raw" / "generator.keras")
-    np.testing.assert_allclose(raw(z).numpy(), model.generate_from_latents(z, use_ema=False), atol=1e-6)
+    np.testing.assert_allclose(_np(raw(z)), model.generate_from_latents(z, use_ema=False), atol=1e-6)
 
 
 def test_bundled_weights_are_one_generator(tmp_path, capsys):
@@ -236,7 +255,7 @@ def test_export_serves_what_generate_makes_for_progressive_and_style_gans(entry,
     model = build_model(tiny_config(entry))
     path = export_generator(model, tmp_path, "savedmodel")
     z = model.latents(3, seed=2)
-    served = tf.saved_model.load(str(path)).signatures["serving_default"](z=tf.constant(z))["images"].numpy()
+    served = _np(tf.saved_model.load(str(path)).signatures["serving_default"](z=tf.constant(z))["images"])
     np.testing.assert_array_equal(served, to_uint8(model.generate_from_latents(z)))
 
 
