@@ -176,7 +176,9 @@ def project(model, target, steps: int = 300, learning_rate: float = 0.05, w_plus
     ``(ws (1, num_ws, w_dim), image (H, W, C), losses per step)``.
     """
     import keras  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    from keras import ops  # noqa: PLC0415
+
+    from ganzoo import seam  # noqa: PLC0415
 
     _require_stylegan(model, "projection")
     target = np.asarray(target, np.float32)
@@ -186,24 +188,31 @@ def project(model, target, steps: int = 300, learning_rate: float = 0.05, w_plus
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
     synthesis = model.synthesis(model.sampling_generator())
-    noises = [tf.constant(x) for x in model.noise_inputs(1, noise)]
-    start = np.asarray(keras.ops.convert_to_numpy(model.w_avg), np.float32)[None, None]
-    w = tf.Variable(np.repeat(start, model.num_ws if w_plus else 1, axis=1))
+    noises = [ops.convert_to_tensor(x) for x in model.noise_inputs(1, noise)]
+    start = np.asarray(ops.convert_to_numpy(model.w_avg), np.float32)[None, None]
+    w = keras.Variable(np.repeat(start, model.num_ws if w_plus else 1, axis=1), name="projected_w")
     optimizer = keras.optimizers.Adam(learning_rate)
-    goal = tf.constant(target[None])
+    optimizer.build([w])
+    goal = ops.convert_to_tensor(target[None])
 
-    @tf.function
+    def loss_fn():
+        ws = w.value if w_plus else ops.repeat(w.value, model.num_ws, axis=1)
+        return ops.mean(ops.square(synthesis([ws] + noises, training=False) - goal))
+
     def step():
-        with tf.GradientTape() as tape:
-            ws = w if w_plus else tf.repeat(w, model.num_ws, axis=1)
-            loss = tf.reduce_mean(tf.square(synthesis([ws] + noises, training=False) - goal))
-        optimizer.apply([tape.gradient(loss, w)], [w])
+        loss, _, grads = seam.gradients(loss_fn, [w])  # the backend seam (eagerly on JAX)
+        optimizer.apply(grads, [w])
         return loss
+
+    if seam.BACKEND == "tensorflow":
+        import tensorflow as tf  # noqa: PLC0415
+        step = tf.function(step)
 
     history = []
     for i in range(steps):
         history.append(float(step()))
         if verbose and (i % 50 == 0 or i == steps - 1):
             print(f"projection step {i}: mse {history[-1]:.5f}")
-    ws = w.numpy() if w_plus else np.repeat(w.numpy(), model.num_ws, axis=1)
+    found = ops.convert_to_numpy(w)
+    ws = found if w_plus else np.repeat(found, model.num_ws, axis=1)
     return ws.astype(np.float32), model.synthesize(ws, noise=noise)[0], history

@@ -145,8 +145,6 @@ def test_style_layer_groups():
         small.style_layers("middle")
 
 
-@pytest.mark.skipif(BACKEND != "tensorflow", reason="ganzoo.art.project optimises w with tf.GradientTape "
-                    "(art.py is not ported to keras.ops yet)")
 def test_projection_reconstructs_a_generated_image(trained):
     model, _ = trained
     target = model.generate(1, seed=9)[0]
