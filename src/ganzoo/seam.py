@@ -210,7 +210,10 @@ def cond(pred, true_fn: Callable, false_fn: Callable):
     if BACKEND != "jax":
         return keras.ops.cond(pred, true_fn, false_fn)
     import jax
-    outer = _scope()
+    from keras.src.backend.common.stateless_scope import get_stateless_scope
+    outer = get_stateless_scope()
+    if outer is None:  # eagerly, outside a step: the predicate is a concrete value
+        return true_fn() if bool(keras.ops.convert_to_numpy(pred)) else false_fn()
     base = dict(outer.state_mapping)
     keys = list(base)
 

@@ -412,8 +412,8 @@ def descend_if(model, condition, optimizer, loss_fn, variables):
 
     The forward pass, its gradients and the optimizer step run only when ``condition`` holds
     (a conditional in the compiled step, not a masked update of a step always taken): on
-    TensorFlow a ``tf.cond`` (:func:`_tf_descend_if`), on JAX a ``lax.cond`` over the
-    variables the step assigns (:func:`_jax_descend_if`).
+    TensorFlow a ``tf.cond`` (:func:`_tf_descend_if`), on JAX the seam's ``lax.cond`` over the
+    step's state (:func:`ganzoo.seam.cond`).
     """
     if seam.BACKEND == "jax":
         return _jax_descend_if(model, condition, optimizer, loss_fn, variables)
@@ -446,45 +446,11 @@ def _tf_descend_if(model, condition, optimizer, loss_fn, variables):
 
 
 def _jax_descend_if(model, condition, optimizer, loss_fn, variables):
-    """``lax.cond`` around ``model.descend``: the step runs in a child ``StatelessScope``
-    and the branch returns the values it assigned (optimizer slots and iterations, the
-    variables, the seed generator's state); the other branch returns those variables'
-    current values. Which variables the step assigns is read from one abstract trace
-    (``jax.eval_shape``) before the cond is built."""
-    import jax
-    from keras.src.backend.common.stateless_scope import get_stateless_scope
-
-    outer = get_stateless_scope()
-    if outer is None:
-        raise RuntimeError("on the JAX backend a StyleGAN training step runs inside model.fit / train_on_batch "
-                           "(a keras.StatelessScope over the model's state)")
-    base = dict(outer.state_mapping)
-
-    def run():
-        with keras.StatelessScope() as inner:
-            inner.state_mapping = dict(base)
-            _, aux = model.descend(optimizer, loss_fn, variables)
-        writes = {key: value for key, value in inner.state_mapping.items() if base.get(key) is not value}
-        return ops.cast(aux, "float32"), writes
-
-    _, shapes = jax.eval_shape(run)
-    missing = [key for key in shapes if key not in base]
-    if missing:
-        raise RuntimeError(f"a conditional StyleGAN step assigns {len(missing)} variable(s) outside the "
-                           "training step's state (every variable a step assigns must belong to the model "
-                           "or to one of its optimizers)")
-    keys = list(shapes)
-
-    def taken(_):
-        aux, writes = run()
-        return aux, [ops.cast(writes[key], shapes[key].dtype) for key in keys]
-
-    def skipped(_):
-        return ops.zeros((), "float32"), [ops.cast(base[key], shapes[key].dtype) for key in keys]
-
-    aux, values = jax.lax.cond(condition, taken, skipped, None)
-    outer.state_mapping.update(zip(keys, values))
-    return aux
+    """``seam.cond`` around ``model.descend``: on JAX a ``lax.cond`` whose taken branch runs
+    the step (optimizer slots and iterations, the variables, the seed state come out of it)
+    and whose other branch passes the state through."""
+    return seam.cond(condition, lambda: ops.cast(model.descend(optimizer, loss_fn, variables)[1], "float32"),
+                     lambda: ops.zeros((), "float32"))
 
 
 def _apply_if(optimizer, condition, grads, variables) -> None:
