@@ -4,7 +4,7 @@
 #
 # Without arguments: the fast tests, then the slow ones (real-data learning proofs, long
 # trainings: `-m slow`), then the tests marked both_backends again on Keras's JAX backend
-# (KERAS_BACKEND=jax), each phase timed, all run even if one fails. With arguments: one pytest
+# (KERAS_BACKEND=jax, slow ones included: the JAX-only device tests), each phase timed, all run even if one fails. With arguments: one pytest
 # run with them (e.g. `bash scripts/test.sh tests/test_losses.py -k hinge`; prefix
 # KERAS_BACKEND=jax for the JAX backend).
 set -euo pipefail
@@ -34,7 +34,7 @@ slow_s=$(( $(date +%s) - phase_start ))
 echo "test.sh: slow tests ${slow_s} s (exit ${slow_status})"
 jax_status=0
 phase_start=$(date +%s)
-KERAS_BACKEND=jax "${PYTEST[@]}" -m "both_backends and not slow" || jax_status=$?
+KERAS_BACKEND=jax "${PYTEST[@]}" -m both_backends || jax_status=$?
 jax_s=$(( $(date +%s) - phase_start ))
 echo "test.sh: jax tests ${jax_s} s (exit ${jax_status})"
 echo "test.sh: install ${install_s} s, fast tests ${fast_s} s, slow tests ${slow_s} s, jax tests ${jax_s} s"

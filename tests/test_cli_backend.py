@@ -110,6 +110,8 @@ def _weights(path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(MNIST is None, reason="real MNIST not found (../shared/tfds)")
+@pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow",
+                    reason="drives the CLI with --backend jax in subprocesses: runs once, in the TensorFlow phase")
 def test_cgan_mnist_trains_resumes_bitwise_and_samples_on_jax(tmp_path):
     pytest.importorskip("jax")
     reference = tmp_path / "reference"
