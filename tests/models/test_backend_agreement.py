@@ -1,10 +1,10 @@
-"""TensorFlow and JAX run the same train_step: WassersteinGAN (weight clipping and the gradient
+"""TensorFlow and JAX run the same train_step: GAN and ConditionalGAN, WassersteinGAN (weight clipping and the gradient
 penalty, n_critic critic updates), SRGAN (pixel pre-training, then the adversarial phase with the
 VGG content loss) and CycleGAN (the image pools, cycle and identity terms) follow the same losses
 on both backends, from the same initial weights on the same data.
 
 The backend under test runs in this process; the other one runs the same function in a
-subprocess (``python -m tests.models.test_backend_agreement_wgan_i2i``; one subprocess for every
+subprocess (``python -m tests.models.test_backend_agreement``; one subprocess for every
 case, so the interpreter starts once). The initial weights go from this process to the other
 through a ``.weights.h5`` file. What a step draws at random comes from each backend's own
 generator (different streams), so the only draws that matter are fixed here: WGAN's latents
@@ -47,6 +47,9 @@ RTOL_BY_CASE = {"wgan_gp": 1e-2}
 
 #: case -> (registry entry, overrides of its tiny config, batch size of the step's data).
 CASES = {
+    # GAN (dcgan_mnist: batch norm in G, the EMA generator) and its conditional form (cgan_mnist).
+    "gan": ("dcgan_mnist", {}, 4),
+    "cgan": ("cgan_mnist", {}, 4),
     # Weight clipping, two critic updates per step (the batch holds n_critic minibatches).
     "wgan_clip": ("wgan_mnist", {"model.n_critic": 2, "train.learning_rate": 1e-3}, 4),
     # The gradient penalty (input gradients differentiated again) in each critic update.
@@ -70,6 +73,11 @@ def _data(config, batch):
     size, channels = config.data.image_size, config.data.channels
     if config.model.cls == "WassersteinGAN":
         return rng.uniform(-1, 1, (batch * config.model.n_critic, size, size, channels)).astype("float32")
+    if config.model.cls == "GAN":
+        return rng.uniform(-1, 1, (batch, size, size, channels)).astype("float32")
+    if config.model.cls == "ConditionalGAN":
+        return (rng.uniform(-1, 1, (batch, size, size, channels)).astype("float32"),
+                rng.integers(0, config.model.num_classes, batch).astype("int32"))
     hr = rng.uniform(-1, 1, (batch, size, size, channels)).astype("float32")
     if config.model.cls == "SRGAN":
         s = config.data.scale
@@ -79,11 +87,15 @@ def _data(config, batch):
 
 
 def _pin_draws(model, config):
-    """WGAN: the latents and the penalty's interpolation weights as constants of the case."""
-    if config.model.cls != "WassersteinGAN":
+    """WGAN and GAN: the latents (and a conditional model's labels), and WGAN's penalty
+    interpolation weights, as constants of the case."""
+    if config.model.cls not in ("WassersteinGAN", "GAN", "ConditionalGAN"):
         return
     table = np.random.default_rng(1).normal(size=(64, model.latent_dim)).astype("float32")
     model.sample_latent = lambda n: keras.ops.convert_to_tensor(table)[:n]
+    if model.conditional:
+        labels = (np.arange(64) % model.num_classes).astype("int32")
+        model.sample_labels = lambda n: keras.ops.convert_to_tensor(labels)[:n]
     model.sample_interpolation_weights = lambda n, rank=4: keras.ops.full([n] + [1] * (rank - 1), 0.3)
 
 
@@ -124,7 +136,7 @@ def both_backends(tmp_path_factory):
     here = {case: run_case(case, folder / f"{case}.weights.h5", save=True) for case in CASES}
     env = {**os.environ, "KERAS_BACKEND": _other_backend(),
            "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "tests.models.test_backend_agreement_wgan_i2i", str(folder)],
+    proc = subprocess.run([sys.executable, "-m", "tests.models.test_backend_agreement", str(folder)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, f"the {_other_backend()} run failed:\n{proc.stderr[-4000:]}"
     there = json.loads((folder / "other.json").read_text())
