@@ -40,6 +40,7 @@ COMMANDS = {
     "export": "ganzoo.commands.export_cmd",
     "upscale": "ganzoo.commands.upscale",
     "stylize": "ganzoo.commands.stylize",
+    "fid-weights": "ganzoo.commands.fid_weights_cmd",
 }
 
 

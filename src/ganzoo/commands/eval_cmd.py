@@ -44,8 +44,22 @@ def add_parser(sub):
                                      "score the random initial weights (a baseline)")
     add_raw_option(p)
     p.add_argument("--config", help="entry or YAML describing the data, for models without a ganzoo config")
-    p.add_argument("--inception-weights", help="local Keras Inception-V3 ImageNet weights (.h5); "
-                                               "default: $GANZOO_INCEPTION_WEIGHTS or ~/.keras/models/")
+    p.add_argument("--inception", choices=("fid2015", "keras"), default="fid2015",
+                   help="network of fid/kid/is/pr: fid2015 (default), the 2015 Inception of every published FID "
+                        "(pytorch-fid's port; weights from --fid-weights, $GANZOO_FID_WEIGHTS, the cache or a "
+                        "download, else a clear error), or keras, Keras' ImageNet InceptionV3 (comparable between "
+                        "ganzoo runs only)")
+    p.add_argument("--fid-weights", help="pytorch-fid's pt_inception-2015-12-05-6726825d.pth (converted once into the "
+                                         "cache) or its converted .weights.h5; see `ganzoo fid-weights`")
+    p.add_argument("--fid-protocol", choices=("pytorch-fid", "studiogan", "tf", "clean"), default="pytorch-fid",
+                   help="resize, normalisation and IS convention of the fid2015 network: pytorch-fid (default; "
+                        "bilinear, x/127.5-1), studiogan (its tables: PIL bilinear, IS with the fc bias over 1 split), "
+                        "tf (the 2015 graph as TTUR/NVlabs feed it: TF1 resize_bilinear, (x-128)/128) or clean "
+                        "(clean-fid: PIL bicubic)")
+    p.add_argument("--is-splits", type=int, help="splits of the Inception score (default: the protocol's, 10; "
+                                                 "studiogan: 1)")
+    p.add_argument("--inception-weights", help="with --inception keras: local Keras Inception-V3 ImageNet weights "
+                                               "(.h5); default: $GANZOO_INCEPTION_WEIGHTS or ~/.keras/models/")
     p.add_argument("--batch-size", type=int, default=100, help="images per extractor batch (default 100)")
     p.add_argument("--data-dir", help="TFDS data folder (default $TFDS_DATA_DIR)")
     p.add_argument("--cache-dir", help="cache of reference statistics and classifiers (default $GANZOO_CACHE_DIR "
@@ -75,6 +89,11 @@ def run(args) -> int:
     from ganzoo.evaluation.evaluate import format_table, parse_metrics, write_json  # noqa: PLC0415
     from ganzoo.zoo_eval import evaluate  # noqa: PLC0415
 
+    if args.inception != "keras" and args.inception_weights:
+        raise ValueError("--inception-weights are Keras' InceptionV3's: add --inception keras (the standard FID "
+                         "network takes --fid-weights)")
+    if args.inception == "keras" and args.fid_weights:
+        raise ValueError("--fid-weights are the fid2015 network's; drop --inception keras to use them")
     if args.n is not None and args.n < 2:
         raise ValueError(f"-n must be at least 2 images, got {args.n}")
     asked = {m.strip() for m in (args.metrics or "").split(",") if m.strip()}
@@ -117,6 +136,8 @@ def run(args) -> int:
                       seed=args.seed, labels=labels, truncation=args.truncation, noise=args.noise,
                       batch_size=args.batch_size,
                       data_dir=args.data_dir, cache=args.cache_dir,
+                      inception_network=args.inception, fid_weights=args.fid_weights,
+                      fid_protocol=args.fid_protocol, splits=args.is_splits,
                       inception_weights=args.inception_weights or "imagenet", verbose=True)
     result["protocol"]["command"] = f"ganzoo eval {args.source}"
     if provenance is not None:

@@ -1,7 +1,12 @@
 """Evaluation of generated images.
 
 * ``stats``: the pure NumPy/SciPy math (FD, KID, IS, precision/recall, coverage), imported here.
-* ``features``: Inception-V3 feature extraction (standard FID/IS protocol).
+* ``fid_inception``, ``fid_weights``, ``fid_extractor``: the standard FID/KID/IS network (the
+  2015 Inception graph as pytorch-fid ported it) in Keras, its weights (found offline,
+  checked, converted from the ``.pth`` without PyTorch) and its protocol (uint8, resize,
+  normalisation); ``resize``: the reference tools' resize functions; ``torch_file``: reading a
+  ``.pth`` without PyTorch.
+* ``features``: the extractor base and Keras' ImageNet InceptionV3 (``--inception keras``).
 * ``classifier``: domain classifiers (shipped for MNIST) for FCD, classifier score,
   coverage and label accuracy.
 * ``reference``: cached reference statistics of a dataset split.
@@ -35,6 +40,9 @@ from ganzoo.evaluation.stats import (
 _LAZY = {
     "InceptionExtractor": "ganzoo.evaluation.features",
     "InceptionWeightsError": "ganzoo.evaluation.features",
+    "FIDInceptionExtractor": "ganzoo.evaluation.fid_extractor",
+    "FIDWeightsError": "ganzoo.evaluation.fid_weights",
+    "convert_pth": "ganzoo.evaluation.fid_weights",
     "DomainClassifier": "ganzoo.evaluation.classifier",
     "load_classifier": "ganzoo.evaluation.classifier",
     "train_classifier": "ganzoo.evaluation.classifier",

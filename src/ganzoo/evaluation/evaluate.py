@@ -60,6 +60,7 @@ __all__ = [
     "generated_source",
     "real_source",
     "format_table",
+    "format_card",
     "write_json",
 ]
 
@@ -216,10 +217,11 @@ def parse_real_source(spec: str):
 def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[RealData] = None, config=None,
              ref_split: str = "train", ref_samples: Optional[int] = None, seed: int = 0, labels=None,
              truncation: Optional[float] = None, noise: Optional[str] = None, batch_size: int = 100,
-             data_dir: Optional[str] = None, cache=None, inception_weights: Optional[str] = "imagenet",
+             data_dir: Optional[str] = None, cache=None, inception_network: str = "fid2015",
+             fid_weights=None, fid_protocol: str = "pytorch-fid", inception_weights: Optional[str] = "imagenet",
              inception_resize: int = 299,
              classifier=None, inception=None, kid_subsets: int = 100, kid_subset_size: int = 1000,
-             splits: int = 10, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False,
+             splits: Optional[int] = None, pr_k: int = 3, pr_samples: int = 10000, verbose: bool = False,
              description: Optional[str] = None, use_ema: Optional[bool] = None) -> dict:
     """Evaluate a ganzoo model (or an :class:`ImageSource`) against a real dataset.
 
@@ -242,7 +244,14 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[Re
         classifier, inception: ready extractors (tests, benchmarks); built when None.
         description, use_ema: of a model's images (see :func:`generated_source`); the
             description heads the table (``ganzoo eval`` names the weights and generator there).
-        inception_weights, inception_resize: see :class:`InceptionExtractor`.
+        inception_network: ``"fid2015"`` (default: the 2015 FID Inception of every published table,
+            :class:`~ganzoo.evaluation.fid_extractor.FIDInceptionExtractor`; its weights are found
+            offline or fail at once with instructions) or ``"keras"`` (Keras' ImageNet InceptionV3,
+            comparable between ganzoo runs only).
+        fid_weights, fid_protocol: the FID network's weights file (default: the standard file from
+            env, cache or download) and protocol (``pytorch-fid``, ``tf``, ``clean``).
+        inception_weights, inception_resize: the Keras network's weights (see :class:`InceptionExtractor`)
+            and the side both networks' inputs are resized to (299 is the protocol).
 
     Returns:
         JSON-ready ``{"metrics": {name: value, ...}, "details": {...}, "protocol": {...}}``; KID and
@@ -254,6 +263,7 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[Re
         return legacy.forward("evaluate", "ganzoo.evaluation.evaluate.evaluate")(
             source, metrics, n, config=config, data=data, ref_split=ref_split, ref_samples=ref_samples, seed=seed,
             labels=labels, truncation=truncation, noise=noise, batch_size=batch_size, data_dir=data_dir, cache=cache,
+            inception_network=inception_network, fid_weights=fid_weights, fid_protocol=fid_protocol,
             inception_weights=inception_weights, inception_resize=inception_resize, classifier=classifier,
             inception=inception, kid_subsets=kid_subsets, kid_subset_size=kid_subset_size, splits=splits, pr_k=pr_k,
             pr_samples=pr_samples, verbose=verbose, description=description, use_ema=use_ema)
@@ -285,9 +295,11 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[Re
         extractors["classifier"] = classifier
     if "inception" in spaces:
         if inception is None:
-            from ganzoo.evaluation.features import InceptionExtractor  # noqa: PLC0415
+            from ganzoo.evaluation.fid_extractor import make_inception_extractor  # noqa: PLC0415
 
-            inception = InceptionExtractor(weights=inception_weights, resize=inception_resize, logits="is" in names)
+            inception = make_inception_extractor(inception_network, fid_weights=fid_weights, protocol=fid_protocol,
+                                                 keras_weights=inception_weights, resize=inception_resize,
+                                                 logits="is" in names, cache=cache)
         extractors["inception"] = inception
 
     # One pass over the images: every extractor sees every batch once.
@@ -321,7 +333,11 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[Re
                                            batch_size=max(batch_size, 200), cache=cache)
 
     values, details = {}, {}
-    splits_used = min(splits, done)
+    if splits is not None and splits < 1:
+        raise ValueError(f"splits must be at least 1, got {splits}")
+    # IS: the Inception protocol's splits (StudioGAN: 1) unless given; the classifier score: 10.
+    splits_used = {"is": min(splits or getattr(extractors.get("inception"), "is_splits", 10), done),
+                   "cs": min(splits or 10, done)}
     for name in names:
         space = METRICS[name].space
         if name in ("fid", "fcd"):
@@ -334,7 +350,7 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[Re
                                                         seed=seed)
             values[name], values[f"{name}_std"] = mean, std
         elif name in ("is", "cs"):
-            mean, std = stats.inception_score(probs[space], splits=splits_used)
+            mean, std = stats.inception_score(probs[space], splits=splits_used[name])
             values[name], values[f"{name}_std"] = mean, std
         elif name == "pr":
             real, fake = _equal_subsets(refs[space]["features"], feats[space], pr_samples, seed)
@@ -366,13 +382,41 @@ def evaluate(source, metrics=None, n: Optional[int] = None, *, data: Optional[Re
         "reference": {space: {"split": ref_split, "count": r["count"], "cache": r["path"], "reused": r["cached"],
                               "kept_features": int(len(r["features"]))} for space, r in refs.items()},
         "kid": {"subsets": kid_subsets, "subset_size": kid_subset_size} if {"kid", "kcd"} & set(names) else None,
-        "splits": splits_used if {"is", "cs"} & set(names) else None,
+        "splits": {m: splits_used[m] for m in ("is", "cs") if m in names} or None,
         "pr": {"k": pr_k, "samples": pr_samples} if "pr" in names else None,
+        "card": _card(extractors.get("inception"), done, source, data, refs.get("inception"), ref_split),
         "seconds": round(time.time() - start, 1),
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "ganzoo": __version__,
     }
     return {"metrics": {k: float(v) for k, v in values.items()}, "details": details, "protocol": protocol}
+
+
+def _card(extractor, n: int, source, data, ref, ref_split: str) -> Optional[dict]:
+    """The card every Inception number carries: network, weights hash, quantisation, resize,
+    normalisation, the images scored and the reference they were compared with."""
+    if extractor is None:
+        return None
+    card = dict(extractor.card()) if hasattr(extractor, "card") else {"network": extractor.name}
+    card["n"] = int(n)
+    card["images"] = source.description
+    card["reference"] = None if ref is None else f"{data.name} {ref_split} split, {ref['count']} images"
+    return card
+
+
+def format_card(card: dict) -> str:
+    """The card as one line (``ganzoo eval`` prints it under the table)."""
+    weights = card.get("weights_sha256") or card.get("weights_digest") or card.get("weights")
+    parts = [card["network"]]
+    if weights:
+        parts.append(f"weights {str(weights)[:16]}" + ("" if card.get("standard_weights", True) else " (NOT standard)"))
+    for key in ("protocol", "quantise", "resize", "normalise"):
+        if card.get(key):
+            parts.append(f"{key} {card[key]}")
+    parts.append(f"N={card['n']}")
+    if card.get("reference"):
+        parts.append(f"reference {card['reference']}")
+    return "; ".join(parts)
 
 
 def _equal_subsets(real: np.ndarray, fake: np.ndarray, limit: int, seed: int):
@@ -414,6 +458,8 @@ def format_table(result: dict) -> str:
                         for space, ref in protocol["reference"].items()))
     lines = [header, f"{'metric'.ljust(width[0])}  {'value'.ljust(width[1])}  meaning"]
     lines += [f"{a.ljust(width[0])}  {b.ljust(width[1])}  {c}" for a, b, c in rows]
+    if protocol.get("card"):
+        lines.append(f"card: {format_card(protocol['card'])}")
     return "\n".join(lines)
 
 

@@ -297,6 +297,14 @@ class InceptionExtractor(FeatureExtractor):
             images = keras.ops.repeat(images, 3, axis=-1)
         return images
 
+    def card(self) -> dict:
+        """What the numbers depend on (printed with them): this network is not the FID standard."""
+        return {"network": "Keras InceptionV3, ImageNet weights (comparable between ganzoo runs only, not with "
+                           "published FID/IS)",
+                "weights": self.name.split("-")[1], "standard_weights": False,
+                "quantise": "none (float images)", "resize": f"bilinear to {self.resize}x{self.resize}",
+                "normalise": "none (images in [-1, 1])"}
+
     def describe(self) -> dict:
         """The base description plus the Inception protocol (resize, grayscale handling, layers used)."""
         return {**super().describe(), "resize": f"bilinear to {self.resize}x{self.resize}",

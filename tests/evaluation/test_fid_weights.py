@@ -1,0 +1,114 @@
+"""Finding the FID Inception weights offline, and the card every Inception number carries.
+
+No PyTorch here: the conversion itself is tested against pytorch-fid in test_fid_inception.py.
+"""
+
+import time
+
+import numpy as np
+import pytest
+
+from ganzoo.evaluation import fid_weights
+
+
+@pytest.fixture
+def no_weights(tmp_path, monkeypatch):
+    """An empty cache, no env path, no torch hub file, offline."""
+    monkeypatch.delenv(fid_weights.FID_WEIGHTS_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("GANZOO_OFFLINE", "1")
+    return tmp_path / "cache"
+
+
+def test_missing_weights_fail_at_once_saying_which_file_goes_where(no_weights):
+    start = time.monotonic()
+    with pytest.raises(fid_weights.FIDWeightsError) as err:
+        fid_weights.resolve_fid_weights(None, cache=no_weights)
+    assert time.monotonic() - start < 5  # no download attempt, no retries (a generous bound, not a benchmark)
+    message = str(err.value)
+    assert fid_weights.PTH_URL in message
+    assert str(no_weights / "weights") in message and "--fid-weights" in message and "GANZOO_FID_WEIGHTS" in message
+    assert "--inception keras" in message
+
+
+def test_the_fid_network_is_the_default_and_fails_clearly_without_weights(no_weights):
+    from ganzoo.evaluation.fid_extractor import make_inception_extractor
+
+    with pytest.raises(fid_weights.FIDWeightsError, match="pt_inception-2015-12-05-6726825d.pth"):
+        make_inception_extractor(cache=no_weights)
+    with pytest.raises(ValueError, match="fid2015, keras"):
+        make_inception_extractor("inception_v3", cache=no_weights)
+
+
+def test_given_paths_are_checked(no_weights, tmp_path, monkeypatch):
+    with pytest.raises(fid_weights.FIDWeightsError, match="--fid-weights: .*not a file"):
+        fid_weights.resolve_fid_weights(tmp_path / "nothing.pth", cache=no_weights)
+    monkeypatch.setenv(fid_weights.FID_WEIGHTS_ENV, str(tmp_path / "missing.weights.h5"))
+    with pytest.raises(fid_weights.FIDWeightsError, match="env GANZOO_FID_WEIGHTS"):
+        fid_weights.resolve_fid_weights(None, cache=no_weights)
+    other = tmp_path / "weights.npz"
+    other.write_bytes(b"x")
+    with pytest.raises(fid_weights.FIDWeightsError, match="neither a .pth"):
+        fid_weights.resolve_fid_weights(other, cache=no_weights)
+    not_torch = tmp_path / "fake.pth"
+    not_torch.write_bytes(b"not a checkpoint")
+    with pytest.raises(fid_weights.FIDWeightsError, match="does not start with 6726825d"):
+        fid_weights.resolve_fid_weights(not_torch, cache=no_weights)
+
+
+def test_pytorch_hubs_copy_is_found(no_weights, tmp_path, monkeypatch):
+    """pytorch-fid leaves the .pth in torch hub's cache: ganzoo looks there (and checks it)."""
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / fid_weights.PTH_NAME).write_bytes(b"a file with the right name but not the right bytes")
+    assert fid_weights.standard_locations(no_weights)[-1] == hub / fid_weights.PTH_NAME
+    with pytest.raises(fid_weights.FIDWeightsError, match="does not start with 6726825d"):
+        fid_weights.resolve_fid_weights(None, cache=no_weights)
+
+
+def test_torch_file_refuses_what_is_not_a_state_dict(tmp_path):
+    import pickle
+
+    from ganzoo.evaluation import torch_file
+
+    evil = tmp_path / "evil.pth"
+    with open(evil, "wb") as f:  # the legacy header, then a pickle that would call os.system
+        for value in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+            pickle.dump(value, f)
+        f.write(b"cos\nsystem\n(S'echo pwned'\ntR.")
+    with pytest.raises(torch_file.TorchFileError, match="os.system"):
+        torch_file.load_state_dict(evil)
+    with pytest.raises(torch_file.TorchFileError, match="not a PyTorch file"):
+        (tmp_path / "text.pth").write_text("hello")
+        torch_file.load_state_dict(tmp_path / "text.pth")
+
+
+def test_weights_digest_depends_on_values_and_shapes():
+    a = [np.ones((2, 3), np.float32), np.zeros(4, np.float32)]
+    assert fid_weights.weights_digest(a) == fid_weights.weights_digest([x.astype(np.float64) for x in a])
+    assert fid_weights.weights_digest(a) != fid_weights.weights_digest([a[0].reshape(3, 2), a[1]])
+    b = [a[0].copy(), a[1].copy()]
+    b[1][2] = 1e-7
+    assert fid_weights.weights_digest(a) != fid_weights.weights_digest(b)
+
+
+def test_evaluate_prints_and_writes_the_card(tmp_path):
+    """Every Inception number carries its card: network, weights, protocol, N, reference."""
+    from ganzoo.evaluation.evaluate import evaluate, format_table, real_source
+    from ganzoo.evaluation.fid_extractor import FIDInceptionExtractor
+    from ganzoo.evaluation.real import ArrayData
+
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (12, 16, 16, 3)).astype(np.float32)
+    data = ArrayData({"train": images[:6], "test": images[6:]}, key="toy")
+    extractor = FIDInceptionExtractor(weights="random", size=75, protocol="clean")
+    result = evaluate(real_source(data, "test"), ["fid", "is"], data=data, inception=extractor, cache=tmp_path,
+                      splits=2, batch_size=6)
+    card = result["protocol"]["card"]
+    assert card["network"].startswith("inception-2015-12-05") and card["protocol"] == "clean"
+    assert card["resize"] == "clean to 75x75" and card["normalise"] == "(x - 128)/128"
+    assert card["n"] == 6 and card["reference"] == "toy train split, 6 images"
+    assert card["weights_sha256"] is None and not card["standard_weights"]
+    table = format_table(result)
+    assert "card: inception-2015-12-05" in table and "(NOT standard)" in table and "N=6" in table
+    assert "reference toy train split, 6 images" in table
