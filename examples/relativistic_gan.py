@@ -13,7 +13,7 @@ Use it (examples/README.md, the README's "Add a new GAN")::
 """
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.models import GAN
@@ -26,8 +26,8 @@ RELATIVISTIC_LOSSES = ("minimax", "non_saturating", "least_squares", "hinge")
 def relativistic_average_logits(real_logits, fake_logits):
     """``(C(x_r) - mean C(x_f), C(x_f) - mean C(x_r))``: how much more real each image looks
     than the average image of the other kind (means over the replica's batch)."""
-    real_logits, fake_logits = tf.cast(real_logits, tf.float32), tf.cast(fake_logits, tf.float32)
-    return real_logits - tf.reduce_mean(fake_logits), fake_logits - tf.reduce_mean(real_logits)
+    real_logits, fake_logits = ops.cast(real_logits, "float32"), ops.cast(fake_logits, "float32")
+    return real_logits - ops.mean(fake_logits), fake_logits - ops.mean(real_logits)
 
 
 def relativistic_discriminator_loss(name, real_logits, fake_logits):
@@ -59,29 +59,33 @@ class RelativisticGAN(GAN):
 
     def train_step(self, data):
         real, _ = self.unpack(data)
-        batch_size = tf.shape(real)[0]
+        batch_size = ops.shape(real)[0]
         G, D = self.generator, self.discriminator
 
         # 1. Discriminator: real images should score above the average fake, fakes below the average real.
         z = self.sample_latent(batch_size)
-        with tf.GradientTape() as tape:
+
+        def discriminator_loss():
             real_logits = D(real, training=True)
             fake_logits = D(G(z, training=True), training=True)
             d_loss = relativistic_discriminator_loss(self.loss_name, real_logits, fake_logits)
             if self.r1_gamma > 0:
                 d_loss += 0.5 * self.r1_gamma * losses.r1_penalty(
                     lambda x: D(x, training=True), real, loss_scale=self.loss_scale(self.d_optimizer))
-        self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
+            return d_loss
+
+        d_loss, _ = self.descend(self.d_optimizer, discriminator_loss, D.trainable_variables)
 
         # 2. Generator: a fresh z; unlike a standard GAN, G's loss also sees D's scores of the reals.
         z = self.sample_latent(batch_size)
-        with tf.GradientTape() as tape:
-            g_loss = relativistic_generator_loss(self.loss_name, D(real, training=True),
-                                                 D(G(z, training=True), training=True))
-        self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
-        self.update_ema()
+
+        def generator_loss():
+            return relativistic_generator_loss(self.loss_name, D(real, training=True),
+                                               D(G(z, training=True), training=True))
+
+        g_loss, _ = self.descend(self.g_optimizer, generator_loss, G.trainable_variables)
+        self.update_ema(z)  # the EMA generator (model.ema_decay) tracks its own batch-norm statistics on z
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return self._metric_results()
-

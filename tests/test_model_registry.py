@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: examples of a step, so it declares batches_per_step = 2 (data and training must ask it).
 NEW_GAN_MODULE = '''
 import keras
-import tensorflow as tf
+from keras import ops
 
 from ganzoo import losses
 from ganzoo.models import GAN
@@ -48,16 +48,13 @@ class TwoStepCriticGAN(GAN):
     def train_step(self, data):
         real, _ = self.unpack(data)
         G, D = self.generator, self.discriminator
-        for half in tf.split(real, self.critic_steps):
-            z = self.sample_latent(tf.shape(half)[0])
-            with tf.GradientTape() as tape:
-                d_loss = losses.discriminator_loss(self.loss_name, D(half, training=True),
-                                                   D(G(z, training=True), training=True))
-            self.apply_gradients(self.d_optimizer, tape, d_loss, D.trainable_variables)
-        z = self.sample_latent(tf.shape(half)[0])
-        with tf.GradientTape() as tape:
-            g_loss = losses.generator_loss(self.loss_name, D(G(z, training=True), training=True))
-        self.apply_gradients(self.g_optimizer, tape, g_loss, G.trainable_variables)
+        for half in ops.split(real, self.critic_steps):
+            z = self.sample_latent(ops.shape(half)[0])
+            d_loss, _ = self.descend(self.d_optimizer, lambda: losses.discriminator_loss(
+                self.loss_name, D(half, training=True), D(G(z, training=True), training=True)), D.trainable_variables)
+        z = self.sample_latent(ops.shape(half)[0])
+        g_loss, _ = self.descend(self.g_optimizer, lambda: losses.generator_loss(
+            self.loss_name, D(G(z, training=True), training=True)), G.trainable_variables)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
         return self._metric_results()
@@ -103,10 +100,11 @@ def own_folder(tmp_path, monkeypatch):
     registry._entries.cache_clear()
 
 
+@pytest.mark.both_backends
 def test_a_new_gan_is_its_class_and_one_yaml(own_folder):
     """The README's promise: a decorated class and a YAML file in a folder of one's own, no table
     edited; ganzoo.load(name) builds it, load_dataset asks it how many examples a step takes,
-    and it trains."""
+    and it trains (on TensorFlow and on JAX: its steps are keras.ops closures handed to descend)."""
     assert "twostep_digits" not in ganzoo.list_models()
     importlib.import_module("my_gans")  # the decorator registers model.cls: TwoStepCriticGAN
     assert registry.add_config_dir(own_folder / "configs") == ["twostep_digits"]

@@ -149,14 +149,3 @@ class AdversarialModel(seam.StatefulSteps, keras.Model):
             grads = distributed.agree_on_finiteness(grads)
         optimizer.apply(grads, variables)
         return loss, aux
-
-    def apply_gradients(self, optimizer, tape, loss, variables):
-        """Transitional (TensorFlow only): what ``descend`` does, for a loss recorded on ``tape``."""
-        import tensorflow as tf
-        with tape:
-            scaled = optimizer.scale_loss(self.scale_for_replicas(loss))
-        grads = tape.gradient(scaled, variables)
-        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-        if distributed.replicas_in_sync() > 1 and isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            grads = distributed.agree_on_finiteness(grads)
-        optimizer.apply(grads, variables)
