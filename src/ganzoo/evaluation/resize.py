@@ -48,8 +48,8 @@ float32, so :func:`resize` runs on any Keras backend and traces inside ``tf.func
 Value range: the kinds are linear and do not care, except for clipping. ``clip=None`` means
 each kind's reference behaviour: ``"clean"`` clips to [0, 255] as clean-fid does, so it
 expects [0, 255] images (ganzoo quantises to uint8 before the network, as the references do);
-the bilinear kinds never leave the input range (non-negative weights summing to 1), so they do
-not clip. Pass ``clip=(lo, hi)`` for other ranges or ``clip=False`` for none.
+the bilinear kinds stay in the input range up to float rounding (non-negative weights summing
+to 1), so they do not clip. Pass ``clip=(lo, hi)`` for other ranges or ``clip=False`` for none.
 """
 
 from __future__ import annotations
@@ -222,6 +222,8 @@ def resize(images, size: Union[int, Sequence[int]], kind: str, clip=None):
     _check_kind(kind)
     out_h, out_w = _target_size(size)
     bounds = _clip_range(kind, clip)
+    if not hasattr(images, "shape"):
+        images = np.asarray(images)
     shape = tuple(images.shape)
     if len(shape) != 4:
         raise ValueError(f"resize: images must be a 4-D NHWC batch (N, H, W, C), got shape {shape}")
