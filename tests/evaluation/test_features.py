@@ -125,9 +125,21 @@ def test_weights_found_in_keras_cache_env_or_path(no_keras_cache, tmp_path, monk
     assert resolve_inception_weights(None) is None
 
 
-def test_cli_reports_missing_weights_in_one_line(no_keras_cache, capsys):
+def test_cli_reports_missing_weights_in_one_line(no_keras_cache, capsys, tmp_path, monkeypatch):
+    """The default network is the 2015 FID Inception; Keras' InceptionV3 only when asked. Each
+    missing set of weights is a user error naming its own file."""
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("GANZOO_FID_WEIGHTS", raising=False)
     code = main(["eval", "real:mnist:test", "--metrics", "fid", "-n", "10"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ganzoo eval: error: the FID Inception weights")
+    assert "pt_inception-2015-12-05-6726825d.pth" in err and "Traceback" not in err
+    code = main(["eval", "real:mnist:test", "--metrics", "fid", "-n", "10", "--inception", "keras"])
     assert code == 2
     err = capsys.readouterr().err
     assert err.startswith("ganzoo eval: error: the Inception-V3 ImageNet weights")
     assert "Traceback" not in err
+    assert main(["eval", "real:mnist:test", "--metrics", "fid", "--inception-weights", "x.h5"]) == 2
+    assert "add --inception keras" in capsys.readouterr().err

@@ -112,3 +112,60 @@ def test_evaluate_prints_and_writes_the_card(tmp_path):
     table = format_table(result)
     assert "card: inception-2015-12-05" in table and "(NOT standard)" in table and "N=6" in table
     assert "reference toy train split, 6 images" in table
+
+
+@pytest.fixture(scope="module")
+def forged_standard_file(tmp_path_factory):
+    """A converted file of random weights that claims the published .pth as its source: the
+    plumbing (CLI, card, cache keys) is tested without the real 95-MB file, which is not on
+    CI machines; the conversion itself is tested against pytorch-fid in test_fid_inception.py."""
+    import h5py
+
+    from ganzoo.evaluation.fid_inception import build_fid_inception
+
+    path = tmp_path_factory.mktemp("forged") / fid_weights.KERAS_NAME
+    model = build_fid_inception()
+    model.save_weights(str(path))
+    with h5py.File(path, "a") as f:
+        f.attrs["ganzoo_fid_source_sha256"] = fid_weights.PTH_SHA256
+        f.attrs["ganzoo_fid_weights_digest"] = fid_weights.weights_digest(model.get_weights())
+    return path
+
+
+def test_cli_eval_reports_the_standard_fid_with_its_card(forged_standard_file, tmp_path, capsys):
+    from ganzoo.cli import main
+    from tests.helpers import shared_tfds_dir
+
+    data_dir = shared_tfds_dir()
+    if data_dir is None:
+        pytest.skip("real MNIST (../shared/tfds) is not here")
+    out = tmp_path / "eval.json"
+    code = main(["eval", "real:mnist:test", "--metrics", "fid,kid,is", "-n", "8", "--ref-samples", "8",
+                 "--fid-weights", str(forged_standard_file), "--fid-protocol", "tf", "--batch-size", "8",
+                 "--cache-dir", str(tmp_path / "cache"), "--data-dir", str(data_dir), "-o", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    card_line = next(line for line in printed.splitlines() if line.startswith("card: "))
+    assert "inception-2015-12-05 (pytorch-fid port)" in card_line and fid_weights.PTH_SHA256[:16] in card_line
+    assert "NOT standard" not in card_line and "resize tf1-bilinear to 299x299" in card_line
+    assert "normalise (x - 128)/128" in card_line and "N=8" in card_line and "train split, 8 images" in card_line
+    import json
+
+    written = json.loads(out.read_text())
+    card = written["protocol"]["card"]
+    assert card["weights_sha256"] == fid_weights.PTH_SHA256 and card["protocol"] == "tf" and card["is_splits"] == 10
+    assert written["protocol"]["splits"] == {"is": 8}
+    assert set(written["metrics"]) == {"fid", "kid", "kid_std", "is", "is_std"}
+
+
+def test_fid_weights_command(forged_standard_file, tmp_path, capsys, monkeypatch):
+    from ganzoo.cli import main
+
+    monkeypatch.setenv("GANZOO_OFFLINE", "1")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(fid_weights.FID_WEIGHTS_ENV, raising=False)
+    assert main(["fid-weights", "--cache-dir", str(tmp_path / "empty")]) == 2
+    assert "ganzoo fid-weights: error: the FID Inception weights" in capsys.readouterr().err
+    assert main(["fid-weights", str(forged_standard_file)]) == 0
+    printed = capsys.readouterr().out
+    assert str(forged_standard_file) in printed and fid_weights.PTH_SHA256 in printed and "ganzoo eval" in printed

@@ -72,6 +72,29 @@ def test_clean_matches_pil_float_bicubic(shape, out):
     np.testing.assert_allclose(resize_numpy(x, out, "clean"), np.clip(ref, 0, 255), rtol=0, atol=ATOL)
 
 
+@pytest.mark.both_backends
+@pytest.mark.parametrize("shape,out", CASES, ids=IDS)
+def test_pil_bilinear_matches_pil_float_bilinear(shape, out):
+    """StudioGAN's --post_resizer friendly: PIL mode "F" BILINEAR per channel, not clipped."""
+    from PIL import Image
+    x = _images(shape)
+    ref = np.stack([np.stack([np.asarray(Image.fromarray(x[n, :, :, c], mode="F")
+                                         .resize((out[1], out[0]), resample=Image.BILINEAR))
+                              for c in range(x.shape[-1])], axis=-1) for n in range(x.shape[0])])
+    np.testing.assert_allclose(resize_numpy(x, out, "pil-bilinear"), ref, rtol=0, atol=ATOL)
+    np.testing.assert_allclose(_np(resize(x, out, "pil-bilinear")), ref, rtol=0, atol=2 * ATOL)
+
+
+@pytest.mark.parametrize("n", [28, 32, 64, 128])
+def test_pil_bilinear_is_torch_bilinear_when_enlarging_but_not_when_shrinking(n):
+    """Why StudioGAN's friendly and legacy resizers agree on CIFAR-10 (32 -> 299), and where
+    they part: PIL antialiases when shrinking."""
+    # to float32 rounding of torch's source coordinate (PIL works in double): a few 1e-6
+    np.testing.assert_allclose(resize_matrix(n, 299, "pil-bilinear"), resize_matrix(n, 299, "bilinear"),
+                               rtol=0, atol=5e-6)
+    assert np.abs(resize_matrix(512, 299, "pil-bilinear") - resize_matrix(512, 299, "bilinear")).max() > 0.1
+
+
 @pytest.mark.parametrize("shape,out", CASES, ids=IDS)
 def test_bilinear_matches_tf2_image_resize(shape, out):
     """TF2 computes the source coordinate (i + .5) * scale - .5 with two float32 roundings on the
@@ -165,6 +188,9 @@ GOLDEN_UP = {
     "bilinear": [[1, 0], ["3/4", "1/4"], ["1/4", "3/4"], [0, 1]],
     "tf1-bilinear": [[1, 0], ["1/2", "1/2"], [0, 1], [0, 1]],
     "clean": [["37/34", "-3/34"], ["111/140", "29/140"], ["29/140", "111/140"], ["-3/34", "37/34"]],
+    # the triangle at the same centres: row 0 keeps only tap 0 (tap 1 is 1.25 away), then
+    # .75/.25 and .25/.75 (distances .25, .75), then tap 1 alone.
+    "pil-bilinear": [[1, 0], ["3/4", "1/4"], ["1/4", "3/4"], [0, 1]],
 }
 # 4 -> 2 (scale 2). bilinear: sources 2(i + .5) - .5 = .5, 2.5. tf1-bilinear: 0, 2. clean: the
 # kernel stretched 2x (support 4), centres 1 and 3, taps at k((x - 1 + .5)/2) for x = 0..3:
@@ -173,6 +199,9 @@ GOLDEN_DOWN = {
     "bilinear": [["1/2", "1/2", 0, 0], [0, 0, "1/2", "1/2"]],
     "tf1-bilinear": [[1, 0, 0, 0], [0, 0, 1, 0]],
     "clean": [["111/242", "111/242", "29/242", "-9/242"], ["-9/242", "29/242", "111/242", "111/242"]],
+    # the triangle stretched 2x (support 2), centres 1 and 3: taps 0..2 at tri(-.25, .25, .75) =
+    # .75, .75, .25 (sum 1.75), and 1..3 mirrored: PIL averages 3 pixels where torch takes 2.
+    "pil-bilinear": [["3/7", "3/7", "1/7", 0], [0, "1/7", "3/7", "3/7"]],
 }
 
 
@@ -298,5 +327,5 @@ def test_matrices_are_cached_and_read_only():
     assert resize_matrix(32, 299, "clean") is a
     with pytest.raises(ValueError):
         a[0, 0] = 1.0
-    assert set(RESIZE_KINDS) == {"bilinear", "tf1-bilinear", "clean"}
+    assert set(RESIZE_KINDS) == {"bilinear", "tf1-bilinear", "clean", "pil-bilinear"}
     assert all(isinstance(text, str) and text for text in RESIZE_KINDS.values())

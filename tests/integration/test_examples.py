@@ -14,7 +14,6 @@ import pytest
 
 import ganzoo
 
-pytestmark = pytest.mark.both_backends
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -59,6 +58,7 @@ def test_unregistered_class_is_a_clear_config_error():
         ganzoo.get_config(str(EXAMPLES / "ragan_mnist.yaml"))
 
 
+@pytest.mark.both_backends
 def test_relativistic_losses_golden_values(relativistic):
     real, fake = np.array([2.0, 0.0], np.float32), np.array([-1.0, 1.0], np.float32)
     # relativistic logits: real - mean(fake) = [2, 0]; fake - mean(real) = [-2, 0]
@@ -86,6 +86,7 @@ def test_registered_example_trains_and_round_trips_through_keras_saving(relativi
     assert type(run.loaded) is relativistic.RelativisticGAN and run.loaded.loss_name == "non_saturating"
 
 
+@pytest.mark.both_backends
 def test_example_steps_both_networks_on_this_backend(relativistic):
     """Each train_step takes one D and one G step through ``descend`` (R1 included: an input
     gradient inside the loss closure) on the backend this process runs: both networks move,
@@ -112,6 +113,7 @@ def test_example_steps_both_networks_on_this_backend(relativistic):
         assert any(np.abs(a - b).max() > 0 for a, b in zip(after, values)), f"{part}: no weight changed"
 
 
+@pytest.mark.both_backends
 def test_readme_add_a_new_gan_block_runs_as_pasted(tmp_path):
     """The python block of the README's "Add a new GAN", run as a user pastes it (a fresh
     interpreter on this process's backend, cwd a folder holding a copy of examples/), training,

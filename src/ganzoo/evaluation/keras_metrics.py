@@ -40,12 +40,15 @@ The reference here is the validation data, not the cached train-split statistics
 ``ganzoo eval`` uses, and the sample count is the validation set's: compare numbers within
 one setting. Classifier metrics use the domain classifier of the model's dataset
 (:func:`ganzoo.evaluation.classifier.load_classifier`, :func:`ganzoo.zoo_eval.load_classifier` for a
-zoo entry); Inception metrics build
-Inception-V3 (slow on CPU: ~10 images/s per core at 299x299).
+zoo entry); Inception metrics build the 2015 FID Inception (``network="fid2015"``, the default:
+:class:`~ganzoo.evaluation.fid_extractor.FIDInceptionExtractor`, whose weights must be on the
+machine; its card is logged and returned by :meth:`QualityMetric.card`) or Keras' ImageNet
+InceptionV3 (``network="keras"``), slow on CPU either way (~10 images/s per core at 299x299).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Optional
 
@@ -53,7 +56,9 @@ import keras
 from keras import ops
 
 from ganzoo.evaluation import stats
-from ganzoo.evaluation.features import FeatureExtractor, InceptionExtractor
+from ganzoo.evaluation.features import FeatureExtractor
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "QualityMetric",
@@ -96,11 +101,19 @@ def _xlogy(x, y):
     return ops.where(ops.equal(x, 0.0), ops.zeros_like(x), x * ops.log(safe))
 
 
-def _inception(weights, resize: int, logits: bool) -> InceptionExtractor:
-    """One Inception-V3 per (weights, resize, logits) per process (metrics share it)."""
-    key = (weights, resize, logits)
+def _inception(network: str, weights, resize: int, logits: bool, fid_weights=None,
+               fid_protocol: str = "pytorch-fid") -> FeatureExtractor:
+    """One Inception per (network, weights, resize, logits, protocol) per process (metrics share
+    it): the 2015 FID network (``"fid2015"``, the default) or Keras' ImageNet InceptionV3
+    (``"keras"``). The first time, the card of what the numbers mean is logged (INFO)."""
+    from ganzoo.evaluation.fid_extractor import make_inception_extractor  # noqa: PLC0415
+
+    key = (network, weights, resize, logits, None if fid_weights is None else str(fid_weights), fid_protocol)
     if key not in _INCEPTION:
-        _INCEPTION[key] = InceptionExtractor(weights=weights, resize=resize, logits=logits)
+        extractor = make_inception_extractor(network, fid_weights=fid_weights, protocol=fid_protocol,
+                                             keras_weights=weights, resize=resize, logits=logits)
+        logger.info("Inception metrics use %s", extractor.card())
+        _INCEPTION[key] = extractor
     return _INCEPTION[key]
 
 
@@ -136,15 +149,22 @@ class QualityMetric(keras.metrics.Metric):
     #: "classifier" or "inception"
     space = "classifier"
 
-    def __init__(self, name: str, classifier=None, inception_weights: Optional[str] = "imagenet",
-                 resize: int = 299, dtype=None, **kwargs):
+    def __init__(self, name: str, classifier=None, network: str = "fid2015", inception_weights: Optional[str] = "imagenet",
+                 fid_weights: Optional[str] = None, fid_protocol: str = "pytorch-fid", resize: int = 299, dtype=None,
+                 **kwargs):
         super().__init__(name=name, dtype=dtype or "float32", **kwargs)
-        self.inception_weights = inception_weights
+        self.network, self.inception_weights = network, inception_weights
+        self.fid_weights, self.fid_protocol = fid_weights, fid_protocol
         self.resize = int(resize)
         if self.space == "classifier":
             self.extractor: FeatureExtractor = _classifier(classifier if classifier is not None else "mnist_classifier")
         else:
-            self.extractor = _inception(inception_weights, self.resize, logits=self._needs_probs)
+            self.extractor = _inception(network, inception_weights, self.resize, logits=self._needs_probs,
+                                        fid_weights=fid_weights, fid_protocol=fid_protocol)
+
+    def card(self) -> Optional[dict]:
+        """For an Inception metric, what its number means (network, weights, protocol); else None."""
+        return self.extractor.card() if self.space == "inception" and hasattr(self.extractor, "card") else None
 
     _needs_probs = False
 
@@ -175,7 +195,9 @@ class QualityMetric(keras.metrics.Metric):
         if self.space == "classifier":
             config["classifier"] = self.extractor.spec  # a shipped name or a .keras path
         else:
-            config.update({"inception_weights": self.inception_weights, "resize": self.resize})
+            config.update({"network": self.network, "inception_weights": self.inception_weights,
+                           "fid_weights": None if self.fid_weights is None else str(self.fid_weights),
+                           "fid_protocol": self.fid_protocol, "resize": self.resize})
         return config
 
     def _features(self, images):
@@ -239,12 +261,14 @@ class FrechetClassifierDistance(FrechetDistance):
 
 @keras.saving.register_keras_serializable(package="ganzoo")
 class FrechetInceptionDistance(FrechetDistance):
-    """FID: Frechet distance in Inception-V3 pool3 space (299x299 bilinear)."""
+    """FID: Frechet distance in the Inception's pool3 space (the 2015 FID network by default)."""
 
     space = "inception"
 
-    def __init__(self, name: str = "fid", inception_weights: Optional[str] = "imagenet", resize: int = 299, **kwargs):
-        super().__init__(name=name, inception_weights=inception_weights, resize=resize, **kwargs)
+    def __init__(self, name: str = "fid", network: str = "fid2015", inception_weights: Optional[str] = "imagenet",
+                 fid_weights: Optional[str] = None, fid_protocol: str = "pytorch-fid", resize: int = 299, **kwargs):
+        super().__init__(name=name, network=network, inception_weights=inception_weights, fid_weights=fid_weights,
+                         fid_protocol=fid_protocol, resize=resize, **kwargs)
 
 
 # ---------------------------------------------------------------------- KID
@@ -288,8 +312,10 @@ class KernelInceptionDistance(KernelDistance):
 
     space = "inception"
 
-    def __init__(self, name: str = "kid", inception_weights: Optional[str] = "imagenet", resize: int = 299, **kwargs):
-        super().__init__(name=name, inception_weights=inception_weights, resize=resize, **kwargs)
+    def __init__(self, name: str = "kid", network: str = "fid2015", inception_weights: Optional[str] = "imagenet",
+                 fid_weights: Optional[str] = None, fid_protocol: str = "pytorch-fid", resize: int = 299, **kwargs):
+        super().__init__(name=name, network=network, inception_weights=inception_weights, fid_weights=fid_weights,
+                         fid_protocol=fid_protocol, resize=resize, **kwargs)
 
 
 # ---------------------------------------------------------------------- class-probability metrics
@@ -350,8 +376,10 @@ class InceptionScore(ScoreMetric):
 
     space = "inception"
 
-    def __init__(self, name: str = "is", inception_weights: Optional[str] = "imagenet", resize: int = 299, **kwargs):
-        super().__init__(name=name, inception_weights=inception_weights, resize=resize, **kwargs)
+    def __init__(self, name: str = "is", network: str = "fid2015", inception_weights: Optional[str] = "imagenet",
+                 fid_weights: Optional[str] = None, fid_protocol: str = "pytorch-fid", resize: int = 299, **kwargs):
+        super().__init__(name=name, network=network, inception_weights=inception_weights, fid_weights=fid_weights,
+                         fid_protocol=fid_protocol, resize=resize, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="ganzoo")

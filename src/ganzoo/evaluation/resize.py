@@ -45,6 +45,14 @@ float32, so :func:`resize` runs on any Keras backend and traces inside ``tf.func
     (so it antialiases), normalised to sum to 1 for every output pixel (Pillow's
     ``precompute_coeffs`` in ``libImaging/Resample.c``); this module computes the same weights.
 
+``"pil-bilinear"``
+    StudioGAN's ``--post_resizer friendly`` for its ``InceptionV3_tf`` backbone (the setting of
+    its CIFAR-10 benchmark commands): each channel resized as a PIL float image with
+    ``Image.BILINEAR`` (the triangle filter, support 1, stretched by the downscale factor when
+    shrinking), not clipped. When enlarging (CIFAR-10's 32 -> 299) its weights equal
+    ``"bilinear"``'s up to float32 rounding; when shrinking it antialiases and ``"bilinear"``
+    does not.
+
 Value range: the kinds are linear and do not care, except for clipping. ``clip=None`` means
 each kind's reference behaviour: ``"clean"`` clips to [0, 255] as clean-fid does, so it
 expects [0, 255] images (ganzoo quantises to uint8 before the network, as the references do);
@@ -70,10 +78,12 @@ RESIZE_KINDS = {
                     "the ResizeBilinear op of the 2015 Inception graph that TTUR and TF-GAN feed",
     "clean": "clean-fid's default mode='clean': PIL float ('F') bicubic resize per channel "
              "(antialiased when shrinking), clipped to [0, 255]",
+    "pil-bilinear": "StudioGAN's --post_resizer friendly (InceptionV3_tf): PIL float ('F') bilinear resize per "
+                    "channel (antialiased when shrinking), not clipped",
 }
 
 #: clip range each kind applies when ``clip=None`` (None: no clipping).
-_DEFAULT_CLIP = {"bilinear": None, "tf1-bilinear": None, "clean": (0.0, 255.0)}
+_DEFAULT_CLIP = {"bilinear": None, "tf1-bilinear": None, "clean": (0.0, 255.0), "pil-bilinear": None}
 
 
 def _check_kind(kind: str) -> str:
@@ -138,14 +148,28 @@ def _keys_bicubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
     return np.where(x < 1.0, near, np.where(x < 2.0, far, 0.0))
 
 
+def _triangle(x: np.ndarray) -> np.ndarray:
+    """PIL's BILINEAR filter (support 1)."""
+    x = np.abs(x)
+    return np.where(x < 1.0, 1.0 - x, 0.0)
+
+
 def _pil_bicubic_matrix(in_size: int, out_size: int) -> np.ndarray:
-    """Pillow's ``precompute_coeffs`` for BICUBIC over the whole image (box = (0, in_size)), double
+    return _pil_matrix(in_size, out_size, _keys_bicubic, 2.0)
+
+
+def _pil_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
+    return _pil_matrix(in_size, out_size, _triangle, 1.0)
+
+
+def _pil_matrix(in_size: int, out_size: int, kernel, kernel_support: float) -> np.ndarray:
+    """Pillow's ``precompute_coeffs`` over the whole image (box = (0, in_size)), double
     precision: the kernel is stretched by ``max(in/out, 1)``, taps span ``[center - support,
     center + support]`` rounded to whole pixels and cut at the borders, and each row is
     normalised to sum 1 (which is what makes the cut-off borders behave)."""
     scale = in_size / out_size
     filterscale = max(scale, 1.0)
-    support = 2.0 * filterscale
+    support = kernel_support * filterscale
     matrix = np.zeros((out_size, in_size), dtype=np.float64)
     for out in range(out_size):
         center = (out + 0.5) * scale
@@ -153,7 +177,7 @@ def _pil_bicubic_matrix(in_size: int, out_size: int) -> np.ndarray:
         lo = max(int(center - support + 0.5), 0)
         hi = min(int(center + support + 0.5), in_size)
         taps = np.arange(lo, hi)
-        weights = _keys_bicubic((taps - center + 0.5) / filterscale)
+        weights = kernel((taps - center + 0.5) / filterscale)
         total = weights.sum()
         if total != 0.0:
             weights = weights / total
@@ -161,7 +185,8 @@ def _pil_bicubic_matrix(in_size: int, out_size: int) -> np.ndarray:
     return matrix
 
 
-_BUILDERS = {"bilinear": _bilinear_matrix, "tf1-bilinear": _tf1_bilinear_matrix, "clean": _pil_bicubic_matrix}
+_BUILDERS = {"bilinear": _bilinear_matrix, "tf1-bilinear": _tf1_bilinear_matrix, "clean": _pil_bicubic_matrix,
+             "pil-bilinear": _pil_bilinear_matrix}
 
 
 @functools.lru_cache(maxsize=64)
