@@ -2,10 +2,12 @@
 
     TFDS_DATA_DIR=../shared/tfds python benchmarks/eval_throughput.py [--images 200] [--json out.json]
 
-Prints images/s for the MNIST domain classifier (28x28x1, batch 500) and for Inception-V3
-(28x28x1 and 32x32x3 inputs resized to 299x299, batch 50). Inception runs with the
-ImageNet weights when they are available and random weights otherwise (same FLOPs). The
-first batch (tracing) is excluded from the timing.
+Prints images/s for the MNIST domain classifier (28x28x1, batch 500), for Keras'
+InceptionV3 (``--inception keras``) and for the 2015 FID Inception (the default network; its
+protocols pytorch-fid and clean, which differ in the resize), on 28x28x1 and 32x32x3 inputs
+resized to 299x299, batch 50, side by side in one run. The Inceptions run with their real
+weights when they are available and random weights otherwise (same FLOPs). The first batch
+(tracing) is excluded from the timing.
 """
 
 from __future__ import annotations
@@ -53,21 +55,34 @@ def main(argv=None) -> int:
         inception, weights = InceptionExtractor(weights="imagenet"), "imagenet"
     except InceptionWeightsError:
         inception, weights = InceptionExtractor(weights=None), "random (ImageNet weights not available)"
+    from ganzoo.evaluation.fid_extractor import FIDInceptionExtractor  # noqa: PLC0415
+    from ganzoo.evaluation.fid_weights import FIDWeightsError  # noqa: PLC0415
+
+    fid = {}
+    for protocol in ("pytorch-fid", "clean"):
+        try:
+            fid[protocol] = FIDInceptionExtractor(protocol=protocol)
+        except FIDWeightsError:
+            fid[protocol] = FIDInceptionExtractor(weights="random", protocol=protocol)
+    fid_weights = "standard" if fid["clean"].standard else "random (weights file not available)"
     for shape in ((28, 28, 1), (32, 32, 3)):
-        rows.append({"extractor": "inception_v3 pool3+logits @299", **measure(inception, shape, args.images, 50)})
+        rows.append({"extractor": "keras inception_v3 @299", **measure(inception, shape, args.images, 50)})
+        for protocol, extractor in fid.items():
+            rows.append({"extractor": f"fid2015 ({protocol}) @299", **measure(extractor, shape, args.images, 50)})
 
     cpus = os.cpu_count()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     print(f"# {platform.processor() or platform.machine()}, {cpus} CPUs visible, load average {load:.1f}, "
           f"TensorFlow {tf.__version__}, GPU: {bool(tf.config.list_physical_devices('GPU'))}; "
-          f"Inception weights: {weights}")
+          f"Keras Inception weights: {weights}; FID Inception weights: {fid_weights}")
     print(f"{'extractor':<32} {'input':>8} {'batch':>6} {'images/s':>10}")
     for r in rows:
         print(f"{r['extractor']:<32} {r['input']:>8} {r['batch']:>6} {r['images_per_s']:>10}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"cpus": cpus, "load_average": load, "tensorflow": tf.__version__,
-                       "inception_weights": weights, "rows": rows}, f, indent=2)
+                       "inception_weights": weights, "fid_inception_weights": fid_weights, "rows": rows}, f,
+                      indent=2)
     return 0
 
 

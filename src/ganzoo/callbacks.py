@@ -178,6 +178,8 @@ class EvaluationCallback(keras.callbacks.Callback):
 
         result = evaluate(self.model, self.metrics, self.n, seed=self.seed, **self.evaluate_kwargs)
         record = {"epoch": epoch + 1, **result["metrics"], **result["details"]}
+        if result["protocol"].get("card"):  # what the Inception numbers mean (network, weights, protocol, N)
+            record["card"] = result["protocol"]["card"]
         self.history.append(record)
         if logs is not None:
             logs.update({f"eval_{k}": v for k, v in result["metrics"].items()})

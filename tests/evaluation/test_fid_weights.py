@@ -169,3 +169,28 @@ def test_fid_weights_command(forged_standard_file, tmp_path, capsys, monkeypatch
     assert main(["fid-weights", str(forged_standard_file)]) == 0
     printed = capsys.readouterr().out
     assert str(forged_standard_file) in printed and fid_weights.PTH_SHA256 in printed and "ganzoo eval" in printed
+
+
+def test_keras_metrics_default_to_the_fid_network_and_print_its_card(forged_standard_file, capsys, tmp_path,
+                                                                     monkeypatch):
+    import keras
+
+    from ganzoo.evaluation import keras_metrics
+
+    monkeypatch.setattr(keras_metrics, "_INCEPTION", {})
+    monkeypatch.setenv("GANZOO_CACHE_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(fid_weights.FID_WEIGHTS_ENV, raising=False)
+    with pytest.raises(fid_weights.FIDWeightsError):
+        keras_metrics.FrechetInceptionDistance()
+    metric = keras_metrics.FrechetInceptionDistance(fid_weights=str(forged_standard_file), fid_protocol="clean")
+    printed = capsys.readouterr().out
+    assert "ganzoo: Inception metrics" in printed and "protocol clean" in printed and "N=the validation set" in printed
+    assert metric.card()["protocol"] == "clean" and metric.card()["standard_weights"]
+    config = metric.get_config()
+    assert config["network"] == "fid2015" and config["fid_protocol"] == "clean"
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(metric))
+    assert again.extractor is metric.extractor  # one network per process, shared
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
+    metric.update_state(images, images[::-1])
+    assert np.isfinite(float(metric.result()))

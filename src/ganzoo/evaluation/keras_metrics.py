@@ -48,7 +48,6 @@ InceptionV3 (``network="keras"``), slow on CPU either way (~10 images/s per core
 
 from __future__ import annotations
 
-import logging
 import math
 from typing import Optional
 
@@ -58,7 +57,6 @@ from keras import ops
 from ganzoo.evaluation import stats
 from ganzoo.evaluation.features import FeatureExtractor
 
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "QualityMetric",
@@ -105,14 +103,18 @@ def _inception(network: str, weights, resize: int, logits: bool, fid_weights=Non
                fid_protocol: str = "pytorch-fid") -> FeatureExtractor:
     """One Inception per (network, weights, resize, logits, protocol) per process (metrics share
     it): the 2015 FID network (``"fid2015"``, the default) or Keras' ImageNet InceptionV3
-    (``"keras"``). The first time, the card of what the numbers mean is logged (INFO)."""
+    (``"keras"``). The first time, the card of what the numbers mean is printed."""
     from ganzoo.evaluation.fid_extractor import make_inception_extractor  # noqa: PLC0415
 
     key = (network, weights, resize, logits, None if fid_weights is None else str(fid_weights), fid_protocol)
     if key not in _INCEPTION:
         extractor = make_inception_extractor(network, fid_weights=fid_weights, protocol=fid_protocol,
                                              keras_weights=weights, resize=resize, logits=logits)
-        logger.info("Inception metrics use %s", extractor.card())
+        from ganzoo.evaluation.evaluate import format_card  # noqa: PLC0415
+
+        # printed once per network: the streaming numbers in fit's logs cannot carry it themselves
+        print(f"ganzoo: Inception metrics (validation data as the reference) use: "
+              f"{format_card({**extractor.card(), 'n': 'the validation set'})}", flush=True)
         _INCEPTION[key] = extractor
     return _INCEPTION[key]
 
