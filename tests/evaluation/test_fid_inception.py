@@ -189,3 +189,38 @@ def test_a_damaged_converted_file_is_refused(converted, tmp_path):
         FIDInceptionExtractor(weights=damaged, check=False)
     with pytest.raises(fid_weights.FIDWeightsError, match="not converted from pytorch-fid"):
         FIDInceptionExtractor(weights=converted)  # check=True: the random source is not the standard file
+
+
+def test_download_goes_to_the_standard_address_then_is_checked_and_converted(reference, tmp_path, monkeypatch):
+    """With a network (here a stand-in for keras.utils.get_file), the .pth comes from
+    pytorch-fid's release address into the cache, then the same checks and conversion apply."""
+    import shutil
+
+    import keras
+
+    from ganzoo.evaluation.paths import sha256_file
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(fid_weights.FID_WEIGHTS_ENV, raising=False)
+    asked = []
+
+    def fake_get_file(fname, origin, cache_dir, cache_subdir):
+        asked.append(origin)
+        target = Path(cache_dir) / cache_subdir / fname
+        shutil.copyfile(reference["pth"], target)
+        return str(target)
+
+    monkeypatch.setattr(keras.utils, "get_file", fake_get_file)
+    with pytest.raises(fid_weights.FIDWeightsError, match="is not 6726825d0af5"):  # the random file is not it
+        fid_weights.resolve_fid_weights(None, cache=tmp_path / "cache", download=True)
+    assert asked == [fid_weights.PTH_URL]
+    monkeypatch.setattr(fid_weights, "PTH_SHA256_PREFIX", sha256_file(reference["pth"])[:8])
+    path = fid_weights.resolve_fid_weights(None, cache=tmp_path / "cache2", download=True)
+    assert path == tmp_path / "cache2" / "weights" / fid_weights.KERAS_NAME
+
+    def failing_get_file(*args, **kwargs):
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(keras.utils, "get_file", failing_get_file)
+    with pytest.raises(fid_weights.FIDWeightsError, match="the download failed .no route to host"):
+        fid_weights.resolve_fid_weights(None, cache=tmp_path / "cache3", download=True)
