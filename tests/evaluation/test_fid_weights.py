@@ -194,3 +194,15 @@ def test_keras_metrics_default_to_the_fid_network_and_print_its_card(forged_stan
     images = np.random.default_rng(0).uniform(-1, 1, (4, 16, 16, 3)).astype("float32")
     metric.update_state(images, images[::-1])
     assert np.isfinite(float(metric.result()))
+
+
+def test_cli_choices_are_the_extractors():
+    """eval's option lists are written out (the command module imports nothing heavy at load);
+    they must be the extractor's own tables."""
+    from ganzoo.cli import build_parser
+    from ganzoo.evaluation.fid_extractor import INCEPTION_NETWORKS, PROTOCOLS
+
+    eval_parser = build_parser()._subparsers._group_actions[0].choices["eval"]
+    options = {a.dest: a for a in eval_parser._actions}
+    assert tuple(options["inception"].choices) == INCEPTION_NETWORKS
+    assert tuple(options["fid_protocol"].choices) == tuple(PROTOCOLS)
