@@ -34,11 +34,16 @@ from typing import Callable, Sequence
 
 import keras
 
-__all__ = ["BACKEND", "StatefulSteps", "cond", "gradients", "input_gradients", "is_traced", "split_loss"]
+__all__ = ["BACKEND", "COUNTER_DTYPE", "StatefulSteps", "cond", "gradients", "input_gradients", "is_traced", "split_loss"]
 
 #: The Keras backend this process runs ("tensorflow" or "jax"); chosen before Keras is
 #: imported (``KERAS_BACKEND``, or ``ganzoo train --backend``).
 BACKEND = keras.backend.backend()
+
+#: dtype of step and image counters (EMA updates, PGGAN's images seen, StyleGAN's D steps): int64 on
+#: TensorFlow (as in the shipped checkpoints); int32 on JAX, which has no 64-bit integers unless
+#: x64 is enabled (asking for int64 there warns and truncates). Files load across backends either way.
+COUNTER_DTYPE = "int64" if BACKEND == "tensorflow" else "int32"
 
 _SUPPORTED = ("tensorflow", "jax")
 

@@ -13,6 +13,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from ganzoo.seam import COUNTER_DTYPE
+
 __all__ = ["EMA_RAMPUP", "EMA_WARM_SHARE", "EMAState", "batch_norm_layers", "ema_beta"]
 
 
@@ -55,7 +57,7 @@ class EMAState(keras.layers.Layer):
         super().__init__(**kwargs)
         self.decay = float(decay)
         self.rampup = None if rampup is None else float(rampup)
-        self.updates = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+        self.updates = self.add_weight(shape=(), dtype=COUNTER_DTYPE, initializer="zeros", trainable=False,
                                        name="updates", aggregation="only_first_replica")
         #: False after loading a file saved before ganzoo counted EMA updates (``updates`` then
         #: holds a stand-in, not the count; see :meth:`GANBase.ema_updates`).

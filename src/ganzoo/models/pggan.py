@@ -69,7 +69,7 @@ from ganzoo import losses
 from ganzoo.constraints import NonNegative, Positive
 from ganzoo.models.base import GANBase, check_image_count
 from ganzoo.models.distributed import replicas_in_sync
-from ganzoo.seam import BACKEND
+from ganzoo.seam import BACKEND, COUNTER_DTYPE
 from ganzoo.networks.pggan import blend_levels, downsample, lerp, resolution_levels, upsample2x, upsample_to
 from ganzoo.model_registry import register_model_class
 
@@ -91,7 +91,7 @@ def growth_schedule(images_seen, num_phases: int, fade_images: int, stabilize_im
     quotient rounds to.
     """
     n = ops.convert_to_tensor(images_seen)
-    n = ops.cast(n, n.dtype if "int" in str(n.dtype) else "int64")
+    n = ops.cast(n, n.dtype if "int" in str(n.dtype) else COUNTER_DTYPE)
     fade, stable = int(fade_images), int(stabilize_images)
     grown = ops.floor_divide(n - stable, fade + stable) + 1
     phase = ops.clip(ops.where(n < stable, ops.zeros_like(grown), grown), 0, num_phases - 1)
@@ -197,7 +197,7 @@ class ProgressiveGAN(GANBase):
         self.first_level = self.levels.index(self.start_resolution)
         self.num_phases = len(self.levels) - self.first_level
         # The growth state: model weights, hence saved and restored with every checkpoint.
-        self.images_seen = self.add_weight(shape=(), dtype="int64", initializer="zeros", trainable=False,
+        self.images_seen = self.add_weight(shape=(), dtype=COUNTER_DTYPE, initializer="zeros", trainable=False,
                                            name="images_seen", aggregation="only_first_replica")
         self.phase = self.add_weight(shape=(), dtype="int32", initializer="zeros", trainable=False,
                                      name="phase", aggregation="only_first_replica")

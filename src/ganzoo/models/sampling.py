@@ -76,7 +76,7 @@ class TrainingSampling:
         if self.ema_state.counted:
             warm = self.ema_state.updates.value >= self.ema_state.warm_updates
         elif getattr(self, "g_optimizer", None) is not None:
-            steps = ops.cast(self.g_optimizer.iterations.value, "int64")
+            steps = ops.cast(self.g_optimizer.iterations.value, seam.COUNTER_DTYPE)
             warm = ops.logical_or(steps == 0, steps >= self.ema_state.warm_updates)
         else:
             return make(self.ema_generator)

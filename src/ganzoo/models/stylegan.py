@@ -104,8 +104,7 @@ class StyleGAN(GANBase):
                                      aggregation="only_first_replica")
         # Minibatches trained: the lazy-R1 clock (optimizer iterations also count the R1 steps,
         # and a loss-scaled optimizer does not count the steps it skips).
-        # int64 on TensorFlow (as the shipped checkpoints); JAX without x64 has no int64.
-        self.d_steps = self.add_weight(shape=(), dtype="int64" if seam.BACKEND == "tensorflow" else "int32",
+        self.d_steps = self.add_weight(shape=(), dtype=seam.COUNTER_DTYPE,
                                        initializer="zeros", trainable=False,
                                        name="d_steps", aggregation="only_first_replica")
         self.r1_tracker = keras.metrics.Mean(name="r1")
