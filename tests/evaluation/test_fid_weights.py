@@ -169,6 +169,15 @@ def test_fid_weights_command(forged_standard_file, tmp_path, capsys, monkeypatch
     assert main(["fid-weights", str(forged_standard_file)]) == 0
     printed = capsys.readouterr().out
     assert str(forged_standard_file) in printed and fid_weights.PTH_SHA256 in printed and "ganzoo eval" in printed
+    assert "(verified)" in printed
+    import h5py
+
+    damaged = tmp_path / "damaged.weights.h5"
+    damaged.write_bytes(forged_standard_file.read_bytes())
+    with h5py.File(damaged, "a") as f:
+        f.attrs["ganzoo_fid_weights_digest"] = "0" * 64
+    assert main(["fid-weights", str(damaged)]) == 2
+    assert "do not match the digest" in capsys.readouterr().err
 
 
 def test_keras_metrics_default_to_the_fid_network_and_print_its_card(forged_standard_file, capsys, tmp_path,
@@ -206,3 +215,20 @@ def test_cli_choices_are_the_extractors():
     options = {a.dest: a for a in eval_parser._actions}
     assert tuple(options["inception"].choices) == INCEPTION_NETWORKS
     assert tuple(options["fid_protocol"].choices) == tuple(PROTOCOLS)
+
+
+def test_the_network_computes_in_float32_under_a_mixed_policy():
+    """A process training in mixed_float16 still scores with float32 features."""
+    import keras
+
+    from ganzoo.evaluation.fid_inception import build_fid_inception
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = build_fid_inception((75, 75, 3), outputs=("pool3",))
+        assert keras.config.dtype_policy().name == "mixed_float16"  # the caller's policy is restored
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert {layer.dtype_policy.compute_dtype for layer in model.layers} == {"float32"}
+    assert model.outputs[0].dtype == "float32"

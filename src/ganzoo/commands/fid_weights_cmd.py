@@ -3,8 +3,8 @@
 Without FILE: says where ganzoo found the weights (converting a ``.pth`` found in the cache or
 PyTorch hub's cache), or exactly which file to put where. With FILE (pytorch-fid's
 ``pt_inception-2015-12-05-6726825d.pth``, or a converted ``.weights.h5``): checks its SHA-256 and
-converts it into the cache, so that ``ganzoo eval`` finds it offline from then on. No PyTorch
-needed.
+converts it into the cache, so that ``ganzoo eval`` finds it offline from then on, then loads
+it and checks the digest of its weights. No PyTorch needed.
 """
 
 
@@ -26,12 +26,15 @@ def run(args) -> int:
     """Resolve (and convert) the weights; print the file, its source SHA-256 and the weights digest."""
     from ganzoo.evaluation import fid_weights  # noqa: PLC0415
 
+    from ganzoo.evaluation.fid_extractor import FIDInceptionExtractor  # noqa: PLC0415
+
     path = fid_weights.resolve_fid_weights(args.file, cache=args.cache_dir, download=True if args.download else None)
+    FIDInceptionExtractor(weights=path, check=False)  # loads it: a damaged file fails here, not in ganzoo eval
     provenance = fid_weights.read_provenance(path)
     source = provenance["source_sha256"] or "unknown"
     standard = fid_weights.is_standard(source)
     print(f"FID Inception weights: {path}")
     print(f"  converted from: {fid_weights.PTH_NAME if standard else 'another file'} (SHA-256 {source})")
-    print(f"  weights digest: {provenance['digest'] or 'not recorded'}")
+    print(f"  weights digest: {provenance['digest'] + ' (verified)' if provenance['digest'] else 'not recorded'}")
     print("  `ganzoo eval ... --metrics fid,kid,is` uses them" + ("" if standard else " only if you pass --fid-weights"))
     return 0

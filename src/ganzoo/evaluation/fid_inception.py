@@ -138,9 +138,22 @@ def build_fid_inception(input_shape: Sequence[Optional[int]] = (299, 299, 3), ou
             sizes (>= 75 px, or ``(None, None, 3)``) work for the features (logits too).
         outputs: which outputs, in order: ``"pool3"`` (N, 2048), ``"logits"`` (N, 1008, the
             ``fc`` layer with its bias), or any name in :data:`BLOCKS` (that block's NHWC output).
+
+    The layers compute in float32 even under a global mixed-precision policy.
     """
     import keras  # noqa: PLC0415
 
+    # The standard features are float32 whatever the process's policy (a mixed_float16 training
+    # must not score in half precision): build under float32, then restore the caller's policy.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    try:
+        return _build(keras, input_shape, outputs, name)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def _build(keras, input_shape, outputs, name):
     layers = keras.layers
     inputs = keras.Input(shape=tuple(input_shape), name="images")
     x = _conv(inputs, "Conv2d_1a_3x3", 32, 3, strides=2)
