@@ -1,21 +1,21 @@
 """Feature extractors: images in [-1, 1] -> (features, class probabilities).
 
-Two kinds judge generated images:
+Three kinds judge generated images:
 
-* :class:`InceptionExtractor`: ``keras.applications.InceptionV3`` with the standard FID/IS
-  protocol (Heusel et al. 2017; Salimans et al. 2016): images are resized **bilinearly to
-  299x299** (no antialiasing, as ``tf.image.resize_bilinear`` in TTUR and
-  ``F.interpolate(mode="bilinear")`` in pytorch-fid), grayscale is repeated to 3 channels,
-  and the pixel range is Inception's own [-1, 1] (ganzoo's image convention, so no
-  rescaling). Features are the 2048-d global-average "pool3" output (layer ``avg_pool``);
-  IS uses the softmax of the 1000 ImageNet logits (layer ``predictions``).
-
-  The weights are Keras' ImageNet weights (``inception_v3_weights_tf_dim_ordering_tf_kernels.h5``),
-  *not* the 2015 TF graph (``pool_3:0`` of ``classify_image_graph_def.pb``) that TTUR and
-  pytorch-fid load, so ganzoo's FID/KID/IS are comparable between ganzoo runs, not with
-  numbers published from those tools.
+* :class:`ganzoo.evaluation.fid_extractor.FIDInceptionExtractor` (the default of FID, KID, IS
+  and precision/recall): the 2015 Inception graph of the published tables, with its protocol
+  (uint8 quantisation, the reference tools' resize and normalisation) written on every result.
+* :class:`InceptionExtractor` (``--inception keras``): ``keras.applications.InceptionV3`` with
+  Keras' ImageNet weights (``inception_v3_weights_tf_dim_ordering_tf_kernels.h5``), images
+  resized bilinearly to 299x299 (no antialiasing), grayscale repeated to 3 channels, pixels
+  in [-1, 1] as they are; pool3 is layer ``avg_pool``, IS the softmax of the 1000 logits
+  (``predictions``). These are not the 2015 graph's weights, so its FID/KID/IS compare
+  between ganzoo runs only, never with published numbers (its card says so).
 * :class:`ganzoo.evaluation.classifier.DomainClassifier`: a small CNN trained on the
   dataset itself, for data where Inception is a poor judge (MNIST-like digits).
+
+This module holds the base class (:class:`FeatureExtractor`: traced once per image shape on
+TensorFlow and JAX, numpy in and out) and the Keras Inception.
 
 An extractor is a plain Python object (not a Keras layer), so a Keras metric can hold
 one without the extractor's weights being saved into every GAN checkpoint.
