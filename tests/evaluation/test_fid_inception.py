@@ -153,14 +153,14 @@ def test_the_random_file_is_refused_as_the_standard_one(reference, tmp_path):
 
 
 def test_standard_file_is_converted_once_into_the_cache(reference, tmp_path, monkeypatch):
-    """Treat the random file as the standard one (patched prefix): it is converted into the
+    """Treat the random file as the standard one (patched published SHA-256): it is converted into the
     cache under the standard name, found there next time without converting again, and the
     extractor's card names its SHA-256."""
     from ganzoo.evaluation.fid_extractor import FIDInceptionExtractor
     from ganzoo.evaluation.paths import sha256_file
 
     sha = sha256_file(reference["pth"])
-    monkeypatch.setattr(fid_weights, "PTH_SHA256_PREFIX", sha[:8])
+    monkeypatch.setattr(fid_weights, "PTH_SHA256", sha)
     cache = tmp_path / "cache"
     first = fid_weights.resolve_fid_weights(reference["pth"], cache=cache)
     assert first == cache / "weights" / fid_weights.KERAS_NAME
@@ -214,7 +214,7 @@ def test_download_goes_to_the_standard_address_then_is_checked_and_converted(ref
     with pytest.raises(fid_weights.FIDWeightsError, match="is not 6726825d0af5"):  # the random file is not it
         fid_weights.resolve_fid_weights(None, cache=tmp_path / "cache", download=True)
     assert asked == [fid_weights.PTH_URL]
-    monkeypatch.setattr(fid_weights, "PTH_SHA256_PREFIX", sha256_file(reference["pth"])[:8])
+    monkeypatch.setattr(fid_weights, "PTH_SHA256", sha256_file(reference["pth"]))
     path = fid_weights.resolve_fid_weights(None, cache=tmp_path / "cache2", download=True)
     assert path == tmp_path / "cache2" / "weights" / fid_weights.KERAS_NAME
 

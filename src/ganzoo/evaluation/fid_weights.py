@@ -83,9 +83,8 @@ def weights_digest(arrays) -> str:
 
 
 def is_standard(sha256: Optional[str]) -> bool:
-    """Whether ``sha256`` is the published file's (:data:`PTH_SHA256`; tests patch the prefix)."""
-    return bool(sha256) and sha256.startswith(PTH_SHA256_PREFIX) and (
-        PTH_SHA256_PREFIX != PTH_SHA256[:len(PTH_SHA256_PREFIX)] or sha256 == PTH_SHA256)
+    """Whether ``sha256`` is the published file's (:data:`PTH_SHA256`)."""
+    return sha256 == PTH_SHA256
 
 
 def _check_pth(path: Path) -> str:
@@ -101,17 +100,23 @@ def _check_pth(path: Path) -> str:
 def convert_pth(pth: Union[str, Path], out: Union[str, Path], check: bool = True) -> Path:
     """Convert pytorch-fid's ``.pth`` state dict into a Keras weights file ``out`` (``.weights.h5``).
 
-    The file's SHA-256 must start with ``6726825d`` unless ``check`` is False (other ports,
-    tests with random weights). The Keras file records the ``.pth``'s SHA-256 and the digest
-    of its arrays (checked by :func:`read_provenance` at load). Written atomically.
+    The file's SHA-256 must be the published one (:data:`PTH_SHA256`) unless ``check`` is
+    False (other ports, tests with random weights). The Keras file records the ``.pth``'s
+    SHA-256 and the digest of its arrays (checked by :func:`read_provenance` at load). Written
+    atomically.
     """
+    pth = Path(pth).expanduser()
+    return _write_converted(pth, out, _check_pth(pth) if check else sha256_file(pth))
+
+
+def _write_converted(pth: Path, out: Union[str, Path], source_sha: str) -> Path:
+    """Convert ``pth``, whose SHA-256 the caller has computed (and checked), into ``out``."""
     from ganzoo.evaluation.fid_inception import build_fid_inception, torch_to_keras_weights  # noqa: PLC0415
     from ganzoo.evaluation.torch_file import load_state_dict  # noqa: PLC0415
 
-    pth, out = Path(pth).expanduser(), Path(out).expanduser()
+    out = Path(out).expanduser()
     if not str(out).endswith(".weights.h5"):
         raise ValueError(f"{out}: the Keras weights file must end in .weights.h5")
-    source_sha = _check_pth(pth) if check else sha256_file(pth)
     model = build_fid_inception()
     weights = torch_to_keras_weights(load_state_dict(pth), model)
     for layer in model.layers:
@@ -170,7 +175,7 @@ def _from_pth(pth: Path, cache: Optional[Union[str, Path]], check: bool) -> Path
                                          else f"fid_inception-{source_sha[:12]}.weights.h5")
     if target.is_file() and read_provenance(target)["source_sha256"] == source_sha:
         return target
-    return convert_pth(pth, target, check=check)
+    return _write_converted(pth, target, source_sha)  # hashed once above, not again
 
 
 def resolve_fid_weights(weights: Optional[Union[str, Path]] = None, cache: Optional[Union[str, Path]] = None,
